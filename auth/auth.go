@@ -55,3 +55,28 @@ var (
 	// ErrBadCredentials: the key is unknown or the secret does not match.
 	ErrBadCredentials = errors.New("auth: bad credentials")
 )
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Key    string
+	Org    string
+	Name   string
+	Scopes []string
+	// Authority is the Agent or Group JSON written as statements' authority.
+	Authority []byte
+}
+
+// Allows reports whether the principal holds one of the scopes, or "all".
+func (p Principal) Allows(scopes ...string) bool {
+	for _, have := range p.Scopes {
+		if have == ScopeAll {
+			return true
+		}
+		for _, want := range scopes {
+			if have == want {
+				return true
+			}
+		}
+	}
+	return false
+}
