@@ -7,12 +7,25 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // decodeTree decodes one JSON value into a tree of map[string]any, []any,
 // string, json.Number, bool and nil. A syntax error or a repeated object key
 // is an *Error.
 func decodeTree(body []byte) (any, error) {
+	if !utf8.Valid(body) {
+		off := 0
+		for off < len(body) {
+			r, size := utf8.DecodeRune(body[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: int64(off),
+			Message: fmt.Sprintf("malformed JSON at byte %d: invalid UTF-8", off)}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	d := &treeDecoder{dec: dec}
