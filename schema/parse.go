@@ -1,11 +1,7 @@
 package schema
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -26,101 +22,19 @@ func decodeTree(body []byte) (any, error) {
 		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: int64(off),
 			Message: fmt.Sprintf("malformed JSON at byte %d: invalid UTF-8", off)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	d := &treeDecoder{dec: dec}
-	v, err := d.value("$")
+	p := &treeParser{data: body}
+	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: dec.InputOffset(),
-			Message: fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset())}
+	p.ws()
+	if p.pos != len(body) {
+		return nil, p.fail("unexpected data after the JSON value")
 	}
 	return v, nil
 }
 
-type treeDecoder struct {
-	dec *json.Decoder
-}
-
-func (d *treeDecoder) syntax(err error) *Error {
-	off := d.dec.InputOffset()
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off = se.Offset
-	}
-	msg := err.Error()
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		msg = "unexpected end of JSON input"
-	}
-	return &Error{Path: "$", Rule: "json-syntax", Offset: off,
-		Message: fmt.Sprintf("malformed JSON at byte %d: %s", off, msg)}
-}
-
 const maxDepth = 64
-
-func (d *treeDecoder) value(path string) (any, error) {
-	return d.valueDepth(path, 0)
-}
-
-func (d *treeDecoder) valueDepth(path string, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, &Error{Path: path, Rule: "json-syntax", Offset: d.dec.InputOffset(),
-			Message: fmt.Sprintf("JSON nested deeper than %d levels", maxDepth)}
-	}
-	tok, err := d.dec.Token()
-	if err != nil {
-		return nil, d.syntax(err)
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := map[string]any{}
-			for d.dec.More() {
-				kt, err := d.dec.Token()
-				if err != nil {
-					return nil, d.syntax(err)
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, d.syntax(fmt.Errorf("object key is not a string"))
-				}
-				kp := childPath(path, k)
-				if _, dup := m[k]; dup {
-					return nil, &Error{Path: kp, Rule: "duplicate-key", Offset: d.dec.InputOffset(),
-						Message: fmt.Sprintf("property %q appears twice in the same object", k)}
-				}
-				v, err := d.valueDepth(kp, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
-			}
-			if _, err := d.dec.Token(); err != nil {
-				return nil, d.syntax(err)
-			}
-			return m, nil
-		case '[':
-			list := []any{}
-			for i := 0; d.dec.More(); i++ {
-				v, err := d.valueDepth(path+"["+strconv.Itoa(i)+"]", depth+1)
-				if err != nil {
-					return nil, err
-				}
-				list = append(list, v)
-			}
-			if _, err := d.dec.Token(); err != nil {
-				return nil, d.syntax(err)
-			}
-			return list, nil
-		}
-		return nil, d.syntax(fmt.Errorf("unexpected %v", t))
-	default:
-		return t, nil
-	}
-}
 
 // childPath appends an object key to a JSON path.
 func childPath(path, key string) string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // checker validates a statement tree under one version. Checks run in a
@@ -879,29 +880,66 @@ func (c *checker) attachment(path string, m map[string]any) {
 	}
 }
 
-var (
-	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
-)
-
 // ValidUUID reports whether s is a UUID in its hyphenated hex form.
-func ValidUUID(s string) bool { return uuidRE.MatchString(s) }
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(rune(s[i])) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// schemeEnd returns the index of the ':' ending an IRI's scheme, or -1.
+func schemeEnd(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'):
+		case i > 0 && c == ':':
+			return i
+		default:
+			return -1
+		}
+	}
+	return -1
+}
 
 // ValidIRI reports whether s is an absolute IRI: a scheme, then characters
 // allowed in an IRI (no spaces, controls or the delimiters RFC 3987 excludes).
 func ValidIRI(s string) bool {
-	loc := schemeRE.FindStringIndex(s)
-	if loc == nil || loc[1] == len(s) {
+	end := schemeEnd(s)
+	if end < 0 || end == len(s)-1 {
 		return false
 	}
-	for _, r := range s {
-		if r <= 0x20 || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= 0x20 || c == 0x7f {
+				return false
+			}
+			switch c {
+			case '<', '>', '"', '{', '}', '|', '\\', '^', '`':
+				return false
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return false
 		}
-		switch r {
-		case '<', '>', '"', '{', '}', '|', '\\', '^', '`':
-			return false
-		}
+		i += size - 1
 	}
 	return true
 }
