@@ -1,0 +1,66 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/lrs-project/lrs/auth"
+)
+
+type credentialDoc struct {
+	Key        string    `bson:"_id"`
+	SecretHash []byte    `bson:"hash"`
+	Salt       []byte    `bson:"salt"`
+	Org        string    `bson:"org"`
+	Name       string    `bson:"name"`
+	Scopes     []string  `bson:"scopes"`
+	Authority  string    `bson:"authority"`
+	CreatedAt  time.Time `bson:"created"`
+}
+
+// CreateCredential stores a credential; auth.ErrKeyTaken if the key exists.
+func (d *DB) CreateCredential(ctx context.Context, c auth.Credential) error {
+	_, err := d.credentials.InsertOne(ctx, credentialDoc{
+		Key: c.Key, SecretHash: slices.Clone(c.SecretHash), Salt: slices.Clone(c.Salt), Org: c.Org,
+		Name: c.Name, Scopes: slices.Clone(c.Scopes), Authority: string(c.Authority),
+		CreatedAt: c.CreatedAt.UTC().Truncate(time.Millisecond),
+	})
+	if mongo.IsDuplicateKeyError(err) {
+		return auth.ErrKeyTaken
+	}
+	if err != nil {
+		return translate(fmt.Errorf("mongo: create credential: %w", err))
+	}
+	return nil
+}
+
+// GetCredential reads a credential; auth.ErrNotFound if none.
+func (d *DB) GetCredential(ctx context.Context, key string) (auth.Credential, error) {
+	var doc credentialDoc
+	err := d.credentials.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return auth.Credential{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.Credential{}, translate(fmt.Errorf("mongo: get credential: %w", err))
+	}
+	return auth.Credential{
+		Key: doc.Key, SecretHash: doc.SecretHash, Salt: doc.Salt, Org: doc.Org, Name: doc.Name,
+		Scopes: doc.Scopes, Authority: []byte(doc.Authority), CreatedAt: doc.CreatedAt.UTC(),
+	}, nil
+}
+
+// CountCredentials counts credentials in all organizations.
+func (d *DB) CountCredentials(ctx context.Context) (int, error) {
+	n, err := d.credentials.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, translate(fmt.Errorf("mongo: count credentials: %w", err))
+	}
+	return int(n), nil
+}

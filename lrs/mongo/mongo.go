@@ -1,0 +1,194 @@
+// Package mongo is the MongoDB storage engine: it implements every
+// persistence contract of the binary on one MongoDB database, using only
+// operations that also work without transactions and change streams (a
+// single node, a replica set, a sharded cluster, FerretDB, DocumentDB).
+//
+// Collections and their shard keys (see README, Operations):
+//
+//	statements   _id "<org>\x00<id>"  shard key {o: 1, _id: 1}
+//	credentials  _id "<key>"          shard key {_id: "hashed"}
+//	writes       _id random            (in-flight writes; tiny, unsharded)
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/lrs"
+)
+
+// Options configure the engine.
+type Options struct {
+	URI      string
+	Database string // default "lrs"
+	Logger   *slog.Logger
+	// Timeout bounds every operation (a safety net on top of request
+	// contexts). Default 10s.
+	Timeout time.Duration
+	// MaxClockSkew is the largest difference allowed between the clocks
+	// of the lrs processes sharing the database. Default 1s.
+	MaxClockSkew time.Duration
+}
+
+// DB is the MongoDB engine.
+type DB struct {
+	client      *mongo.Client
+	db          *mongo.Database
+	statements  *mongo.Collection
+	credentials *mongo.Collection
+	writes      *mongo.Collection
+	logger      *slog.Logger
+	timeout     time.Duration
+	clock       *Clock
+}
+
+var (
+	_ lrs.Store            = (*DB)(nil)
+	_ auth.CredentialStore = (*DB)(nil)
+)
+
+// Open connects to MongoDB and creates the indexes. It fails with an
+// EUNAVAILABLE error when the server cannot be reached within the timeout.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	if opts.Database == "" {
+		opts.Database = "lrs"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxClockSkew <= 0 {
+		opts.MaxClockSkew = time.Second
+	}
+	co := options.Client().ApplyURI(opts.URI).
+		SetTimeout(opts.Timeout).
+		SetServerSelectionTimeout(opts.Timeout).
+		SetWriteConcern(writeconcern.Majority()).
+		SetAppName("lrs")
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect: %w", err)
+	}
+	db := client.Database(opts.Database)
+	d := &DB{
+		client:      client,
+		db:          db,
+		statements:  db.Collection("statements"),
+		credentials: db.Collection("credentials"),
+		writes:      db.Collection("writes"),
+		logger:      opts.Logger,
+		timeout:     opts.Timeout,
+	}
+	d.clock = &Clock{db: d, skew: opts.MaxClockSkew, now: time.Now}
+	if err := d.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := d.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+// Index names are stable, so a later version can find and change them.
+func (d *DB) createIndexes(ctx context.Context) error {
+	specs := []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		// Every statements query: terms ∧ not voided ∧ stored range,
+		// ordered by (stored, id).
+		{d.statements, mongo.IndexModel{
+			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "t", Value: 1}, {Key: "v", Value: 1}, {Key: "s", Value: 1}, {Key: "i", Value: 1}},
+			Options: options.Index().SetName("org_term_voided_stored_id"),
+		}},
+		// Referrers: statements targeting a statement by StatementRef.
+		{d.statements, mongo.IndexModel{
+			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "f", Value: 1}},
+			Options: options.Index().SetName("org_ref"),
+		}},
+		// Consistent-Through: the oldest write in flight.
+		{d.writes, mongo.IndexModel{
+			Keys:    bson.D{{Key: "at", Value: 1}},
+			Options: options.Index().SetName("at"),
+		}},
+	}
+	for _, s := range specs {
+		if _, err := s.coll.Indexes().CreateOne(ctx, s.model); err != nil {
+			return translate(fmt.Errorf("mongo: create index %s: %w", *indexName(s.model), err))
+		}
+	}
+	return nil
+}
+
+func indexName(m mongo.IndexModel) *string {
+	var o options.IndexOptions
+	for _, f := range m.Options.List() {
+		_ = f(&o)
+	}
+	if o.Name == nil {
+		s := "?"
+		return &s
+	}
+	return o.Name
+}
+
+// Clock returns the cross-process Clock the service must use with this
+// engine (see Clock).
+func (d *DB) Clock() lrs.Clock { return d.clock }
+
+// Ping checks that the primary is reachable.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.client.Ping(ctx, readpref.Primary()); err != nil {
+		return translate(fmt.Errorf("mongo: ping: %w", err))
+	}
+	return nil
+}
+
+// Close disconnects. Idempotent.
+func (d *DB) Close() error {
+	err := d.client.Disconnect(context.Background())
+	if errors.Is(err, mongo.ErrClientDisconnected) {
+		return nil
+	}
+	return err
+}
+
+// Drop removes the database (tests).
+func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }
+
+// unavailable is the domain error for a store that cannot be reached.
+var unavailable = &lrs.Error{Code: lrs.EUNAVAILABLE, Message: "The store is unreachable; try again later."}
+
+// translate turns driver errors into domain errors: a lost or unreachable
+// server is EUNAVAILABLE; everything else is returned as it is.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *lrs.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	var sse mongo.ServerError
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, mongo.ErrClientDisconnected) || errors.As(err, new(topology.ServerSelectionError)) ||
+		(errors.As(err, &sse) && (sse.HasErrorLabel("RetryableWriteError") || sse.HasErrorLabel("TransientTransactionError"))) {
+		return fmt.Errorf("%w (%v)", unavailable, err)
+	}
+	return err
+}
