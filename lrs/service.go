@@ -87,6 +87,7 @@ type Service struct {
 	maxLimit int
 	metrics  *Metrics
 	clock    Clock
+	now      func() time.Time
 }
 
 // NewService returns a Service over store.
@@ -105,6 +106,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		maxLimit: opts.MaxLimit,
 		metrics:  opts.Metrics,
 		clock:    opts.Clock,
+		now:      opts.Now,
 	}
 }
 
@@ -445,15 +447,16 @@ func (s *Service) GetStatement(ctx context.Context, org, id string, voided bool)
 }
 
 // QueryStatements runs q and returns its first page.
+//
+// The query's upper bound is frozen at the time of this first page (and
+// carried in the more token), so that later pages neither repeat nor pick
+// up statements stored meanwhile. Statements stored before that bound are
+// returned as soon as they are visible; X-Experience-API-Consistent-Through
+// (ConsistentThrough) tells clients up to when the result is complete.
 func (s *Service) QueryStatements(ctx context.Context, org string, q Query) (Page, error) {
-	// Freeze the upper bound at what is consistent now, so that later pages
-	// neither skip nor repeat while new statements arrive.
-	ct, err := s.ConsistentThrough(ctx)
-	if err != nil {
-		return Page{}, err
-	}
-	if q.Until.IsZero() || q.Until.After(ct) {
-		q.Until = ct
+	bound := s.now().UTC().Truncate(time.Millisecond)
+	if q.Until.IsZero() || q.Until.After(bound) {
+		q.Until = bound
 	}
 	return s.page(ctx, org, q, nil)
 }

@@ -1,0 +1,490 @@
+// Package api is the HTTP adapter of the LRS: the xAPI statements resource,
+// About, health, readiness and metrics endpoints. It is the only place
+// where errors become HTTP statuses.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/lrs"
+	"github.com/lrs-project/lrs/schema"
+)
+
+// Authenticator checks HTTP Basic credentials. It returns
+// auth.ErrBadCredentials when the key is unknown or the secret wrong; any
+// other error is a storage failure (503 if lrs.ErrorCode(err) ==
+// lrs.EUNAVAILABLE, else 500).
+type Authenticator interface {
+	Authenticate(ctx context.Context, key, secret string) (auth.Principal, error)
+}
+
+// Options configures the handler returned by New.
+type Options struct {
+	Service        *lrs.Service
+	Auth           Authenticator
+	Root           string                      // xAPI root path, default "/xapi"
+	Logger         *slog.Logger                // default slog.Default()
+	Registerer     prometheus.Registerer       // HTTP metrics registered here (nil: none)
+	MetricsHandler http.Handler                // served at GET /metrics (nil: 404)
+	Ready          func(context.Context) error // GET /readyz: nil error → 200, else 503
+	MaxBodyBytes   int64                       // request body limit, default 16 MiB → 413
+	MaxBatch       int                         // statements per POST, default 1000 → 413
+}
+
+const (
+	defaultMaxBodyBytes = 16 << 20
+	defaultMaxBatch     = 1000
+
+	headerVersion           = "X-Experience-API-Version"
+	headerConsistentThrough = "X-Experience-API-Consistent-Through"
+	consistentLayout        = "2006-01-02T15:04:05.000Z"
+	internalMessage         = "Internal error."
+)
+
+type server struct {
+	svc      *lrs.Service
+	auth     Authenticator
+	root     string
+	log      *slog.Logger
+	ready    func(context.Context) error
+	maxBody  int64
+	maxBatch int
+	metrics  *httpMetrics
+}
+
+// New returns the HTTP handler of the LRS.
+func New(opts Options) (http.Handler, error) {
+	if opts.Service == nil {
+		return nil, errors.New("api: Options.Service is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("api: Options.Auth is required")
+	}
+	root := opts.Root
+	if root == "" {
+		root = "/xapi"
+	}
+	root = "/" + strings.Trim(root, "/")
+	if root == "/" {
+		root = ""
+	}
+	s := &server{
+		svc:      opts.Service,
+		auth:     opts.Auth,
+		root:     root,
+		log:      opts.Logger,
+		ready:    opts.Ready,
+		maxBody:  opts.MaxBodyBytes,
+		maxBatch: opts.MaxBatch,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = defaultMaxBodyBytes
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = defaultMaxBatch
+	}
+	if opts.Registerer != nil {
+		m, err := newHTTPMetrics(opts.Registerer)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.Use(s.metricsMiddleware, s.logMiddleware, s.recoverMiddleware)
+
+	e.GET("/healthz", func(c *gin.Context) { c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte("ok")) })
+	e.GET("/readyz", s.readyz)
+	if opts.MetricsHandler != nil {
+		e.GET("/metrics", gin.WrapH(opts.MetricsHandler))
+	}
+
+	x := e.Group(root, s.xapiHeaders)
+	x.GET("/about", s.about)
+	x.HEAD("/about", s.about)
+	x.OPTIONS("/about", s.preflight)
+
+	st := x.Group("/statements")
+	st.OPTIONS("", s.preflight)
+	chain := []gin.HandlerFunc{s.authenticate, s.consistentThrough, s.version, s.alternateError}
+	read := append(append([]gin.HandlerFunc{}, chain...), s.requireScope(auth.ScopeStatementsRead, auth.ScopeAllRead))
+	write := append(append([]gin.HandlerFunc{}, chain...), s.requireScope(auth.ScopeStatementsWrite))
+	st.GET("", append(read, s.getStatements)...)
+	st.HEAD("", append(read, s.getStatements)...)
+	st.PUT("", append(write, s.putStatement)...)
+	st.POST("", append(write, s.postStatements)...)
+
+	e.NoRoute(s.noRoute(http.StatusNotFound, lrs.ENOTFOUND, "no resource at this path"))
+	e.NoMethod(s.noRoute(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
+
+	return s.alternateSyntax(e), nil
+}
+
+// underRoot reports whether path is the xAPI root or below it.
+func (s *server) underRoot(path string) bool {
+	return s.root == "" || path == s.root || strings.HasPrefix(path, s.root+"/")
+}
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(c *gin.Context, status int, code, message string) {
+	var b errorBody
+	b.Error.Code = code
+	b.Error.Message = message
+	body, _ := json.Marshal(b) // plain strings: cannot fail
+	if c.Request.Method == http.MethodHead {
+		c.Header("Content-Type", "application/json")
+		c.Status(status)
+		c.Writer.WriteHeaderNow()
+	} else {
+		c.Data(status, "application/json", body)
+	}
+	c.Abort()
+}
+
+var statusOf = map[string]int{
+	lrs.EINVALID:      http.StatusBadRequest,
+	lrs.EUNAUTHORIZED: http.StatusUnauthorized,
+	lrs.EFORBIDDEN:    http.StatusForbidden,
+	lrs.ENOTFOUND:     http.StatusNotFound,
+	lrs.ECONFLICT:     http.StatusConflict,
+	lrs.EPRECONDITION: http.StatusPreconditionFailed,
+	lrs.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	lrs.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	lrs.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
+// fail answers err: the single place where errors become HTTP statuses.
+func (s *server) fail(c *gin.Context, err error) {
+	var se *schema.Error
+	if errors.As(err, &se) {
+		msg := se.Path + ": " + se.Rule + ": " + se.Message
+		if se.Rule == "batch-size" {
+			writeError(c, http.StatusRequestEntityTooLarge, lrs.ETOOLARGE, msg)
+			return
+		}
+		writeError(c, http.StatusBadRequest, lrs.EINVALID, msg)
+		return
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(c, http.StatusRequestEntityTooLarge, lrs.ETOOLARGE,
+			fmt.Sprintf("the request body exceeds the limit of %d bytes", mbe.Limit))
+		return
+	}
+	code := lrs.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+			slog.String("error", err.Error()))
+		writeError(c, http.StatusInternalServerError, lrs.EINTERNAL, internalMessage)
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "storage unavailable",
+			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+			slog.String("error", err.Error()))
+	}
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Basic realm="xAPI"`)
+	}
+	writeError(c, status, code, lrs.ErrorMessage(err))
+}
+
+func (s *server) noRoute(status int, code, message string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.underRoot(c.Request.URL.Path) {
+			s.setCORS(c)
+			c.Header(headerVersion, string(schema.V2_0_0))
+		}
+		writeError(c, status, code, message)
+	}
+}
+
+// ---- middleware ----
+
+func (s *server) recoverMiddleware(c *gin.Context) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler {
+			panic(r)
+		}
+		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "panic serving request",
+			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+			slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		if !c.Writer.Written() {
+			writeError(c, http.StatusInternalServerError, lrs.EINTERNAL, internalMessage)
+		}
+		c.Abort()
+	}()
+	c.Next()
+}
+
+func (s *server) logMiddleware(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.log.LogAttrs(c.Request.Context(), slog.LevelDebug, "request",
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", routeLabel(c)),
+		slog.Int("status", c.Writer.Status()),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.Duration("duration", time.Since(start)))
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "lrs",
+			Subsystem: "http",
+			Name:      "requests_total",
+			Help:      "HTTP requests answered, by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "lrs",
+			Subsystem: "http",
+			Name:      "request_duration_seconds",
+			Help:      "Duration of HTTP requests, by route and method.",
+			Buckets:   prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+	}
+	if err := reg.Register(m.requests); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+		if !ok {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+		m.requests = existing
+	}
+	if err := reg.Register(m.duration); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+		existing, ok := are.ExistingCollector.(*prometheus.HistogramVec)
+		if !ok {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+		m.duration = existing
+	}
+	return m, nil
+}
+
+func routeLabel(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
+}
+
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost,
+		http.MethodDelete, http.MethodOptions, http.MethodPatch:
+		return m
+	}
+	return "other"
+}
+
+func (s *server) metricsMiddleware(c *gin.Context) {
+	if s.metrics == nil {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	c.Next()
+	route, method := routeLabel(c), methodLabel(c.Request.Method)
+	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
+	s.metrics.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+}
+
+const (
+	corsExpose       = "ETag, Last-Modified, X-Experience-API-Version, X-Experience-API-Consistent-Through, Content-Type"
+	corsAllowMethods = "GET, HEAD, PUT, POST, DELETE, OPTIONS"
+	corsAllowHeaders = "Authorization, Content-Type, X-Experience-API-Version, If-Match, If-None-Match, Accept-Language"
+)
+
+func (s *server) setCORS(c *gin.Context) {
+	h := c.Writer.Header()
+	if o := c.Request.Header.Get("Origin"); o != "" {
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Add("Vary", "Origin")
+	} else {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	h.Set("Access-Control-Expose-Headers", corsExpose)
+}
+
+// xapiHeaders sets the CORS headers and the default version header of
+// every response under the xAPI root.
+func (s *server) xapiHeaders(c *gin.Context) {
+	s.setCORS(c)
+	c.Header(headerVersion, string(schema.V2_0_0))
+	c.Next()
+}
+
+func (s *server) preflight(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	h.Set("Access-Control-Max-Age", "86400")
+	c.Status(http.StatusNoContent)
+	c.Writer.WriteHeaderNow()
+}
+
+// ---- context values ----
+
+const (
+	keyPrincipal = "lrs.principal"
+	keyVersion   = "lrs.version"
+	keyCT        = "lrs.consistentThrough"
+)
+
+func principal(c *gin.Context) auth.Principal {
+	p, _ := c.Get(keyPrincipal)
+	pr, _ := p.(auth.Principal)
+	return pr
+}
+
+func version(c *gin.Context) schema.Version {
+	v, _ := c.Get(keyVersion)
+	ver, _ := v.(schema.Version)
+	return ver
+}
+
+func consistentThroughOf(c *gin.Context) time.Time {
+	v, _ := c.Get(keyCT)
+	t, _ := v.(time.Time)
+	return t
+}
+
+func writer(c *gin.Context) lrs.Writer {
+	p := principal(c)
+	return lrs.Writer{Org: p.Org, Authority: p.Authority}
+}
+
+func (s *server) authenticate(c *gin.Context) {
+	key, secret, ok := c.Request.BasicAuth()
+	if !ok {
+		s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "HTTP Basic credentials are required"))
+		return
+	}
+	p, err := s.auth.Authenticate(c.Request.Context(), key, secret)
+	if err != nil {
+		switch {
+		case errors.Is(err, auth.ErrBadCredentials):
+			s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "the credentials are not valid"))
+		case lrs.ErrorCode(err) == lrs.EUNAVAILABLE:
+			s.fail(c, err)
+		default:
+			// %v, not %w: only EUNAVAILABLE keeps its code; anything else is a 500.
+			s.fail(c, fmt.Errorf("authenticate: %v", err))
+		}
+		return
+	}
+	c.Set(keyPrincipal, p)
+	c.Next()
+}
+
+func (s *server) consistentThrough(c *gin.Context) {
+	ct, err := s.svc.ConsistentThrough(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Set(keyCT, ct)
+	c.Header(headerConsistentThrough, ct.UTC().Format(consistentLayout))
+	c.Next()
+}
+
+func (s *server) version(c *gin.Context) {
+	v, err := schema.ParseVersionHeader(c.Request.Header.Get(headerVersion))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header(headerVersion, string(v))
+	c.Set(keyVersion, v)
+	c.Next()
+}
+
+func (s *server) requireScope(scopes ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Allows(scopes...) {
+			s.fail(c, lrs.Errorf(lrs.EFORBIDDEN, "the credentials lack the %s scope", strings.Join(scopes, " or ")))
+			return
+		}
+		c.Next()
+	}
+}
+
+// ---- simple resources ----
+
+func (s *server) about(c *gin.Context) {
+	vs := make([]string, len(schema.Versions))
+	for i, v := range schema.Versions {
+		vs[i] = string(v)
+	}
+	body, _ := json.Marshal(struct {
+		Version    []string       `json:"version"`
+		Extensions map[string]any `json:"extensions"`
+	}{vs, map[string]any{}})
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	if c.Request.Method == http.MethodHead {
+		c.Header("Content-Type", "application/json")
+		c.Status(http.StatusOK)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+func (s *server) readyz(c *gin.Context) {
+	if s.ready != nil {
+		if err := s.ready(c.Request.Context()); err != nil {
+			s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "not ready", slog.String("error", err.Error()))
+			writeError(c, http.StatusServiceUnavailable, lrs.EUNAVAILABLE, "not ready")
+			return
+		}
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte("ok"))
+}
