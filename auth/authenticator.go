@@ -1,0 +1,268 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// HashSecret returns HMAC-SHA256 of secret keyed with salt: the only form in
+// which a secret is stored.
+func HashSecret(salt []byte, secret string) []byte {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+const (
+	minKeyLen    = 3
+	maxKeyLen    = 128
+	minSecretLen = 8
+	saltLen      = 16
+	genKeyLen    = 20
+	genSecretLen = 32 // random bytes, before base64url
+)
+
+// ValidateKey reports whether key can name a credential: 3 to 128
+// characters from [A-Za-z0-9._-].
+func ValidateKey(key string) error {
+	if len(key) < minKeyLen || len(key) > maxKeyLen {
+		return fmt.Errorf("key must be %d to %d characters long, not %d", minKeyLen, maxKeyLen, len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		if !keyChar(key[i]) {
+			return fmt.Errorf("key may hold only letters, digits, '.', '_' and '-' (found %q at %d)", key[i], i)
+		}
+	}
+	return nil
+}
+
+func keyChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// ValidateSecret reports whether secret is acceptable: at least 8
+// characters. The error never contains the secret.
+func ValidateSecret(secret string) error {
+	if len(secret) < minSecretLen {
+		return fmt.Errorf("secret must be at least %d characters long", minSecretLen)
+	}
+	return nil
+}
+
+// NewCredential generates a credential with a random key and secret. It
+// returns the credential, which holds only the secret's hash, and the
+// plaintext secret, which is shown once and never stored.
+func NewCredential(org, name string, scopes []string, authority []byte) (Credential, string, error) {
+	key, err := randomKey(genKeyLen)
+	if err != nil {
+		return Credential{}, "", err
+	}
+	b := make([]byte, genSecretLen)
+	if _, err := rand.Read(b); err != nil {
+		return Credential{}, "", fmt.Errorf("auth: generate secret: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	c, err := newCredential(org, name, key, secret, scopes, authority)
+	return c, secret, err
+}
+
+// CredentialWithSecret returns a credential with an operator-chosen key and
+// secret (as for the bootstrap credential). The key must pass ValidateKey
+// and the secret ValidateSecret.
+func CredentialWithSecret(org, name, key, secret string, scopes []string, authority []byte) (Credential, error) {
+	if err := errors.Join(ValidateKey(key), ValidateSecret(secret)); err != nil {
+		return Credential{}, err
+	}
+	return newCredential(org, name, key, secret, scopes, authority)
+}
+
+func newCredential(org, name, key, secret string, scopes []string, authority []byte) (Credential, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return Credential{}, fmt.Errorf("auth: generate salt: %w", err)
+	}
+	return Credential{
+		Key:        key,
+		SecretHash: HashSecret(salt, secret),
+		Salt:       salt,
+		Org:        org,
+		Name:       name,
+		Scopes:     slices.Clone(scopes),
+		Authority:  slices.Clone(authority),
+		CreatedAt:  time.Now().UTC().Truncate(time.Millisecond),
+	}, nil
+}
+
+const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomKey returns n characters drawn uniformly from keyAlphabet.
+func randomKey(n int) (string, error) {
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("auth: generate key: %w", err)
+		}
+		for _, b := range buf {
+			// 62*4 = 248: reject 248..255 so that every character is
+			// equally likely.
+			if int(b) < 4*len(keyAlphabet) && len(out) < n {
+				out = append(out, keyAlphabet[int(b)%len(keyAlphabet)])
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// DefaultAuthority returns the authority Agent of a credential: an account
+// named after the key on the LRS's homePage.
+func DefaultAuthority(key, homePage string) []byte {
+	type account struct {
+		HomePage string `json:"homePage"`
+		Name     string `json:"name"`
+	}
+	b, err := json.Marshal(struct {
+		ObjectType string  `json:"objectType"`
+		Name       string  `json:"name"`
+		Account    account `json:"account"`
+	}{"Agent", key, account{homePage, key}})
+	if err != nil {
+		panic(err) // strings always marshal
+	}
+	return b
+}
+
+// AuthenticatorOptions tunes an Authenticator.
+type AuthenticatorOptions struct {
+	// TTL is how long a fetched credential is trusted before it is read
+	// again from the store. Default 5s.
+	TTL time.Duration
+	// NegativeTTL is how long an unknown key is remembered as unknown.
+	// Default 1s.
+	NegativeTTL time.Duration
+	// MaxEntries bounds the cache. Default 10000.
+	MaxEntries int
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Authenticator checks a key and secret against a CredentialStore, caching
+// credentials so that most requests do not touch the store.
+//
+// Revocation bound: a credential deleted or changed in the store may still
+// authenticate for up to TTL on each process that cached it; a credential
+// created for a key recently looked up as unknown is refused for up to
+// NegativeTTL.
+//
+// An Authenticator is safe for concurrent use.
+type Authenticator struct {
+	store CredentialStore
+	opts  AuthenticatorOptions
+
+	mu    sync.RWMutex
+	cache map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	cred    Credential
+	found   bool
+	expires time.Time
+}
+
+// NewAuthenticator returns an Authenticator over store.
+func NewAuthenticator(store CredentialStore, opts AuthenticatorOptions) *Authenticator {
+	if opts.TTL <= 0 {
+		opts.TTL = 5 * time.Second
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = time.Second
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Authenticator{store: store, opts: opts, cache: make(map[string]cacheEntry)}
+}
+
+// Authenticate returns the principal whose credential has key and secret.
+// It returns ErrBadCredentials if the key is unknown or the secret does not
+// match, and a wrapped store error (never ErrBadCredentials) if the store
+// fails.
+func (a *Authenticator) Authenticate(ctx context.Context, key, secret string) (Principal, error) {
+	if key == "" {
+		return Principal{}, ErrBadCredentials
+	}
+	now := a.opts.Now()
+	a.mu.RLock()
+	e, ok := a.cache[key]
+	a.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		var err error
+		if e, err = a.fetch(ctx, key, now); err != nil {
+			return Principal{}, err
+		}
+	}
+	if !e.found || !hmac.Equal(HashSecret(e.cred.Salt, secret), e.cred.SecretHash) {
+		return Principal{}, ErrBadCredentials
+	}
+	return Principal{
+		Key:       e.cred.Key,
+		Org:       e.cred.Org,
+		Name:      e.cred.Name,
+		Scopes:    slices.Clone(e.cred.Scopes),
+		Authority: slices.Clone(e.cred.Authority),
+	}, nil
+}
+
+// fetch reads key from the store and caches the outcome.
+func (a *Authenticator) fetch(ctx context.Context, key string, now time.Time) (cacheEntry, error) {
+	c, err := a.store.GetCredential(ctx, key)
+	var e cacheEntry
+	switch {
+	case err == nil:
+		e = cacheEntry{cred: c, found: true, expires: now.Add(a.opts.TTL)}
+	case errors.Is(err, ErrNotFound):
+		e = cacheEntry{expires: now.Add(a.opts.NegativeTTL)}
+	default:
+		return cacheEntry{}, fmt.Errorf("auth: get credential: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, present := a.cache[key]; !present && len(a.cache) >= a.opts.MaxEntries {
+		a.evict(now)
+	}
+	a.cache[key] = e
+	return e, nil
+}
+
+// evict makes room in a full cache: it drops expired entries, and if none
+// had expired, about a tenth of the entries (arbitrary ones). a.mu is held.
+func (a *Authenticator) evict(now time.Time) {
+	for k, e := range a.cache {
+		if !now.Before(e.expires) {
+			delete(a.cache, k)
+		}
+	}
+	drop := len(a.cache) - a.opts.MaxEntries + 1
+	if drop > 0 {
+		drop = max(drop, a.opts.MaxEntries/10)
+	}
+	for k := range a.cache {
+		if drop <= 0 {
+			break
+		}
+		delete(a.cache, k)
+		drop--
+	}
+}

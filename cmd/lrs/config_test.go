@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv over the pairs "NAME=value".
+func env(pairs ...string) func(string) string {
+	m := make(map[string]string)
+	for _, p := range pairs {
+		k, v, _ := strings.Cut(p, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+func defaults() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./data",
+		XAPIRoot:        "/xapi",
+		LogFormat:       "text",
+		LogLevel:        slog.LevelInfo,
+		MaxBodyBytes:    16 << 20,
+		MaxBatch:        1000,
+		MaxLimit:        100,
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+func load(t *testing.T, args []string, getenv func(string) string) (Config, error) {
+	t.Helper()
+	cmd, flags, err := parseArgs(args)
+	if err != nil {
+		return Config{}, err
+	}
+	if cmd != (command{}) {
+		t.Fatalf("parseArgs(%q) = command %+v, want none", args, cmd)
+	}
+	return loadConfig(getenv, flags)
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	keyFile := writeFile(t, "file-key\n")
+	secretFile := writeFile(t, "file-secret-123\r\n")
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want func(c *Config)
+	}{
+		{name: "defaults", want: func(c *Config) {}},
+		{
+			name: "environment",
+			env: []string{
+				"LRS_ADDR=127.0.0.1:9000", "LRS_DATA_DIR=/var/lib/lrs", "LRS_XAPI_ROOT=/lrs/xapi/",
+				"LRS_PUBLIC_URL=https://lrs.example.com/", "LRS_LOG_FORMAT=JSON", "LRS_LOG_LEVEL=debug",
+				"LRS_MAX_BODY_BYTES=1024", "LRS_MAX_BATCH=50", "LRS_MAX_LIMIT=500", "LRS_SHUTDOWN_TIMEOUT=1m",
+				"LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
+			},
+			want: func(c *Config) {
+				c.Addr, c.DataDir, c.XAPIRoot = "127.0.0.1:9000", "/var/lib/lrs", "/lrs/xapi"
+				c.PublicURL, c.LogFormat, c.LogLevel = "https://lrs.example.com", "json", slog.LevelDebug
+				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 1024, 50, 500, time.Minute
+				c.BootstrapKey, c.BootstrapSecret = "env-key", "env-secret-123"
+			},
+		},
+		{
+			name: "flags override the environment",
+			args: []string{"--addr", ":9001", "--data-dir=/flag", "-xapi-root=/x", "--public-url=http://flag:1",
+				"--log-format=json", "--log-level=warn", "--max-body-bytes=2048", "--max-batch=2",
+				"--max-limit=3", "--shutdown-timeout=500ms"},
+			env: []string{"LRS_ADDR=:7000", "LRS_DATA_DIR=/env", "LRS_XAPI_ROOT=/env", "LRS_LOG_LEVEL=error",
+				"LRS_MAX_BATCH=notanumber", "LRS_SHUTDOWN_TIMEOUT=forever"},
+			want: func(c *Config) {
+				c.Addr, c.DataDir, c.XAPIRoot, c.PublicURL = ":9001", "/flag", "/x", "http://flag:1"
+				c.LogFormat, c.LogLevel = "json", slog.LevelWarn
+				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 2048, 2, 3, 500*time.Millisecond
+			},
+		},
+		{
+			name: "empty variables are unset",
+			env:  []string{"LRS_ADDR=", "LRS_BOOTSTRAP_KEY=", "LRS_BOOTSTRAP_SECRET="},
+			want: func(c *Config) {},
+		},
+		{
+			name: "secrets from _FILE, trailing newline trimmed",
+			env:  []string{"LRS_BOOTSTRAP_KEY_FILE=" + keyFile, "LRS_BOOTSTRAP_SECRET_FILE=" + secretFile},
+			want: func(c *Config) { c.BootstrapKey, c.BootstrapSecret = "file-key", "file-secret-123" },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := load(t, tt.args, env(tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaults()
+			tt.want(&want)
+			if got != want {
+				t.Errorf("config =\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	secretFile := writeFile(t, "file-secret-123\n")
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want []string // every one must appear in the error
+	}{
+		{"bad duration", nil, []string{"LRS_SHUTDOWN_TIMEOUT=soon"}, []string{"LRS_SHUTDOWN_TIMEOUT", `"soon"`}},
+		{"negative duration", []string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
+		{"zero limit", nil, []string{"LRS_MAX_LIMIT=0"}, []string{"LRS_MAX_LIMIT"}},
+		{"negative batch", nil, []string{"LRS_MAX_BATCH=-5"}, []string{"LRS_MAX_BATCH"}},
+		{"body not a number", nil, []string{"LRS_MAX_BODY_BYTES=16MiB"}, []string{"LRS_MAX_BODY_BYTES"}},
+		{"root without slash", nil, []string{"LRS_XAPI_ROOT=xapi"}, []string{"LRS_XAPI_ROOT"}},
+		{"root is slash", nil, []string{"LRS_XAPI_ROOT=/"}, []string{"LRS_XAPI_ROOT"}},
+		{"root with query", nil, []string{"LRS_XAPI_ROOT=/xapi?x=1"}, []string{"LRS_XAPI_ROOT"}},
+		{"unknown log level", nil, []string{"LRS_LOG_LEVEL=loud"}, []string{"LRS_LOG_LEVEL", "loud"}},
+		{"unknown log format", nil, []string{"LRS_LOG_FORMAT=xml"}, []string{"LRS_LOG_FORMAT"}},
+		{"bad addr", nil, []string{"LRS_ADDR=8080"}, []string{"LRS_ADDR"}},
+		{"bad port", nil, []string{"LRS_ADDR=:99999"}, []string{"LRS_ADDR"}},
+		{"relative public url", nil, []string{"LRS_PUBLIC_URL=lrs.example.com"}, []string{"LRS_PUBLIC_URL"}},
+		{"key without secret", nil, []string{"LRS_BOOTSTRAP_KEY=my-key"}, []string{"set together"}},
+		{"short secret", nil, []string{"LRS_BOOTSTRAP_KEY=my-key", "LRS_BOOTSTRAP_SECRET=short"}, []string{"LRS_BOOTSTRAP_SECRET", "at least 8"}},
+		{"bad key", nil, []string{"LRS_BOOTSTRAP_KEY=my key", "LRS_BOOTSTRAP_SECRET=long-enough"}, []string{"LRS_BOOTSTRAP_KEY"}},
+		{"variable and _FILE both set", nil, []string{"LRS_BOOTSTRAP_KEY=k12", "LRS_BOOTSTRAP_SECRET=long-enough", "LRS_BOOTSTRAP_SECRET_FILE=" + secretFile}, []string{"LRS_BOOTSTRAP_SECRET and LRS_BOOTSTRAP_SECRET_FILE are both set"}},
+		{"missing _FILE", nil, []string{"LRS_BOOTSTRAP_KEY=k12", "LRS_BOOTSTRAP_SECRET_FILE=/does/not/exist"}, []string{"LRS_BOOTSTRAP_SECRET_FILE"}},
+		{
+			"every error reported at once",
+			[]string{"--max-limit=0"},
+			[]string{"LRS_SHUTDOWN_TIMEOUT=soon", "LRS_XAPI_ROOT=xapi", "LRS_LOG_LEVEL=loud", "LRS_MAX_BATCH=0", "LRS_BOOTSTRAP_SECRET=long-enough"},
+			[]string{"LRS_SHUTDOWN_TIMEOUT", "LRS_XAPI_ROOT", "LRS_LOG_LEVEL", "LRS_MAX_BATCH", "--max-limit", "set together"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.args, env(tt.env...))
+			var cerr *ConfigError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error = %v, want a *ConfigError", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			for _, secret := range []string{"long-enough", "file-secret-123", "short"} {
+				if strings.Contains(err.Error(), `"`+secret+`"`) || strings.Contains(err.Error(), ": "+secret) {
+					t.Errorf("error %q reveals a secret", err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	for _, args := range [][]string{{"--no-such-flag"}, {"--max-batch"}, {"serve"}} {
+		if _, _, err := parseArgs(args); err == nil {
+			t.Errorf("parseArgs(%q) succeeded", args)
+		} else if cerr := (*ConfigError)(nil); !errors.As(err, &cerr) {
+			t.Errorf("parseArgs(%q) = %v, want a *ConfigError", args, err)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{arg}, env(), &stdout, &stderr); err != nil {
+			t.Fatalf("run %s: %v", arg, err)
+		}
+		out := stdout.String()
+		for _, s := range settings {
+			if !strings.Contains(out, s.env) {
+				t.Errorf("%s does not list %s", arg, s.env)
+			}
+			if s.flag != "" && !strings.Contains(out, "--"+s.flag) {
+				t.Errorf("%s does not list --%s", arg, s.flag)
+			}
+			if s.def != "" && !strings.Contains(out, s.def) {
+				t.Errorf("%s does not show the default %q of %s", arg, s.def, s.env)
+			}
+			if s.secret && !strings.Contains(out, s.env+"_FILE") {
+				t.Errorf("%s does not list %s_FILE", arg, s.env)
+			}
+		}
+		// Every LRS_ variable the code reads is documented.
+		src, err := os.ReadFile("config.go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range regexp.MustCompile(`"(LRS_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			if !strings.Contains(out, v[1]) {
+				t.Errorf("%s does not list %s", arg, v[1])
+			}
+		}
+	}
+}
+
+func TestCheckConfigRedactsSecrets(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	getenv := env("LRS_BOOTSTRAP_KEY=my-key", "LRS_BOOTSTRAP_SECRET=super-secret-value", "LRS_MAX_BATCH=7")
+	if err := run(context.Background(), []string{"--check-config", "--addr=:9999"}, getenv, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	if strings.Contains(out, "super-secret-value") {
+		t.Errorf("--check-config printed the secret:\n%s", out)
+	}
+	for _, want := range []string{"LRS_ADDR", ":9999", "LRS_MAX_BATCH", "7", "my-key", "LRS_BOOTSTRAP_SECRET", "(redacted)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--check-config output lacks %q:\n%s", want, out)
+		}
+	}
+
+	err := run(context.Background(), []string{"--check-config"}, env("LRS_MAX_BATCH=0", "LRS_LOG_LEVEL=loud"), &stdout, &stderr)
+	var cerr *ConfigError
+	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "LRS_MAX_BATCH") || !strings.Contains(err.Error(), "LRS_LOG_LEVEL") {
+		t.Errorf("--check-config on a bad configuration: %v", err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	// A closed port: listen, note the address, close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	tests := []struct {
+		name, url string
+		ok        bool
+	}{
+		{"200", ok.URL, true},
+		{"503", down.URL, false},
+		{"refused", closed, false},
+		{"bad url", "::nope", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// A bad configuration does not matter to --probe.
+			err := run(context.Background(), []string{"--probe", tt.url}, env("LRS_MAX_BATCH=0"), &stdout, &stderr)
+			if (err == nil) != tt.ok {
+				t.Errorf("probe %s: %v, want ok=%v", tt.url, err, tt.ok)
+			}
+			if cerr := (*ConfigError)(nil); errors.As(err, &cerr) {
+				t.Errorf("probe failure is a config error (exit 2), want exit 1: %v", err)
+			}
+		})
+	}
+}
+
+func TestDerivePublicURL(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"[::]:8080", "http://localhost:8080"},
+		{"0.0.0.0:8080", "http://localhost:8080"},
+		{"127.0.0.1:1234", "http://127.0.0.1:1234"},
+		{"[::1]:1234", "http://[::1]:1234"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := derivePublicURL(addr); got != tt.want {
+			t.Errorf("derivePublicURL(%s) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+}
