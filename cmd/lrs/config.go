@@ -33,6 +33,10 @@ type Config struct {
 	MaxLimit        int
 	ShutdownTimeout time.Duration
 
+	// MongoDB engine: used instead of the embedded store when the URI is set.
+	MongoURI      Secret
+	MongoDatabase string
+
 	// Bootstrap credential for an empty store; both set or neither.
 	BootstrapKey    string
 	BootstrapSecret Secret
@@ -193,6 +197,30 @@ var settings = []setting{
 			return nil
 		},
 		show: func(c *Config) string { return c.ShutdownTimeout.String() },
+	},
+	{
+		env: "LRS_MONGODB_URI", secret: true,
+		usage: "MongoDB connection string (mongodb:// or mongodb+srv://); when set, MongoDB is the store instead of the embedded one",
+		apply: func(c *Config, v string) error {
+			if !strings.HasPrefix(v, "mongodb://") && !strings.HasPrefix(v, "mongodb+srv://") {
+				return fmt.Errorf("want a mongodb:// or mongodb+srv:// connection string")
+			}
+			c.MongoURI = Secret(v)
+			return nil
+		},
+		show: func(c *Config) string { return c.MongoURI.String() },
+	},
+	{
+		flag: "mongodb-database", env: "LRS_MONGODB_DATABASE", def: "lrs",
+		usage: "MongoDB database name (with LRS_MONGODB_URI)",
+		apply: func(c *Config, v string) error {
+			if v == "" || strings.ContainsAny(v, "/\\. \"$\x00") || len(v) > 63 {
+				return fmt.Errorf("%q is not a valid MongoDB database name", v)
+			}
+			c.MongoDatabase = v
+			return nil
+		},
+		show: func(c *Config) string { return c.MongoDatabase },
 	},
 	{
 		env: "LRS_BOOTSTRAP_KEY", secret: true,

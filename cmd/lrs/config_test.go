@@ -37,6 +37,7 @@ func defaults() Config {
 		MaxBatch:        1000,
 		MaxLimit:        100,
 		ShutdownTimeout: 15 * time.Second,
+		MongoDatabase:   "lrs",
 	}
 }
 

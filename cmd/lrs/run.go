@@ -124,7 +124,11 @@ func (a *app) doStart(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	metrics := lrs.NewMetrics(reg)
-	svc := lrs.NewService(st, lrs.ServiceOptions{MaxLimit: cfg.MaxLimit, Metrics: metrics})
+	opts := lrs.ServiceOptions{MaxLimit: cfg.MaxLimit, Metrics: metrics}
+	if c, ok := st.(clocked); ok {
+		opts.Clock = c.Clock()
+	}
+	svc := lrs.NewService(st, opts)
 	authn := auth.NewAuthenticator(st, auth.AuthenticatorOptions{})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -169,7 +173,7 @@ func (a *app) doStart(ctx context.Context) error {
 		fmt.Fprintln(a.stdout, line)
 	}
 	fmt.Fprintf(a.stdout, "listening on %s\n", ln.Addr())
-	a.logger.Info("serving", "addr", ln.Addr().String(), "endpoint", endpoint, "data_dir", cfg.DataDir)
+	a.logger.Info("serving", "addr", ln.Addr().String(), "endpoint", endpoint, "store", storeName(cfg))
 
 	a.serveErr = make(chan error, 1)
 	go func() {
@@ -267,4 +271,12 @@ func bootstrap(ctx context.Context, st auth.CredentialStore, cfg Config, publicU
 		lines = append(lines, "secret: "+secret)
 	}
 	return lines, nil
+}
+
+// storeName describes the store in logs, without secrets.
+func storeName(cfg Config) string {
+	if cfg.MongoURI != "" {
+		return "mongodb (database " + cfg.MongoDatabase + ")"
+	}
+	return "embedded (" + cfg.DataDir + ")"
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
+	"github.com/lrs-project/lrs/lrs/mongo"
 	pebbledb "github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
@@ -15,11 +19,34 @@ type store interface {
 	auth.CredentialStore
 }
 
-var _ store = (*pebbledb.DB)(nil)
+// clocked is an engine shared by many processes, which brings the Clock
+// that keeps Consistent-Through honest across them.
+type clocked interface {
+	Clock() lrs.Clock
+}
 
-// openStore opens the embedded store (Pebble) in cfg.DataDir, creating the
-// directory if needed.
+var (
+	_ store   = (*pebbledb.DB)(nil)
+	_ store   = (*mongo.DB)(nil)
+	_ clocked = (*mongo.DB)(nil)
+)
+
+// openStore opens MongoDB when LRS_MONGODB_URI is set, else the embedded
+// store (Pebble) in cfg.DataDir, creating the directory if needed.
 func openStore(cfg Config, logger *slog.Logger) (store, error) {
+	if cfg.MongoURI != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, err := mongo.Open(ctx, mongo.Options{
+			URI:      string(cfg.MongoURI),
+			Database: cfg.MongoDatabase,
+			Logger:   logger.With("component", "mongo"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("MongoDB (database %s): %w", cfg.MongoDatabase, err)
+		}
+		return db, nil
+	}
 	db, err := pebbledb.Open(cfg.DataDir, pebbledb.Options{Logger: logger.With("component", "pebble")})
 	if err != nil {
 		return nil, err
