@@ -1,7 +1,9 @@
 # Everything needs only Go and make. Tests and builds are pure Go (CGO_ENABLED=0).
 GO ?= go
+# The MongoDB-compatible test server, built from its own module (tools/ferretdb).
+FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build test bench
+.PHONY: run build test bench ferretdb
 
 run:
 	$(GO) run ./cmd/lrs
@@ -9,11 +11,18 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/lrs ./cmd/lrsbench
 
-test:
+$(FERRETDB): tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go
+	cd tools/ferretdb && CGO_ENABLED=0 $(GO) build -o ../../$(FERRETDB) .
+
+ferretdb: $(FERRETDB)
+
+# The whole suite: vet, formatting, every test on both storage engines (the
+# MongoDB ones against the test server), then a brief fuzz of the parser.
+test: $(FERRETDB)
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 30m ./...
+	CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
 
 bench:
-	$(GO) test -run '^$$' -bench . ./auth ./lrs/...
+	$(GO) test -run '^$$' -bench . ./auth ./schema ./lrs/...
