@@ -16,12 +16,18 @@ $(FERRETDB): tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go
 
 ferretdb: $(FERRETDB)
 
+# A widely used xAPI client library (npm), driven against the booted binary.
+XAPI_CLIENT := tools/xapi-client/node_modules/.package-lock.json
+$(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.json
+	npm ci --prefix tools/xapi-client --no-audit --no-fund
+
 # The whole suite: vet, formatting, every test on both storage engines (the
-# MongoDB ones against the test server), then a brief fuzz of the parser.
-test: $(FERRETDB)
+# MongoDB ones against the test server; a real xAPI client library against the
+# binary), then a brief fuzz of the parser.
+test: $(FERRETDB) $(XAPI_CLIENT)
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
+	LRS_TEST_REQUIRE_NODE=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
 
 bench:
