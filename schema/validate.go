@@ -946,6 +946,10 @@ func ValidIRI(s string) bool {
 
 var timestampRE = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}(?::?\d{2})?)$`)
 
+// ParseTimestamp parses a timestamp as statements carry them (for the
+// since and until parameters).
+func ParseTimestamp(s string) (time.Time, error) { return parseTimestamp(s) }
+
 // parseTimestamp parses an ISO 8601 / RFC 3339 timestamp with a time zone.
 // The offsets -00, -0000 and -00:00 are rejected (RFC 3339's "unknown
 // local offset").

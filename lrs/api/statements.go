@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -140,7 +139,6 @@ func (s *server) postStatements(c *gin.Context) {
 var (
 	getParams = []string{"statementId", "voidedStatementId", "agent", "verb", "activity", "registration",
 		"related_activities", "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"}
-	iriScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
 )
 
 func parseBool(p map[string]string, name string) (bool, error) {
@@ -159,11 +157,11 @@ func parseTime(p map[string]string, name string) (time.Time, error) {
 	if !ok {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := schema.ParseTimestamp(v)
 	if err != nil {
 		return time.Time{}, lrs.Errorf(lrs.EINVALID, "%s must be an RFC 3339 timestamp, not %q", name, v)
 	}
-	return t, nil
+	return t.UTC(), nil
 }
 
 // getRequest is a parsed statements GET.
@@ -235,7 +233,7 @@ func parseGet(q url.Values, v schema.Version) (getRequest, error) {
 		qq.Agent = key
 	}
 	for _, k := range []string{"verb", "activity"} {
-		if val, ok := p[k]; ok && !iriScheme.MatchString(val) {
+		if val, ok := p[k]; ok && !schema.ValidIRI(val) {
 			return g, lrs.Errorf(lrs.EINVALID, "%s must be an absolute IRI, not %q", k, val)
 		}
 	}
