@@ -1,0 +1,530 @@
+// Package pebble is the embedded storage engine of the LRS, on
+// github.com/cockroachdb/pebble (pure Go). It implements lrs.Store and
+// auth.CredentialStore in one directory; every write is synced before it
+// returns. It was chosen over bbolt by lrs/enginebench (see BENCHMARKS.md).
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	cpebble "github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
+
+	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/lrs"
+)
+
+var (
+	_ lrs.Store            = (*DB)(nil)
+	_ auth.CredentialStore = (*DB)(nil)
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// CacheBytes is the block cache size; 0 means 64 MiB.
+	CacheBytes int64
+	// Logger receives pebble's informational messages at debug level;
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+const nStripes = 256
+
+// DB is an open store.
+type DB struct {
+	// mu guards db against Close: every call holds it for reading.
+	mu     sync.RWMutex
+	db     *cpebble.DB
+	cache  interface{ Unref() }
+	closed bool
+
+	// stripes serialize the read-check-write of one id (insert, voiding,
+	// adding terms) without serializing unrelated writers, so that pebble
+	// can group their synced commits.
+	seed    maphash.Seed
+	stripes [nStripes]sync.Mutex
+	credMu  sync.Mutex
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("pebble: create %s: %w", dir, err)
+	}
+	size := opts.CacheBytes
+	if size <= 0 {
+		size = 64 << 20
+	}
+	cache := cpebble.NewCache(size)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	po := &cpebble.Options{Cache: cache, Logger: slogAdapter{logger}, MemTableSize: 32 << 20}
+	// Bloom filters: the conflict check of every insert is a point lookup
+	// of a new, random id, which is nearly always a miss.
+	po.Levels = make([]cpebble.LevelOptions, 7)
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := cpebble.Open(dir, po)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	return &DB{db: db, cache: cache, seed: maphash.MakeSeed()}, nil
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Infof(format string, args ...any) {
+	a.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (a slogAdapter) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	a.l.Error(msg, "component", "pebble")
+	panic(msg)
+}
+
+// Close releases the store. Idempotent.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	err := d.db.Close()
+	d.cache.Unref()
+	if err != nil {
+		return fmt.Errorf("pebble: close: %w", err)
+	}
+	return nil
+}
+
+// acquire checks ctx and that the store is open, and read-locks it against
+// Close; the caller must call d.mu.RUnlock when it returns nil.
+func (d *DB) acquire(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: %s: %w", op, err)
+	}
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
+		return lrs.Errorf(lrs.EUNAVAILABLE, "Storage is closed.")
+	}
+	return nil
+}
+
+// Ping reports whether the store is open.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.acquire(ctx, "ping"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	return nil
+}
+
+func (d *DB) stripe(id string) int {
+	return int(maphash.String(d.seed, id) % nStripes)
+}
+
+// lockIDs locks the stripes of ids in a fixed order and returns the unlock.
+func (d *DB) lockIDs(ids ...string) func() {
+	idx := make([]int, 0, len(ids))
+	for _, id := range ids {
+		idx = append(idx, d.stripe(id))
+	}
+	sort.Ints(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		d.stripes[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			d.stripes[i].Unlock()
+		}
+	}
+}
+
+// get reads the value at key; ok is false when it is missing.
+func (d *DB) get(key []byte, fn func(v []byte) error) (ok bool, err error) {
+	v, closer, err := d.db.Get(key)
+	if errors.Is(err, cpebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	if fn != nil {
+		err = fn(v)
+	}
+	return true, err
+}
+
+func (d *DB) getRecord(org, id string) (record, bool, error) {
+	var r record
+	ok, err := d.get(recordKey(org, id), func(v []byte) error {
+		var err error
+		r, err = decodeRecord(v)
+		return err
+	})
+	return r, ok, err
+}
+
+func toLRS(id string, r record) lrs.StatementRecord {
+	return lrs.StatementRecord{
+		ID:        id,
+		Stored:    time.UnixMilli(r.storedMs).UTC(),
+		Raw:       r.raw,
+		Terms:     r.terms,
+		Voided:    r.voided,
+		RefTarget: r.refTarget,
+	}
+}
+
+// postingTerms returns the distinct terms of a record plus TermAll, which
+// every record is indexed under.
+func postingTerms(terms []string) []string {
+	out := make([]string, 0, len(terms)+1)
+	out = append(out, lrs.TermAll)
+	out = append(out, terms...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// InsertStatements stores new records in one synced batch. If an id exists
+// (or repeats within recs) it stores nothing and returns ECONFLICT.
+func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.StatementRecord) error {
+	if err := d.acquire(ctx, "insert statements"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].ID
+	}
+	unlock := d.lockIDs(ids...)
+	defer unlock()
+	seen := make(map[string]bool, len(recs))
+	for _, id := range ids {
+		if seen[id] {
+			return lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", id)
+		}
+		seen[id] = true
+		ok, err := d.get(recordKey(org, id), nil)
+		if err != nil {
+			return fmt.Errorf("pebble: insert statements: read %s: %w", id, err)
+		}
+		if ok {
+			return lrs.Errorf(lrs.ECONFLICT, "A statement with id %s already exists.", id)
+		}
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	for i := range recs {
+		r := &recs[i]
+		ms := floorMs(r.Stored)
+		v := encodeRecord(&record{storedMs: ms, voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw})
+		if err := b.Set(recordKey(org, r.ID), v, nil); err != nil {
+			return fmt.Errorf("pebble: insert statements: %w", err)
+		}
+		for _, t := range postingTerms(r.Terms) {
+			if err := b.Set(postingKey(org, t, ms, r.ID), nil, nil); err != nil {
+				return fmt.Errorf("pebble: insert statements: %w", err)
+			}
+		}
+		if r.RefTarget != "" {
+			if err := b.Set(refKey(org, r.RefTarget, r.ID), nil, nil); err != nil {
+				return fmt.Errorf("pebble: insert statements: %w", err)
+			}
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fmt.Errorf("pebble: insert statements: commit: %w", err)
+	}
+	return nil
+}
+
+// GetStatements returns the existing records among ids.
+func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[string]lrs.StatementRecord, error) {
+	if err := d.acquire(ctx, "get statements"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := make(map[string]lrs.StatementRecord, len(ids))
+	for _, id := range ids {
+		r, ok, err := d.getRecord(org, id)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: get statement %s: %w", id, err)
+		}
+		if ok {
+			out[id] = toLRS(id, r)
+		}
+	}
+	return out, nil
+}
+
+// QueryStatements scans the postings of the first non-TermAll term of q
+// within the stored range and cursor, in q's order, and checks each hit's
+// record for the other terms and voiding.
+func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQuery) ([]lrs.StatementRecord, error) {
+	if err := d.acquire(ctx, "query statements"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	scan := lrs.TermAll
+	var others []string
+	for _, t := range q.Terms {
+		if t == lrs.TermAll {
+			continue
+		}
+		if scan == lrs.TermAll {
+			scan = t
+		} else if t != scan {
+			others = append(others, t)
+		}
+	}
+	prefix := termPrefix(org, scan)
+	lo, hi := prefix, prefixEnd(prefix)
+	if !q.Since.IsZero() {
+		lo = appendMs(bytes.Clone(prefix), floorMs(q.Since)+1)
+	}
+	if !q.Until.IsZero() {
+		hi = appendMs(bytes.Clone(prefix), floorMs(q.Until)+1)
+	}
+	if c := q.After; c != nil {
+		k := append(appendMs(bytes.Clone(prefix), floorMs(c.Stored)), c.ID...)
+		if q.Ascending {
+			k = append(k, 0) // strictly after
+			if bytes.Compare(k, lo) > 0 {
+				lo = k
+			}
+		} else if bytes.Compare(k, hi) < 0 {
+			hi = k
+		}
+	}
+	if bytes.Compare(lo, hi) >= 0 {
+		return []lrs.StatementRecord{}, nil
+	}
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: query statements: %w", err)
+	}
+	defer it.Close()
+	out := make([]lrs.StatementRecord, 0, min(q.Limit, 128))
+	plen := len(prefix) + 8
+	var ok bool
+	if q.Ascending {
+		ok = it.First()
+	} else {
+		ok = it.Last()
+	}
+	for n := 0; ok && len(out) < q.Limit; n++ {
+		if n%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("pebble: query statements: %w", err)
+			}
+		}
+		k := it.Key()
+		if len(k) < plen {
+			return nil, fmt.Errorf("pebble: query statements: bad posting key %q", k)
+		}
+		id := string(k[plen:])
+		r, found, err := d.getRecord(org, id)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: query statements: read %s: %w", id, err)
+		}
+		if found && !r.voided && hasAll(r.terms, others) {
+			out = append(out, toLRS(id, r))
+		}
+		if q.Ascending {
+			ok = it.Next()
+		} else {
+			ok = it.Prev()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebble: query statements: %w", err)
+	}
+	return out, nil
+}
+
+func hasAll(terms, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(terms, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// update applies fn to the record id under its stripe lock; fn returns the
+// extra postings to write, or changed=false to write nothing.
+func (d *DB) update(ctx context.Context, op, org, id string, fn func(r *record) (changed bool, newTerms []string)) error {
+	if err := d.acquire(ctx, op); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	defer d.lockIDs(id)()
+	r, ok, err := d.getRecord(org, id)
+	if err != nil {
+		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
+	}
+	if !ok {
+		return lrs.Errorf(lrs.ENOTFOUND, "No statement with id %s.", id)
+	}
+	changed, newTerms := fn(&r)
+	if !changed {
+		return nil
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(recordKey(org, id), encodeRecord(&r), nil); err != nil {
+		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
+	}
+	for _, t := range newTerms {
+		if err := b.Set(postingKey(org, t, r.storedMs, id), nil, nil); err != nil {
+			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fmt.Errorf("pebble: %s %s: commit: %w", op, id, err)
+	}
+	return nil
+}
+
+// SetVoided marks the record id as voided. Idempotent; ENOTFOUND if missing.
+func (d *DB) SetVoided(ctx context.Context, org, id string) error {
+	return d.update(ctx, "set voided", org, id, func(r *record) (bool, []string) {
+		if r.voided {
+			return false, nil
+		}
+		r.voided = true
+		return true, nil
+	})
+}
+
+// AddTerms adds index terms to the record id. Idempotent; ENOTFOUND if
+// missing.
+func (d *DB) AddTerms(ctx context.Context, org, id string, terms []string) error {
+	return d.update(ctx, "add terms", org, id, func(r *record) (bool, []string) {
+		changed := false
+		var added []string
+		for _, t := range terms {
+			if slices.Contains(r.terms, t) {
+				continue
+			}
+			r.terms = append(r.terms, t)
+			changed = true
+			if t != lrs.TermAll { // the TermAll posting always exists
+				added = append(added, t)
+			}
+		}
+		return changed, added
+	})
+}
+
+// Referrers returns the ids of the records whose RefTarget is id.
+func (d *DB) Referrers(ctx context.Context, org, id string) ([]string, error) {
+	if err := d.acquire(ctx, "referrers"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	p := refPrefix(org, id)
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: referrers: %w", err)
+	}
+	defer it.Close()
+	var out []string
+	for ok := it.First(); ok; ok = it.Next() {
+		out = append(out, string(it.Key()[len(p):]))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebble: referrers: %w", err)
+	}
+	return out, nil
+}
+
+// CreateCredential stores c; auth.ErrKeyTaken if its key exists.
+func (d *DB) CreateCredential(ctx context.Context, c auth.Credential) error {
+	if err := d.acquire(ctx, "create credential"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	v, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("pebble: create credential: %w", err)
+	}
+	d.credMu.Lock()
+	defer d.credMu.Unlock()
+	ok, err := d.get(credKey(c.Key), nil)
+	if err != nil {
+		return fmt.Errorf("pebble: create credential: %w", err)
+	}
+	if ok {
+		return auth.ErrKeyTaken
+	}
+	if err := d.db.Set(credKey(c.Key), v, cpebble.Sync); err != nil {
+		return fmt.Errorf("pebble: create credential: %w", err)
+	}
+	return nil
+}
+
+// GetCredential returns the credential with key; auth.ErrNotFound if none.
+func (d *DB) GetCredential(ctx context.Context, key string) (auth.Credential, error) {
+	var c auth.Credential
+	if err := d.acquire(ctx, "get credential"); err != nil {
+		return c, err
+	}
+	defer d.mu.RUnlock()
+	ok, err := d.get(credKey(key), func(v []byte) error { return json.Unmarshal(v, &c) })
+	if err != nil {
+		return auth.Credential{}, fmt.Errorf("pebble: get credential: %w", err)
+	}
+	if !ok {
+		return auth.Credential{}, auth.ErrNotFound
+	}
+	return c, nil
+}
+
+// CountCredentials returns the number of credentials in all organizations.
+func (d *DB) CountCredentials(ctx context.Context) (int, error) {
+	if err := d.acquire(ctx, "count credentials"); err != nil {
+		return 0, err
+	}
+	defer d.mu.RUnlock()
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: credPrefix, UpperBound: prefixEnd(credPrefix)})
+	if err != nil {
+		return 0, fmt.Errorf("pebble: count credentials: %w", err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	if err := it.Error(); err != nil {
+		return 0, fmt.Errorf("pebble: count credentials: %w", err)
+	}
+	return n, nil
+}
