@@ -184,7 +184,7 @@ func (d *Documents) Post(ctx context.Context, org string, scope DocumentScope, i
 			if pre.Absent {
 				return Errorf(EPRECONDITION, "If-None-Match: the document exists")
 			}
-			if pre.ETag != "" && pre.ETag != cur.ETag {
+			if pre.ETag != "" && pre.ETag != "*" && pre.ETag != cur.ETag {
 				return Errorf(EPRECONDITION, "If-Match: the document has changed (its ETag is %q)", cur.ETag)
 			}
 			merged, merr := mergeJSON(cur, contentType, contents)
