@@ -1,0 +1,210 @@
+package lrs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/lrs-project/lrs/schema"
+)
+
+// recordDefinitions records what stmts teach about activities and agents:
+// each Activity Definition they carry (object, context activities, and the
+// same inside a SubStatement) is merged into the activity's canonical
+// definition, and the names agents carry are added to their IFI's names.
+// Definitions of one activity within the batch are merged in memory first
+// (in batch order), so each activity and agent costs one store call per
+// batch; statements without definitions or named agents cost nothing.
+//
+// It runs for new and repeated statements alike, so that a client's retry
+// completes a batch whose recording was cut short.
+func (s *Service) recordDefinitions(ctx context.Context, org string, stmts []*schema.Statement) error {
+	if s.activities == nil && s.agents == nil {
+		return nil
+	}
+	c := collector{defs: map[string][]byte{}, names: map[string][]string{}}
+	for _, st := range stmts {
+		c.statement(st.Tree())
+		if c.err != nil {
+			return c.err
+		}
+	}
+	if s.activities != nil {
+		for _, id := range c.order {
+			if err := s.activities.MergeActivity(ctx, org, id, c.defs[id]); err != nil {
+				return fmt.Errorf("merge definition of activity %s: %w", id, err)
+			}
+		}
+	}
+	if s.agents != nil {
+		for _, key := range c.agentOrder {
+			if err := s.agents.AddAgentNames(ctx, org, key, c.names[key]); err != nil {
+				return fmt.Errorf("record names of agent %s: %w", key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// collector gathers the definitions and agent names of a batch.
+type collector struct {
+	defs       map[string][]byte // activity id -> definition merged so far
+	order      []string
+	names      map[string][]string // IFI key -> names
+	agentOrder []string
+	err        error
+}
+
+func (c *collector) statement(m map[string]any) {
+	c.agent(m["actor"])
+	obj, _ := m["object"].(map[string]any)
+	switch ot, _ := obj["objectType"].(string); ot {
+	case "", "Activity":
+		c.activity(obj)
+	case "Agent", "Group":
+		c.agent(obj)
+	case "SubStatement":
+		c.statement(obj)
+	}
+	ctx, _ := m["context"].(map[string]any)
+	if ctx == nil {
+		return
+	}
+	c.agent(ctx["instructor"])
+	c.agent(ctx["team"])
+	for _, ca := range list(ctx["contextAgents"]) {
+		if x, ok := ca.(map[string]any); ok {
+			c.agent(x["agent"])
+		}
+	}
+	for _, cg := range list(ctx["contextGroups"]) {
+		if x, ok := cg.(map[string]any); ok {
+			c.agent(x["group"])
+		}
+	}
+	if cas, ok := ctx["contextActivities"].(map[string]any); ok {
+		for _, k := range []string{"parent", "grouping", "category", "other"} {
+			for _, a := range list(cas[k]) {
+				if x, ok := a.(map[string]any); ok {
+					c.activity(x)
+				}
+			}
+		}
+	}
+}
+
+func (c *collector) activity(m map[string]any) {
+	id, _ := m["id"].(string)
+	def, ok := m["definition"].(map[string]any)
+	if id == "" || !ok || c.err != nil {
+		return
+	}
+	raw, err := encodeJSON(def)
+	if err == nil {
+		_, seen := c.defs[id]
+		raw, err = MergeDefinition(c.defs[id], raw)
+		if !seen {
+			c.order = append(c.order, id)
+		}
+	}
+	if err != nil {
+		c.err = fmt.Errorf("definition of activity %s: %w", id, err)
+		return
+	}
+	c.defs[id] = raw
+}
+
+func (c *collector) agent(v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	if name, ok := m["name"].(string); ok {
+		if key := schema.IFIKey(m); key != "" {
+			if _, seen := c.names[key]; !seen {
+				c.agentOrder = append(c.agentOrder, key)
+			}
+			if !slices.Contains(c.names[key], name) {
+				c.names[key] = append(c.names[key], name)
+			}
+		}
+	}
+	if m["objectType"] == "Group" {
+		for _, member := range list(m["member"]) {
+			c.agent(member)
+		}
+	}
+}
+
+func list(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case nil:
+		return nil
+	default:
+		return []any{x}
+	}
+}
+
+// GetActivity returns the Activity object of the Activities resource:
+// {"objectType":"Activity","id":id,"definition":{…}} with the canonical
+// definition, or without a definition when the LRS knows none (Communication
+// 2.5: the LRS still returns an Activity object).
+func (s *Service) GetActivity(ctx context.Context, org, id string) ([]byte, error) {
+	act := map[string]any{"objectType": "Activity", "id": id}
+	if s.activities != nil {
+		def, err := s.activities.GetActivity(ctx, org, id)
+		switch {
+		case err == nil:
+			act["definition"] = json.RawMessage(def)
+		case ErrorCode(err) != ENOTFOUND:
+			return nil, fmt.Errorf("get activity %s: %w", id, err)
+		}
+	}
+	return encodeJSON(act)
+}
+
+// GetPerson returns the Person object of the Agents resource for agent, an
+// Agent JSON object (not a Group) validated under v: its identifier, and
+// the names the LRS has seen with it together with the agent's own name.
+// This LRS links no identities, so the Person holds exactly one identifier,
+// the requested one (Communication 2.4: an unknown agent still gets a
+// Person with what the request gave). A malformed agent is EINVALID.
+func (s *Service) GetPerson(ctx context.Context, org string, agent []byte, v schema.Version) ([]byte, error) {
+	key, err := schema.ParseAgent(agent, v)
+	if err != nil {
+		var se *schema.Error
+		if errors.As(err, &se) {
+			return nil, Errorf(EINVALID, "agent: %s", se.Error())
+		}
+		return nil, err
+	}
+	var m map[string]any
+	if err := decodeObject(agent, &m); err != nil || key == "" {
+		return nil, Errorf(EINVALID, "agent: the agent must be an Agent object with an identifier")
+	}
+	var names []string
+	if s.agents != nil {
+		if names, err = s.agents.AgentNames(ctx, org, key); err != nil {
+			return nil, fmt.Errorf("get names of agent %s: %w", key, err)
+		}
+	}
+	if n, ok := m["name"].(string); ok && !slices.Contains(names, n) {
+		names = append(names, n)
+		slices.Sort(names)
+	}
+	p := map[string]any{"objectType": "Person"}
+	if len(names) > 0 {
+		p["name"] = names
+	}
+	for _, ifi := range []string{"mbox", "mbox_sha1sum", "openid", "account"} {
+		if x, ok := m[ifi]; ok {
+			p[ifi] = []any{x}
+			break
+		}
+	}
+	return encodeJSON(p)
+}
