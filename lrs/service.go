@@ -67,6 +67,13 @@ type ServiceOptions struct {
 	// in-process clock, right when this process is the only writer. An
 	// engine shared by many processes provides its own.
 	Clock Clock
+	// Activities and Agents keep canonical activity definitions and agent
+	// names (activities_service.go); nil leaves them unrecorded.
+	Activities ActivityStore
+	Agents     AgentStore
+	// Attachments keeps attachment bodies. Default: the store, when it
+	// implements AttachmentStore (every engine does).
+	Attachments AttachmentStore
 }
 
 // Clock hands out stored times and tracks the writes in flight, so that
@@ -88,6 +95,11 @@ type Service struct {
 	metrics  *Metrics
 	clock    Clock
 	now      func() time.Time
+
+	activities ActivityStore
+	agents     AgentStore
+
+	attachments AttachmentStore
 }
 
 // NewService returns a Service over store.
@@ -101,12 +113,20 @@ func NewService(store Store, opts ServiceOptions) *Service {
 	if opts.Clock == nil {
 		opts.Clock = NewLocalClock(opts.Now)
 	}
+	if opts.Attachments == nil {
+		opts.Attachments, _ = store.(AttachmentStore)
+	}
 	return &Service{
 		store:    InstrumentStore(store, opts.Metrics),
 		maxLimit: opts.MaxLimit,
 		metrics:  opts.Metrics,
 		clock:    opts.Clock,
 		now:      opts.Now,
+
+		activities: opts.Activities,
+		agents:     opts.Agents,
+
+		attachments: opts.Attachments,
 	}
 }
 
@@ -198,6 +218,12 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		pending = append(pending, st)
 	}
 
+	// The statements as received, before the LRS sets stored, authority,
+	// timestamp and version: what a conflicting write is compared with.
+	received := make(map[string]*schema.Statement, len(pending))
+	for _, st := range pending {
+		received[st.ID()] = st.Clone()
+	}
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
 	for _, st := range pending {
@@ -228,7 +254,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: t, RefTarget: ref})
 	}
 
-	inserted, err := s.insert(ctx, w.Org, recs, inBatch)
+	inserted, err := s.insert(ctx, w.Org, recs, received)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +267,9 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		if err := s.settle(ctx, w.Org, st, existing, terms); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.recordDefinitions(ctx, w.Org, stmts); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }

@@ -114,6 +114,9 @@ func (s *Statement) Attachments() []Attachment {
 	return out
 }
 
+// Clone returns a deep copy of the statement.
+func (s *Statement) Clone() *Statement { return &Statement{m: deepCopy(s.m).(map[string]any)} }
+
 // MarshalJSON returns the statement's JSON (object keys sorted, no HTML
 // escaping).
 func (s *Statement) MarshalJSON() ([]byte, error) { return encodeTree(s.m) }

@@ -124,9 +124,12 @@ func (a *app) doStart(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	metrics := lrs.NewMetrics(reg)
-	opts := lrs.ServiceOptions{MaxLimit: cfg.MaxLimit, Metrics: metrics}
+	opts := lrs.ServiceOptions{MaxLimit: cfg.MaxLimit, Metrics: metrics, Activities: st, Agents: st}
 	if c, ok := st.(clocked); ok {
 		opts.Clock = c.Clock()
+	}
+	if as, ok := st.(lrs.AttachmentStore); ok { // every engine: attachment bodies
+		opts.Attachments = as
 	}
 	svc := lrs.NewService(st, opts)
 	authn := auth.NewAuthenticator(st, auth.AuthenticatorOptions{})
@@ -148,6 +151,7 @@ func (a *app) doStart(ctx context.Context) error {
 
 	handler, err := api.New(api.Options{
 		Service:        svc,
+		Documents:      lrs.NewDocuments(st, nil),
 		Auth:           authn,
 		Root:           cfg.XAPIRoot,
 		Logger:         a.logger,

@@ -12,10 +12,13 @@ import (
 	pebbledb "github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
-// store is what the binary needs of a storage engine: the LRS contracts and
-// the credentials.
+// store is what the binary needs of a storage engine: the LRS contracts
+// (statements and documents) and the credentials.
 type store interface {
 	lrs.Store
+	lrs.ActivityStore
+	lrs.AgentStore
+	lrs.DocumentStore
 	auth.CredentialStore
 }
 

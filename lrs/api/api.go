@@ -34,6 +34,7 @@ type Authenticator interface {
 // Options configures the handler returned by New.
 type Options struct {
 	Service        *lrs.Service
+	Documents      *lrs.Documents // the State, Activity Profile and Agent Profile resources
 	Auth           Authenticator
 	Root           string                      // xAPI root path, default "/xapi"
 	Logger         *slog.Logger                // default slog.Default()
@@ -56,6 +57,7 @@ const (
 
 type server struct {
 	svc      *lrs.Service
+	docs     *lrs.Documents
 	auth     Authenticator
 	root     string
 	log      *slog.Logger
@@ -70,6 +72,9 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Service == nil {
 		return nil, errors.New("api: Options.Service is required")
 	}
+	if opts.Documents == nil {
+		return nil, errors.New("api: Options.Documents is required")
+	}
 	if opts.Auth == nil {
 		return nil, errors.New("api: Options.Auth is required")
 	}
@@ -83,6 +88,7 @@ func New(opts Options) (http.Handler, error) {
 	}
 	s := &server{
 		svc:      opts.Service,
+		docs:     opts.Documents,
 		auth:     opts.Auth,
 		root:     root,
 		log:      opts.Logger,
@@ -134,6 +140,9 @@ func New(opts Options) (http.Handler, error) {
 	st.HEAD("", append(read, s.getStatements)...)
 	st.PUT("", append(write, s.putStatement)...)
 	st.POST("", append(write, s.postStatements)...)
+	s.activityRoutes(x, chain)
+
+	s.registerDocuments(x)
 
 	e.NoRoute(s.noRoute(http.StatusNotFound, lrs.ENOTFOUND, "no resource at this path"))
 	e.NoMethod(s.noRoute(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))

@@ -72,9 +72,11 @@ type env struct {
 func newEnv(t *testing.T, tune ...func(*api.Options)) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	svc := lrs.NewService(openStore(t), lrs.ServiceOptions{MaxLimit: 50, Metrics: lrs.NewMetrics(reg)})
+	st := openStore(t)
+	svc := lrs.NewService(st, lrs.ServiceOptions{MaxLimit: 50, Metrics: lrs.NewMetrics(reg)})
 	opts := api.Options{
 		Service:        svc,
+		Documents:      lrs.NewDocuments(st.(lrs.DocumentStore), nil),
 		Auth:           credentials,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer:     reg,
@@ -660,7 +662,7 @@ func TestMetrics(t *testing.T) {
 		t.Error("no lrs_http_request_duration_seconds series")
 	}
 	// A second handler on the same registry reuses the collectors.
-	if _, err := api.New(api.Options{Service: e.svc, Auth: credentials, Registerer: e.reg}); err != nil {
+	if _, err := api.New(api.Options{Service: e.svc, Documents: lrs.NewDocuments(openStore(t).(lrs.DocumentStore), nil), Auth: credentials, Registerer: e.reg}); err != nil {
 		t.Errorf("second New on the same registry: %v", err)
 	}
 }

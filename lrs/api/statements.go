@@ -51,8 +51,6 @@ func (s *server) readJSONBody(c *gin.Context) ([]byte, error) {
 		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type header is required: use application/json")
 	case err != nil:
 		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type %q is malformed", ct)
-	case mt == "multipart/mixed":
-		return nil, lrs.Errorf(lrs.EINVALID, "attachments in multipart/mixed are not supported yet")
 	case mt != "application/json":
 		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type %q is not accepted: use application/json", mt)
 	}
@@ -85,7 +83,7 @@ func (s *server) putStatement(c *gin.Context) {
 		s.fail(c, lrs.Errorf(lrs.EINVALID, "statementId %q is not a UUID", id))
 		return
 	}
-	body, err := s.readJSONBody(c)
+	body, parts, err := s.readStatementsBody(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -96,7 +94,7 @@ func (s *server) putStatement(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.svc.PutStatement(c.Request.Context(), writer(c), id, st, v); err != nil {
+	if err := s.svc.PutStatementWithAttachments(c.Request.Context(), writer(c), id, st, v, parts); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -109,7 +107,7 @@ func (s *server) postStatements(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body, err := s.readJSONBody(c)
+	body, parts, err := s.readStatementsBody(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -120,7 +118,7 @@ func (s *server) postStatements(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ids, err := s.svc.PostStatements(c.Request.Context(), writer(c), stmts, v)
+	ids, err := s.svc.PostStatementsWithAttachments(c.Request.Context(), writer(c), stmts, v, parts)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -291,7 +289,12 @@ func (s *server) getStatements(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		s.writeResult(c, out, stored, g.attachments)
+		atts, err := s.attachmentsFor(c, org, g.attachments, [][]byte{raw})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.writeResult(c, out, stored, g.attachments, atts)
 		return
 	}
 
@@ -335,21 +338,21 @@ func (s *server) getStatements(c *gin.Context) {
 	if last.IsZero() {
 		last = consistentThroughOf(c)
 	}
-	s.writeResult(c, buf.Bytes(), last, page.Query.Attachments)
+	atts, err := s.attachmentsFor(c, org, page.Query.Attachments, page.Statements)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.writeResult(c, buf.Bytes(), last, page.Query.Attachments, atts)
 }
 
 // writeResult answers a statements GET or HEAD with body (JSON), as
-// multipart/mixed when attachments were asked for.
-func (s *server) writeResult(c *gin.Context, body []byte, lastModified time.Time, attachments bool) {
+// multipart/mixed with the attachment bodies atts when attachments were
+// asked for.
+func (s *server) writeResult(c *gin.Context, body []byte, lastModified time.Time, attachments bool, atts []lrs.AttachmentBody) {
 	contentType := "application/json"
 	if attachments {
-		boundary := newBoundary()
-		var b bytes.Buffer
-		b.WriteString("--" + boundary + "\r\nContent-Type: application/json\r\n\r\n")
-		b.Write(body)
-		b.WriteString("\r\n--" + boundary + "--\r\n")
-		body = b.Bytes()
-		contentType = mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary})
+		contentType, body = multipartResult(body, atts)
 	}
 	if !lastModified.IsZero() {
 		c.Header("Last-Modified", lastModified.UTC().Format(http.TimeFormat))

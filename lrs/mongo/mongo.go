@@ -8,6 +8,10 @@
 //	statements   _id "<org>\x00<id>"  shard key {o: 1, _id: 1}
 //	credentials  _id "<key>"          shard key {_id: "hashed"}
 //	writes       _id random            (in-flight writes; tiny, unsharded)
+//	documents    _id JSON [org, kind, activity, agent, registration, id]
+//	document_locks _id as documents  (writes in flight; tiny)
+//	activities   _id "<org>\x00<activity id>\x00<version>"  shard key {_id: 1}
+//	agents       _id "<org>\x00<ifi key>\x00<name>"         shard key {_id: 1}
 package mongo
 
 import (
@@ -126,6 +130,8 @@ func (d *DB) createIndexes(ctx context.Context) error {
 			Keys:    bson.D{{Key: "at", Value: 1}},
 			Options: options.Index().SetName("at"),
 		}},
+		// Documents: a scope's listing by updated time, and its deletion.
+		{d.documentsColl(), documentIndex},
 	}
 	for _, s := range specs {
 		if _, err := s.coll.Indexes().CreateOne(ctx, s.model); err != nil {
