@@ -55,6 +55,15 @@ type DB struct {
 	seed    maphash.Seed
 	stripes [nStripes]sync.Mutex
 	credMu  sync.Mutex
+
+	// pending holds the record keys of inserts that passed their conflict
+	// check and are committing, each with a channel closed when the commit
+	// is over. Inserts hold the stripe locks only while checking, not
+	// during the synced commit, so that concurrent inserts share fsyncs
+	// (Pebble groups concurrent commits); a second insert of a pending id
+	// waits for the first to finish, then checks again.
+	pendMu  sync.Mutex
+	pending map[string]chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -83,7 +92,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	return &DB{db: db, cache: cache, seed: maphash.MakeSeed()}, nil
+	return &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}}, nil
 }
 
 type slogAdapter struct{ l *slog.Logger }
@@ -220,22 +229,11 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	for i := range recs {
 		ids[i] = recs[i].ID
 	}
-	unlock := d.lockIDs(ids...)
-	defer unlock()
-	seen := make(map[string]bool, len(recs))
-	for _, id := range ids {
-		if seen[id] {
-			return lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", id)
-		}
-		seen[id] = true
-		ok, err := d.get(recordKey(org, id), nil)
-		if err != nil {
-			return fmt.Errorf("pebble: insert statements: read %s: %w", id, err)
-		}
-		if ok {
-			return lrs.Errorf(lrs.ECONFLICT, "A statement with id %s already exists.", id)
-		}
+	keys, err := d.reserve(ctx, org, ids)
+	if err != nil {
+		return err
 	}
+	defer d.release(keys)
 	b := d.db.NewBatch()
 	defer b.Close()
 	for i := range recs {
@@ -260,6 +258,70 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 		return fmt.Errorf("pebble: insert statements: commit: %w", err)
 	}
 	return nil
+}
+
+// reserve checks that no id exists or is being inserted, and marks them
+// pending; release unmarks them once the commit is done (or failed).
+func (d *DB) reserve(ctx context.Context, org string, ids []string) ([]string, error) {
+	for {
+		keys, wait, err := d.tryReserve(org, ids)
+		if wait == nil {
+			return keys, err
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("pebble: insert statements: %w", ctx.Err())
+		}
+	}
+}
+
+func (d *DB) tryReserve(org string, ids []string) ([]string, chan struct{}, error) {
+	unlock := d.lockIDs(ids...)
+	defer unlock()
+	keys := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return nil, nil, lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", id)
+		}
+		seen[id] = true
+		key := recordKey(org, id)
+		d.pendMu.Lock()
+		wait, busy := d.pending[string(key)]
+		d.pendMu.Unlock()
+		if busy {
+			return nil, wait, nil
+		}
+		ok, err := d.get(key, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pebble: insert statements: read %s: %w", id, err)
+		}
+		if ok {
+			return nil, nil, lrs.Errorf(lrs.ECONFLICT, "A statement with id %s already exists.", id)
+		}
+		keys = append(keys, string(key))
+	}
+	done := make(chan struct{})
+	d.pendMu.Lock()
+	for _, k := range keys {
+		d.pending[k] = done
+	}
+	d.pendMu.Unlock()
+	return keys, nil, nil
+}
+
+func (d *DB) release(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	d.pendMu.Lock()
+	done := d.pending[keys[0]]
+	for _, k := range keys {
+		delete(d.pending, k)
+	}
+	d.pendMu.Unlock()
+	close(done)
 }
 
 // GetStatements returns the existing records among ids.
