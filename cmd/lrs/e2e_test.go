@@ -245,13 +245,18 @@ func TestEndToEnd(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("uses SIGTERM")
 	}
-	dataDir := t.TempDir()
-	env := []string{
-		"LRS_DATA_DIR=" + dataDir,
+	forEachEngine(t, testEndToEnd)
+}
+
+func testEndToEnd(t *testing.T, storeEnv []string) {
+	env := append(slices.Clone(storeEnv),
 		"LRS_BOOTSTRAP_KEY=e2e-key",
 		"LRS_BOOTSTRAP_SECRET=e2e-secret-0123456789abcdef",
-	}
+	)
 	p := startLRS(t, env...)
+	if slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "LRS_MONGODB_URI=") }) {
+		waitOutput(t, p, `store="mongodb`) // the engine under test is the one in use
+	}
 	c := &client{t: t, base: p.base + "/xapi", key: "e2e-key", secret: "e2e-secret-0123456789abcdef", version: "2.0.0"}
 
 	// About needs neither credentials nor a version header.
@@ -359,7 +364,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Restart on the same data directory: everything is still there.
+	// Restart on the same store: everything is still there.
 	p.stop()
 	p2 := startLRS(t, env...)
 	c.base = p2.base + "/xapi"
@@ -375,8 +380,11 @@ func TestBootstrapPrintsCredentialsOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the binary")
 	}
-	dataDir := t.TempDir()
-	p := startLRS(t, "LRS_DATA_DIR="+dataDir)
+	forEachEngine(t, testBootstrapPrintsCredentialsOnce)
+}
+
+func testBootstrapPrintsCredentialsOnce(t *testing.T, storeEnv []string) {
+	p := startLRS(t, storeEnv...)
 	out := p.out()
 	// Wait for the banner lines, which may follow the listening line.
 	deadline := time.Now().Add(10 * time.Second)
@@ -393,7 +401,7 @@ func TestBootstrapPrintsCredentialsOnce(t *testing.T) {
 	c.expect(http.StatusOK, http.MethodGet, "/statements", nil)
 	p.stop()
 
-	p2 := startLRS(t, "LRS_DATA_DIR="+dataDir)
+	p2 := startLRS(t, storeEnv...)
 	// Every start prints the endpoint line of the banner; wait for it.
 	deadline = time.Now().Add(10 * time.Second)
 	for !strings.Contains(p2.out(), "xAPI endpoint:") && time.Now().Before(deadline) {
