@@ -90,7 +90,7 @@ func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[s
 	for i, id := range ids {
 		keys[i] = docKey(org, id)
 	}
-	cur, err := d.statements.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}})
+	cur, err := d.statements.Find(ctx, bson.D{{Key: "o", Value: org}, {Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}})
 	if err != nil {
 		return nil, translate(fmt.Errorf("mongo: get statements: %w", err))
 	}
@@ -159,7 +159,7 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 
 // SetVoided marks a statement voided.
 func (d *DB) SetVoided(ctx context.Context, org, id string) error {
-	res, err := d.statements.UpdateOne(ctx, bson.D{{Key: "_id", Value: docKey(org, id)}},
+	res, err := d.statements.UpdateOne(ctx, bson.D{{Key: "o", Value: org}, {Key: "_id", Value: docKey(org, id)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "v", Value: true}}}})
 	if err != nil {
 		return translate(fmt.Errorf("mongo: void statement %s: %w", id, err))
@@ -172,7 +172,7 @@ func (d *DB) SetVoided(ctx context.Context, org, id string) error {
 
 // AddTerms adds index terms to a statement.
 func (d *DB) AddTerms(ctx context.Context, org, id string, terms []string) error {
-	res, err := d.statements.UpdateOne(ctx, bson.D{{Key: "_id", Value: docKey(org, id)}},
+	res, err := d.statements.UpdateOne(ctx, bson.D{{Key: "o", Value: org}, {Key: "_id", Value: docKey(org, id)}},
 		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "t", Value: bson.D{{Key: "$each", Value: terms}}}}}})
 	if err != nil {
 		return translate(fmt.Errorf("mongo: add terms to statement %s: %w", id, err))
