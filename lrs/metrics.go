@@ -98,6 +98,12 @@ func (s *instrumentedStore) Referrers(ctx context.Context, org, id string) (_ []
 	return s.Store.Referrers(ctx, org, id)
 }
 
+func (s *instrumentedStore) ReferrersOf(ctx context.Context, org string, ids []string) (_ map[string][]string, err error) {
+	start := time.Now()
+	defer func() { s.observe("referrers", start, err) }()
+	return s.Store.ReferrersOf(ctx, org, ids)
+}
+
 func (s *instrumentedStore) Ping(ctx context.Context) (err error) {
 	start := time.Now()
 	defer func() { s.observe("ping", start, err) }()

@@ -175,9 +175,9 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		return ids, nil
 	}
 
-	// Everything the batch refers to that is already stored: its own ids
-	// (repeats) and the statements it targets.
-	lookup := append([]string(nil), ids...)
+	// The stored statements the batch targets. Repeated ids are found by
+	// the insert itself (a conflict), which spares a lookup per statement.
+	var lookup []string
 	for _, st := range stmts {
 		if t, ok := st.RefTarget(); ok {
 			if _, in := inBatch[t]; !in {
@@ -207,16 +207,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	}
 	defer done()
 
-	pending := make([]*schema.Statement, 0, len(stmts))
-	for _, st := range stmts {
-		if rec, ok := existing[st.ID()]; ok {
-			if err := sameStatement(st, rec); err != nil {
-				return nil, err
-			}
-			continue // already stored: only its side effects are re-ensured below
-		}
-		pending = append(pending, st)
-	}
+	pending := stmts
 
 	// The statements as received, before the LRS sets stored, authority,
 	// timestamp and version: what a conflicting write is compared with.
@@ -263,8 +254,14 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	}
 
 	// Side effects, for new and repeated statements alike (idempotent).
+	// Statements stored earlier that target statements of this batch are
+	// looked up at once, after the batch is stored (see settle).
+	referrers, err := s.store.ReferrersOf(ctx, w.Org, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find statements targeting the batch: %w", err)
+	}
 	for _, st := range stmts {
-		if err := s.settle(ctx, w.Org, st, existing, terms); err != nil {
+		if err := s.settle(ctx, w.Org, st, existing, terms, referrers[st.ID()]); err != nil {
 			return nil, err
 		}
 	}
@@ -278,10 +275,11 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 // request, another process), those must hold equivalent statements, and the
 // rest is written again. It returns how many records this call stored.
 func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch map[string]*schema.Statement) (int, error) {
+	stored := 0
 	for attempt := 0; len(recs) > 0; attempt++ {
 		err := s.store.InsertStatements(ctx, org, recs)
 		if err == nil {
-			return len(recs), nil
+			return stored + len(recs), nil
 		}
 		if ErrorCode(err) != ECONFLICT || attempt == 3 {
 			return 0, fmt.Errorf("insert statements: %w", err)
@@ -302,7 +300,8 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 				continue
 			}
 			if string(got.Raw) == string(r.Raw) {
-				continue // ours, from the failed attempt
+				stored++ // ours, from the failed attempt
+				continue
 			}
 			if err := sameStatement(batch[r.ID], got); err != nil {
 				return 0, err
@@ -310,13 +309,13 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 		}
 		recs = rest
 	}
-	return 0, nil
+	return stored, nil
 }
 
 // settle ensures the side effects of a stored statement: the statement it
 // voids is voided, a voiding statement that arrived before it voids it, and
 // StatementRef terms flow both ways along targeting chains.
-func (s *Service) settle(ctx context.Context, org string, st *schema.Statement, existing map[string]StatementRecord, terms map[string][]string) error {
+func (s *Service) settle(ctx context.Context, org string, st *schema.Statement, existing map[string]StatementRecord, terms map[string][]string, referrers []string) error {
 	id := st.ID()
 	own, ok := terms[id]
 	if !ok {
@@ -344,10 +343,6 @@ func (s *Service) settle(ctx context.Context, org string, st *schema.Statement, 
 		}
 	}
 	// Statements stored earlier that target this one.
-	referrers, err := s.store.Referrers(ctx, org, id)
-	if err != nil {
-		return fmt.Errorf("find statements targeting %s: %w", id, err)
-	}
 	if len(referrers) == 0 {
 		return nil
 	}

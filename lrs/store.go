@@ -71,6 +71,10 @@ type StatementStore interface {
 
 	// Referrers returns the ids of records whose RefTarget is id.
 	Referrers(ctx context.Context, org, id string) ([]string, error)
+
+	// ReferrersOf is Referrers for many ids at once: the referrers of each
+	// id that has any (ids without referrers are absent from the map).
+	ReferrersOf(ctx context.Context, org string, ids []string) (map[string][]string, error)
 }
 
 // Store is the LRS side of an engine. Each engine implements it together

@@ -183,6 +183,30 @@ func (d *DB) AddTerms(ctx context.Context, org, id string, terms []string) error
 	return nil
 }
 
+// ReferrersOf returns the referrers of many ids in one query.
+func (d *DB) ReferrersOf(ctx context.Context, org string, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(ids) == 0 {
+		return out, ctx.Err()
+	}
+	cur, err := d.statements.Find(ctx, bson.D{{Key: "o", Value: org}, {Key: "f", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetProjection(bson.D{{Key: "i", Value: 1}, {Key: "f", Value: 1}}))
+	if err != nil {
+		return nil, translate(fmt.Errorf("mongo: referrers: %w", err))
+	}
+	var docs []struct {
+		ID  string `bson:"i"`
+		Ref string `bson:"f"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(fmt.Errorf("mongo: referrers: %w", err))
+	}
+	for _, doc := range docs {
+		out[doc.Ref] = append(out[doc.Ref], doc.ID)
+	}
+	return out, nil
+}
+
 // Referrers returns the ids of statements whose StatementRef targets id.
 func (d *DB) Referrers(ctx context.Context, org, id string) ([]string, error) {
 	if id == "" {

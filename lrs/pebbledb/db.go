@@ -528,6 +528,40 @@ func (d *DB) Referrers(ctx context.Context, org, id string) ([]string, error) {
 	return out, nil
 }
 
+// ReferrersOf returns the referrers of many ids, with one iterator.
+func (d *DB) ReferrersOf(ctx context.Context, org string, ids []string) (map[string][]string, error) {
+	if err := d.acquire(ctx, "referrers"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := map[string][]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	lo := appendEsc([]byte("ref/"), org) // every target of the org
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: referrers: %w", err)
+	}
+	defer it.Close()
+	for _, id := range sorted {
+		if id == "" {
+			continue
+		}
+		p := refPrefix(org, id)
+		for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
+			out[id] = append(out[id], string(it.Key()[len(p):]))
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebble: referrers: %w", err)
+	}
+	return out, nil
+}
+
 // CreateCredential stores c; auth.ErrKeyTaken if its key exists.
 func (d *DB) CreateCredential(ctx context.Context, c auth.Credential) error {
 	if err := d.acquire(ctx, "create credential"); err != nil {

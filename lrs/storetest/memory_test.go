@@ -148,6 +148,20 @@ func (m *memory) AddTerms(ctx context.Context, org, id string, terms []string) e
 	return nil
 }
 
+func (m *memory) ReferrersOf(ctx context.Context, org string, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, id := range ids {
+		refs, err := m.Referrers(ctx, org, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(refs) > 0 {
+			out[id] = refs
+		}
+	}
+	return out, nil
+}
+
 func (m *memory) Referrers(ctx context.Context, org, id string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -923,6 +923,20 @@ func testReferrers(t *testing.T, o opener) {
 		checkIDSet(t, "Referrers(target)", mustReferrers(t, s, orgA, target.ID), []string{r1.ID, r2.ID})
 		checkIDSet(t, "Referrers(r1)", mustReferrers(t, s, orgA, r1.ID), []string{r3.ID})
 		checkIDSet(t, "Referrers(unreferenced)", mustReferrers(t, s, orgA, unrelated.ID), nil)
+
+		many, err := s.ReferrersOf(t.Context(), orgA, []string{unrelated.ID, r1.ID, target.ID, newID()})
+		if err != nil {
+			t.Fatalf("ReferrersOf: %v", err)
+		}
+		if len(many) != 2 {
+			t.Errorf("ReferrersOf returned %d ids, want 2 (target and r1): %v", len(many), many)
+		}
+		checkIDSet(t, "ReferrersOf[target]", many[target.ID], []string{r1.ID, r2.ID})
+		checkIDSet(t, "ReferrersOf[r1]", many[r1.ID], []string{r3.ID})
+		other, err := s.ReferrersOf(t.Context(), orgB, []string{target.ID})
+		if err != nil || len(other) != 0 {
+			t.Errorf("ReferrersOf in another org = %v, %v; want none", other, err)
+		}
 	})
 	o.leaf(t, "TargetNotStored", func(t *testing.T, s Store) {
 		// A statement may target one the LRS has not received yet.
