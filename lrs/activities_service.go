@@ -33,16 +33,26 @@ func (s *Service) recordDefinitions(ctx context.Context, org string, stmts []*sc
 	}
 	if s.activities != nil {
 		for _, id := range c.order {
+			k := recentKey("activity", org, id, string(c.defs[id]))
+			if s.recorded.has(k) {
+				continue // this process merged this very definition already
+			}
 			if err := s.activities.MergeActivity(ctx, org, id, c.defs[id]); err != nil {
 				return fmt.Errorf("merge definition of activity %s: %w", id, err)
 			}
+			s.recorded.add(k)
 		}
 	}
 	if s.agents != nil {
 		for _, key := range c.agentOrder {
+			k := recentKey(append([]string{"agent", org, key}, c.names[key]...)...)
+			if s.recorded.has(k) {
+				continue
+			}
 			if err := s.agents.AddAgentNames(ctx, org, key, c.names[key]); err != nil {
 				return fmt.Errorf("record names of agent %s: %w", key, err)
 			}
+			s.recorded.add(k)
 		}
 	}
 	return nil

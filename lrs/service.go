@@ -98,6 +98,7 @@ type Service struct {
 
 	activities ActivityStore
 	agents     AgentStore
+	recorded   *recentSet // definitions and names this process recorded
 
 	attachments AttachmentStore
 }
@@ -125,6 +126,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 
 		activities: opts.Activities,
 		agents:     opts.Agents,
+		recorded:   newRecentSet(100_000),
 
 		attachments: opts.Attachments,
 	}
