@@ -34,6 +34,27 @@ type Credential struct {
 	// statement's authority for requests made with this credential.
 	Authority []byte
 	CreatedAt time.Time
+	// ExpiresAt, when not zero, is the instant from which the credential
+	// no longer authenticates.
+	ExpiresAt time.Time `json:",omitzero"`
+	// Revoked credentials never authenticate again; RevokedAt is when.
+	Revoked   bool      `json:",omitempty"`
+	RevokedAt time.Time `json:",omitzero"`
+	// LastUsed is when the credential last authenticated a request, kept
+	// to within about a minute (see Authenticator).
+	LastUsed time.Time `json:",omitzero"`
+}
+
+// Usable reports whether c may authenticate at now: not revoked and not
+// expired.
+func (c Credential) Usable(now time.Time) error {
+	switch {
+	case c.Revoked:
+		return ErrRevoked
+	case !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt):
+		return ErrExpired
+	}
+	return nil
 }
 
 // CredentialStore keeps credentials. Every storage engine implements it.
@@ -54,7 +75,33 @@ var (
 	ErrKeyTaken = errors.New("auth: credential key taken")
 	// ErrBadCredentials: the key is unknown or the secret does not match.
 	ErrBadCredentials = errors.New("auth: bad credentials")
+
+	// The reasons of a refusal; each is also ErrBadCredentials.
+	ErrUnknownKey  error = &refusal{"unknown_key"}
+	ErrWrongSecret error = &refusal{"wrong_secret"}
+	ErrRevoked     error = &refusal{"revoked"}
+	ErrExpired     error = &refusal{"expired"}
 )
+
+// refusal is a reason for ErrBadCredentials.
+type refusal struct{ reason string }
+
+func (r *refusal) Error() string { return "auth: bad credentials: " + r.reason }
+func (r *refusal) Unwrap() error { return ErrBadCredentials }
+
+// FailureReason names why err refused a caller, for metrics:
+// unknown_key, wrong_secret, revoked, expired; "bad_credentials" for a
+// bare ErrBadCredentials and "" if err is not a refusal.
+func FailureReason(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	if errors.Is(err, ErrBadCredentials) {
+		return "bad_credentials"
+	}
+	return ""
+}
 
 // Principal is an authenticated caller.
 type Principal struct {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -153,13 +154,24 @@ type AuthenticatorOptions struct {
 	MaxEntries int
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// TouchInterval is how often, at most, a credential's LastUsed is
+	// written (per process, asynchronously) when the store implements
+	// TouchCredential. Default 1 minute; negative disables it.
+	TouchInterval time.Duration
+}
+
+// toucher is the part of CredentialAdmin the Authenticator uses.
+type toucher interface {
+	TouchCredential(ctx context.Context, key string, t time.Time) error
 }
 
 // Authenticator checks a key and secret against a CredentialStore, caching
 // credentials so that most requests do not touch the store.
 //
-// Revocation bound: a credential deleted or changed in the store may still
-// authenticate for up to TTL on each process that cached it; a credential
+// Revocation bound: a credential revoked, deleted or changed in the store
+// may still authenticate for up to TTL (5 s by default) on each process
+// that cached it (Forget ends it at once on the process that made the
+// change); expiry is checked on every request; a credential
 // created for a key recently looked up as unknown is refused for up to
 // NegativeTTL.
 //
@@ -170,12 +182,18 @@ type Authenticator struct {
 
 	mu    sync.RWMutex
 	cache map[string]cacheEntry
+
+	touch   toucher // nil: LastUsed is not kept
+	touches sync.WaitGroup
 }
 
 type cacheEntry struct {
 	cred    Credential
 	found   bool
 	expires time.Time
+	// touched is the unix-nano time LastUsed was last written or read,
+	// shared by the successive entries of one key.
+	touched *atomic.Int64
 }
 
 // NewAuthenticator returns an Authenticator over store.
@@ -192,8 +210,26 @@ func NewAuthenticator(store CredentialStore, opts AuthenticatorOptions) *Authent
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Authenticator{store: store, opts: opts, cache: make(map[string]cacheEntry)}
+	if opts.TouchInterval == 0 {
+		opts.TouchInterval = time.Minute
+	}
+	a := &Authenticator{store: store, opts: opts, cache: make(map[string]cacheEntry)}
+	if t, ok := store.(toucher); ok && opts.TouchInterval > 0 {
+		a.touch = t
+	}
+	return a
 }
+
+// Forget drops key from the cache, so that the next request reads the
+// credential again (the admin API calls it after changing a credential).
+func (a *Authenticator) Forget(key string) {
+	a.mu.Lock()
+	delete(a.cache, key)
+	a.mu.Unlock()
+}
+
+// Wait waits for the LastUsed writes in flight (tests, shutdown).
+func (a *Authenticator) Wait() { a.touches.Wait() }
 
 // Authenticate returns the principal whose credential has key and secret.
 // It returns ErrBadCredentials if the key is unknown or the secret does not
@@ -213,8 +249,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, key, secret string) (P
 			return Principal{}, err
 		}
 	}
-	if !e.found || !hmac.Equal(HashSecret(e.cred.Salt, secret), e.cred.SecretHash) {
-		return Principal{}, ErrBadCredentials
+	if !e.found {
+		return Principal{}, ErrUnknownKey
+	}
+	if !hmac.Equal(HashSecret(e.cred.Salt, secret), e.cred.SecretHash) {
+		return Principal{}, ErrWrongSecret
+	}
+	if err := e.cred.Usable(now); err != nil {
+		return Principal{}, err
+	}
+	if a.touch != nil {
+		a.maybeTouch(e, now)
 	}
 	return Principal{
 		Key:       e.cred.Key,
@@ -231,7 +276,10 @@ func (a *Authenticator) fetch(ctx context.Context, key string, now time.Time) (c
 	var e cacheEntry
 	switch {
 	case err == nil:
-		e = cacheEntry{cred: c, found: true, expires: now.Add(a.opts.TTL)}
+		e = cacheEntry{cred: c, found: true, expires: now.Add(a.opts.TTL), touched: new(atomic.Int64)}
+		if !c.LastUsed.IsZero() {
+			e.touched.Store(c.LastUsed.UnixNano())
+		}
 	case errors.Is(err, ErrNotFound):
 		e = cacheEntry{expires: now.Add(a.opts.NegativeTTL)}
 	default:
@@ -239,11 +287,32 @@ func (a *Authenticator) fetch(ctx context.Context, key string, now time.Time) (c
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, present := a.cache[key]; !present && len(a.cache) >= a.opts.MaxEntries {
+	old, present := a.cache[key]
+	if !present && len(a.cache) >= a.opts.MaxEntries {
 		a.evict(now)
+	}
+	if e.found && old.touched != nil && old.touched.Load() > e.touched.Load() {
+		e.touched = old.touched
 	}
 	a.cache[key] = e
 	return e, nil
+}
+
+// maybeTouch writes LastUsed in the background when the last write (or the
+// stored value) is older than TouchInterval.
+func (a *Authenticator) maybeTouch(e cacheEntry, now time.Time) {
+	last := e.touched.Load()
+	if now.UnixNano()-last < int64(a.opts.TouchInterval) || !e.touched.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	key := e.cred.Key
+	a.touches.Add(1)
+	go func() {
+		defer a.touches.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.touch.TouchCredential(ctx, key, now.UTC().Truncate(time.Millisecond))
+	}()
 }
 
 // evict makes room in a full cache: it drops expired entries, and if none

@@ -22,6 +22,33 @@ type credentialDoc struct {
 	Scopes     []string  `bson:"scopes"`
 	Authority  string    `bson:"authority"`
 	CreatedAt  time.Time `bson:"created"`
+	ExpiresAt  time.Time `bson:"expires,omitempty"`
+	Revoked    bool      `bson:"revoked,omitempty"`
+	RevokedAt  time.Time `bson:"revokedAt,omitempty"`
+	LastUsed   time.Time `bson:"lastUsed,omitempty"`
+}
+
+func (doc credentialDoc) credential() auth.Credential {
+	return auth.Credential{
+		Key: doc.Key, SecretHash: doc.SecretHash, Salt: doc.Salt, Org: doc.Org, Name: doc.Name,
+		Scopes: doc.Scopes, Authority: []byte(doc.Authority), CreatedAt: doc.CreatedAt.UTC(),
+		ExpiresAt: utcOrZero(doc.ExpiresAt), Revoked: doc.Revoked, RevokedAt: utcOrZero(doc.RevokedAt),
+		LastUsed: utcOrZero(doc.LastUsed),
+	}
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func msOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
 }
 
 // CreateCredential stores a credential; auth.ErrKeyTaken if the key exists.
@@ -30,6 +57,8 @@ func (d *DB) CreateCredential(ctx context.Context, c auth.Credential) error {
 		Key: c.Key, SecretHash: slices.Clone(c.SecretHash), Salt: slices.Clone(c.Salt), Org: c.Org,
 		Name: c.Name, Scopes: slices.Clone(c.Scopes), Authority: string(c.Authority),
 		CreatedAt: c.CreatedAt.UTC().Truncate(time.Millisecond),
+		ExpiresAt: msOrZero(c.ExpiresAt), Revoked: c.Revoked, RevokedAt: msOrZero(c.RevokedAt),
+		LastUsed: msOrZero(c.LastUsed),
 	})
 	if mongo.IsDuplicateKeyError(err) {
 		return auth.ErrKeyTaken
@@ -50,10 +79,7 @@ func (d *DB) GetCredential(ctx context.Context, key string) (auth.Credential, er
 	if err != nil {
 		return auth.Credential{}, translate(fmt.Errorf("mongo: get credential: %w", err))
 	}
-	return auth.Credential{
-		Key: doc.Key, SecretHash: doc.SecretHash, Salt: doc.Salt, Org: doc.Org, Name: doc.Name,
-		Scopes: doc.Scopes, Authority: []byte(doc.Authority), CreatedAt: doc.CreatedAt.UTC(),
-	}, nil
+	return doc.credential(), nil
 }
 
 // CountCredentials counts credentials in all organizations.

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+)
+
+// TestAdminOpenAPIInSync checks admin_openapi.json against the routes
+// mounted under /admin/v1 and the JSON shapes of the handlers.
+func TestAdminOpenAPIInSync(t *testing.T) {
+	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	s := &server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := s.mountAdmin(e, &AdminOptions{Token: strings.Repeat("t", MinAdminTokenLen), Store: db}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, r := range e.Routes() {
+		p, ok := strings.CutPrefix(r.Path, AdminPrefix)
+		if !ok {
+			continue
+		}
+		segs := strings.Split(p, "/")
+		for i, sg := range segs {
+			if strings.HasPrefix(sg, ":") {
+				segs[i] = "{" + sg[1:] + "}"
+			}
+		}
+		routes = append(routes, r.Method+" "+strings.Join(segs, "/"))
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage
+			}
+		}
+	}
+	if err := json.Unmarshal(adminOpenAPI, &doc); err != nil {
+		t.Fatalf("admin_openapi.json: %v", err)
+	}
+	var documented []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if m == "parameters" {
+				continue
+			}
+			documented = append(documented, strings.ToUpper(m)+" "+p)
+		}
+	}
+	slices.Sort(routes)
+	slices.Sort(documented)
+	for _, r := range routes {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is not in admin_openapi.json", r)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(routes, d) {
+			t.Errorf("admin_openapi.json documents %s, which is not served", d)
+		}
+	}
+	for name, v := range map[string]any{
+		"Org": orgJSON{}, "OrgCreate": orgCreateRequest{}, "OrgUpdate": orgUpdateRequest{},
+		"Credential": credentialJSON{}, "CredentialCreate": credentialCreateRequest{}, "CredentialUpdate": credentialUpdateRequest{},
+	} {
+		sc, ok := doc.Components.Schemas[name]
+		if !ok {
+			t.Errorf("schema %s missing", name)
+			continue
+		}
+		var fields, props []string
+		rt := reflect.TypeOf(v)
+		for i := 0; i < rt.NumField(); i++ {
+			n, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			fields = append(fields, n)
+		}
+		for p := range sc.Properties {
+			props = append(props, p)
+		}
+		slices.Sort(fields)
+		slices.Sort(props)
+		if !slices.Equal(fields, props) {
+			t.Errorf("schema %s has properties %q; the Go type has %q", name, props, fields)
+		}
+	}
+}

@@ -1,0 +1,12 @@
+package mongo_test
+
+import (
+	"testing"
+
+	"github.com/lrs-project/lrs/lrs/storetest"
+)
+
+func TestAdminConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunAdmin(t, func(t *testing.T) storetest.AdminStore { return open(t) })
+}
