@@ -1,0 +1,605 @@
+// Package xapi is the forwarding destination that sends statements to
+// another LRS's xAPI statements endpoint (an LMS's LRS), authenticated with
+// HTTP Basic or OAuth2 client credentials (sinks.md §2).
+package xapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lrs-project/lrs/forward"
+)
+
+// Properties (non-secret settings) of an xAPI configuration.
+const (
+	PropEndpoint   = "endpoint"    // LRS base URL, or the full …/statements URL
+	PropAuth       = "auth"        // AuthBasic (default) or AuthOAuth2
+	PropVersion    = "version"     // "1.0.3" (default) or "2.0.0"
+	PropTokenURL   = "token_url"   // OAuth2 token endpoint
+	PropScope      = "scope"       // OAuth2 scope, e.g. xapi:write
+	PropClientAuth = "client_auth" // OAuth2 client authentication: "body" (default) or "basic"
+)
+
+// Secret settings. Key and client id are accepted from the properties too.
+const (
+	SecretKey          = "key"
+	SecretSecret       = "secret"
+	SecretClientID     = "client_id"
+	SecretClientSecret = "client_secret"
+)
+
+// Auth methods.
+const (
+	AuthBasic  = "basic"
+	AuthOAuth2 = "oauth2"
+)
+
+// MaxBatch is how many statements one POST carries.
+const MaxBatch = 50
+
+// Options are shared by every xAPI destination.
+type Options struct {
+	// Client sends every request; default one client built by NewFactory,
+	// not following redirects (a 3xx is a destination error).
+	Client *http.Client
+	// Timeout bounds each HTTP request (an attempt); default 30s.
+	Timeout time.Duration
+	// Now is the clock of token expiry; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Client == nil {
+		o.Client = NewClient()
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// NewClient returns an HTTP client for destinations: it does not follow
+// redirects.
+func NewClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 8
+	return &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// NewFactory returns the forward.Factory of xAPI configurations; every
+// destination it builds shares one HTTP client.
+func NewFactory(opts Options) forward.Factory {
+	opts.defaults()
+	return func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+		return New(c, secrets, opts)
+	}
+}
+
+// Destination sends statements to one xAPI endpoint.
+type Destination struct {
+	statements string // …/statements URL
+	version    string
+	auth       string
+	key        string
+	secret     string
+	opts       Options
+	token      *tokenSource
+	redact     *strings.Replacer
+}
+
+var _ forward.Destination = (*Destination)(nil)
+
+// New returns the destination of configuration c with its secrets.
+func New(c forward.Configuration, secrets map[string]string, opts Options) (*Destination, error) {
+	opts.defaults()
+	get := func(name string) string {
+		if v := secrets[name]; v != "" {
+			return v
+		}
+		return c.Properties[name]
+	}
+	endpoint, err := statementsURL(c.Properties[PropEndpoint])
+	if err != nil {
+		return nil, err
+	}
+	d := &Destination{statements: endpoint, version: c.Properties[PropVersion], auth: c.Properties[PropAuth], opts: opts}
+	switch d.version {
+	case "":
+		d.version = "1.0.3"
+	case "1.0.3", "2.0.0":
+	default:
+		return nil, fmt.Errorf("version %q: want 1.0.3 or 2.0.0", d.version)
+	}
+	var hidden []string
+	switch d.auth {
+	case "", AuthBasic:
+		d.auth = AuthBasic
+		d.key, d.secret = get(SecretKey), get(SecretSecret)
+		if d.key == "" || d.secret == "" {
+			return nil, errors.New("basic authentication needs a key and a secret")
+		}
+		hidden = append(hidden, d.secret)
+	case AuthOAuth2:
+		t := &tokenSource{
+			clientID: get(SecretClientID), clientSecret: get(SecretClientSecret),
+			scope: c.Properties[PropScope], basic: c.Properties[PropClientAuth] == "basic", opts: &d.opts,
+		}
+		switch c.Properties[PropClientAuth] {
+		case "", "body", "basic":
+		default:
+			return nil, fmt.Errorf("client_auth %q: want body or basic", c.Properties[PropClientAuth])
+		}
+		t.url, err = absoluteURL(c.Properties[PropTokenURL])
+		if err != nil {
+			return nil, fmt.Errorf("token_url: %w", err)
+		}
+		if t.clientID == "" || t.clientSecret == "" {
+			return nil, errors.New("oauth2 needs a client_id and a client_secret")
+		}
+		d.token = t
+		hidden = append(hidden, t.clientSecret)
+	default:
+		return nil, fmt.Errorf("auth %q: want basic or oauth2", d.auth)
+	}
+	var pairs []string
+	for _, h := range hidden {
+		pairs = append(pairs, h, "[redacted]")
+	}
+	d.redact = strings.NewReplacer(pairs...)
+	if d.token != nil {
+		d.token.redact = d.redact.Replace // not redactString: it takes the token's lock
+	}
+	return d, nil
+}
+
+func absoluteURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("want an absolute http(s) URL")
+	}
+	return u, nil
+}
+
+// statementsURL accepts the LRS base URL or the full statements URL.
+func statementsURL(endpoint string) (string, error) {
+	u, err := absoluteURL(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("endpoint: %w", err)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	p := strings.TrimRight(u.Path, "/")
+	if !strings.HasSuffix(p, "/statements") {
+		p += "/statements"
+	}
+	u.Path = p
+	return u.String(), nil
+}
+
+// MaxBatch is how many statements one Send carries.
+func (d *Destination) MaxBatch() int { return MaxBatch }
+
+// redactString removes secrets (and the current token) from s.
+func (d *Destination) redactString(s string) string {
+	s = d.redact.Replace(s)
+	if d.token != nil {
+		if tok := d.token.current(); tok != "" {
+			s = strings.ReplaceAll(s, tok, "[redacted]")
+		}
+	}
+	return s
+}
+
+// entry is one statement ready to send.
+type entry struct {
+	id   string
+	body json.RawMessage
+}
+
+// Send posts the batch; see the package documentation for the outcomes.
+func (d *Destination) Send(ctx context.Context, items []forward.Item) forward.Result {
+	rejected := make(map[string]string)
+	var batch []entry
+	for _, it := range items {
+		body, err := prepare(it.Statement)
+		if err != nil {
+			rejected[it.Delivery.StatementID] = err.Error()
+			continue
+		}
+		batch = append(batch, entry{id: it.Delivery.StatementID, body: body})
+	}
+	if len(batch) == 0 {
+		return forward.Result{Outcome: forward.OutcomeItem, Message: "no sendable statement", Rejected: rejected}
+	}
+	r := d.sendBatch(ctx, batch)
+	if len(rejected) > 0 {
+		r = merge(forward.Result{Outcome: forward.OutcomeItem, Rejected: rejected}, r)
+	}
+	return r
+}
+
+// prepare drops the members the receiving LRS sets itself.
+func prepare(raw []byte) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errors.New("the stored statement is not a JSON object")
+	}
+	delete(m, "stored")
+	delete(m, "authority")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// merge combines the results of two halves of a batch: the first failure
+// at the destination level wins; otherwise successes and item rejections
+// add up.
+func merge(a, b forward.Result) forward.Result {
+	for _, r := range []forward.Result{a, b} {
+		if r.Outcome != forward.OutcomeSuccess && r.Outcome != forward.OutcomeItem {
+			return r
+		}
+	}
+	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}}
+	for _, r := range []forward.Result{a, b} {
+		if r.Outcome == forward.OutcomeSuccess {
+			out.Outcome, out.Status, out.Message = forward.OutcomeSuccess, r.Status, r.Message
+		}
+		for id, why := range r.Rejected {
+			out.Rejected[id] = why
+		}
+	}
+	if out.Outcome == forward.OutcomeItem {
+		out.Status, out.Message = b.Status, b.Message
+		if out.Message == "" {
+			out.Status, out.Message = a.Status, a.Message
+		}
+	}
+	return out
+}
+
+func (d *Destination) sendBatch(ctx context.Context, batch []entry) forward.Result {
+	body, _ := json.Marshal(bodies(batch))
+	res := d.do(ctx, http.MethodPost, d.statements, body)
+	if res.err != nil {
+		return res.result
+	}
+	switch status := res.status; {
+	case status == http.StatusOK:
+		var ids []string
+		if err := json.Unmarshal(res.body, &ids); err != nil {
+			return d.failure(forward.OutcomeDestination, res, "the statements endpoint did not answer a JSON array of ids")
+		}
+		return forward.Result{Outcome: forward.OutcomeSuccess, Status: status}
+	case status == http.StatusConflict:
+		// Some ids exist already: PUT one by one (204 and 409 both mean the
+		// destination has the statement).
+		return d.putEach(ctx, batch)
+	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge:
+		if len(batch) == 1 {
+			return forward.Result{Outcome: forward.OutcomeItem, Status: status, Message: d.describe(res),
+				Rejected: map[string]string{batch[0].id: d.describe(res)}}
+		}
+		half := len(batch) / 2
+		left := d.sendBatch(ctx, batch[:half])
+		if left.Outcome != forward.OutcomeSuccess && left.Outcome != forward.OutcomeItem {
+			return left
+		}
+		return merge(left, d.sendBatch(ctx, batch[half:]))
+	default:
+		return d.classify(res)
+	}
+}
+
+func bodies(batch []entry) []json.RawMessage {
+	out := make([]json.RawMessage, len(batch))
+	for i, e := range batch {
+		out[i] = e.body
+	}
+	return out
+}
+
+func (d *Destination) putEach(ctx context.Context, batch []entry) forward.Result {
+	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}}
+	for _, e := range batch {
+		u := d.statements + "?statementId=" + url.QueryEscape(e.id)
+		res := d.do(ctx, http.MethodPut, u, e.body)
+		if res.err != nil {
+			return res.result
+		}
+		switch res.status {
+		case http.StatusNoContent, http.StatusConflict, http.StatusOK:
+			out.Outcome, out.Status = forward.OutcomeSuccess, res.status
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			out.Rejected[e.id] = d.describe(res)
+			if out.Status == 0 {
+				out.Status, out.Message = res.status, d.describe(res)
+			}
+		default:
+			return d.classify(res)
+		}
+	}
+	return out
+}
+
+// classify maps a response that is neither success nor an item rejection.
+func (d *Destination) classify(res response) forward.Result {
+	switch s := res.status; {
+	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
+		r := d.failure(forward.OutcomeTransient, res, "")
+		r.RetryAfter = retryAfter(res.header.Get("Retry-After"), d.opts.Now())
+		return r
+	case s >= 300 && s < 400:
+		return d.failure(forward.OutcomeDestination, res, "redirected to "+res.header.Get("Location"))
+	default: // 401, 403, 404, 405, other 4xx, unexpected 2xx
+		return d.failure(forward.OutcomeDestination, res, "")
+	}
+}
+
+func (d *Destination) failure(outcome string, res response, note string) forward.Result {
+	msg := d.describe(res)
+	if note != "" {
+		msg = note + ": " + msg
+	}
+	return forward.Result{Outcome: outcome, Status: res.status, Message: msg}
+}
+
+// describe is "HTTP 400: <message>", with the xAPI error message when the
+// body is a JSON error, else its first bytes; secrets redacted.
+func (d *Destination) describe(res response) string {
+	text := strings.TrimSpace(string(res.body))
+	var e struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	if json.Unmarshal(res.body, &e) == nil {
+		switch {
+		case e.Message != "":
+			text = e.Message
+		case e.Error != "":
+			text = e.Error
+		}
+	}
+	return fmt.Sprintf("HTTP %d: %s", res.status, shorten(d.redactString(text), 512))
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// response is one HTTP exchange: either err (with its result) or a status.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+	result forward.Result // when err != nil
+}
+
+const maxBody = 64 << 10
+
+// do sends one request with the configured authentication; with OAuth2 a
+// 401 refreshes the token once and repeats the request.
+func (d *Destination) do(ctx context.Context, method, u string, body []byte) response {
+	res := d.doOnce(ctx, method, u, body, false)
+	if res.err == nil && res.status == http.StatusUnauthorized && d.token != nil {
+		res = d.doOnce(ctx, method, u, body, true)
+	}
+	return res
+}
+
+func (d *Destination) doOnce(ctx context.Context, method, u string, body []byte, refresh bool) response {
+	var bearer string
+	if d.token != nil {
+		tok, r := d.token.get(ctx, refresh)
+		if r != nil {
+			return response{err: errors.New(r.Message), result: *r}
+		}
+		bearer = tok
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return response{err: err, result: forward.Result{Outcome: forward.OutcomeDestination, Message: "bad request: " + d.redactString(err.Error())}}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Experience-API-Version", d.version)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	} else {
+		req.SetBasicAuth(d.key, d.secret)
+	}
+	resp, err := d.opts.Client.Do(req)
+	if err != nil {
+		return response{err: err, result: forward.Result{Outcome: forward.OutcomeTransport, Message: d.redactString(transportMessage(err))}}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return response{err: err, result: forward.Result{Outcome: forward.OutcomeTransport, Status: resp.StatusCode,
+			Message: d.redactString("connection dropped mid-response: " + transportMessage(err))}}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// transportMessage describes an error without a response, without the URL
+// (which could carry credentials).
+func transportMessage(err error) string {
+	var (
+		dnsErr  *net.DNSError
+		opErr   *net.OpError
+		certErr *tls.CertificateVerificationError
+		unkAuth x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+		recErr  tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return "timeout: no response in time"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &dnsErr):
+		return "dns: " + dnsErr.Error()
+	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr):
+		return "tls certificate: " + unwrapURL(err).Error()
+	case errors.As(err, &recErr):
+		return "tls: the server does not speak TLS"
+	case errors.As(err, &opErr):
+		return opErr.Error()
+	}
+	return unwrapURL(err).Error()
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(n, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// tokenSource fetches and caches OAuth2 client-credentials tokens.
+type tokenSource struct {
+	url                    *url.URL
+	clientID, clientSecret string
+	scope                  string
+	basic                  bool // client credentials in a Basic header instead of the body
+	opts                   *Options
+	redact                 func(string) string
+
+	mu     sync.Mutex
+	token  string
+	expiry time.Time
+}
+
+func (t *tokenSource) current() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.token
+}
+
+// get returns a valid token, fetching one when none is cached, it expires
+// within a minute, or refresh is set. A failure is returned as the
+// attempt's result.
+func (t *tokenSource) get(ctx context.Context, refresh bool) (string, *forward.Result) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !refresh && t.token != "" && t.opts.Now().Before(t.expiry) {
+		return t.token, nil
+	}
+	t.token = ""
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if t.scope != "" {
+		form.Set("scope", t.scope)
+	}
+	if !t.basic {
+		form.Set("client_id", t.clientID)
+		form.Set("client_secret", t.clientSecret)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", &forward.Result{Outcome: forward.OutcomeDestination, Message: "token request: " + t.redact(err.Error())}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if t.basic {
+		req.SetBasicAuth(url.QueryEscape(t.clientID), url.QueryEscape(t.clientSecret))
+	}
+	resp, err := t.opts.Client.Do(req)
+	if err != nil {
+		return "", &forward.Result{Outcome: forward.OutcomeTransport, Message: t.redact("token endpoint: " + transportMessage(err))}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if resp.StatusCode != http.StatusOK {
+		outcome := forward.OutcomeDestination // 400 invalid_client, 401, …
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
+			outcome = forward.OutcomeTransient
+		}
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		text := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			text = strings.TrimSpace(e.Error + " " + e.Description)
+		}
+		return "", &forward.Result{Outcome: outcome, Status: resp.StatusCode,
+			Message:    fmt.Sprintf("token endpoint: HTTP %d: %s", resp.StatusCode, shorten(t.redact(text), 256)),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), t.opts.Now())}
+	}
+	var tok struct {
+		AccessToken string          `json:"access_token"`
+		TokenType   string          `json:"token_type"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: no access_token in the answer"}
+	}
+	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
+		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: token type " + tok.TokenType + " is not Bearer"}
+	}
+	ttl := time.Hour // no expires_in: assume an hour, refreshed on 401 anyway
+	if s := strings.Trim(string(tok.ExpiresIn), `"`); s != "" {
+		if n, err := strconv.ParseFloat(s, 64); err == nil {
+			ttl = time.Duration(n * float64(time.Second))
+		}
+	}
+	margin := time.Minute
+	if ttl <= 2*margin {
+		margin = ttl / 2 // short-lived tokens: refresh at half-life
+	}
+	t.token, t.expiry = tok.AccessToken, t.opts.Now().Add(ttl-margin)
+	return t.token, nil
+}

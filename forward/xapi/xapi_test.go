@@ -1,0 +1,316 @@
+package xapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/xapi"
+)
+
+func item(i int) forward.Item {
+	id := fmt.Sprintf("7fa459ea-ee8a-4ca4-894e-db77e16035%02d", i)
+	return forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: fwdtest.Statement(id, "a@example.com")}
+}
+
+func items(n int) []forward.Item {
+	out := make([]forward.Item, n)
+	for i := range out {
+		out[i] = item(i)
+	}
+	return out
+}
+
+func basicConfig(endpoint string) forward.Configuration {
+	return forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{"endpoint": endpoint}}
+}
+
+func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
+	t.Helper()
+	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": fwdtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSendToRealLRS(t *testing.T) {
+	down := fwdtest.NewDownstream(t, nil)
+	for _, endpoint := range []string{down.Endpoint(), down.Srv.URL + "/xapi/statements"} {
+		d := newBasic(t, endpoint, fwdtest.DownSecret)
+		r := d.Send(context.Background(), items(3))
+		if r.Outcome != forward.OutcomeSuccess || r.Status != 200 {
+			t.Fatalf("%s: %+v", endpoint, r)
+		}
+	}
+	// The second endpoint form re-sent the same ids: 409 → PUT each (204/409).
+	for _, it := range items(3) {
+		if n := down.Accepted(it.Delivery.StatementID); n < 1 {
+			t.Fatalf("%s never accepted", it.Delivery.StatementID)
+		}
+	}
+}
+
+func TestSendClassifies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		outcome string
+		status  int
+		retry   time.Duration
+	}{
+		{"401", status(401, `{"message":"bad credentials"}`), forward.OutcomeDestination, 401, 0},
+		{"403", status(403, ``), forward.OutcomeDestination, 403, 0},
+		{"404", status(404, `<html>not found</html>`), forward.OutcomeDestination, 404, 0},
+		{"405", status(405, ``), forward.OutcomeDestination, 405, 0},
+		{"302", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/login", http.StatusFound) }, forward.OutcomeDestination, 302, 0},
+		{"200 HTML", status(200, `<html>login</html>`), forward.OutcomeDestination, 200, 0},
+		{"429 Retry-After", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(429)
+		}, forward.OutcomeTransient, 429, 2 * time.Minute},
+		{"503", status(503, ``), forward.OutcomeTransient, 503, 0},
+		{"408", status(408, ``), forward.OutcomeTransient, 408, 0},
+		{"500", status(500, ``), forward.OutcomeTransient, 500, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			r := newBasic(t, srv.URL, "hunter2").Send(context.Background(), items(2))
+			if r.Outcome != tc.outcome || r.Status != tc.status || r.RetryAfter != tc.retry {
+				t.Fatalf("got %+v, want %s %d retry %v", r, tc.outcome, tc.status, tc.retry)
+			}
+		})
+	}
+}
+
+func status(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func TestSendTransportFailures(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // refused
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	plainSrv := httptest.NewServer(http.NotFoundHandler())
+	defer plainSrv.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(500 * time.Millisecond) }))
+	defer slow.Close()
+	for name, endpoint := range map[string]string{
+		"refused":     url,
+		"dns":         "http://no-such-host.invalid/xapi",
+		"certificate": tlsSrv.URL,
+		"not tls":     strings.Replace(plainSrv.URL, "http://", "https://", 1),
+		"timeout":     slow.URL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": "k", "secret": "hunter2"}, xapi.Options{Timeout: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := d.Send(context.Background(), items(1))
+			if r.Outcome != forward.OutcomeTransport || r.Status != 0 || strings.Contains(r.Message, "hunter2") {
+				t.Fatalf("got %+v", r)
+			}
+		})
+	}
+}
+
+// 413 halves the batch until it fits; a single statement still too large
+// is rejected.
+func TestSendHalvesOn413(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var list []map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&list)
+		mu.Lock()
+		sizes = append(sizes, len(list))
+		mu.Unlock()
+		if len(list) > 2 {
+			w.WriteHeader(413)
+			return
+		}
+		ids := make([]string, len(list))
+		for i, s := range list {
+			ids[i] = s["id"].(string)
+			if _, ok := s["stored"]; ok {
+				t.Error("stored was sent")
+			}
+			if _, ok := s["authority"]; ok {
+				t.Error("authority was sent")
+			}
+		}
+		_ = json.NewEncoder(w).Encode(ids)
+	}))
+	defer srv.Close()
+	r := newBasic(t, srv.URL, "x").Send(context.Background(), items(8))
+	if r.Outcome != forward.OutcomeSuccess || len(r.Rejected) != 0 {
+		t.Fatalf("got %+v", r)
+	}
+	if fmt.Sprint(sizes) != "[8 4 2 2 4 2 2]" {
+		t.Fatalf("batch sizes %v", sizes)
+	}
+}
+
+// oauth is a token endpoint and a gate in front of the downstream: tokens
+// live ttl on the test clock; an expired or revoked token gets 401.
+type oauth struct {
+	mu      sync.Mutex
+	clock   *fwdtest.Clock
+	ttl     time.Duration
+	tokens  map[string]time.Time
+	issued  int
+	n       int
+	refused int
+}
+
+func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		http.Error(w, `{"error":"invalid_request"}`, 400)
+		return
+	}
+	_ = r.ParseForm()
+	if r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("scope") != "xapi:write" {
+		http.Error(w, `{"error":"invalid_request"}`, 400)
+		return
+	}
+	if r.Form.Get("client_id") != "lms" || r.Form.Get("client_secret") != "client-s3cret" {
+		w.WriteHeader(400)
+		_, _ = io.WriteString(w, `{"error":"invalid_client"}`)
+		return
+	}
+	o.mu.Lock()
+	o.n++
+	o.issued++
+	tok := fmt.Sprintf("token-%d", o.n)
+	o.tokens[tok] = o.clock.Now().Add(o.ttl)
+	o.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "expires_in": int(o.ttl.Seconds()), "token_type": "Bearer"})
+}
+
+func (o *oauth) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		o.mu.Lock()
+		exp, ok := o.tokens[tok]
+		valid := ok && o.clock.Now().Before(exp)
+		if !valid {
+			o.refused++
+		}
+		o.mu.Unlock()
+		if !valid {
+			w.WriteHeader(401)
+			return
+		}
+		r.SetBasicAuth(fwdtest.DownKey, fwdtest.DownSecret)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (o *oauth) revokeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(o.tokens)
+}
+
+func (o *oauth) counts() (issued, refused int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.issued, o.refused
+}
+
+func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
+	clock := fwdtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	o := &oauth{clock: clock, ttl: 10 * time.Minute, tokens: map[string]time.Time{}}
+	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
+	defer tokenSrv.Close()
+	down := fwdtest.NewDownstream(t, o.gate)
+	cfg := forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{
+		"endpoint": down.Srv.URL + "/xapi/statements", "auth": "oauth2", "token_url": tokenSrv.URL + "/oauth2/token",
+		"scope": "xapi:write", "client_id": "lms",
+	}}
+	d, err := xapi.New(cfg, map[string]string{"client_secret": "client-s3cret"}, xapi.Options{Now: clock.Now, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(i int) forward.Result { return d.Send(context.Background(), []forward.Item{item(i)}) }
+
+	if r := send(0); r.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("first send: %+v", r)
+	}
+	if r := send(1); r.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("second send: %+v", r)
+	}
+	if issued, _ := o.counts(); issued != 1 {
+		t.Fatalf("%d tokens issued, want 1 (cached)", issued)
+	}
+	// Within a minute of expiry the token is refreshed before use.
+	clock.Advance(9*time.Minute + 30*time.Second)
+	if r := send(2); r.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("send near expiry: %+v", r)
+	}
+	if issued, refused := o.counts(); issued != 2 || refused != 0 {
+		t.Fatalf("issued %d refused %d, want 2 and 0", issued, refused)
+	}
+	// A token the server stopped accepting: 401, refreshed once, sent.
+	o.revokeAll()
+	if r := send(3); r.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("send after revocation: %+v", r)
+	}
+	if issued, refused := o.counts(); issued != 3 || refused != 1 {
+		t.Fatalf("issued %d refused %d, want 3 and 1", issued, refused)
+	}
+	for i := range 4 {
+		if down.Accepted(item(i).Delivery.StatementID) != 1 {
+			t.Fatalf("statement %d not accepted once", i)
+		}
+	}
+}
+
+func TestOAuth2BadClient(t *testing.T) {
+	clock := fwdtest.NewClock(time.Now())
+	o := &oauth{clock: clock, ttl: time.Hour, tokens: map[string]time.Time{}}
+	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
+	defer tokenSrv.Close()
+	cfg := forward.Configuration{Properties: map[string]string{
+		"endpoint": "http://127.0.0.1:1/xapi", "auth": "oauth2", "token_url": tokenSrv.URL, "scope": "xapi:write",
+	}}
+	d, err := xapi.New(cfg, map[string]string{"client_id": "lms", "client_secret": "wrong-s3cret"}, xapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := d.Send(context.Background(), items(1))
+	if r.Outcome != forward.OutcomeDestination || r.Status != 400 || !strings.Contains(r.Message, "invalid_client") || strings.Contains(r.Message, "wrong-s3cret") {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for name, props := range map[string]map[string]string{
+		"no endpoint":    {},
+		"relative":       {"endpoint": "/xapi"},
+		"bad version":    {"endpoint": "http://x/xapi", "version": "1.1"},
+		"bad auth":       {"endpoint": "http://x/xapi", "auth": "digest"},
+		"oauth no token": {"endpoint": "http://x/xapi", "auth": "oauth2"},
+	} {
+		if _, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"key": "k", "secret": "s", "client_id": "c", "client_secret": "s"}, xapi.Options{}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -1,0 +1,1038 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	cpebble "github.com/cockroachdb/pebble"
+
+	"github.com/lrs-project/lrs/forward"
+)
+
+var _ forward.Store = (*DB)(nil)
+
+// Key layout of forwarding (see keys.go for <x>; <ms> is appendMs):
+//
+//	fc/<org><id>                          -> JSON of forward.Configuration
+//	fo/<org><id>                          -> JSON of forward.Objective
+//	fa/<org><activity><objective>         -> empty (ObjectivesFor)
+//	fd/<org><config><statement>           -> JSON of deliveryValue
+//	q/<next attempt ms><org><config><statement>
+//	                                      -> lease until (8 bytes ms), one per pending delivery
+//	fi/<org><config><state><created ms><statement>
+//	                                      -> empty, a configuration's deliveries by state
+//	fx/<org><statement><config>           -> empty (DeliveriesOfStatement)
+//	fs/<org><config>                      -> JSON of forward.ConfigStatus
+//	fl/<org><config><at ms><seq 8 bytes>  -> JSON of forward.Attempt
+//	fw/<name>                             -> watermark, 8 bytes ms
+//
+// Every write of a delivery holds the stripe lock of its fd/ key, so that
+// its read-check-write and its index keys stay consistent; claims are also
+// serialized among themselves (claimMu) so that two claimers never scan and
+// lease the same due entries.
+
+// DefaultAttemptCap is how many delivery log entries a configuration keeps.
+const DefaultAttemptCap = 1000
+
+// deliveryValue is the stored form of a delivery, its lease included.
+type deliveryValue struct {
+	forward.Delivery
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+}
+
+func (v deliveryValue) delivery() forward.Delivery {
+	d := v.Delivery
+	d.LeaseOwner, d.LeaseUntil = v.LeaseOwner, v.LeaseUntil
+	return d
+}
+
+func fwdKey(prefix string, parts ...string) []byte {
+	n := len(prefix)
+	for _, p := range parts {
+		n += len(p) + 2
+	}
+	b := make([]byte, 0, n+16)
+	b = append(b, prefix...)
+	for _, p := range parts {
+		b = appendEsc(b, p)
+	}
+	return b
+}
+
+func configKey(org, id string) []byte    { return fwdKey("fc/", org, id) }
+func objectiveKey(org, id string) []byte { return fwdKey("fo/", org, id) }
+func objActKey(org, activity, id string) []byte {
+	return fwdKey("fa/", org, activity, id)
+}
+func deliveryKey(org, config, stmt string) []byte { return fwdKey("fd/", org, config, stmt) }
+func dueKey(ms int64, org, config, stmt string) []byte {
+	b := appendMs([]byte("q/"), ms)
+	b = appendEsc(b, org)
+	b = appendEsc(b, config)
+	return appendEsc(b, stmt)
+}
+
+var duePrefix = []byte("q/")
+
+func stateIndexKey(d *forward.Delivery) []byte {
+	b := fwdKey("fi/", d.Org, d.ConfigurationID, d.State)
+	b = appendMs(b, floorMs(d.CreatedAt))
+	return appendEsc(b, d.StatementID)
+}
+func stmtIndexKey(org, stmt, config string) []byte { return fwdKey("fx/", org, stmt, config) }
+func statusKey(org, config string) []byte          { return fwdKey("fs/", org, config) }
+func watermarkKey(name string) []byte              { return fwdKey("fw/", name) }
+
+// msTime is ms as a UTC time.
+func fwdMsTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// normMs truncates t to the millisecond in UTC; the zero time stays zero.
+func normMs(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return fwdMsTime(floorMs(t))
+}
+
+func normDelivery(d *forward.Delivery) {
+	d.NextAttempt = normMs(d.NextAttempt)
+	d.FirstFailure = normMs(d.FirstFailure)
+	d.LastAttempt = normMs(d.LastAttempt)
+	d.CreatedAt = normMs(d.CreatedAt)
+	d.UpdatedAt = normMs(d.UpdatedAt)
+	d.LeaseUntil = normMs(d.LeaseUntil)
+}
+
+// getJSON reads the JSON value at key into v; ok is false when missing.
+func (d *DB) fwdGetJSON(key []byte, v any) (bool, error) {
+	return d.get(key, func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+// fwdScan calls fn for every key (and value) with prefix, in key order
+// (reverse when desc), until fn returns false.
+func (d *DB) fwdScan(prefix []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var ok bool
+	if desc {
+		ok = it.Last()
+	} else {
+		ok = it.First()
+	}
+	for ok {
+		more, err := fn(it.Key(), it.Value())
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		if desc {
+			ok = it.Prev()
+		} else {
+			ok = it.Next()
+		}
+	}
+	return it.Error()
+}
+
+func fwdErr(op string, err error) error { return fmt.Errorf("pebble: %s: %w", op, err) }
+
+// ---------------------------------------------------------------------------
+// Configurations and objectives
+
+// PutConfiguration creates or replaces c.
+func (d *DB) PutConfiguration(ctx context.Context, c forward.Configuration) error {
+	if err := d.acquire(ctx, "put configuration"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	v, err := json.Marshal(storedConfig{Configuration: c, Secret: c.SealedSecret})
+	if err != nil {
+		return fwdErr("put configuration", err)
+	}
+	if err := d.db.Set(configKey(c.Org, c.ID), v, cpebble.Sync); err != nil {
+		return fwdErr("put configuration", err)
+	}
+	return nil
+}
+
+// storedConfig keeps the sealed secret, which forward.Configuration does
+// not marshal.
+type storedConfig struct {
+	forward.Configuration
+	Secret []byte `json:"sealed_secret,omitempty"`
+}
+
+func (s storedConfig) config() forward.Configuration {
+	c := s.Configuration
+	c.SealedSecret = s.Secret
+	return c
+}
+
+// GetConfiguration returns a configuration; forward.ErrNotFound if missing.
+func (d *DB) GetConfiguration(ctx context.Context, org, id string) (forward.Configuration, error) {
+	if err := d.acquire(ctx, "get configuration"); err != nil {
+		return forward.Configuration{}, err
+	}
+	defer d.mu.RUnlock()
+	var s storedConfig
+	ok, err := d.fwdGetJSON(configKey(org, id), &s)
+	if err != nil {
+		return forward.Configuration{}, fwdErr("get configuration", err)
+	}
+	if !ok {
+		return forward.Configuration{}, forward.ErrNotFound
+	}
+	return s.config(), nil
+}
+
+// ListConfigurations lists an organization's configurations by id.
+func (d *DB) ListConfigurations(ctx context.Context, org string) ([]forward.Configuration, error) {
+	if err := d.acquire(ctx, "list configurations"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.Configuration{}
+	err := d.fwdScan(fwdKey("fc/", org), false, func(_, v []byte) (bool, error) {
+		var s storedConfig
+		if err := json.Unmarshal(v, &s); err != nil {
+			return false, err
+		}
+		out = append(out, s.config())
+		return true, nil
+	})
+	if err != nil {
+		return nil, fwdErr("list configurations", err)
+	}
+	return out, nil
+}
+
+// DeleteConfiguration removes a configuration; forward.ErrNotFound if
+// missing.
+func (d *DB) DeleteConfiguration(ctx context.Context, org, id string) error {
+	return d.fwdDeleteOne(ctx, "delete configuration", configKey(org, id), nil)
+}
+
+func (d *DB) fwdDeleteOne(ctx context.Context, op string, key []byte, extra func(v []byte, b *cpebble.Batch) error) error {
+	if err := d.acquire(ctx, op); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	defer d.lockIDs(string(key))()
+	var val []byte
+	ok, err := d.get(key, func(v []byte) error { val = bytes.Clone(v); return nil })
+	if err != nil {
+		return fwdErr(op, err)
+	}
+	if !ok {
+		return forward.ErrNotFound
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(key, nil); err != nil {
+		return fwdErr(op, err)
+	}
+	if extra != nil {
+		if err := extra(val, b); err != nil {
+			return fwdErr(op, err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr(op, err)
+	}
+	return nil
+}
+
+// PutObjective creates or replaces o, moving its activity index key when
+// the activity changed.
+func (d *DB) PutObjective(ctx context.Context, o forward.Objective) error {
+	if err := d.acquire(ctx, "put objective"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	key := objectiveKey(o.Org, o.ID)
+	defer d.lockIDs(string(key))()
+	var old forward.Objective
+	had, err := d.fwdGetJSON(key, &old)
+	if err != nil {
+		return fwdErr("put objective", err)
+	}
+	v, err := json.Marshal(o)
+	if err != nil {
+		return fwdErr("put objective", err)
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	if had && old.ActivityID != o.ActivityID {
+		if err := b.Delete(objActKey(o.Org, old.ActivityID, o.ID), nil); err != nil {
+			return fwdErr("put objective", err)
+		}
+	}
+	if err := b.Set(key, v, nil); err != nil {
+		return fwdErr("put objective", err)
+	}
+	if err := b.Set(objActKey(o.Org, o.ActivityID, o.ID), nil, nil); err != nil {
+		return fwdErr("put objective", err)
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("put objective", err)
+	}
+	return nil
+}
+
+// GetObjective returns an objective; forward.ErrNotFound if missing.
+func (d *DB) GetObjective(ctx context.Context, org, id string) (forward.Objective, error) {
+	if err := d.acquire(ctx, "get objective"); err != nil {
+		return forward.Objective{}, err
+	}
+	defer d.mu.RUnlock()
+	var o forward.Objective
+	ok, err := d.fwdGetJSON(objectiveKey(org, id), &o)
+	if err != nil {
+		return forward.Objective{}, fwdErr("get objective", err)
+	}
+	if !ok {
+		return forward.Objective{}, forward.ErrNotFound
+	}
+	return o, nil
+}
+
+// ListObjectives lists an organization's objectives by id.
+func (d *DB) ListObjectives(ctx context.Context, org string) ([]forward.Objective, error) {
+	if err := d.acquire(ctx, "list objectives"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.Objective{}
+	err := d.fwdScan(fwdKey("fo/", org), false, func(_, v []byte) (bool, error) {
+		var o forward.Objective
+		if err := json.Unmarshal(v, &o); err != nil {
+			return false, err
+		}
+		out = append(out, o)
+		return true, nil
+	})
+	if err != nil {
+		return nil, fwdErr("list objectives", err)
+	}
+	return out, nil
+}
+
+// DeleteObjective removes an objective and its activity index key.
+func (d *DB) DeleteObjective(ctx context.Context, org, id string) error {
+	return d.fwdDeleteOne(ctx, "delete objective", objectiveKey(org, id), func(v []byte, b *cpebble.Batch) error {
+		var o forward.Objective
+		if err := json.Unmarshal(v, &o); err != nil {
+			return err
+		}
+		return b.Delete(objActKey(org, o.ActivityID, id), nil)
+	})
+}
+
+// ObjectivesFor returns the objectives of an activity, by id.
+func (d *DB) ObjectivesFor(ctx context.Context, org, activityID string) ([]forward.Objective, error) {
+	if err := d.acquire(ctx, "objectives for"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	p := fwdKey("fa/", org, activityID)
+	var ids []string
+	err := d.fwdScan(p, false, func(k, _ []byte) (bool, error) {
+		ids = append(ids, unescOne(k[len(p):]))
+		return true, nil
+	})
+	if err != nil {
+		return nil, fwdErr("objectives for", err)
+	}
+	out := make([]forward.Objective, 0, len(ids))
+	for _, id := range ids {
+		var o forward.Objective
+		ok, err := d.fwdGetJSON(objectiveKey(org, id), &o)
+		if err != nil {
+			return nil, fwdErr("objectives for", err)
+		}
+		if ok && o.ActivityID == activityID {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// ObjectiveOrgs returns the organizations that have at least one
+// objective (the reconciler's work list), sorted.
+func (d *DB) ObjectiveOrgs(ctx context.Context) ([]string, error) {
+	if err := d.acquire(ctx, "objective orgs"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	p := []byte("fo/")
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, fwdErr("objective orgs", err)
+	}
+	defer it.Close()
+	var out []string
+	for ok := it.First(); ok; {
+		org := unescOne(it.Key()[len(p):])
+		out = append(out, org)
+		ok = it.SeekGE(prefixEnd(fwdKey("fo/", org)))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fwdErr("objective orgs", err)
+	}
+	return out, nil
+}
+
+// unescOne decodes the first escaped component of b (see appendEsc).
+func unescOne(b []byte) string {
+	var s strings.Builder
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0 {
+			if i+1 < len(b) && b[i+1] == 0xff {
+				s.WriteByte(0)
+				i++
+				continue
+			}
+			break
+		}
+		s.WriteByte(b[i])
+	}
+	return s.String()
+}
+
+// ---------------------------------------------------------------------------
+// Deliveries
+
+func (d *DB) getDelivery(key []byte) (deliveryValue, bool, error) {
+	var v deliveryValue
+	ok, err := d.fwdGetJSON(key, &v)
+	return v, ok, err
+}
+
+// putDelivery writes v and moves its index keys from old (nil when new).
+func putDelivery(b *cpebble.Batch, old *deliveryValue, v *deliveryValue) error {
+	dd := &v.Delivery
+	if old != nil {
+		if old.State == forward.StatePending {
+			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
+				return err
+			}
+		}
+		if old.State != dd.State || !old.CreatedAt.Equal(dd.CreatedAt) {
+			if err := b.Delete(stateIndexKey(&old.Delivery), nil); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := b.Set(stmtIndexKey(dd.Org, dd.StatementID, dd.ConfigurationID), nil, nil); err != nil {
+			return err
+		}
+	}
+	val, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(deliveryKey(dd.Org, dd.ConfigurationID, dd.StatementID), val, nil); err != nil {
+		return err
+	}
+	if err := b.Set(stateIndexKey(dd), nil, nil); err != nil {
+		return err
+	}
+	if dd.State == forward.StatePending {
+		var lease [8]byte
+		if !v.LeaseUntil.IsZero() {
+			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(v.LeaseUntil)))
+		}
+		if err := b.Set(dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID), lease[:], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EnsureDeliveries inserts the deliveries whose key is free.
+func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error {
+	if err := d.acquire(ctx, "ensure deliveries"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(ds) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ds))
+	for i := range ds {
+		keys[i] = string(deliveryKey(ds[i].Org, ds[i].ConfigurationID, ds[i].StatementID))
+	}
+	defer d.lockIDs(keys...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	seen := make(map[string]bool, len(ds))
+	for i, dl := range ds {
+		if seen[keys[i]] {
+			continue
+		}
+		seen[keys[i]] = true
+		ok, err := d.get([]byte(keys[i]), nil)
+		if err != nil {
+			return fwdErr("ensure deliveries", err)
+		}
+		if ok {
+			continue
+		}
+		normDelivery(&dl)
+		v := deliveryValue{Delivery: dl, LeaseOwner: dl.LeaseOwner, LeaseUntil: dl.LeaseUntil}
+		v.Delivery.LeaseOwner, v.Delivery.LeaseUntil = "", time.Time{}
+		if err := putDelivery(b, nil, &v); err != nil {
+			return fwdErr("ensure deliveries", err)
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("ensure deliveries", err)
+	}
+	return nil
+}
+
+// dueEntry is one due-index entry a claim considers.
+type dueEntry struct {
+	key               string // fd/ key
+	org, config, stmt string
+}
+
+func parseDueKey(k []byte) (dueEntry, bool) {
+	if len(k) < len(duePrefix)+8 {
+		return dueEntry{}, false
+	}
+	rest := k[len(duePrefix)+8:]
+	var parts [3]string
+	for i := range parts {
+		s, n := unescNext(rest)
+		if n < 0 {
+			return dueEntry{}, false
+		}
+		parts[i] = s
+		rest = rest[n:]
+	}
+	return dueEntry{
+		key: string(deliveryKey(parts[0], parts[1], parts[2])),
+		org: parts[0], config: parts[1], stmt: parts[2],
+	}, true
+}
+
+// unescNext decodes one escaped component and returns it and its encoded
+// length (-1 if b holds no complete component).
+func unescNext(b []byte) (string, int) {
+	var s []byte
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			s = append(s, b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", -1
+		}
+		if b[i+1] == 0xff {
+			s = append(s, 0)
+			i++
+			continue
+		}
+		return string(s), i + 2
+	}
+	return "", -1
+}
+
+// ClaimDeliveries leases up to limit due, unleased pending deliveries in
+// NextAttempt order. Claims are serialized in the process (claimMu); each
+// candidate is re-read under its stripe lock before it is leased.
+func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]forward.Delivery, error) {
+	if err := d.acquire(ctx, "claim deliveries"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	if limit <= 0 {
+		return nil, nil
+	}
+	nowMs := floorMs(now)
+	until := fwdMsTime(floorMs(now.Add(lease)))
+	d.claimMu.Lock()
+	defer d.claimMu.Unlock()
+
+	var cands []dueEntry
+	hi := appendMs(bytes.Clone(duePrefix), nowMs+1)
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: hi})
+	if err != nil {
+		return nil, fwdErr("claim deliveries", err)
+	}
+	for ok := it.First(); ok && len(cands) < limit; ok = it.Next() {
+		if v := it.Value(); len(v) == 8 {
+			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
+				continue // leased
+			}
+		}
+		e, ok := parseDueKey(it.Key())
+		if !ok {
+			_ = it.Close()
+			return nil, fwdErr("claim deliveries", fmt.Errorf("bad due key %q", it.Key()))
+		}
+		cands = append(cands, e)
+	}
+	err = errors.Join(it.Error(), it.Close())
+	if err != nil {
+		return nil, fwdErr("claim deliveries", err)
+	}
+	if len(cands) == 0 {
+		return []forward.Delivery{}, nil
+	}
+	keys := make([]string, len(cands))
+	for i, c := range cands {
+		keys[i] = c.key
+	}
+	defer d.lockIDs(keys...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	out := make([]forward.Delivery, 0, len(cands))
+	for _, c := range cands {
+		old, ok, err := d.getDelivery([]byte(c.key))
+		if err != nil {
+			return nil, fwdErr("claim deliveries", err)
+		}
+		if !ok || old.State != forward.StatePending || floorMs(old.NextAttempt) > nowMs ||
+			(!old.LeaseUntil.IsZero() && floorMs(old.LeaseUntil) > nowMs) {
+			continue
+		}
+		v := old
+		v.LeaseOwner, v.LeaseUntil = owner, until
+		if err := putDelivery(b, &old, &v); err != nil {
+			return nil, fwdErr("claim deliveries", err)
+		}
+		out = append(out, v.delivery())
+	}
+	if !b.Empty() {
+		if err := b.Commit(cpebble.Sync); err != nil {
+			return nil, fwdErr("claim deliveries", err)
+		}
+	}
+	return out, nil
+}
+
+// UpdateDelivery stores dl's progress if owner still holds its lease, and
+// releases the lease.
+func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner string) error {
+	if err := d.acquire(ctx, "update delivery"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	key := deliveryKey(dl.Org, dl.ConfigurationID, dl.StatementID)
+	defer d.lockIDs(string(key))()
+	old, ok, err := d.getDelivery(key)
+	if err != nil {
+		return fwdErr("update delivery", err)
+	}
+	if !ok {
+		return forward.ErrNotFound
+	}
+	if old.LeaseOwner == "" || old.LeaseOwner != owner {
+		return forward.ErrLeaseLost
+	}
+	v := old
+	applyUpdate(&v.Delivery, dl)
+	v.LeaseOwner, v.LeaseUntil = "", time.Time{}
+	b := d.db.NewBatch()
+	defer b.Close()
+	if err := putDelivery(b, &old, &v); err != nil {
+		return fwdErr("update delivery", err)
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("update delivery", err)
+	}
+	return nil
+}
+
+// applyUpdate copies the progress fields of u into d (identity, objective,
+// participant and creation time stay).
+func applyUpdate(d *forward.Delivery, u forward.Delivery) {
+	normDelivery(&u)
+	d.State = u.State
+	d.Attempts = u.Attempts
+	d.NextAttempt = u.NextAttempt
+	d.FirstFailure = u.FirstFailure
+	d.LastAttempt = u.LastAttempt
+	d.LastStatus = u.LastStatus
+	d.LastError = u.LastError
+	d.Reason = u.Reason
+	d.UpdatedAt = u.UpdatedAt
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = normMs(time.Now())
+	}
+}
+
+// GetDelivery returns one delivery; forward.ErrNotFound if missing.
+func (d *DB) GetDelivery(ctx context.Context, org, configID, statementID string) (forward.Delivery, error) {
+	if err := d.acquire(ctx, "get delivery"); err != nil {
+		return forward.Delivery{}, err
+	}
+	defer d.mu.RUnlock()
+	v, ok, err := d.getDelivery(deliveryKey(org, configID, statementID))
+	if err != nil {
+		return forward.Delivery{}, fwdErr("get delivery", err)
+	}
+	if !ok {
+		return forward.Delivery{}, forward.ErrNotFound
+	}
+	return v.delivery(), nil
+}
+
+// ListDeliveries lists a configuration's deliveries in state ("" for all),
+// newest CreatedAt first.
+func (d *DB) ListDeliveries(ctx context.Context, org, configID, state string, limit int) ([]forward.Delivery, error) {
+	if err := d.acquire(ctx, "list deliveries"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.Delivery{}
+	if limit <= 0 {
+		return out, nil
+	}
+	states := []string{state}
+	if state == "" {
+		states = []string{forward.StatePending, forward.StateDelivered, forward.StateParked, forward.StateRejected, forward.StateSkipped}
+	}
+	type hit struct {
+		ms   int64
+		stmt string
+	}
+	var hits []hit
+	for _, s := range states {
+		p := fwdKey("fi/", org, configID, s)
+		n := 0
+		err := d.fwdScan(p, true, func(k, _ []byte) (bool, error) {
+			if len(k) < len(p)+8 {
+				return false, fmt.Errorf("bad index key %q", k)
+			}
+			ms := int64(binary.BigEndian.Uint64(k[len(p):]) ^ (1 << 63))
+			hits = append(hits, hit{ms, unescOne(k[len(p)+8:])})
+			n++
+			return n < limit, nil
+		})
+		if err != nil {
+			return nil, fwdErr("list deliveries", err)
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].ms != hits[j].ms {
+			return hits[i].ms > hits[j].ms
+		}
+		return hits[i].stmt > hits[j].stmt
+	})
+	for _, h := range hits[:min(limit, len(hits))] {
+		v, ok, err := d.getDelivery(deliveryKey(org, configID, h.stmt))
+		if err != nil {
+			return nil, fwdErr("list deliveries", err)
+		}
+		if ok {
+			out = append(out, v.delivery())
+		}
+	}
+	return out, nil
+}
+
+// DeliveriesOfStatement lists the deliveries one statement owes, by
+// configuration id.
+func (d *DB) DeliveriesOfStatement(ctx context.Context, org, statementID string) ([]forward.Delivery, error) {
+	if err := d.acquire(ctx, "deliveries of statement"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	p := fwdKey("fx/", org, statementID)
+	var configs []string
+	err := d.fwdScan(p, false, func(k, _ []byte) (bool, error) {
+		configs = append(configs, unescOne(k[len(p):]))
+		return true, nil
+	})
+	if err != nil {
+		return nil, fwdErr("deliveries of statement", err)
+	}
+	out := []forward.Delivery{}
+	for _, c := range configs {
+		v, ok, err := d.getDelivery(deliveryKey(org, c, statementID))
+		if err != nil {
+			return nil, fwdErr("deliveries of statement", err)
+		}
+		if ok {
+			out = append(out, v.delivery())
+		}
+	}
+	return out, nil
+}
+
+// Redrive makes the configuration's deliveries in states pending, due at
+// now, with Attempts, FirstFailure and Reason reset and any lease dropped.
+func (d *DB) Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error) {
+	if err := d.acquire(ctx, "redrive"); err != nil {
+		return 0, err
+	}
+	defer d.mu.RUnlock()
+	now = normMs(now)
+	var stmts []string
+	for _, s := range states {
+		p := fwdKey("fi/", org, configID, s)
+		err := d.fwdScan(p, false, func(k, _ []byte) (bool, error) {
+			if len(k) < len(p)+8 {
+				return false, fmt.Errorf("bad index key %q", k)
+			}
+			stmts = append(stmts, unescOne(k[len(p)+8:]))
+			return true, nil
+		})
+		if err != nil {
+			return 0, fwdErr("redrive", err)
+		}
+	}
+	slices.Sort(stmts)
+	stmts = slices.Compact(stmts)
+	n := 0
+	for chunk := range slices.Chunk(stmts, 256) {
+		keys := make([]string, len(chunk))
+		for i, s := range chunk {
+			keys[i] = string(deliveryKey(org, configID, s))
+		}
+		c, err := d.redriveChunk(keys, states, now)
+		n += c
+		if err != nil {
+			return n, fwdErr("redrive", err)
+		}
+	}
+	return n, nil
+}
+
+func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
+	defer d.lockIDs(keys...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for _, k := range keys {
+		old, ok, err := d.getDelivery([]byte(k))
+		if err != nil {
+			return 0, err
+		}
+		if !ok || !slices.Contains(states, old.State) {
+			continue
+		}
+		v := old
+		v.State = forward.StatePending
+		v.Attempts = 0
+		v.NextAttempt = now
+		v.FirstFailure = time.Time{}
+		v.Reason = ""
+		v.UpdatedAt = now
+		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
+		if err := putDelivery(b, &old, &v); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	if b.Empty() {
+		return 0, nil
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// CountDeliveries counts a configuration's deliveries by state (index
+// keys only); OldestPending is the CreatedAt of the oldest pending one.
+func (d *DB) CountDeliveries(ctx context.Context, org, configID string) (forward.Counts, error) {
+	var c forward.Counts
+	if err := d.acquire(ctx, "count deliveries"); err != nil {
+		return c, err
+	}
+	defer d.mu.RUnlock()
+	for _, st := range []struct {
+		state string
+		n     *int
+	}{
+		{forward.StatePending, &c.Pending},
+		{forward.StateDelivered, &c.Delivered},
+		{forward.StateParked, &c.Parked},
+		{forward.StateRejected, &c.Rejected},
+		{forward.StateSkipped, &c.Skipped},
+	} {
+		p := fwdKey("fi/", org, configID, st.state)
+		err := d.fwdScan(p, false, func(k, _ []byte) (bool, error) {
+			if *st.n == 0 && st.state == forward.StatePending && len(k) >= len(p)+8 {
+				c.OldestPending = fwdMsTime(int64(binary.BigEndian.Uint64(k[len(p):]) ^ (1 << 63)))
+			}
+			*st.n++
+			return true, nil
+		})
+		if err != nil {
+			return forward.Counts{}, fwdErr("count deliveries", err)
+		}
+	}
+	return c, nil
+}
+
+// ---------------------------------------------------------------------------
+// Statuses, delivery log, watermarks
+
+// GetStatus returns a configuration's status; forward.ErrNotFound if never
+// set.
+func (d *DB) GetStatus(ctx context.Context, org, configID string) (forward.ConfigStatus, error) {
+	if err := d.acquire(ctx, "get status"); err != nil {
+		return forward.ConfigStatus{}, err
+	}
+	defer d.mu.RUnlock()
+	var s forward.ConfigStatus
+	ok, err := d.fwdGetJSON(statusKey(org, configID), &s)
+	if err != nil {
+		return forward.ConfigStatus{}, fwdErr("get status", err)
+	}
+	if !ok {
+		return forward.ConfigStatus{}, forward.ErrNotFound
+	}
+	return s, nil
+}
+
+// PutStatus stores s.
+func (d *DB) PutStatus(ctx context.Context, s forward.ConfigStatus) error {
+	if err := d.acquire(ctx, "put status"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	v, err := json.Marshal(s)
+	if err != nil {
+		return fwdErr("put status", err)
+	}
+	if err := d.db.Set(statusKey(s.Org, s.ConfigurationID), v, cpebble.Sync); err != nil {
+		return fwdErr("put status", err)
+	}
+	return nil
+}
+
+var attemptSeq atomic.Uint64
+
+func init() { attemptSeq.Store(uint64(time.Now().UnixNano())) }
+
+// SetAttemptCap sets how many delivery log entries a configuration keeps
+// (DefaultAttemptCap when n <= 0). For tests.
+func (d *DB) SetAttemptCap(n int) { d.attemptCap.Store(int64(n)) }
+
+func (d *DB) attemptsKept() int {
+	if n := d.attemptCap.Load(); n > 0 {
+		return int(n)
+	}
+	return DefaultAttemptCap
+}
+
+// AddAttempt appends to the configuration's delivery log and drops the
+// entries beyond the cap.
+func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
+	if err := d.acquire(ctx, "add attempt"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	a.At = normMs(a.At)
+	v, err := json.Marshal(a)
+	if err != nil {
+		return fwdErr("add attempt", err)
+	}
+	p := fwdKey("fl/", a.Org, a.ConfigurationID)
+	k := binary.BigEndian.AppendUint64(appendMs(bytes.Clone(p), floorMs(a.At)), attemptSeq.Add(1))
+	if err := d.db.Set(k, v, cpebble.Sync); err != nil {
+		return fwdErr("add attempt", err)
+	}
+	// Trim: the key of the (cap+1)-th newest entry bounds what goes.
+	var cut []byte
+	n := 0
+	limit := d.attemptsKept()
+	err = d.fwdScan(p, true, func(k, _ []byte) (bool, error) {
+		n++
+		if n > limit {
+			cut = bytes.Clone(k)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fwdErr("add attempt", err)
+	}
+	if cut != nil {
+		if err := d.db.DeleteRange(p, append(cut, 0), cpebble.NoSync); err != nil {
+			return fwdErr("add attempt", err)
+		}
+	}
+	return nil
+}
+
+// ListAttempts lists the configuration's delivery log, newest first.
+func (d *DB) ListAttempts(ctx context.Context, org, configID string, limit int) ([]forward.Attempt, error) {
+	if err := d.acquire(ctx, "list attempts"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.Attempt{}
+	if limit <= 0 {
+		return out, nil
+	}
+	err := d.fwdScan(fwdKey("fl/", org, configID), true, func(_, v []byte) (bool, error) {
+		var a forward.Attempt
+		if err := json.Unmarshal(v, &a); err != nil {
+			return false, err
+		}
+		out = append(out, a)
+		return len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, fwdErr("list attempts", err)
+	}
+	return out, nil
+}
+
+// GetWatermark returns the named watermark, zero if never set.
+func (d *DB) GetWatermark(ctx context.Context, name string) (time.Time, error) {
+	if err := d.acquire(ctx, "get watermark"); err != nil {
+		return time.Time{}, err
+	}
+	defer d.mu.RUnlock()
+	var t time.Time
+	_, err := d.get(watermarkKey(name), func(v []byte) error {
+		if len(v) != 8 {
+			return errCorrupt
+		}
+		t = fwdMsTime(int64(binary.BigEndian.Uint64(v)))
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fwdErr("get watermark", err)
+	}
+	return t, nil
+}
+
+// SetWatermark stores the named watermark (milliseconds).
+func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
+	if err := d.acquire(ctx, "set watermark"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	v := binary.BigEndian.AppendUint64(nil, uint64(floorMs(t)))
+	if err := d.db.Set(watermarkKey(name), v, cpebble.Sync); err != nil {
+		return fwdErr("set watermark", err)
+	}
+	return nil
+}

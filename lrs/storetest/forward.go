@@ -1,0 +1,693 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lrs-project/lrs/forward"
+)
+
+// ForwardStore is an engine that also keeps the forwarding queue.
+type ForwardStore interface {
+	Store
+	forward.Store
+}
+
+// attemptCapper is implemented by engines whose delivery log cap can be
+// lowered for tests.
+type attemptCapper interface{ SetAttemptCap(n int) }
+
+// objectiveOrgs is implemented by engines that list the organizations
+// with objectives (the reconciler's work list).
+type objectiveOrgs interface {
+	ObjectiveOrgs(ctx context.Context) ([]string, error)
+}
+
+// RunForward runs the forward.Store part of the suite; open returns a new,
+// empty store (the caller closes it with t.Cleanup).
+//
+//	func TestForwardConformance(t *testing.T) {
+//		storetest.RunForward(t, func(t *testing.T) storetest.ForwardStore { return open(t) })
+//	}
+func RunForward(t *testing.T, open func(t *testing.T) ForwardStore) {
+	t.Helper()
+	o := fwdOpener(open)
+	o.leaf(t, "Configurations", testFwdConfigurations)
+	o.leaf(t, "Objectives", testFwdObjectives)
+	o.leaf(t, "EnsureIdempotent", testFwdEnsure)
+	o.leaf(t, "Claim", testFwdClaim)
+	o.leaf(t, "ConcurrentClaims", testFwdConcurrentClaims)
+	o.leaf(t, "LeaseLost", testFwdLeaseLost)
+	o.leaf(t, "ListAndStatement", testFwdList)
+	o.leaf(t, "Redrive", testFwdRedrive)
+	o.leaf(t, "Counts", testFwdCounts)
+	o.leaf(t, "Status", testFwdStatus)
+	o.leaf(t, "Attempts", testFwdAttempts)
+	o.leaf(t, "Watermark", testFwdWatermark)
+}
+
+type fwdOpener func(t *testing.T) ForwardStore
+
+func (o fwdOpener) leaf(t *testing.T, name string, fn func(t *testing.T, s ForwardStore)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		s := o(t)
+		if s == nil {
+			t.Fatal("open returned a nil ForwardStore")
+		}
+		fn(t, s)
+	})
+}
+
+// fwdBase is the "now" of the forwarding tests.
+var fwdBase = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func fat(sec int) time.Time { return fwdBase.Add(time.Duration(sec) * time.Second) }
+
+func delivery(org, config, stmt string, next time.Time) forward.Delivery {
+	return forward.Delivery{
+		Org: org, ConfigurationID: config, StatementID: stmt, ObjectiveID: "obj-1",
+		Participant: "learner@example.com", State: forward.StatePending,
+		NextAttempt: next, CreatedAt: next, UpdatedAt: next,
+	}
+}
+
+func mustEnsure(t *testing.T, s ForwardStore, ds ...forward.Delivery) {
+	t.Helper()
+	if err := s.EnsureDeliveries(t.Context(), ds); err != nil {
+		t.Fatalf("EnsureDeliveries(%d): %v", len(ds), err)
+	}
+}
+
+func mustClaim(t *testing.T, s ForwardStore, owner string, now time.Time, lease time.Duration, limit int) []forward.Delivery {
+	t.Helper()
+	got, err := s.ClaimDeliveries(t.Context(), owner, now, lease, limit)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries(%s, %v): %v", owner, now, err)
+	}
+	return got
+}
+
+func mustGetDelivery(t *testing.T, s ForwardStore, org, config, stmt string) forward.Delivery {
+	t.Helper()
+	d, err := s.GetDelivery(t.Context(), org, config, stmt)
+	if err != nil {
+		t.Fatalf("GetDelivery(%s, %s, %s): %v", org, config, stmt, err)
+	}
+	return d
+}
+
+func stmtIDs(ds []forward.Delivery) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.StatementID
+	}
+	return out
+}
+
+func testFwdConfigurations(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	if _, err := s.GetConfiguration(ctx, orgA, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Fatalf("GetConfiguration of a missing configuration: %v, want ErrNotFound", err)
+	}
+	c := forward.Configuration{
+		ID: "c2", Org: orgA, Name: "LMS", ContactEmail: "ops@example.com", Type: forward.TypeXAPI,
+		Identifier: forward.IdentifierMbox, Properties: map[string]string{"url": "https://lms.example.com/xapi"},
+		SealedSecret: []byte{1, 2, 3, 0, 255}, CreatedAt: fat(0), UpdatedAt: fat(1), Revision: 1,
+	}
+	for _, id := range []string{"c2", "c1", "c3"} {
+		c.ID = id
+		if err := s.PutConfiguration(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ID, c.Org = "c9", orgB
+	if err := s.PutConfiguration(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetConfiguration(ctx, orgA, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "LMS" || got.Properties["url"] != "https://lms.example.com/xapi" || string(got.SealedSecret) != "\x01\x02\x03\x00\xff" ||
+		got.Revision != 1 || !got.UpdatedAt.Equal(fat(1)) || got.Identifier != forward.IdentifierMbox || got.Org != orgA {
+		t.Errorf("GetConfiguration round trip: %+v", got)
+	}
+	got.Name, got.Revision = "LMS 2", 2
+	if err := s.PutConfiguration(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListConfigurations(ctx, orgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []string{"c1", "c2", "c3"}) {
+		t.Errorf("ListConfigurations(orgA) ids = %v, want [c1 c2 c3] (ordered, org-scoped)", ids)
+	}
+	if list[1].Name != "LMS 2" || list[1].Revision != 2 {
+		t.Errorf("replaced configuration lists as %+v", list[1])
+	}
+	if err := s.DeleteConfiguration(ctx, orgB, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("DeleteConfiguration in another org: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteConfiguration(ctx, orgA, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConfiguration(ctx, orgA, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("second DeleteConfiguration: %v, want ErrNotFound", err)
+	}
+	if list, _ := s.ListConfigurations(ctx, orgB); len(list) != 1 || list[0].ID != "c9" {
+		t.Errorf("ListConfigurations(orgB) = %+v", list)
+	}
+}
+
+func testFwdObjectives(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	const act1, act2 = "http://example.com/act/1", "http://example.com/act/2"
+	o := forward.Objective{ID: "o1", Org: orgA, Name: "Quiz", ActivityID: act1,
+		Verbs: []string{"http://adlnet.gov/expapi/verbs/passed"}, Configurations: []string{"c1", "c2"}, CreatedAt: fat(0), UpdatedAt: fat(0)}
+	for _, put := range []forward.Objective{
+		o,
+		{ID: "o2", Org: orgA, ActivityID: act1},
+		{ID: "o3", Org: orgA, ActivityID: act2},
+		{ID: "o4", Org: orgB, ActivityID: act1},
+	} {
+		if err := s.PutObjective(ctx, put); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetObjective(ctx, orgA, "o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ActivityID != act1 || !slices.Equal(got.Verbs, o.Verbs) || !slices.Equal(got.Configurations, o.Configurations) || got.Name != "Quiz" {
+		t.Errorf("GetObjective round trip: %+v", got)
+	}
+	if _, err := s.GetObjective(ctx, orgB, "o1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("GetObjective in another org: %v, want ErrNotFound", err)
+	}
+	objIDs := func(os []forward.Objective) []string {
+		var ids []string
+		for _, o := range os {
+			ids = append(ids, o.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for1, err := s.ObjectivesFor(ctx, orgA, act1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := objIDs(for1); !slices.Equal(ids, []string{"o1", "o2"}) {
+		t.Errorf("ObjectivesFor(orgA, act1) = %v, want [o1 o2]", ids)
+	}
+	// Moving an objective to another activity moves it in ObjectivesFor.
+	o2 := forward.Objective{ID: "o2", Org: orgA, ActivityID: act2}
+	if err := s.PutObjective(ctx, o2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ObjectivesFor(ctx, orgA, act1); !slices.Equal(objIDs(got), []string{"o1"}) {
+		t.Errorf("after moving o2: ObjectivesFor(orgA, act1) = %v, want [o1]", objIDs(got))
+	}
+	if got, _ := s.ObjectivesFor(ctx, orgA, act2); !slices.Equal(objIDs(got), []string{"o2", "o3"}) {
+		t.Errorf("after moving o2: ObjectivesFor(orgA, act2) = %v, want [o2 o3]", objIDs(got))
+	}
+	if got, _ := s.ObjectivesFor(ctx, orgB, act1); !slices.Equal(objIDs(got), []string{"o4"}) {
+		t.Errorf("ObjectivesFor(orgB, act1) = %v, want [o4]", objIDs(got))
+	}
+	list, err := s.ListObjectives(ctx, orgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := objIDs(list); !slices.Equal(ids, []string{"o1", "o2", "o3"}) {
+		t.Errorf("ListObjectives(orgA) = %v", ids)
+	}
+	if l, ok := s.(objectiveOrgs); ok {
+		orgs, err := l.ObjectiveOrgs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(orgs, []string{orgA, orgB}) {
+			t.Errorf("ObjectiveOrgs = %v, want [%s %s]", orgs, orgA, orgB)
+		}
+	}
+	if err := s.DeleteObjective(ctx, orgA, "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteObjective(ctx, orgA, "o1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("second DeleteObjective: %v, want ErrNotFound", err)
+	}
+	if got, _ := s.ObjectivesFor(ctx, orgA, act1); len(got) != 0 {
+		t.Errorf("ObjectivesFor after delete = %v", objIDs(got))
+	}
+	if got, _ := s.ObjectivesFor(ctx, orgB, act1); len(got) != 1 {
+		t.Errorf("deleting in orgA changed orgB: %v", objIDs(got))
+	}
+}
+
+func testFwdEnsure(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	d := delivery(orgA, "c1", "s1", fat(0))
+	mustEnsure(t, s, d, delivery(orgA, "c2", "s1", fat(0)), d) // a repeated key in one call
+	// Progress the delivery, then ensure it again: untouched.
+	got := mustClaim(t, s, "w1", fat(1), time.Minute, 10)
+	if len(got) != 2 {
+		t.Fatalf("claimed %d, want 2", len(got))
+	}
+	up := got[0]
+	up.State, up.Attempts, up.LastError, up.UpdatedAt = forward.StateDelivered, 1, "", fat(2)
+	if err := s.UpdateDelivery(ctx, up, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	again := delivery(orgA, up.ConfigurationID, up.StatementID, fat(5))
+	again.Participant = "other@example.com"
+	mustEnsure(t, s, again)
+	after := mustGetDelivery(t, s, orgA, up.ConfigurationID, up.StatementID)
+	if after.State != forward.StateDelivered || after.Attempts != 1 || after.Participant != "learner@example.com" || !after.NextAttempt.Equal(fat(0)) {
+		t.Errorf("a second ensure changed the delivery: %+v", after)
+	}
+	// The other, still leased, one is untouched too.
+	other := got[1]
+	mustEnsure(t, s, delivery(orgA, other.ConfigurationID, other.StatementID, fat(5)))
+	if o := mustGetDelivery(t, s, orgA, other.ConfigurationID, other.StatementID); o.LeaseOwner != "w1" || !o.NextAttempt.Equal(fat(0)) {
+		t.Errorf("a second ensure changed a leased delivery: %+v", o)
+	}
+	if _, err := s.GetDelivery(ctx, orgB, "c1", "s1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("GetDelivery in another org: %v, want ErrNotFound", err)
+	}
+	// Round trip of the fields.
+	if d := mustGetDelivery(t, s, orgA, "c1", "s1"); d.ObjectiveID != "obj-1" || d.Org != orgA || !d.CreatedAt.Equal(fat(0)) {
+		t.Errorf("delivery fields: %+v", d)
+	}
+}
+
+func testFwdClaim(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	mustEnsure(t, s,
+		delivery(orgA, "c1", "late", fat(100)),   // not due
+		delivery(orgA, "c1", "second", fat(-20)), // due
+		delivery(orgB, "c9", "first", fat(-30)),  // due, other org
+		delivery(orgA, "c2", "third", fat(-10)),  // due
+		delivery(orgA, "c1", "now", fat(0)),      // due exactly now
+	)
+	skipped := delivery(orgA, "c1", "skipped", fat(-60))
+	skipped.State, skipped.Reason = forward.StateSkipped, "no email"
+	mustEnsure(t, s, skipped)
+
+	got := mustClaim(t, s, "w1", fat(0), time.Minute, 2)
+	if ids := stmtIDs(got); !slices.Equal(ids, []string{"first", "second"}) {
+		t.Fatalf("first claim = %v, want [first second] (oldest NextAttempt first, across orgs, limit 2)", ids)
+	}
+	for _, d := range got {
+		if d.LeaseOwner != "w1" || !d.LeaseUntil.Equal(fat(60)) {
+			t.Errorf("claimed delivery lease = %q until %v, want w1 until %v", d.LeaseOwner, d.LeaseUntil, fat(60))
+		}
+		if stored := mustGetDelivery(t, s, d.Org, d.ConfigurationID, d.StatementID); stored.LeaseOwner != "w1" {
+			t.Errorf("stored lease owner = %q, want w1", stored.LeaseOwner)
+		}
+	}
+	got = mustClaim(t, s, "w2", fat(1), time.Minute, 10)
+	if ids := stmtIDs(got); !slices.Equal(ids, []string{"third", "now"}) {
+		t.Fatalf("second claim = %v, want [third now] (leased ones are not claimed again)", ids)
+	}
+	if got := mustClaim(t, s, "w3", fat(30), time.Minute, 10); len(got) != 0 {
+		t.Fatalf("claim while all leases hold = %v, want none", stmtIDs(got))
+	}
+	// After the first leases expire, they are claimable again.
+	got = mustClaim(t, s, "w3", fat(60), time.Minute, 10)
+	if ids := stmtIDs(got); !slices.Equal(ids, []string{"first", "second"}) {
+		t.Fatalf("claim after the lease expired = %v, want [first second]", ids)
+	}
+	// A delivery released with a later NextAttempt is due then, not before.
+	up := got[0]
+	up.Attempts, up.NextAttempt, up.LastError, up.FirstFailure = 1, fat(200), "connection refused", fat(60)
+	if err := s.UpdateDelivery(ctx, up, "w3"); err != nil {
+		t.Fatal(err)
+	}
+	if stored := mustGetDelivery(t, s, orgB, "c9", "first"); stored.LeaseOwner != "" || !stored.LeaseUntil.IsZero() ||
+		stored.Attempts != 1 || stored.LastError != "connection refused" || !stored.FirstFailure.Equal(fat(60)) {
+		t.Errorf("after UpdateDelivery: %+v (lease must be released, progress stored)", stored)
+	}
+	if got := mustClaim(t, s, "w4", fat(150), time.Minute, 10); slices.Contains(stmtIDs(got), "first") {
+		t.Errorf("a delivery due at %v was claimed at %v", fat(200), fat(150))
+	}
+	if got := mustClaim(t, s, "w4", fat(200), time.Minute, 10); !slices.Contains(stmtIDs(got), "first") {
+		t.Errorf("claim at %v = %v, want it to include first (due then)", fat(200), stmtIDs(got))
+	}
+	if got := mustClaim(t, s, "w5", fat(1000), time.Minute, 0); len(got) != 0 {
+		t.Errorf("claim with limit 0 = %v", stmtIDs(got))
+	}
+}
+
+func testFwdConcurrentClaims(t *testing.T, s ForwardStore) {
+	const n, workers = 60, 8
+	ds := make([]forward.Delivery, n)
+	for i := range ds {
+		ds[i] = delivery(orgA, fmt.Sprintf("c%d", i%3), fmt.Sprintf("s%03d", i), fat(-i))
+	}
+	mustEnsure(t, s, ds...)
+	var (
+		mu   sync.Mutex
+		seen = map[string]string{}
+		wg   sync.WaitGroup
+		errs = make(chan error, workers)
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for range 20 {
+				got, err := s.ClaimDeliveries(context.Background(), owner, fat(0), time.Minute, 3)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, d := range got {
+					k := d.ConfigurationID + "/" + d.StatementID
+					if prev, dup := seen[k]; dup {
+						errs <- fmt.Errorf("delivery %s claimed by %s and by %s", k, prev, owner)
+					}
+					seen[k] = owner
+				}
+				mu.Unlock()
+				if len(got) == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(seen) != n {
+		t.Errorf("concurrent claimers took %d distinct deliveries, want all %d", len(seen), n)
+	}
+	// Every delivery is leased to the worker that received it.
+	for k, owner := range seen {
+		var config, stmt string
+		for i := range len(k) {
+			if k[i] == '/' {
+				config, stmt = k[:i], k[i+1:]
+			}
+		}
+		if d := mustGetDelivery(t, s, orgA, config, stmt); d.LeaseOwner != owner {
+			t.Errorf("delivery %s is leased to %q, but %s received it", k, d.LeaseOwner, owner)
+		}
+	}
+}
+
+func testFwdLeaseLost(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	mustEnsure(t, s, delivery(orgA, "c1", "s1", fat(0)))
+	a := mustClaim(t, s, "A", fat(0), time.Minute, 1)
+	if len(a) != 1 {
+		t.Fatalf("A claimed %d", len(a))
+	}
+	// Someone who never held the lease cannot update.
+	if err := s.UpdateDelivery(ctx, a[0], "Z"); !errors.Is(err, forward.ErrLeaseLost) {
+		t.Errorf("UpdateDelivery by a non-owner: %v, want ErrLeaseLost", err)
+	}
+	// A's lease expires and B claims the delivery.
+	b := mustClaim(t, s, "B", fat(61), time.Minute, 1)
+	if len(b) != 1 || b[0].LeaseOwner != "B" {
+		t.Fatalf("B's claim after expiry = %+v", b)
+	}
+	late := a[0]
+	late.State, late.Attempts = forward.StateDelivered, 1
+	if err := s.UpdateDelivery(ctx, late, "A"); !errors.Is(err, forward.ErrLeaseLost) {
+		t.Fatalf("UpdateDelivery by the expired owner: %v, want ErrLeaseLost", err)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s1"); d.State != forward.StatePending || d.LeaseOwner != "B" || d.Attempts != 0 {
+		t.Errorf("a lost-lease update was applied: %+v", d)
+	}
+	ok := b[0]
+	ok.State, ok.Attempts, ok.LastAttempt, ok.UpdatedAt = forward.StateDelivered, 1, fat(62), fat(62)
+	if err := s.UpdateDelivery(ctx, ok, "B"); err != nil {
+		t.Fatal(err)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s1"); d.State != forward.StateDelivered || d.LeaseOwner != "" || !d.LastAttempt.Equal(fat(62)) {
+		t.Errorf("after B's update: %+v", d)
+	}
+	// A released delivery cannot be updated again without a claim.
+	if err := s.UpdateDelivery(ctx, ok, "B"); !errors.Is(err, forward.ErrLeaseLost) {
+		t.Errorf("UpdateDelivery after release: %v, want ErrLeaseLost", err)
+	}
+	if err := s.UpdateDelivery(ctx, delivery(orgA, "c1", "missing", fat(0)), "B"); !errors.Is(err, forward.ErrNotFound) && !errors.Is(err, forward.ErrLeaseLost) {
+		t.Errorf("UpdateDelivery of a missing delivery: %v, want ErrNotFound or ErrLeaseLost", err)
+	}
+	// Delivered ones are never claimed.
+	if got := mustClaim(t, s, "C", fat(1000), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claimed a delivered delivery: %v", stmtIDs(got))
+	}
+}
+
+// settle claims every due delivery of the store at now and stores state
+// for those whose statement id is in ids.
+func settle(t *testing.T, s ForwardStore, now time.Time, state string, ids ...string) {
+	t.Helper()
+	for _, d := range mustClaim(t, s, "settler", now, time.Minute, 1000) {
+		if slices.Contains(ids, d.StatementID) {
+			d.State = state
+			d.Reason = "because"
+		}
+		d.UpdatedAt = now
+		if err := s.UpdateDelivery(t.Context(), d, "settler"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func testFwdList(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	mustEnsure(t, s,
+		delivery(orgA, "c1", "s1", fat(1)),
+		delivery(orgA, "c1", "s2", fat(2)),
+		delivery(orgA, "c1", "s3", fat(3)),
+		delivery(orgA, "c2", "s1", fat(1)),
+		delivery(orgB, "c1", "s1", fat(1)),
+	)
+	settle(t, s, fat(10), forward.StateRejected, "s2")
+	all, err := s.ListDeliveries(ctx, orgA, "c1", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := stmtIDs(all); !slices.Equal(ids, []string{"s3", "s2", "s1"}) {
+		t.Errorf("ListDeliveries(c1, all) = %v, want [s3 s2 s1] (newest first)", ids)
+	}
+	if got, _ := s.ListDeliveries(ctx, orgA, "c1", "", 2); !slices.Equal(stmtIDs(got), []string{"s3", "s2"}) {
+		t.Errorf("ListDeliveries(c1, all, 2) = %v, want [s3 s2]", stmtIDs(got))
+	}
+	rej, err := s.ListDeliveries(ctx, orgA, "c1", forward.StateRejected, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rej) != 1 || rej[0].StatementID != "s2" || rej[0].Reason != "because" {
+		t.Errorf("ListDeliveries(c1, rejected) = %+v", rej)
+	}
+	if got, _ := s.ListDeliveries(ctx, orgA, "c1", forward.StatePending, 10); !slices.Equal(stmtIDs(got), []string{"s3", "s1"}) {
+		t.Errorf("ListDeliveries(c1, pending) = %v, want [s3 s1]", stmtIDs(got))
+	}
+	of, err := s.DeliveriesOfStatement(ctx, orgA, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var configs []string
+	for _, d := range of {
+		configs = append(configs, d.ConfigurationID)
+	}
+	slices.Sort(configs)
+	if !slices.Equal(configs, []string{"c1", "c2"}) {
+		t.Errorf("DeliveriesOfStatement(orgA, s1) configurations = %v, want [c1 c2]", configs)
+	}
+	if got, _ := s.DeliveriesOfStatement(ctx, orgB, "s2"); len(got) != 0 {
+		t.Errorf("DeliveriesOfStatement(orgB, s2) = %+v, want none", got)
+	}
+}
+
+func testFwdRedrive(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	mustEnsure(t, s,
+		delivery(orgA, "c1", "parked", fat(0)),
+		delivery(orgA, "c1", "rejected", fat(0)),
+		delivery(orgA, "c1", "delivered", fat(0)),
+		delivery(orgA, "c2", "parked", fat(0)),
+		delivery(orgB, "c1", "parked", fat(0)),
+	)
+	for _, d := range mustClaim(t, s, "w", fat(0), time.Minute, 100) {
+		d.State = d.StatementID
+		d.Attempts, d.FirstFailure = 10, fat(0)
+		if err := s.UpdateDelivery(ctx, d, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Redrive(ctx, orgA, "c1", []string{forward.StateParked, forward.StateRejected}, fat(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("Redrive = %d, want 2", n)
+	}
+	for _, id := range []string{"parked", "rejected"} {
+		d := mustGetDelivery(t, s, orgA, "c1", id)
+		if d.State != forward.StatePending || d.Attempts != 0 || !d.NextAttempt.Equal(fat(100)) {
+			t.Errorf("redriven %s: %+v", id, d)
+		}
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "delivered"); d.State != forward.StateDelivered {
+		t.Errorf("Redrive touched a delivered delivery: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c2", "parked"); d.State != forward.StateParked {
+		t.Errorf("Redrive touched another configuration: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgB, "c1", "parked"); d.State != forward.StateParked {
+		t.Errorf("Redrive touched another organization: %+v", d)
+	}
+	got := mustClaim(t, s, "w2", fat(100), time.Minute, 10)
+	if ids := stmtIDs(got); len(ids) != 2 || !slices.Contains(ids, "parked") || !slices.Contains(ids, "rejected") {
+		t.Errorf("claim after redrive = %v, want the two redriven deliveries", ids)
+	}
+}
+
+func testFwdCounts(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	c, err := s.CountDeliveries(ctx, orgA, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (forward.Counts{}) {
+		t.Errorf("counts of an empty configuration: %+v", c)
+	}
+	mustEnsure(t, s,
+		delivery(orgA, "c1", "p1", fat(5)),
+		delivery(orgA, "c1", "p2", fat(3)),
+		delivery(orgA, "c1", "d1", fat(1)),
+		delivery(orgA, "c1", "d2", fat(2)),
+		delivery(orgA, "c1", "r1", fat(4)),
+		delivery(orgA, "c2", "p1", fat(0)),
+		delivery(orgB, "c1", "p1", fat(0)),
+	)
+	sk := delivery(orgA, "c1", "k1", fat(6))
+	sk.State = forward.StateSkipped
+	mustEnsure(t, s, sk)
+	settle(t, s, fat(10), forward.StateDelivered, "d1", "d2")
+	settle(t, s, fat(10), forward.StateRejected, "r1")
+	c, err = s.CountDeliveries(ctx, orgA, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pending != 2 || c.Delivered != 2 || c.Rejected != 1 || c.Skipped != 1 || c.Parked != 0 || !c.OldestPending.Equal(fat(3)) {
+		t.Errorf("CountDeliveries(orgA, c1) = %+v, want 2 pending (oldest created at %v), 2 delivered, 1 rejected, 1 skipped", c, fat(3))
+	}
+}
+
+func testFwdStatus(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	if _, err := s.GetStatus(ctx, orgA, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Fatalf("GetStatus never set: %v, want ErrNotFound", err)
+	}
+	st := forward.ConfigStatus{Org: orgA, ConfigurationID: "c1", Status: forward.StatusCantConnect, LastError: "dial tcp: refused",
+		FirstFailure: fat(1), LastSuccess: fat(-100), LastAlert: fat(2), AlertedStatus: forward.StatusCantConnect, UpdatedAt: fat(2)}
+	if err := s.PutStatus(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetStatus(ctx, orgA, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != st.Status || got.LastError != st.LastError || !got.FirstFailure.Equal(st.FirstFailure) ||
+		!got.LastSuccess.Equal(st.LastSuccess) || !got.LastAlert.Equal(st.LastAlert) || got.AlertedStatus != st.AlertedStatus || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		t.Errorf("GetStatus round trip = %+v, want %+v", got, st)
+	}
+	st.Status, st.FirstFailure = forward.StatusOK, time.Time{}
+	if err := s.PutStatus(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetStatus(ctx, orgA, "c1"); got.Status != forward.StatusOK || !got.FirstFailure.IsZero() {
+		t.Errorf("replaced status = %+v", got)
+	}
+	if _, err := s.GetStatus(ctx, orgB, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("GetStatus in another org: %v, want ErrNotFound", err)
+	}
+}
+
+func testFwdAttempts(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	total, keep := 1010, 1000
+	if c, ok := s.(attemptCapper); ok {
+		c.SetAttemptCap(5)
+		total, keep = 12, 5
+	}
+	for i := range total {
+		a := forward.Attempt{Org: orgA, ConfigurationID: "c1", StatementIDs: []string{fmt.Sprintf("s%d", i)},
+			At: fat(i), Duration: 15 * time.Millisecond, Outcome: forward.OutcomeSuccess, Status: 200, Response: "ok"}
+		if err := s.AddAttempt(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddAttempt(ctx, forward.Attempt{Org: orgB, ConfigurationID: "c1", At: fat(0), Outcome: forward.OutcomeTransport}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListAttempts(ctx, orgA, "c1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].StatementIDs[0] != fmt.Sprintf("s%d", total-1) || got[2].StatementIDs[0] != fmt.Sprintf("s%d", total-3) {
+		t.Fatalf("ListAttempts(3) = %+v, want the 3 newest, newest first", got)
+	}
+	if got[0].Duration != 15*time.Millisecond || got[0].Status != 200 || got[0].Outcome != forward.OutcomeSuccess || !got[0].At.Equal(fat(total-1)) {
+		t.Errorf("attempt round trip: %+v", got[0])
+	}
+	all, err := s.ListAttempts(ctx, orgA, "c1", 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != keep {
+		t.Errorf("kept %d attempts of %d, want the cap %d", len(all), total, keep)
+	}
+	if last := all[len(all)-1]; last.StatementIDs[0] != fmt.Sprintf("s%d", total-keep) {
+		t.Errorf("oldest kept attempt = %v, want s%d (the oldest go first)", last.StatementIDs, total-keep)
+	}
+	if got, _ := s.ListAttempts(ctx, orgB, "c1", 10); len(got) != 1 {
+		t.Errorf("ListAttempts(orgB) = %d entries, want 1", len(got))
+	}
+}
+
+func testFwdWatermark(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	w, err := s.GetWatermark(ctx, "reconcile/"+orgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.IsZero() {
+		t.Errorf("unset watermark = %v, want zero", w)
+	}
+	want := fwdBase.Add(1234 * time.Millisecond)
+	if err := s.SetWatermark(ctx, "reconcile/"+orgA, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetWatermark(ctx, "reconcile/"+orgB, fat(-50)); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := s.GetWatermark(ctx, "reconcile/"+orgA); !w.Equal(want) {
+		t.Errorf("watermark = %v, want %v", w, want)
+	}
+	if err := s.SetWatermark(ctx, "reconcile/"+orgA, fat(10)); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := s.GetWatermark(ctx, "reconcile/"+orgA); !w.Equal(fat(10)) {
+		t.Errorf("watermark after a second set = %v, want %v", w, fat(10))
+	}
+}
