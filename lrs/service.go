@@ -40,6 +40,9 @@ type Query struct {
 	Ascending         bool      `json:"as,omitempty"`
 	Format            string    `json:"fm,omitempty"`
 	Attachments       bool      `json:"at,omitempty"`
+	// Authority, when set (an AuthorityKey), keeps only the statements
+	// stored with that authority (the statements/read/mine scope).
+	Authority string `json:"au,omitempty"`
 }
 
 // Page is one page of a statements query.
@@ -74,6 +77,9 @@ type ServiceOptions struct {
 	// Attachments keeps attachment bodies. Default: the store, when it
 	// implements AttachmentStore (every engine does).
 	Attachments AttachmentStore
+	// Observer learns of every statement stored (and repeated) before
+	// PostStatements returns (observer.go); nil for none.
+	Observer StatementObserver
 }
 
 // Clock hands out stored times and tracks the writes in flight, so that
@@ -101,6 +107,7 @@ type Service struct {
 	recorded   *recentSet // definitions and names this process recorded
 
 	attachments AttachmentStore
+	observer    StatementObserver
 }
 
 // NewService returns a Service over store.
@@ -129,6 +136,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		recorded:   newRecentSet(100_000),
 
 		attachments: opts.Attachments,
+		observer:    opts.Observer,
 	}
 }
 
@@ -219,6 +227,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	}
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
+	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
 	for _, st := range pending {
 		st.SetStored(stored)
 		if err := st.SetAuthority(w.Authority); err != nil {
@@ -238,13 +247,13 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		ref, _ := st.RefTarget()
 		if ref != "" {
 			if target, ok := existing[ref]; ok {
-				t = union(t, target.Terms)
+				t = union(t, inheritable(target.Terms))
 			} else if tt, ok := terms[ref]; ok {
 				t = union(t, tt)
 			}
 		}
 		terms[st.ID()] = t
-		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: t, RefTarget: ref})
+		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref})
 	}
 
 	inserted, err := s.insert(ctx, w.Org, recs, received)
@@ -269,6 +278,11 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	}
 	if err := s.recordDefinitions(ctx, w.Org, stmts); err != nil {
 		return nil, err
+	}
+	if s.observer != nil { // forwarding obligations: durable before the answer
+		if err := s.observer.StatementsStored(ctx, w.Org, storedStatements(recs)); err != nil {
+			return nil, fmt.Errorf("statement observer: %w", err)
+		}
 	}
 	return ids, nil
 }
@@ -321,7 +335,7 @@ func (s *Service) settle(ctx context.Context, org string, st *schema.Statement, 
 	id := st.ID()
 	own, ok := terms[id]
 	if !ok {
-		own = existing[id].Terms
+		own = inheritable(existing[id].Terms)
 	}
 	if t, ok := st.VoidTarget(); ok {
 		if err := s.store.SetVoided(ctx, org, t); err != nil && ErrorCode(err) != ENOTFOUND {
@@ -337,7 +351,7 @@ func (s *Service) settle(ctx context.Context, org string, st *schema.Statement, 
 					return fmt.Errorf("look up statement %s: %w", ref, err)
 				}
 				if target, ok := got[ref]; ok {
-					if err := s.propagate(ctx, org, id, target.Terms); err != nil {
+					if err := s.propagate(ctx, org, id, inheritable(target.Terms)); err != nil {
 						return err
 					}
 				}
@@ -551,6 +565,9 @@ func queryTerms(q Query) []string {
 	}
 	if q.Registration != "" {
 		t = append(t, termRegistration+strings.ToLower(q.Registration))
+	}
+	if q.Authority != "" {
+		t = append(t, termAuthority+q.Authority)
 	}
 	if len(t) == 0 {
 		t = append(t, TermAll)

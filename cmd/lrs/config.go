@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/lrs/api"
 )
 
 // Config is the binary's configuration: defaults, then LRS_* environment
@@ -40,6 +41,12 @@ type Config struct {
 	// Bootstrap credential for an empty store; both set or neither.
 	BootstrapKey    string
 	BootstrapSecret Secret
+
+	// AdminToken protects the admin API; empty disables it.
+	AdminToken Secret
+
+	// Forwarding to LMS destinations and its alert mail (forward.go).
+	Forward ForwardConfig
 }
 
 // Secret is a string that never prints itself.
@@ -251,6 +258,18 @@ var settings = []setting{
 		},
 		show: func(c *Config) string { return c.BootstrapSecret.String() },
 	},
+	{
+		env: "LRS_ADMIN_TOKEN", secret: true,
+		usage: "bearer token of the admin API at /admin/v1 (at least 32 characters); unset: no admin API",
+		apply: func(c *Config, v string) error {
+			if len(v) < api.MinAdminTokenLen {
+				return fmt.Errorf("the admin token must be at least %d characters long", api.MinAdminTokenLen)
+			}
+			c.AdminToken = Secret(v)
+			return nil
+		},
+		show: func(c *Config) string { return c.AdminToken.String() },
+	},
 }
 
 const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-/"
@@ -409,6 +428,7 @@ func lookup(s setting, getenv func(string) string, flags map[string]string) (val
 // printUsage writes --help: every setting with its flag, variable and default.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: lrs [flags]
+       lrs admin COMMAND ...   (lrs admin --help: manage organizations and credentials)
 
 lrs is an xAPI Learning Record Store. Every setting is a flag and an LRS_*
 environment variable (flags win). Secrets are environment-only and also

@@ -24,6 +24,9 @@ import (
 // ctx is done, then shuts down gracefully. A *ConfigError means the
 // configuration or command line is invalid.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cmd, flags, err := parseArgs(args)
 	if err != nil {
 		return err
@@ -99,10 +102,12 @@ type app struct {
 	startOnce, stopOnce sync.Once
 	startErr, stopErr   error
 
-	store    store
-	ln       net.Listener
-	srv      *http.Server
-	serveErr chan error // receives the error if Serve fails
+	store      store
+	ln         net.Listener
+	srv        *http.Server
+	serveErr   chan error   // receives the error if Serve fails
+	forward    *forwarding  // the forwarding engine; nil when off
+	reconciler *reconciling // the forwarding reconciler; nil when off
 }
 
 func (a *app) start(ctx context.Context) error {
@@ -131,7 +136,9 @@ func (a *app) doStart(ctx context.Context) error {
 	if as, ok := st.(lrs.AttachmentStore); ok { // every engine: attachment bodies
 		opts.Attachments = as
 	}
+	obligations := newObligations(st, a.logger, &opts) // obligations.go
 	svc := lrs.NewService(st, opts)
+	a.reconciler = startReconciler(st, svc, obligations, a.logger)
 	authn := auth.NewAuthenticator(st, auth.AuthenticatorOptions{})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -144,11 +151,15 @@ func (a *app) doStart(ctx context.Context) error {
 		publicURL = derivePublicURL(ln.Addr())
 	}
 
+	if err := bootstrapOrg(ctx, st); err != nil {
+		return fmt.Errorf("bootstrap organization: %w", err)
+	}
 	banner, err := bootstrap(ctx, st, cfg, publicURL, a.logger)
 	if err != nil {
 		return fmt.Errorf("bootstrap credential: %w", err)
 	}
 
+	adminOpts := a.adminOptions(st, authn, publicURL)
 	handler, err := api.New(api.Options{
 		Service:        svc,
 		Documents:      lrs.NewDocuments(st, nil),
@@ -160,6 +171,7 @@ func (a *app) doStart(ctx context.Context) error {
 		Ready:          st.Ping,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxBatch:       cfg.MaxBatch,
+		Admin:          adminOpts,
 	})
 	if err != nil {
 		return fmt.Errorf("http handler: %w", err)
@@ -169,6 +181,10 @@ func (a *app) doStart(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+
+	if a.forward, err = startForwarding(cfg, st, svc, reg, a.logger); err != nil {
+		return fmt.Errorf("forwarding: %w", err)
 	}
 
 	endpoint := publicURL + cfg.XAPIRoot + "/"
@@ -207,6 +223,11 @@ func (a *app) doStop() error {
 		}
 	case a.ln != nil:
 		_ = a.ln.Close()
+	}
+	// The reconciler, then the engine, stop before the store closes.
+	a.reconciler.stop()
+	if err := a.forward.stop(a.cfg.ShutdownTimeout); err != nil { // before the store closes
+		errs = append(errs, err)
 	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
@@ -247,7 +268,7 @@ func bootstrap(ctx context.Context, st auth.CredentialStore, cfg Config, publicU
 		}
 		return nil, nil
 	}
-	const org, name = "default", "bootstrap"
+	const org, name = auth.DefaultOrg, "bootstrap"
 	scopes := []string{auth.ScopeAll}
 	var (
 		cred   auth.Credential

@@ -43,6 +43,10 @@ type Options struct {
 	Ready          func(context.Context) error // GET /readyz: nil error → 200, else 503
 	MaxBodyBytes   int64                       // request body limit, default 16 MiB → 413
 	MaxBatch       int                         // statements per POST, default 1000 → 413
+	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
+	Admin *AdminOptions
+	// Slowdown tunes the delay of repeated authentication failures.
+	Slowdown SlowdownOptions
 }
 
 const (
@@ -65,6 +69,8 @@ type server struct {
 	maxBody  int64
 	maxBatch int
 	metrics  *httpMetrics
+	guard    *authGuard
+	admin    *adminState // nil: no admin API
 }
 
 // New returns the HTTP handler of the LRS.
@@ -113,6 +119,12 @@ func New(opts Options) (http.Handler, error) {
 		s.metrics = m
 	}
 
+	guard, err := newAuthGuard(opts.Slowdown, opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.guard = guard
+
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -134,7 +146,7 @@ func New(opts Options) (http.Handler, error) {
 	st := x.Group("/statements")
 	st.OPTIONS("", s.preflight)
 	chain := []gin.HandlerFunc{s.authenticate, s.consistentThrough, s.version, s.alternateError}
-	read := append(append([]gin.HandlerFunc{}, chain...), s.requireScope(auth.ScopeStatementsRead, auth.ScopeAllRead))
+	read := append(append([]gin.HandlerFunc{}, chain...), s.requireScope(auth.ScopeStatementsRead, auth.ScopeAllRead, auth.ScopeStatementsReadMine))
 	write := append(append([]gin.HandlerFunc{}, chain...), s.requireScope(auth.ScopeStatementsWrite))
 	st.GET("", append(read, s.getStatements)...)
 	st.HEAD("", append(read, s.getStatements)...)
@@ -143,6 +155,11 @@ func New(opts Options) (http.Handler, error) {
 	s.activityRoutes(x, chain)
 
 	s.registerDocuments(x)
+	if opts.Admin != nil {
+		if err := s.mountAdmin(e, opts.Admin, opts.Registerer); err != nil {
+			return nil, err
+		}
+	}
 
 	e.NoRoute(s.noRoute(http.StatusNotFound, lrs.ENOTFOUND, "no resource at this path"))
 	e.NoMethod(s.noRoute(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
@@ -414,6 +431,7 @@ func writer(c *gin.Context) lrs.Writer {
 func (s *server) authenticate(c *gin.Context) {
 	key, secret, ok := c.Request.BasicAuth()
 	if !ok {
+		s.guard.fail(c, "missing")
 		s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "HTTP Basic credentials are required"))
 		return
 	}
@@ -421,7 +439,15 @@ func (s *server) authenticate(c *gin.Context) {
 	if err != nil {
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
-			s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "the credentials are not valid"))
+			s.guard.fail(c, auth.FailureReason(err))
+			msg := "the credentials are not valid"
+			switch {
+			case errors.Is(err, auth.ErrRevoked): // the secret was right: no oracle
+				msg = "the credentials have been revoked"
+			case errors.Is(err, auth.ErrExpired):
+				msg = "the credentials have expired"
+			}
+			s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "%s", msg))
 		case lrs.ErrorCode(err) == lrs.EUNAVAILABLE:
 			s.fail(c, err)
 		default:

@@ -295,7 +295,7 @@ func TestAuthVersionAndScopes(t *testing.T) {
 		{name: "read scope cannot write", req: req{method: "PUT", path: put, key: "reader", body: stmt("", "a@example.com", "attempted", "x")}, want: 403,
 			checks: []check{codeIs(lrs.EFORBIDDEN), bodyContains("statements/write")}},
 		{name: "write scope cannot read", req: req{method: "GET", path: q, key: "wonly"}, want: 403, checks: []check{bodyContains("statements/read")}},
-		{name: "read/mine does not grant GET yet", req: req{method: "GET", path: q, key: "mine"}, want: 403},
+		{name: "read/mine grants a filtered GET", req: req{method: "GET", path: q, key: "mine"}, want: 200},
 		{name: "statements/read reads", req: req{method: "GET", path: q, key: "reader"}, want: 200},
 		{name: "all/read reads", req: req{method: "HEAD", path: q, key: "allrd"}, want: 200},
 		{name: "write scope writes", req: req{method: "POST", path: q, key: "wonly", body: stmt("", "a@example.com", "attempted", "x")}, want: 200},

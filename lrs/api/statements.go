@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/schema"
 )
@@ -277,9 +278,13 @@ func (s *server) getStatements(c *gin.Context) {
 		return
 	}
 	langs := schema.ParseAcceptLanguage(c.Request.Header.Get("Accept-Language"))
+	mine := mineOnly(principal(c)) // "" unless limited to statements/read/mine
 
 	if g.id != "" {
 		raw, stored, err := s.svc.GetStatement(ctx, org, g.id, g.voided)
+		if err == nil && mine != "" && lrs.StatementAuthorityKey(raw) != mine {
+			err = lrs.Errorf(lrs.ENOTFOUND, "no statement with id %s", g.id)
+		}
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -301,7 +306,11 @@ func (s *server) getStatements(c *gin.Context) {
 	var page lrs.Page
 	if g.more != "" {
 		page, err = s.svc.More(ctx, org, g.more)
+		if err == nil && mine != "" && page.Query.Authority != mine {
+			err = lrs.Errorf(lrs.EINVALID, "the more token is not valid")
+		}
 	} else {
+		g.query.Authority = mine
 		page, err = s.svc.QueryStatements(ctx, org, g.query)
 	}
 	if err != nil {
@@ -371,4 +380,14 @@ func newBoundary() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return "lrs-" + hex.EncodeToString(b[:])
+}
+
+// mineOnly returns the AuthorityKey of p's authority when p may read only
+// its own statements (statements/read/mine without statements/read,
+// all/read or all), else "".
+func mineOnly(p auth.Principal) string {
+	if p.Allows(auth.ScopeStatementsRead, auth.ScopeAllRead) || !p.Allows(auth.ScopeStatementsReadMine) {
+		return ""
+	}
+	return lrs.AuthorityKey(p.Authority)
 }

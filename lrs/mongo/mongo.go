@@ -7,6 +7,7 @@
 //
 //	statements   _id "<org>\x00<id>"  shard key {o: 1, _id: 1}
 //	credentials  _id "<key>"          shard key {_id: "hashed"}
+//	organizations _id "<org id>"      (few; unsharded)
 //	writes       _id random            (in-flight writes; tiny, unsharded)
 //	documents    _id JSON [org, kind, activity, agent, registration, id]
 //	document_locks _id as documents  (writes in flight; tiny)
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -55,6 +57,7 @@ type DB struct {
 	logger      *slog.Logger
 	timeout     time.Duration
 	clock       *Clock
+	attemptCap  atomic.Int64 // forward_attempts kept per configuration (forward.go)
 }
 
 var (
@@ -133,6 +136,7 @@ func (d *DB) createIndexes(ctx context.Context) error {
 		// Documents: a scope's listing by updated time, and its deletion.
 		{d.documentsColl(), documentIndex},
 	}
+	specs = append(specs, d.forwardIndexes()...) // forward.go
 	for _, s := range specs {
 		if _, err := s.coll.Indexes().CreateOne(ctx, s.model); err != nil {
 			return translate(fmt.Errorf("mongo: create index %s: %w", *indexName(s.model), err))

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cpebble "github.com/cockroachdb/pebble"
@@ -64,6 +65,9 @@ type DB struct {
 	// waits for the first to finish, then checks again.
 	pendMu  sync.Mutex
 	pending map[string]chan struct{}
+
+	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
+	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }
 
 // Open opens (creating if needed) the store in dir.
