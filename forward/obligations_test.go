@@ -286,8 +286,23 @@ func TestServiceObserverAndReconciler(t *testing.T) {
 	if _, err := svc.PostStatements(ctx, w, []*schema.Statement{statement(t, s2, vPassed, actQuiz)}, schema.V2_0_0); err == nil {
 		t.Fatal("PostStatements succeeded although the observer failed")
 	}
-	if _, _, err := svc.GetStatement(ctx, obOrg, s2, false); err != nil {
+	_, stored2, err := svc.GetStatement(ctx, obOrg, s2, false)
+	if err != nil {
 		t.Fatalf("the statement was not stored: %v", err)
+	}
+	// The reconciler scans up to Consistent-Through: wait until it covers s2.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ct, err := svc.ConsistentThrough(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ct.Before(stored2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consistent-through %v never reached stored %v", ct, stored2)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if got := owes(t, db, obOrg, s2); len(got) != 0 {
 		t.Fatalf("deliveries despite the failing observer: %+v", got)

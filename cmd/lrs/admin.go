@@ -74,6 +74,7 @@ Commands:
   credential list --org ID                list the credentials of an organization
   credential revoke --key KEY             revoke a credential (refused everywhere within 5 s)
 
+` + adminForwardUsage + `
 Scopes: ` + "statements/write, statements/read, statements/read/mine, all/read, all, state, define, profile" + `
 Add --json to any command to print the server's JSON answer.
 `
@@ -118,6 +119,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&help, "help", false, "")
 	fs.BoolVar(&help, "h", false, "")
+	ff := addForwardFlags(fs) // admin_forward.go
 	// Flags and words may interleave: parse, take a word, parse the rest.
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -240,6 +242,10 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "credential %s revoked (refused by every server within 5 s)\n", key)
 	default:
+		ff.name, ff.id, ff.org, ff.key, ff.asJSON = name, id, org, key, asJSON
+		if handled, err := ff.run(ctx, c, cmd, need, stdout); handled { // admin_forward.go
+			return err
+		}
 		return &ConfigError{fmt.Errorf("lrs admin: unknown command %q (lrs admin --help lists them)", cmd)}
 	}
 	return nil

@@ -160,6 +160,9 @@ func (a *app) doStart(ctx context.Context) error {
 	}
 
 	adminOpts := a.adminOptions(st, authn, publicURL)
+	if err := a.forwardAdmin(adminOpts, st, obligations); err != nil { // admin_forward.go
+		return fmt.Errorf("admin API: %w", err)
+	}
 	handler, err := api.New(api.Options{
 		Service:        svc,
 		Documents:      lrs.NewDocuments(st, nil),

@@ -58,6 +58,9 @@ type AdminOptions struct {
 	Forget func(key string)
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// Forward enables the forwarding objects (admin_forward.go); nil:
+	// their endpoints answer 503.
+	Forward *ForwardAdmin
 }
 
 // MinAdminTokenLen is the shortest admin token accepted.
@@ -225,6 +228,7 @@ func adminValidator() *validator.Validate {
 		_ = v.RegisterValidation("keychars", func(fl validator.FieldLevel) bool {
 			return auth.ValidateKey(fl.Field().String()) == nil
 		})
+		_ = v.RegisterValidation("iri", func(fl validator.FieldLevel) bool { return isIRI(fl.Field().String()) })
 		validate = v
 	})
 	return validate
@@ -244,16 +248,21 @@ func (s *server) bindAdmin(c *gin.Context, dst any) bool {
 		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "the body is not the expected JSON object: %s", jsonProblem(err)))
 		return false
 	}
+	var msgs []string
 	if err := adminValidator().Struct(dst); err != nil {
 		var ves validator.ValidationErrors
 		if !errors.As(err, &ves) {
 			s.failAdmin(c, err)
 			return false
 		}
-		msgs := make([]string, len(ves))
-		for i, fe := range ves {
-			msgs[i] = fieldMessage(fe)
+		for _, fe := range ves {
+			msgs = append(msgs, fieldMessage(fe))
 		}
+	}
+	if x, ok := dst.(interface{ extraChecks() []string }); ok { // rules beyond the tags
+		msgs = append(msgs, x.extraChecks()...)
+	}
+	if len(msgs) > 0 {
 		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "%s", strings.Join(msgs, "; ")))
 		return false
 	}
@@ -279,12 +288,12 @@ func fieldMessage(fe validator.FieldError) string {
 	case "required":
 		return path + ": is required"
 	case "min":
-		if fe.Kind() == reflect.Slice {
+		if fe.Kind() == reflect.Slice || fe.Kind() == reflect.Map {
 			return fmt.Sprintf("%s: must hold at least %s item(s)", path, fe.Param())
 		}
 		return fmt.Sprintf("%s: must be at least %s characters long", path, fe.Param())
 	case "max":
-		if fe.Kind() == reflect.Slice {
+		if fe.Kind() == reflect.Slice || fe.Kind() == reflect.Map {
 			return fmt.Sprintf("%s: must hold at most %s items", path, fe.Param())
 		}
 		return fmt.Sprintf("%s: must be at most %s characters long", path, fe.Param())
@@ -298,6 +307,12 @@ func fieldMessage(fe validator.FieldError) string {
 		return path + ": must not repeat a value"
 	case "eq":
 		return fmt.Sprintf("%s: must be %s", path, fe.Param())
+	case "email":
+		return fmt.Sprintf("%s: %q is not an email address", path, fe.Value())
+	case "oneof":
+		return fmt.Sprintf("%s: %q: want one of %s", path, fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
+	case "iri":
+		return fmt.Sprintf("%s: %q is not an absolute IRI", path, fe.Value())
 	}
 	return fmt.Sprintf("%s: fails the %s rule", path, fe.Tag())
 }

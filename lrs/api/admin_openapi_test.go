@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lrs-project/lrs/forward"
 	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
@@ -77,6 +78,9 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 	for name, v := range map[string]any{
 		"Org": orgJSON{}, "OrgCreate": orgCreateRequest{}, "OrgUpdate": orgUpdateRequest{},
 		"Credential": credentialJSON{}, "CredentialCreate": credentialCreateRequest{}, "CredentialUpdate": credentialUpdateRequest{},
+		"Configuration": configurationJSON{}, "ConfigurationWrite": configurationRequest{}, "ConfigurationStatus": statusJSON{},
+		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{},
+		"Delivery": forward.Delivery{}, "Attempt": forward.Attempt{},
 	} {
 		sc, ok := doc.Components.Schemas[name]
 		if !ok {
@@ -87,7 +91,9 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		rt := reflect.TypeOf(v)
 		for i := 0; i < rt.NumField(); i++ {
 			n, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			fields = append(fields, n)
+			if n != "" && n != "-" {
+				fields = append(fields, n)
+			}
 		}
 		for p := range sc.Properties {
 			props = append(props, p)
