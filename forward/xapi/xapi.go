@@ -104,6 +104,12 @@ type Destination struct {
 	opts       Options
 	token      *tokenSource
 	redact     *strings.Replacer
+
+	// The version actually sent, settled once by GET /about (sinks.md
+	// §2.1, §2.6): the configured one when the LRS lists its major
+	// version, else the other one it lists.
+	negotiateMu sync.Mutex
+	negotiated  bool
 }
 
 var _ forward.Destination = (*Destination)(nil)
@@ -216,10 +222,11 @@ type entry struct {
 
 // Send posts the batch; see the package documentation for the outcomes.
 func (d *Destination) Send(ctx context.Context, items []forward.Item) forward.Result {
+	version := d.negotiate(ctx)
 	rejected := make(map[string]string)
 	var batch []entry
 	for _, it := range items {
-		body, err := prepare(it.Statement)
+		body, err := prepare(it.Statement, version)
 		if err != nil {
 			rejected[it.Delivery.StatementID] = err.Error()
 			continue
@@ -236,14 +243,61 @@ func (d *Destination) Send(ctx context.Context, items []forward.Item) forward.Re
 	return r
 }
 
-// prepare drops the members the receiving LRS sets itself.
-func prepare(raw []byte) (json.RawMessage, error) {
+// negotiate settles the version to send with GET {base}/about, once; until
+// the LRS answers it, the configured version is used.
+func (d *Destination) negotiate(ctx context.Context) string {
+	d.negotiateMu.Lock()
+	defer d.negotiateMu.Unlock()
+	if d.negotiated {
+		return d.version
+	}
+	// With the configured authentication: About ignores it, and some
+	// gateways in front of an LRS require it on every path.
+	about := strings.TrimSuffix(d.statements, "/statements") + "/about"
+	res := d.do(ctx, http.MethodGet, about, nil)
+	if res.err != nil {
+		return d.version // the send will report the failure
+	}
+	var a struct {
+		Version []string `json:"version"`
+	}
+	if res.status != http.StatusOK || json.Unmarshal(res.body, &a) != nil {
+		d.negotiated = true // no usable About: keep the configured version
+		return d.version
+	}
+	d.negotiated = true
+	has := func(major string) bool {
+		for _, v := range a.Version {
+			if strings.HasPrefix(v, major) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(d.version[:2]):
+	case has("2."):
+		d.version = "2.0.0"
+	case has("1.0"):
+		d.version = "1.0.3"
+	}
+	return d.version
+}
+
+// prepare drops the members the receiving LRS sets itself: stored,
+// authority, and a version of another major version than the one sent (a
+// 1.0.3 LRS rejects a statement marked 2.0.0; it sets its own).
+func prepare(raw []byte, version string) (json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, errors.New("the stored statement is not a JSON object")
 	}
 	delete(m, "stored")
 	delete(m, "authority")
+	var v string
+	if json.Unmarshal(m["version"], &v) == nil && len(v) >= 2 && len(version) >= 2 && v[:2] != version[:2] {
+		delete(m, "version")
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err

@@ -136,6 +136,10 @@ func TestSendHalvesOn413(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/about") {
+			http.NotFound(w, r) // no About: the configured version is kept
+			return
+		}
 		var list []map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&list)
 		mu.Lock()
@@ -312,5 +316,52 @@ func TestNewValidates(t *testing.T) {
 		if _, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"key": "k", "secret": "s", "client_id": "c", "client_secret": "s"}, xapi.Options{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// An LRS whose About lists only 1.0.3 gets 1.0.3 requests although the
+// configuration says 2.0.0, and statements marked 2.0.0 lose that mark (a
+// 1.0.3 LRS rejects it and sets its own): the real downstream accepts them.
+func TestVersionNegotiatedWithAbout(t *testing.T) {
+	down := fwdtest.NewDownstream(t, nil)
+	var mu sync.Mutex
+	var seen []string
+	only103 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/about") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"version":["1.0.3"]}`)
+			return
+		}
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Experience-API-Version"))
+		mu.Unlock()
+		down.Srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(only103.Close)
+
+	cfg := basicConfig(only103.URL + "/xapi/")
+	cfg.Properties["version"] = "2.0.0"
+	d, err := xapi.New(cfg, map[string]string{"key": fwdtest.DownKey, "secret": fwdtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := item(40)
+	var m map[string]any
+	if err := json.Unmarshal(it.Statement, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["version"] = "2.0.0"
+	it.Statement, _ = json.Marshal(m)
+
+	if r := d.Send(context.Background(), []forward.Item{it}); r.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("send: %+v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || seen[0] != "1.0.3" {
+		t.Errorf("versions sent = %v, want 1.0.3", seen)
+	}
+	if n := down.Accepted(it.Delivery.StatementID); n != 1 {
+		t.Errorf("the downstream accepted the statement %d times, want 1", n)
 	}
 }
