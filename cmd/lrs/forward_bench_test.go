@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TestForwardingBenchmark measures forwarding to a downstream LRS on this
+// machine (BENCHMARKS.md, "Forwarding throughput"). It boots real binaries
+// and takes a minute or more, so it runs only with LRS_BENCH_FORWARD=1:
+//
+//	LRS_BENCH_FORWARD=1 go test -count=1 -run TestForwardingBenchmark -v -timeout 20m ./cmd/lrs
+//
+// LRS_BENCH_FORWARD_N changes the statement count (default 10,000).
+func TestForwardingBenchmark(t *testing.T) {
+	if os.Getenv("LRS_BENCH_FORWARD") != "1" {
+		t.Skip("set LRS_BENCH_FORWARD=1 to run the forwarding benchmark")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("uses SIGTERM")
+	}
+	n := 10000
+	if v := os.Getenv("LRS_BENCH_FORWARD_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			t.Fatalf("LRS_BENCH_FORWARD_N=%q: want a positive count", v)
+		}
+	}
+	const (
+		batch    = 100
+		clients  = 8
+		activity = "http://example.com/bench/forward/quiz"
+		verb     = "http://adlnet.gov/expapi/verbs/passed"
+		dsKey    = "fb-down-key"
+		dsSecret = "fb-down-secret-0123456789abcdef"
+		upKey    = "fb-up-key"
+		upSecret = "fb-up-secret-0123456789abcdef"
+		workers  = "4"
+	)
+	fwdKey := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("b", 32)))
+	common := []string{"LRS_LOG_LEVEL=warn", "LRS_MAX_LIMIT=1000"}
+	upEnv := func() []string {
+		return append(slices.Clone(common), "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken,
+			"LRS_FORWARD_KEY="+fwdKey, "LRS_FORWARD_WORKERS="+workers,
+			"LRS_BOOTSTRAP_KEY="+upKey, "LRS_BOOTSTRAP_SECRET="+upSecret)
+	}
+
+	// (a) Ingest baseline: an upstream with the forwarding engine running
+	// but no objective, so no statement owes a delivery.
+	base := startLRS(t, upEnv()...)
+	baseRes := fbIngest(t, base.base, upKey, upSecret, activity, verb, n, batch, clients, 0)
+	base.stop()
+
+	// (b) Forwarding: downstream, upstream with configuration + objective.
+	down := startLRS(t, append(slices.Clone(common), "LRS_DATA_DIR="+t.TempDir(),
+		"LRS_BOOTSTRAP_KEY="+dsKey, "LRS_BOOTSTRAP_SECRET="+dsSecret)...)
+	up := startLRS(t, upEnv()...)
+	out := mustAdmin(t, up.base, "configuration", "create", "--org", "default", "--name", "Downstream",
+		"--contact-email", "ops@example.com", "--endpoint", down.base+"/xapi/", "--version", "2.0.0",
+		"--key", dsKey, "--secret", dsSecret)
+	m := idRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("configuration create:\n%s", out)
+	}
+	mustAdmin(t, up.base, "objective", "create", "--org", "default", "--name", "Bench quiz",
+		"--activity-id", activity, "--verb", verb, "--configuration", m[1])
+
+	downBefore := fbStoredTotal(t, down.base)
+	fwd := fbIngest(t, up.base, upKey, upSecret, activity, verb, n, batch, clients, 0)
+	lastArrival := fbWaitDownstream(t, down, downBefore+float64(n), 10*time.Minute)
+	drainWall := lastArrival.Sub(fwd.start)
+	upStored := fbStoredTimes(t, up.base, upKey, upSecret, activity)
+	downStored := fbStoredTimes(t, down.base, dsKey, dsSecret, activity)
+	burst := fbDelays(t, fwd.ids, upStored, downStored)
+	lastDownStored := slices.MaxFunc(burst.downStored, time.Time.Compare)
+
+	// (c) Steady state: the same upstream, statements posted at half the
+	// measured drain rate in batches of 10 (the downstream keeps up).
+	drainRate := float64(n) / drainWall.Seconds()
+	rate := drainRate / 2
+	steadyN := min(n, int(rate*30)) / 10 * 10
+	steadyN = max(steadyN, 100)
+	downBefore = fbStoredTotal(t, down.base)
+	paced := fbIngest(t, up.base, upKey, upSecret, activity, verb, steadyN, 10, clients, rate)
+	fbWaitDownstream(t, down, downBefore+float64(steadyN), 10*time.Minute)
+	upStored = fbStoredTimes(t, up.base, upKey, upSecret, activity)
+	downStored = fbStoredTimes(t, down.base, dsKey, dsSecret, activity)
+	steady := fbDelays(t, paced.ids, upStored, downStored)
+
+	ingestDrop := 1 - fwd.rate()/baseRes.rate()
+	var b strings.Builder
+	fmt.Fprintf(&b, "forwarding benchmark: %d statements, batches of %d, %d clients, LRS_FORWARD_WORKERS=%s, GOMAXPROCS=%d\n",
+		n, batch, clients, workers, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "| figure | measured |\n|---|---|\n")
+	fmt.Fprintf(&b, "| ingest, no objective (baseline) | %.0f st/s (%.2f s; batch p50 %v, p99 %v) |\n",
+		baseRes.rate(), baseRes.elapsed.Seconds(), fbPct(baseRes.lat, 50), fbPct(baseRes.lat, 99))
+	fmt.Fprintf(&b, "| ingest, forwarding on | %.0f st/s (%.2f s; batch p50 %v, p99 %v) |\n",
+		fwd.rate(), fwd.elapsed.Seconds(), fbPct(fwd.lat, 50), fbPct(fwd.lat, 99))
+	fmt.Fprintf(&b, "| ingest change with forwarding | %+.1f %% |\n", -100*ingestDrop)
+	fmt.Fprintf(&b, "| drain: first upstream POST → last downstream arrival | %.2f s → %.0f st/s |\n", drainWall.Seconds(), drainRate)
+	fmt.Fprintf(&b, "| drain after ingest ended (downstream stored span after last upstream answer) | %.2f s |\n",
+		lastDownStored.Sub(fwd.start.Add(fwd.elapsed)).Seconds())
+	fmt.Fprintf(&b, "| delay upstream stored → downstream stored, burst: p50 / p99 / max | %v / %v / %v |\n",
+		fbPct(burst.delays, 50), fbPct(burst.delays, 99), slices.Max(burst.delays))
+	fmt.Fprintf(&b, "| steady: %d statements at %.0f st/s offered (batches of 10), achieved | %.0f st/s |\n", steadyN, rate, paced.rate())
+	fmt.Fprintf(&b, "| delay, steady: p50 / p99 / max | %v / %v / %v |\n",
+		fbPct(steady.delays, 50), fbPct(steady.delays, 99), slices.Max(steady.delays))
+	t.Logf("\n%s", b.String())
+	fmt.Print(b.String())
+}
+
+// fbIngestResult is one ingest run.
+type fbIngestResult struct {
+	ids     []string
+	start   time.Time
+	elapsed time.Duration
+	lat     []time.Duration // per POST
+}
+
+func (r fbIngestResult) rate() float64 { return float64(len(r.ids)) / r.elapsed.Seconds() }
+
+var fbHTTP = &http.Client{
+	Timeout:   2 * time.Minute,
+	Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64},
+}
+
+// fbIngest POSTs n statements about activity in batches from clients
+// goroutines. perSecond > 0 paces the batches to that statement rate.
+func fbIngest(t *testing.T, base, key, secret, activity, verb string, n, batch, clients int, perSecond float64) fbIngestResult {
+	t.Helper()
+	ids := make([]string, n)
+	bodies := make([][]byte, 0, (n+batch-1)/batch)
+	for lo := 0; lo < n; lo += batch {
+		var sts []map[string]any
+		for i := lo; i < min(lo+batch, n); i++ {
+			ids[i] = uuid.NewString()
+			sts = append(sts, map[string]any{
+				"id":     ids[i],
+				"actor":  map[string]any{"objectType": "Agent", "mbox": fmt.Sprintf("mailto:fb-%d@example.com", i%500)},
+				"verb":   map[string]any{"id": verb, "display": map[string]any{"en-US": "passed"}},
+				"object": map[string]any{"id": activity, "definition": map[string]any{"name": map[string]any{"en-US": "Bench quiz"}}},
+				"result": map[string]any{"score": map[string]any{"scaled": float64(i%100) / 100}, "success": true},
+			})
+		}
+		body, err := json.Marshal(sts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+	type job struct {
+		i  int
+		at time.Time
+	}
+	jobs := make(chan job)
+	lat := make([]time.Duration, len(bodies))
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for j := range jobs {
+				if d := time.Until(j.at); d > 0 {
+					time.Sleep(d)
+				}
+				t0 := time.Now()
+				if err := fbPost(base, key, secret, bodies[j.i]); err != nil {
+					errs <- err
+					for range jobs {
+					}
+					return
+				}
+				lat[j.i] = time.Since(t0)
+			}
+		})
+	}
+	start := time.Now()
+	for i := range bodies {
+		at := start
+		if perSecond > 0 {
+			at = start.Add(time.Duration(float64(i*batch) / perSecond * float64(time.Second)))
+		}
+		jobs <- job{i, at}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	return fbIngestResult{ids: ids, start: start, elapsed: elapsed, lat: lat}
+}
+
+func fbPost(base, key, secret string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, base+"/xapi/statements", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(key, secret)
+	req.Header.Set("X-Experience-API-Version", "2.0.0")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := fbHTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s/xapi/statements: %w", base, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s/xapi/statements: status %d: %s", base, res.StatusCode, b)
+	}
+	return nil
+}
+
+// fbStoredTotal reads lrs_statements_stored_total from base's /metrics.
+func fbStoredTotal(t *testing.T, base string) float64 {
+	t.Helper()
+	res, err := fbHTTP.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "lrs_statements_stored_total "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("lrs_statements_stored_total %q: %v", v, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s/metrics has no lrs_statements_stored_total", base)
+	return 0
+}
+
+// fbWaitDownstream polls the downstream's stored counter until it reaches
+// want and returns when it was first seen there.
+func fbWaitDownstream(t *testing.T, down *proc, want float64, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := fbStoredTotal(t, down.base)
+		if got >= want {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("downstream stored %.0f statements, want %.0f, after %v", got, want, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fbStoredTimes pages through base's statements about activity and returns
+// each one's stored time by id.
+func fbStoredTimes(t *testing.T, base, key, secret, activity string) map[string]time.Time {
+	t.Helper()
+	times := make(map[string]time.Time)
+	path := "/xapi/statements?limit=1000&activity=" + url.QueryEscape(activity)
+	for path != "" {
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(key, secret)
+		req.Header.Set("X-Experience-API-Version", "2.0.0")
+		res, err := fbHTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v: %s", path, res.StatusCode, err, body)
+		}
+		var sr struct {
+			Statements []struct {
+				ID     string    `json:"id"`
+				Stored time.Time `json:"stored"`
+			} `json:"statements"`
+			More string `json:"more"`
+		}
+		if err := json.Unmarshal(body, &sr); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		for _, s := range sr.Statements {
+			times[s.ID] = s.Stored
+		}
+		path = sr.More
+	}
+	return times
+}
+
+type fbDelayResult struct {
+	delays     []time.Duration
+	downStored []time.Time
+}
+
+// fbDelays is downstream stored − upstream stored of every id.
+func fbDelays(t *testing.T, ids []string, up, down map[string]time.Time) fbDelayResult {
+	t.Helper()
+	var r fbDelayResult
+	for _, id := range ids {
+		u, ok1 := up[id]
+		d, ok2 := down[id]
+		if !ok1 || !ok2 {
+			t.Fatalf("statement %s: upstream %v, downstream %v", id, ok1, ok2)
+		}
+		r.delays = append(r.delays, d.Sub(u))
+		r.downStored = append(r.downStored, d)
+	}
+	slices.Sort(r.delays)
+	return r
+}
+
+// fbPct is the p-th percentile (nearest rank) of ds, rounded to the ms.
+func fbPct(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(i, 0)].Round(time.Millisecond)
+}
