@@ -115,6 +115,16 @@ type Engine struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
+	wake     chan struct{} // Wake: deliveries became due; claim now
+}
+
+// Wake makes a waiting Run claim at once instead of at its next poll. It
+// never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 }
 
 type cfgKey struct{ org, id string }
@@ -180,6 +190,7 @@ func New(store Store, statements StatementGetter, factories map[string]Factory, 
 		alertRetry: make(map[cfgKey]time.Time),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
 	}, nil
 }
 
@@ -235,6 +246,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-e.stop:
+		case <-e.wake:
 		case <-t.C:
 		}
 		t.Stop()

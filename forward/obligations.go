@@ -42,6 +42,16 @@ type Obligations struct {
 
 	mu    sync.Mutex
 	cache map[string]*orgRules
+
+	wake func() // set by SetWake: tells a local engine that deliveries are due
+}
+
+// SetWake registers f, called after new deliveries were ensured, so that
+// an engine in the same process sends them without waiting for its poll.
+func (o *Obligations) SetWake(f func()) {
+	o.mu.Lock()
+	o.wake = f
+	o.mu.Unlock()
 }
 
 // orgRules is what Obligations knows of an organization's objectives.
@@ -142,6 +152,12 @@ func (o *Obligations) StatementsStored(ctx context.Context, org string, stmts []
 	}
 	if err := o.store.EnsureDeliveries(ctx, ds); err != nil {
 		return fmt.Errorf("forwarding obligations: ensure %d deliveries: %w", len(ds), err)
+	}
+	o.mu.Lock()
+	wake := o.wake
+	o.mu.Unlock()
+	if wake != nil {
+		wake()
 	}
 	return nil
 }

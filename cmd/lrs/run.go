@@ -189,6 +189,9 @@ func (a *app) doStart(ctx context.Context) error {
 	if a.forward, err = startForwarding(cfg, st, svc, reg, a.logger); err != nil {
 		return fmt.Errorf("forwarding: %w", err)
 	}
+	if a.forward != nil && obligations != nil {
+		obligations.SetWake(a.forward.engine.Wake) // send new results at once
+	}
 
 	endpoint := publicURL + cfg.XAPIRoot + "/"
 	fmt.Fprintf(a.stdout, "xAPI endpoint: %s\n", endpoint)
