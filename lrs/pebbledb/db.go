@@ -96,7 +96,13 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	return &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}}, nil
+	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}}
+	if err := d.releaseLeases(); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
+	return d, nil
 }
 
 type slogAdapter struct{ l *slog.Logger }

@@ -1036,3 +1036,48 @@ func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
 	}
 	return nil
 }
+
+// releaseLeases frees every delivery lease at Open. Only one process can
+// have the store open, so a lease found now belongs to a process that is
+// gone (killed in the middle of a send): without this its deliveries would
+// wait for the lease to expire before anyone retried them.
+func (d *DB) releaseLeases() error {
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: prefixEnd(duePrefix)})
+	if err != nil {
+		return fwdErr("release leases", err)
+	}
+	var keys []string
+	for ok := it.First(); ok; ok = it.Next() {
+		if v := it.Value(); len(v) == 8 && binary.BigEndian.Uint64(v) != 0 {
+			if e, ok := parseDueKey(it.Key()); ok {
+				keys = append(keys, e.key)
+			}
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fwdErr("release leases", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	for _, k := range keys {
+		old, ok, err := d.getDelivery([]byte(k))
+		if err != nil {
+			return fwdErr("release leases", err)
+		}
+		if !ok {
+			continue
+		}
+		v := old
+		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
+		if err := putDelivery(b, &old, &v); err != nil {
+			return fwdErr("release leases", err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("release leases", err)
+	}
+	return nil
+}
