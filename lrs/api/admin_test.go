@@ -384,12 +384,13 @@ func TestRevocationOnSecondProcess(t *testing.T) {
 		t.Errorf("revoking process: %d, want 401 at once", st)
 	}
 	for {
+		sent := time.Since(revoked) // the bound is on when a request arrives
 		st, _ := p2.xapi(c.Key, c.Secret, "GET", "/xapi/statements", "")
 		if st == 401 {
 			break
 		}
-		if time.Since(revoked) > ttl+200*time.Millisecond {
-			t.Fatalf("second process still accepts the revoked credential %v after the revocation (TTL %v)", time.Since(revoked), ttl)
+		if sent > ttl+200*time.Millisecond {
+			t.Fatalf("second process still accepted the revoked credential in a request sent %v after the revocation (TTL %v)", sent, ttl)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -397,7 +398,7 @@ func TestRevocationOnSecondProcess(t *testing.T) {
 
 func TestAuthFailureSlowdown(t *testing.T) {
 	n := newNode(t, openPebble(t), time.Hour, func(o *api.Options) {
-		o.Slowdown = api.SlowdownOptions{After: 3, Delay: 150 * time.Millisecond, MaxDelay: 300 * time.Millisecond}
+		o.Slowdown = api.SlowdownOptions{After: 3, Delay: time.Second, MaxDelay: 2 * time.Second}
 	})
 	c := n.newCred("acme", auth.ScopeAll)
 	for i := 0; i < 3; i++ {
@@ -405,17 +406,17 @@ func TestAuthFailureSlowdown(t *testing.T) {
 		if st, _ := n.xapi(c.Key, "wrong-secret", "GET", "/xapi/statements", ""); st != 401 {
 			t.Fatalf("wrong secret: %d", st)
 		}
-		if d := time.Since(start); d > 100*time.Millisecond {
+		if d := time.Since(start); d > 500*time.Millisecond {
 			t.Errorf("failure %d took %v: the first failures must not be delayed", i+1, d)
 		}
 	}
 	start := time.Now()
 	n.xapi(c.Key, "wrong-secret", "GET", "/xapi/statements", "")
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("4th failure within the window answered in %v, want ≥ 150ms", d)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("4th failure within the window answered in %v, want ≥ 1s", d)
 	}
 	start = time.Now()
-	if st, _ := n.xapi(c.Key, c.Secret, "GET", "/xapi/statements", ""); st != 200 || time.Since(start) > 100*time.Millisecond {
+	if st, _ := n.xapi(c.Key, c.Secret, "GET", "/xapi/statements", ""); st != 200 || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("a successful request from the same client: %d in %v, want 200 without delay", st, time.Since(start))
 	}
 	n.xapi("nobody", "whatever", "GET", "/xapi/statements", "")
