@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -219,23 +218,6 @@ func (s *server) getDocument(r docResource) gin.HandlerFunc {
 	}
 }
 
-// readDocumentBody reads a document of any content type within the size
-// limit.
-func (s *server) readDocumentBody(c *gin.Context) ([]byte, error) {
-	if c.Request.ContentLength > s.maxBody {
-		return nil, &http.MaxBytesError{Limit: s.maxBody}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
-		return nil, lrs.Errorf(lrs.EINVALID, "the request body could not be read")
-	}
-	return body, nil
-}
-
 func (s *server) writeDocument(r docResource) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		dr, err := parseDocRequest(c, r)
@@ -243,7 +225,7 @@ func (s *server) writeDocument(r docResource) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		body, err := s.readDocumentBody(c)
+		body, err := s.readBody(c)
 		if err != nil {
 			s.fail(c, err)
 			return

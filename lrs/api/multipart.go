@@ -41,25 +41,19 @@ func (s *server) readStatementsBody(c *gin.Context) ([]byte, []lrs.AttachmentBod
 	if boundary == "" {
 		return nil, nil, lrs.Errorf(lrs.EINVALID, "the multipart/mixed Content-Type has no boundary parameter")
 	}
-	if c.Request.ContentLength > s.maxBody {
-		return nil, nil, &http.MaxBytesError{Limit: s.maxBody}
+	r, err := s.limitedBody(c)
+	if err != nil {
+		return nil, nil, err
 	}
-	return readMultipart(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody), boundary)
+	return readMultipart(r, boundary)
 }
 
 // readSniffedMultipart reads an application/octet-stream body that must be
 // a multipart/mixed body (see readStatementsBody).
 func (s *server) readSniffedMultipart(c *gin.Context) ([]byte, []lrs.AttachmentBody, error) {
-	if c.Request.ContentLength > s.maxBody {
-		return nil, nil, &http.MaxBytesError{Limit: s.maxBody}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+	body, err := s.readBody(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, nil, err
-		}
-		return nil, nil, lrs.Errorf(lrs.EINVALID, "the request body could not be read")
+		return nil, nil, err
 	}
 	boundary, ok := sniffBoundary(body)
 	if !ok {

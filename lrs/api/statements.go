@@ -55,10 +55,25 @@ func (s *server) readJSONBody(c *gin.Context) ([]byte, error) {
 	case mt != "application/json":
 		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type %q is not accepted: use application/json", mt)
 	}
+	return s.readBody(c)
+}
+
+// limitedBody returns the request body, limited to MaxBodyBytes: a larger
+// body is a *http.MaxBytesError (413), up front when Content-Length says so.
+func (s *server) limitedBody(c *gin.Context) (io.Reader, error) {
 	if c.Request.ContentLength > s.maxBody {
 		return nil, &http.MaxBytesError{Limit: s.maxBody}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+	return http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody), nil
+}
+
+// readBody reads the whole request body within MaxBodyBytes.
+func (s *server) readBody(c *gin.Context) ([]byte, error) {
+	r, err := s.limitedBody(c)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
