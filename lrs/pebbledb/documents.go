@@ -91,15 +91,7 @@ func decodeDoc(b []byte, withContents bool) (docValue, error) {
 	}
 	v.updatedMs = int64(binary.BigEndian.Uint64(b[1:]))
 	b = b[9:]
-	str := func() (string, bool) {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < l {
-			return "", false
-		}
-		s := string(b[n : n+int(l)])
-		b = b[n+int(l):]
-		return s, true
-	}
+	str := func() (string, bool) { return readUvarintString(&b) }
 	var ok bool
 	if v.contentType, ok = str(); !ok {
 		return v, errCorrupt

@@ -132,15 +132,7 @@ func decodeRecord(b []byte) (record, error) {
 	r.storedMs = int64(binary.BigEndian.Uint64(b[1:]))
 	r.voided = b[9] == 1
 	b = b[10:]
-	str := func() (string, bool) {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < l {
-			return "", false
-		}
-		s := string(b[n : n+int(l)])
-		b = b[n+int(l):]
-		return s, true
-	}
+	str := func() (string, bool) { return readUvarintString(&b) }
 	var ok bool
 	if r.refTarget, ok = str(); !ok {
 		return r, errCorrupt
@@ -158,4 +150,16 @@ func decodeRecord(b []byte) (record, error) {
 	}
 	r.raw = append([]byte(nil), b...)
 	return r, nil
+}
+
+// readUvarintString reads a length-prefixed (uvarint) string from *b and
+// advances *b past it; false when *b is too short.
+func readUvarintString(b *[]byte) (string, bool) {
+	l, n := binary.Uvarint(*b)
+	if n <= 0 || uint64(len(*b)-n) < l {
+		return "", false
+	}
+	s := string((*b)[n : n+int(l)])
+	*b = (*b)[n+int(l):]
+	return s, true
 }
