@@ -15,7 +15,7 @@ import (
 	"github.com/lrs-project/lrs/forward/email"
 	"github.com/lrs-project/lrs/forward/internal/fwdtest"
 	"github.com/lrs-project/lrs/forward/xapi"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 const org = "org1"
@@ -61,7 +61,7 @@ type harness struct {
 // (lrs/pebbledb); newHarnessOver takes another store.
 func newHarness(t *testing.T, alerter forward.Alerter) *harness {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

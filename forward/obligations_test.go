@@ -13,7 +13,7 @@ import (
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 	"github.com/lrs-project/lrs/schema"
 )
 
@@ -29,9 +29,9 @@ const (
 
 var obNow = time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)
 
-func openPebble(t *testing.T) *pebble.DB {
+func openPebble(t *testing.T) *pebbledb.DB {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func openPebble(t *testing.T) *pebble.DB {
 
 // setup stores configurations mbox-lms (mbox) and sso-lms (account) and
 // the objectives: quiz passed/failed -> both; page (all verbs) -> mbox-lms.
-func setup(t *testing.T, db *pebble.DB, org string) {
+func setup(t *testing.T, db *pebbledb.DB, org string) {
 	t.Helper()
 	ctx := t.Context()
 	for _, c := range []forward.Configuration{
@@ -81,7 +81,7 @@ func raw(id string, a actor, verb, activity string) lrs.StoredStatement {
 
 type owed struct{ config, state, participant, reason string }
 
-func owes(t *testing.T, db *pebble.DB, org, stmt string) []owed {
+func owes(t *testing.T, db *pebbledb.DB, org, stmt string) []owed {
 	t.Helper()
 	ds, err := db.DeliveriesOfStatement(t.Context(), org, stmt)
 	if err != nil {
@@ -195,7 +195,7 @@ func TestObligationsIdempotent(t *testing.T) {
 
 // countingStore counts ListObjectives calls.
 type countingStore struct {
-	*pebble.DB
+	*pebbledb.DB
 	lists atomic.Int32
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/mongo"
-	pebbledb "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // store is what the binary needs of a storage engine: the LRS contracts

@@ -12,7 +12,7 @@ import (
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs/api"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // invalidations counts Invalidate calls by organization.
@@ -37,7 +37,7 @@ func (i *invalidations) count(org string) int {
 // captured.
 type fwdNode struct {
 	*lrsNode
-	db   *pebble.DB
+	db   *pebbledb.DB
 	logs *syncBuffer
 	inv  *invalidations
 }

@@ -12,13 +12,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/lrs-project/lrs/forward"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // TestAdminOpenAPIInSync checks admin_openapi.json against the routes
 // mounted under /admin/v1 and the JSON shapes of the handlers.
 func TestAdminOpenAPIInSync(t *testing.T) {
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/api"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 const adminToken = "test-admin-token-0123456789abcdef-xyz"
@@ -51,9 +51,9 @@ type lrsNode struct {
 	audit *syncBuffer
 }
 
-func openPebble(t *testing.T) *pebble.DB {
+func openPebble(t *testing.T) *pebbledb.DB {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func openPebble(t *testing.T) *pebble.DB {
 	return db
 }
 
-func newNode(t *testing.T, db *pebble.DB, ttl time.Duration, tune ...func(*api.Options)) *lrsNode {
+func newNode(t *testing.T, db *pebbledb.DB, ttl time.Duration, tune ...func(*api.Options)) *lrsNode {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	authn := auth.NewAuthenticator(db, auth.AuthenticatorOptions{TTL: ttl})

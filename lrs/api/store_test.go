@@ -4,14 +4,14 @@ import (
 	"testing"
 
 	"github.com/lrs-project/lrs/lrs"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // openStore returns an empty store for one test: the embedded engine in a
 // temporary directory.
 func openStore(t *testing.T) lrs.Store {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 // github.com/cockroachdb/pebble (pure Go). It implements lrs.Store and
 // auth.CredentialStore in one directory; every write is synced before it
 // returns. It was chosen over bbolt by lrs/enginebench (see BENCHMARKS.md).
-package pebble
+package pebbledb
 
 import (
 	"bytes"

@@ -1,15 +1,15 @@
-package pebble_test
+package pebbledb_test
 
 import (
 	"testing"
 
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 	"github.com/lrs-project/lrs/lrs/storetest"
 )
 
 func TestDocumentsConformance(t *testing.T) {
 	storetest.RunDocuments(t, func(t *testing.T) storetest.DocumentsStore {
-		db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}

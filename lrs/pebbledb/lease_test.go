@@ -1,4 +1,4 @@
-package pebble_test
+package pebbledb_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // Only one process opens the store, so the leases found at Open belong to
@@ -16,7 +16,7 @@ func TestOpenReleasesLeasesOfADeadProcess(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	db, err := pebble.Open(dir, pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(dir, pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestOpenReleasesLeasesOfADeadProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err = pebble.Open(dir, pebble.Options{CacheBytes: 1 << 20})
+	db, err = pebbledb.Open(dir, pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pebble_test
+package pebbledb_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/lrs-project/lrs/auth"
 
-	pebbledb "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 	"github.com/lrs-project/lrs/lrs/storetest"
 )
 

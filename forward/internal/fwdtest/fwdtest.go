@@ -25,7 +25,7 @@ import (
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/api"
-	pebble "github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 // Clock is a controllable clock.
@@ -87,7 +87,7 @@ type Downstream struct {
 // e.g. to put OAuth2 in front of it.
 func NewDownstream(t testing.TB, wrap func(http.Handler) http.Handler) *Downstream {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), pebble.Options{CacheBytes: 1 << 20})
+	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
