@@ -136,10 +136,11 @@ const (
 // timeout: at start the database may still be coming up, and one ping
 // gives up after the (shorter) server selection timeout.
 func (d *DB) waitReachable(ctx context.Context) error {
-	deadline := time.Now().Add(d.timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	for {
 		err := d.Ping(ctx)
-		if err == nil || ctx.Err() != nil || !time.Now().Before(deadline) {
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		select {
