@@ -324,8 +324,8 @@ func (p *treeParser) number() (any, error) {
 	return n, nil
 }
 
-// maxExactDigits is fewer characters than the shortest number without an
-// exponent that overflows a double (1 followed by 309 digits).
+// maxExactDigits is fewer characters than any number without an exponent
+// that overflows a double has (it has 309 digits or more).
 const maxExactDigits = 300
 
 // truncateNumber shortens a very long number for an error message.
