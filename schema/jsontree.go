@@ -16,6 +16,9 @@ type treeParser struct {
 	data []byte
 	pos  int
 	path []pathSeg // where the parser is, for error paths only
+	// finite refuses numbers a double cannot hold (1e400): set for what
+	// clients send, not for statements stored before the rule.
+	finite bool
 }
 
 type pathSeg struct {
@@ -233,17 +236,24 @@ func (p *treeParser) string() (string, error) {
 				return "", p.fail("invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
+				// Only a high surrogate followed by a low one is a
+				// character; a lone one would be stored as U+FFFD, so
+				// that the statement kept is not the one sent (and two
+				// different ones compare equal). I-JSON (RFC 7493 §2.1)
+				// forbids them.
+				escPos := p.pos - 6
 				r2 := utf8.RuneError
 				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
-					save := p.pos
 					p.pos += 2
 					if x, ok := p.hex4(); ok {
 						r2 = x
-					} else {
-						p.pos = save
 					}
 				}
-				r = utf16.DecodeRune(r, r2)
+				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+					p.pos = escPos
+					return "", &Error{Path: p.where(), Rule: "unpaired-surrogate", Offset: int64(escPos),
+						Message: fmt.Sprintf("the escape %s at byte %d is half of a UTF-16 surrogate pair without its other half; escape the whole character as a pair, or send it as UTF-8", p.data[escPos:escPos+6], escPos)}
+				}
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
@@ -293,7 +303,8 @@ func (p *treeParser) number() (any, error) {
 			return nil, p.fail("invalid number: digits expected after '.'")
 		}
 	}
-	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+	exp := p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E')
+	if exp {
 		p.pos++
 		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
 			p.pos++
@@ -302,5 +313,25 @@ func (p *treeParser) number() (any, error) {
 			return nil, p.fail("invalid number: digits expected in the exponent")
 		}
 	}
-	return json.Number(p.data[start:p.pos]), nil
+	n := json.Number(p.data[start:p.pos])
+	if p.finite && (exp || p.pos-start > maxExactDigits) {
+		// Only an exponent or many digits can overflow a double.
+		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			return nil, &Error{Path: p.where(), Rule: "number-range", Offset: int64(start),
+				Message: fmt.Sprintf("the number %s is outside the range of a double-precision number (about ±1.8e308): receivers could not read it as sent", truncateNumber(n))}
+		}
+	}
+	return n, nil
+}
+
+// maxExactDigits is fewer characters than any number without an exponent
+// that overflows a double has (it has 309 digits or more).
+const maxExactDigits = 300
+
+// truncateNumber shortens a very long number for an error message.
+func truncateNumber(n json.Number) string {
+	if len(n) <= 40 {
+		return string(n)
+	}
+	return string(n[:20]) + "…" + string(n[len(n)-10:])
 }

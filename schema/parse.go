@@ -9,7 +9,13 @@ import (
 // decodeTree decodes one JSON value into a tree of map[string]any, []any,
 // string, json.Number, bool and nil. A syntax error or a repeated object key
 // is an *Error.
-func decodeTree(body []byte) (any, error) {
+func decodeTree(body []byte) (any, error) { return decode(body, false) }
+
+// decodeInput is decodeTree for what a client sends: a number outside a
+// double's range is also an *Error (rule number-range).
+func decodeInput(body []byte) (any, error) { return decode(body, true) }
+
+func decode(body []byte, finite bool) (any, error) {
 	if !utf8.Valid(body) {
 		off := 0
 		for off < len(body) {
@@ -22,7 +28,7 @@ func decodeTree(body []byte) (any, error) {
 		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: int64(off),
 			Message: fmt.Sprintf("malformed JSON at byte %d: invalid UTF-8", off)}
 	}
-	p := &treeParser{data: body}
+	p := &treeParser{data: body, finite: finite}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -58,7 +64,7 @@ func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) 
 // limit), validated under v. isArray tells which form the body had. A
 // batch holding the same id twice is rejected (rule duplicate-id).
 func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statement, isArray bool, err error) {
-	tree, err := decodeTree(body)
+	tree, err := decodeInput(body)
 	if err != nil {
 		return nil, false, err
 	}
@@ -102,7 +108,7 @@ func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statem
 
 // ParseStatement parses and validates a single statement object.
 func ParseStatement(body []byte, v Version) (*Statement, error) {
-	tree, err := decodeTree(body)
+	tree, err := decodeInput(body)
 	if err != nil {
 		return nil, err
 	}

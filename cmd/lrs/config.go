@@ -34,6 +34,12 @@ type Config struct {
 	MaxLimit        int
 	ShutdownTimeout time.Duration
 
+	// Deadlines and the connection cap of the listener.
+	ReadHeaderTimeout time.Duration
+	ReadBodyTimeout   time.Duration
+	IdleTimeout       time.Duration
+	MaxConnsPerClient int // 0: no cap
+
 	// MongoDB engine: used instead of the embedded store when the URI is set.
 	MongoURI      Secret
 	MongoDatabase string
@@ -206,6 +212,37 @@ var settings = []setting{
 		show: func(c *Config) string { return c.ShutdownTimeout.String() },
 	},
 	{
+		flag: "read-header-timeout", env: "LRS_READ_HEADER_TIMEOUT", def: "10s",
+		usage: "how long a client may take to send a request's headers before its connection is closed",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }),
+		show:  func(c *Config) string { return c.ReadHeaderTimeout.String() },
+	},
+	{
+		flag: "read-body-timeout", env: "LRS_READ_BODY_TIMEOUT", def: "1m",
+		usage: "how long a client may take to send a request's body, after its headers, before its connection is closed",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.ReadBodyTimeout }),
+		show:  func(c *Config) string { return c.ReadBodyTimeout.String() },
+	},
+	{
+		flag: "idle-timeout", env: "LRS_IDLE_TIMEOUT", def: "2m",
+		usage: "how long an idle keep-alive connection stays open",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.IdleTimeout }),
+		show:  func(c *Config) string { return c.IdleTimeout.String() },
+	},
+	{
+		flag: "max-conns-per-client", env: "LRS_MAX_CONNS_PER_CLIENT", def: "256",
+		usage: "most connections open at once from one client address (an IPv6 /64 counts as one); more are refused with 429; 0: no cap",
+		apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q: want a whole number, 0 for no cap", v)
+			}
+			c.MaxConnsPerClient = n
+			return nil
+		},
+		show: func(c *Config) string { return strconv.Itoa(c.MaxConnsPerClient) },
+	},
+	{
 		env: "LRS_MONGODB_URI", secret: true,
 		usage: "MongoDB connection string (mongodb:// or mongodb+srv://); when set, MongoDB is the store instead of the embedded one",
 		apply: func(c *Config, v string) error {
@@ -281,6 +318,17 @@ func positiveInt(field func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("%q: want a positive whole number", v)
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q: want a positive duration such as 30s", v)
+		}
+		*field(c) = d
 		return nil
 	}
 }

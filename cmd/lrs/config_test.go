@@ -38,6 +38,11 @@ func defaults() Config {
 		MaxLimit:        100,
 		ShutdownTimeout: 15 * time.Second,
 		MongoDatabase:   "lrs",
+
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadBodyTimeout:   time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxConnsPerClient: 256,
 	}
 }
 
@@ -79,25 +84,29 @@ func TestLoadConfig(t *testing.T) {
 				"LRS_PUBLIC_URL=https://lrs.example.com/", "LRS_LOG_FORMAT=JSON", "LRS_LOG_LEVEL=debug",
 				"LRS_MAX_BODY_BYTES=1024", "LRS_MAX_BATCH=50", "LRS_MAX_LIMIT=500", "LRS_SHUTDOWN_TIMEOUT=1m",
 				"LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
+				"LRS_READ_HEADER_TIMEOUT=3s", "LRS_READ_BODY_TIMEOUT=5m", "LRS_IDLE_TIMEOUT=30s", "LRS_MAX_CONNS_PER_CLIENT=0",
 			},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot = "127.0.0.1:9000", "/var/lib/lrs", "/lrs/xapi"
 				c.PublicURL, c.LogFormat, c.LogLevel = "https://lrs.example.com", "json", slog.LevelDebug
 				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 1024, 50, 500, time.Minute
 				c.BootstrapKey, c.BootstrapSecret = "env-key", "env-secret-123"
+				c.ReadHeaderTimeout, c.ReadBodyTimeout, c.IdleTimeout, c.MaxConnsPerClient = 3*time.Second, 5*time.Minute, 30*time.Second, 0
 			},
 		},
 		{
 			name: "flags override the environment",
 			args: []string{"--addr", ":9001", "--data-dir=/flag", "-xapi-root=/x", "--public-url=http://flag:1",
 				"--log-format=json", "--log-level=warn", "--max-body-bytes=2048", "--max-batch=2",
-				"--max-limit=3", "--shutdown-timeout=500ms"},
+				"--max-limit=3", "--shutdown-timeout=500ms", "--read-header-timeout=1s", "--read-body-timeout=2s",
+				"--idle-timeout=3s", "--max-conns-per-client=8"},
 			env: []string{"LRS_ADDR=:7000", "LRS_DATA_DIR=/env", "LRS_XAPI_ROOT=/env", "LRS_LOG_LEVEL=error",
 				"LRS_MAX_BATCH=notanumber", "LRS_SHUTDOWN_TIMEOUT=forever"},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot, c.PublicURL = ":9001", "/flag", "/x", "http://flag:1"
 				c.LogFormat, c.LogLevel = "json", slog.LevelWarn
 				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 2048, 2, 3, 500*time.Millisecond
+				c.ReadHeaderTimeout, c.ReadBodyTimeout, c.IdleTimeout, c.MaxConnsPerClient = time.Second, 2*time.Second, 3*time.Second, 8
 			},
 		},
 		{
@@ -137,6 +146,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad duration", nil, []string{"LRS_SHUTDOWN_TIMEOUT=soon"}, []string{"LRS_SHUTDOWN_TIMEOUT", `"soon"`}},
 		{"negative duration", []string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
 		{"zero limit", nil, []string{"LRS_MAX_LIMIT=0"}, []string{"LRS_MAX_LIMIT"}},
+		{"zero header timeout", nil, []string{"LRS_READ_HEADER_TIMEOUT=0s"}, []string{"LRS_READ_HEADER_TIMEOUT"}},
+		{"bad body timeout", nil, []string{"LRS_READ_BODY_TIMEOUT=long"}, []string{"LRS_READ_BODY_TIMEOUT", `"long"`}},
+		{"negative idle timeout", []string{"--idle-timeout=-1m"}, nil, []string{"--idle-timeout"}},
+		{"negative connection cap", nil, []string{"LRS_MAX_CONNS_PER_CLIENT=-1"}, []string{"LRS_MAX_CONNS_PER_CLIENT"}},
 		{"negative batch", nil, []string{"LRS_MAX_BATCH=-5"}, []string{"LRS_MAX_BATCH"}},
 		{"body not a number", nil, []string{"LRS_MAX_BODY_BYTES=16MiB"}, []string{"LRS_MAX_BODY_BYTES"}},
 		{"root without slash", nil, []string{"LRS_XAPI_ROOT=xapi"}, []string{"LRS_XAPI_ROOT"}},

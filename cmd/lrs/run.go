@@ -146,6 +146,13 @@ func (a *app) doStart(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
+	if cfg.MaxConnsPerClient > 0 {
+		limited, err := api.LimitConnsPerClient(ln, api.ConnLimitOptions{PerClient: cfg.MaxConnsPerClient, Logger: a.logger, Registerer: reg})
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		a.ln, ln = limited, limited
+	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = derivePublicURL(ln.Addr())
@@ -175,14 +182,15 @@ func (a *app) doStart(ctx context.Context) error {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxBatch:       cfg.MaxBatch,
 		Admin:          adminOpts,
+		BodyTimeout:    cfg.ReadBodyTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("http handler: %w", err)
 	}
 	a.srv = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 

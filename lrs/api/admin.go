@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -150,8 +149,9 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 
 // adminAuth checks the bearer token in constant time.
 func (s *server) adminAuth(c *gin.Context) {
-	h := c.Request.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
+	// The scheme is case-insensitive (RFC 9110 §11.1).
+	scheme, tok, ok := strings.Cut(c.Request.Header.Get("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	if !ok || subtle.ConstantTimeCompare(sum[:], s.admin.token[:]) != 1 {
 		s.guard.fail(c, "admin_token")
@@ -234,12 +234,15 @@ func adminValidator() *validator.Validate {
 	return validate
 }
 
+// maxAdminBody is the largest admin request body (413 above).
+const maxAdminBody = 1 << 20
+
 // bindAdmin decodes the JSON body into dst (unknown fields refused) and
 // validates it; every problem is reported in one 400.
 func (s *server) bindAdmin(c *gin.Context, dst any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	body, err := readBodyWithin(c, maxAdminBody)
 	if err != nil {
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "the request body could not be read"))
+		s.failAdmin(c, err) // 413 when too large
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

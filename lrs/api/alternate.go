@@ -55,7 +55,8 @@ func (s *server) alternateSyntax(next http.Handler) http.Handler {
 
 // rewriteAlternate turns an alternate-syntax request into the request it
 // stands for, in place. On error r is left as it was (except its body,
-// which may have been consumed).
+// which may have been consumed, and, under 2.0, the Authorization and
+// version headers the form held).
 func (s *server) rewriteAlternate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if len(q) != 1 || len(q["method"]) != 1 {
@@ -106,7 +107,15 @@ func (s *server) rewriteAlternate(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	if v, err := schema.ParseVersionHeader(header.Get(headerVersion)); err == nil && v != schema.V1_0_3 {
-		return lrs.Errorf(lrs.EINVALID, "the alternate request syntax (method parameter) is not available in xAPI %s", v)
+		// With the credentials and version the form carries, the request
+		// authenticates and the client learns what is wrong, rather than
+		// getting a 401.
+		for _, h := range []string{"Authorization", headerVersion} {
+			if v := header.Get(h); v != "" {
+				r.Header.Set(h, v)
+			}
+		}
+		return lrs.Errorf(lrs.EINVALID, "xAPI %s removed the alternate request syntax (the method parameter): send the request with its own method, headers and body", v)
 	}
 
 	r.Method = method

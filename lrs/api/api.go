@@ -47,6 +47,9 @@ type Options struct {
 	Admin *AdminOptions
 	// Slowdown tunes the delay of repeated authentication failures.
 	Slowdown SlowdownOptions
+	// BodyTimeout is how long a request body may take to arrive after the
+	// headers (0: no limit). The connection is closed when it expires.
+	BodyTimeout time.Duration
 }
 
 const (
@@ -164,7 +167,7 @@ func New(opts Options) (http.Handler, error) {
 	e.NoRoute(s.noRoute(http.StatusNotFound, lrs.ENOTFOUND, "no resource at this path"))
 	e.NoMethod(s.noRoute(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
 
-	return s.alternateSyntax(e), nil
+	return bodyDeadline(s.alternateSyntax(e), opts.BodyTimeout), nil
 }
 
 // underRoot reports whether path is the xAPI root or below it.

@@ -679,6 +679,7 @@ func TestAlternateSyntax(t *testing.T) {
 		return v.Encode()
 	}
 	formCT := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	removed := bodyContains("2.0.0 removed the alternate request syntax")
 	run(t, e, []tcase{
 		{name: "PUT via form, headers in form", req: req{method: "POST", path: "/xapi/statements?method=PUT", key: "-", version: "-", header: formCT,
 			body: form("statementId", id, "content", stmt("", "alt@example.com", "attempted", "alt"), "Authorization", basic,
@@ -690,7 +691,7 @@ func TestAlternateSyntax(t *testing.T) {
 			body: form("content", stmt("", "alt@example.com", "attempted", "alt2"))}, want: 200},
 		{name: "DELETE via form", req: req{method: "POST", path: "/xapi/statements?method=DELETE", version: "1.0.3", header: formCT, body: form("statementId", id)}, want: 405},
 		{name: "2.0 rejects method", req: req{method: "POST", path: "/xapi/statements?method=GET", header: formCT, body: form("statementId", id)}, want: 400,
-			checks: []check{bodyContains("alternate")}},
+			checks: []check{removed}},
 		{name: "2.0 in form rejects method", req: req{method: "POST", path: "/xapi/statements?method=GET", version: "-", header: formCT,
 			body: form("statementId", id, "X-Experience-API-Version", "2.0.0")}, want: 400},
 		{name: "other query param", req: req{method: "POST", path: "/xapi/statements?method=GET&statementId=" + id, version: "1.0.3", header: formCT}, want: 400},
@@ -698,5 +699,15 @@ func TestAlternateSyntax(t *testing.T) {
 		{name: "not a form", req: req{method: "POST", path: "/xapi/statements?method=GET", version: "1.0.3", body: "{}"}, want: 400},
 		{name: "unknown form param", req: req{method: "POST", path: "/xapi/statements?method=GET", version: "1.0.3", header: formCT, body: form("foo", "bar")}, want: 400,
 			checks: []check{bodyContains("foo")}},
+		// Under 2.0: a 400 saying 2.0 removed the syntax, also when the
+		// credentials are in the form as 1.0.3 clients send them; without
+		// valid credentials still a 401.
+		{name: "2.0, credentials in the form", req: req{method: "POST", path: "/xapi/statements?method=GET", key: "-", header: formCT,
+			body: form("Authorization", basic)}, want: 400, checks: []check{removed, codeIs(lrs.EINVALID)}},
+		{name: "2.0 and credentials in the form", req: req{method: "POST", path: "/xapi/activities/state?method=GET", key: "-", version: "-", header: formCT,
+			body: form("Authorization", basic, "X-Experience-API-Version", "2.0.0", "activityId", docAct, "agent", docAgent, "stateId", "s")}, want: 400, checks: []check{removed}},
+		{name: "2.0, no credentials", req: req{method: "POST", path: "/xapi/statements?method=GET", key: "-", header: formCT, body: form()}, want: 401},
+		{name: "2.0, wrong credentials in the form", req: req{method: "POST", path: "/xapi/statements?method=GET", key: "-", header: formCT,
+			body: form("Authorization", "Basic d3JpdGVyOndyb25n")}, want: 401}, // writer:wrong
 	})
 }

@@ -91,6 +91,7 @@ func registerCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, 
 // the client has failed too often lately, waits before returning (or
 // until the request is cancelled).
 func (g *authGuard) fail(c *gin.Context, reason string) {
+	closeUnreadBody(c) // credentials are checked before the body is read
 	if g.failures != nil {
 		g.failures.WithLabelValues(reason).Inc()
 	}

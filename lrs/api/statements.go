@@ -60,16 +60,22 @@ func (s *server) readJSONBody(c *gin.Context) ([]byte, error) {
 
 // limitedBody returns the request body, limited to MaxBodyBytes: a larger
 // body is a *http.MaxBytesError (413), up front when Content-Length says so.
-func (s *server) limitedBody(c *gin.Context) (io.Reader, error) {
-	if c.Request.ContentLength > s.maxBody {
-		return nil, &http.MaxBytesError{Limit: s.maxBody}
+func (s *server) limitedBody(c *gin.Context) (io.Reader, error) { return limitBody(c, s.maxBody) }
+
+func limitBody(c *gin.Context, limit int64) (io.Reader, error) {
+	if c.Request.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	return http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody), nil
+	return http.MaxBytesReader(c.Writer, c.Request.Body, limit), nil
 }
 
 // readBody reads the whole request body within MaxBodyBytes.
-func (s *server) readBody(c *gin.Context) ([]byte, error) {
-	r, err := s.limitedBody(c)
+func (s *server) readBody(c *gin.Context) ([]byte, error) { return readBodyWithin(c, s.maxBody) }
+
+// readBodyWithin reads the whole request body; one larger than limit is a
+// *http.MaxBytesError (413).
+func readBodyWithin(c *gin.Context, limit int64) ([]byte, error) {
+	r, err := limitBody(c, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	// Timeout bounds every operation (a safety net on top of request
 	// contexts). Default 10s.
 	Timeout time.Duration
+	// ServerSelectionTimeout is how long an operation waits for a
+	// reachable server before it fails with EUNAVAILABLE, so that an
+	// unreachable database answers 503 in seconds rather than after
+	// Timeout. Default 3s; the URI's serverSelectionTimeoutMS wins.
+	ServerSelectionTimeout time.Duration
 	// MaxClockSkew is the largest difference allowed between the clocks
 	// of the lrs processes sharing the database. Default 1s.
 	MaxClockSkew time.Duration
@@ -80,9 +85,16 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.MaxClockSkew <= 0 {
 		opts.MaxClockSkew = time.Second
 	}
-	co := options.Client().ApplyURI(opts.URI).
+	if opts.ServerSelectionTimeout <= 0 {
+		opts.ServerSelectionTimeout = DefaultServerSelectionTimeout
+	}
+	// Defaults first, so that the URI's own options (serverSelectionTimeoutMS,
+	// connectTimeoutMS) win.
+	co := options.Client().
+		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
+		SetConnectTimeout(defaultConnectTimeout).
+		ApplyURI(opts.URI).
 		SetTimeout(opts.Timeout).
-		SetServerSelectionTimeout(opts.Timeout).
 		SetWriteConcern(writeconcern.Majority()).
 		SetAppName("lrs")
 	client, err := mongo.Connect(co)
@@ -100,7 +112,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		timeout:     opts.Timeout,
 	}
 	d.clock = &Clock{db: d, skew: opts.MaxClockSkew, now: time.Now}
-	if err := d.Ping(ctx); err != nil {
+	if err := d.waitReachable(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -109,6 +121,34 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+const (
+	// DefaultServerSelectionTimeout bounds how long a request waits for an
+	// unreachable database before its 503 (README, Scale-out on MongoDB).
+	DefaultServerSelectionTimeout = 3 * time.Second
+	// defaultConnectTimeout bounds opening a connection, the monitors'
+	// included, so that a silent (black-holed) server is noticed soon.
+	defaultConnectTimeout = 5 * time.Second
+)
+
+// waitReachable pings until the database answers, for up to the operation
+// timeout: at start the database may still be coming up, and one ping
+// gives up after the (shorter) server selection timeout.
+func (d *DB) waitReachable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	for {
+		err := d.Ping(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Index names are stable, so a later version can find and change them.
