@@ -105,7 +105,7 @@ func (s *server) rewriteAlternate(w http.ResponseWriter, r *http.Request) error 
 			query[k] = vs
 		}
 	}
-	if v, err := schema.ParseVersionHeader(header.Get(headerVersion)); err == nil && v != schema.V1_0_3 {
+	if v, err := schema.ParseVersionHeader(header.Get(headerVersion), schema.Versions); err == nil && v != schema.V1_0_3 {
 		return lrs.Errorf(lrs.EINVALID, "the alternate request syntax (method parameter) is not available in xAPI %s", v)
 	}
 

@@ -22,6 +22,7 @@ import (
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/api"
+	"github.com/lrs-project/lrs/schema"
 )
 
 // testAuth is a hand-written Authenticator: key → secret → Principal.
@@ -299,6 +300,60 @@ func TestAuthVersionAndScopes(t *testing.T) {
 		{name: "statements/read reads", req: req{method: "GET", path: q, key: "reader"}, want: 200},
 		{name: "all/read reads", req: req{method: "HEAD", path: q, key: "allrd"}, want: 200},
 		{name: "write scope writes", req: req{method: "POST", path: q, key: "wonly", body: stmt("", "a@example.com", "attempted", "x")}, want: 200},
+	})
+}
+
+// TestVersionsSetting: Options.Versions (LRS_XAPI_VERSIONS) decides what
+// About lists, which version headers are accepted, and the version a
+// response without one of its own carries (the newest served).
+func TestVersionsSetting(t *testing.T) {
+	t.Run("1.0.3 alone", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) { o.Versions = []schema.Version{schema.V1_0_3} })
+		v103 := hasHeader("X-Experience-API-Version", "1.0.3")
+		state := "/xapi/activities/state?" + url.Values{"activityId": {"http://example.com/a"}, "agent": {`{"mbox":"mailto:a@example.com"}`}, "stateId": {"s"}}.Encode()
+		run(t, e, []tcase{
+			{name: "about lists 1.0.3 only", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["1.0.3"]`), v103}},
+			{name: "no version header: 400 answered as 1.0.3", req: req{method: "GET", path: "/xapi/statements", version: "-"}, want: 400,
+				checks: []check{v103, bodyContains("supported: 1.0.x")}},
+			{name: "POST without version header", req: req{method: "POST", path: "/xapi/statements", version: "-", body: stmt("", "a@example.com", "attempted", "x")}, want: 400,
+				checks: []check{v103}},
+			{name: "2.0.0 is refused", req: req{method: "GET", path: "/xapi/statements", version: "2.0.0"}, want: 400,
+				checks: []check{v103, codeIs(lrs.EINVALID), bodyContains(`version \"2.0.0\" is not supported (supported: 1.0.x)`)}},
+			{name: "2.0 is refused on documents too", req: req{method: "GET", path: state, version: "2.0"}, want: 400, checks: []check{v103}},
+			{name: "1.0.3 is served", req: req{method: "GET", path: "/xapi/statements", version: "1.0.3"}, want: 200, checks: []check{v103}},
+			{name: "1.0.0 is served as 1.0.3", req: req{method: "POST", path: "/xapi/statements", version: "1.0.0", body: stmt("", "a@example.com", "attempted", "x")}, want: 200,
+				checks: []check{v103}},
+			{name: "unknown path", req: req{method: "GET", path: "/xapi/nothing", version: "1.0.3"}, want: 404, checks: []check{v103}},
+		})
+	})
+	t.Run("2.0.0 alone", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) { o.Versions = []schema.Version{schema.V2_0_0} })
+		run(t, e, []tcase{
+			{name: "about lists 2.0.0 only", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["2.0.0"]`)}},
+			{name: "1.0.3 is refused", req: req{method: "GET", path: "/xapi/statements", version: "1.0.3"}, want: 400,
+				checks: []check{hasHeader("X-Experience-API-Version", "2.0.0"), bodyContains("supported: 2.0.x")}},
+			{name: "2.0.0 is served", req: req{method: "GET", path: "/xapi/statements"}, want: 200},
+		})
+	})
+	t.Run("both, listed newest first and twice", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) {
+			o.Versions = []schema.Version{schema.V2_0_0, schema.V1_0_3, schema.V2_0_0}
+		})
+		run(t, e, []tcase{
+			{name: "about lists them oldest first, once", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["1.0.3","2.0.0"]`)}},
+			{name: "no version header: answered as 2.0.0", req: req{method: "GET", path: "/xapi/statements", version: "-"}, want: 400,
+				checks: []check{hasHeader("X-Experience-API-Version", "2.0.0")}},
+		})
+	})
+	t.Run("a version schema does not implement", func(t *testing.T) {
+		_, err := api.New(api.Options{Service: lrs.NewService(openStore(t), lrs.ServiceOptions{}), Documents: lrs.NewDocuments(nil, nil),
+			Auth: credentials, Versions: []schema.Version{"1.1.0"}})
+		if err == nil || !strings.Contains(err.Error(), `"1.1.0"`) {
+			t.Errorf("New with version 1.1.0: %v, want an error naming it", err)
+		}
 	})
 }
 
