@@ -56,7 +56,7 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 		st := e2eStatement(uuid.NewString(), "ada@example.com", "attempted", "authority")
 		st["authority"] = map[string]any{"objectType": "Group", "member": []any{app, user}}
 		c2.expect(http.StatusOK, http.MethodPost, "/statements", st)
-		got := decodeObject(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+st["id"].(string), nil).body)
+		got := decodeStatement(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+st["id"].(string), nil).body)
 		if a, _ := got["authority"].(map[string]any); a["objectType"] == "Group" {
 			t.Errorf("the submitted authority was kept: %v", got["authority"])
 		}
@@ -107,7 +107,7 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 			}
 		}
 		for id := range want {
-			check(t, decodeObject(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?format=ids&statementId="+id, nil).body))
+			check(t, decodeStatement(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?format=ids&statementId="+id, nil).body))
 		}
 		// A query keeps the format on every page of its more links.
 		seen, path := 0, "/statements?format=ids&limit=3&agent="+url.QueryEscape(ada)
@@ -146,7 +146,7 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 		if !strings.Contains(string(r.body), id) {
 			t.Errorf("409 %s does not name the statement", r.body)
 		}
-		got := decodeObject(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+id, nil).body)
+		got := decodeStatement(t, c2.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+id, nil).body)
 		if d := got["result"].(map[string]any)["duration"]; d != "PT1M0.12S" {
 			t.Errorf("stored duration %v, want the first one, PT1M0.12S", d)
 		}
@@ -190,7 +190,7 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 			c1.expect(http.StatusNotFound, http.MethodGet, path, nil)
 			c1.expect(http.StatusNoContent, http.MethodPut, path, map[string]any{"v": 1}, "If-None-Match", "*")
 			c1.expect(http.StatusConflict, http.MethodPut, path, map[string]any{"v": 2})
-			if got := decodeObject(t, c1.expect(http.StatusOK, http.MethodGet, path, nil).body); got["v"] != 1.0 {
+			if got := decodeStatement(t, c1.expect(http.StatusOK, http.MethodGet, path, nil).body); got["v"] != 1.0 {
 				t.Errorf("PUT %s: the document changed to %v after a refused PUT", path, got)
 			}
 		}
@@ -229,7 +229,7 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 		if err := json.Unmarshal(r.body, &ids); err != nil || len(ids) != 1 {
 			t.Fatalf("POST: %s", r.body)
 		}
-		got := decodeObject(t, c1.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+ids[0], nil).body)
+		got := decodeStatement(t, c1.expect(http.StatusOK, http.MethodGet, "/statements?statementId="+ids[0], nil).body)
 		if got["version"] != "1.0.0" {
 			t.Errorf("statement version %v, want 1.0.0", got["version"])
 		}
@@ -237,13 +237,4 @@ func testXAPIRules(t *testing.T, storeEnv []string) {
 			t.Errorf("statements stored under 2.0 are not served: %d", len(all))
 		}
 	})
-}
-
-func decodeObject(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return m
 }
