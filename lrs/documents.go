@@ -99,7 +99,16 @@ type WriteConditions struct {
 	// RequireHeaders: a PUT to an existing document without either header
 	// is a conflict (both profile resources; State too under xAPI 2.0).
 	RequireHeaders bool
+	// RequireHeadersToCreate: a PUT without either header writes nothing at
+	// all: a conflict when the document exists, else an EINVALID naming the
+	// header to send (both profile resources under xAPI 1.0.x, where a
+	// client MUST send one, Communication 3.1.s3.b1).
+	RequireHeadersToCreate bool
 }
+
+// conflictMessage answers a PUT without concurrency headers to an existing
+// document (Communication 3.1.s4.b14).
+const conflictMessage = "the document already exists: check its current state, then PUT again with an If-Match header carrying its current ETag (or If-None-Match: * to create only)"
 
 // ETagOf returns the ETag of document contents.
 func ETagOf(contents []byte) string {
@@ -140,12 +149,23 @@ func (d *Documents) Put(ctx context.Context, org string, scope DocumentScope, id
 	if err != nil {
 		return err
 	}
+	if pre == (Precondition{}) && wc.RequireHeadersToCreate {
+		_, err := d.store.GetDocument(ctx, org, scope, id)
+		switch {
+		case err == nil:
+			return Errorf(ECONFLICT, conflictMessage)
+		case ErrorCode(err) == ENOTFOUND:
+			return Errorf(EINVALID, "a PUT to this resource needs an If-Match or If-None-Match header: send If-None-Match: * to create the document")
+		default:
+			return fmt.Errorf("get document: %w", err)
+		}
+	}
 	if pre == (Precondition{}) && wc.RequireHeaders {
 		// Without headers a PUT may only create.
 		pre.Absent = true
 		err := d.store.PutDocument(ctx, org, d.document(scope, id, contentType, contents), pre)
 		if ErrorCode(err) == EPRECONDITION {
-			return Errorf(ECONFLICT, "the document already exists: check its current state, then PUT again with an If-Match header carrying its current ETag (or If-None-Match: * to create only)")
+			return Errorf(ECONFLICT, conflictMessage)
 		}
 		if err != nil {
 			return fmt.Errorf("put document: %w", err)

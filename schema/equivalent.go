@@ -3,7 +3,9 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +17,8 @@ import (
 // immutability exceptions allow: properties the LRS assigns (id,
 // authority, stored, version; timestamp when the client sent none), verb
 // display, activity definitions, the order of group members, attachments,
-// the serialization of timestamps, and the case of case-insensitive values.
+// the serialization of timestamps, durations beyond 0.01 s (Data 4.6.s1.b5),
+// and the case of case-insensitive values.
 func Equivalent(received *Statement, stored []byte) (bool, error) {
 	tree, err := decodeTree(stored)
 	if err != nil {
@@ -78,6 +81,11 @@ func normalizeForCompare(v any, key string) any {
 					}
 				}
 				continue
+			case "duration":
+				if s, ok := val.(string); ok {
+					x[k] = comparableDuration(s)
+				}
+				continue
 			case "mbox", "mbox_sha1sum", "registration":
 				if s, ok := val.(string); ok {
 					x[k] = strings.ToLower(s)
@@ -134,4 +142,47 @@ func normalizeForCompare(v any, key string) any {
 	default:
 		return v
 	}
+}
+
+// durationParts captures the designators of a valid duration: weeks, or
+// years, months, days, then hours, minutes, seconds.
+var durationParts = regexp.MustCompile(`^P(?:(\d+(?:\.\d+)?)W|(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?)$`)
+
+// comparableDuration is the form in which two durations compare equal
+// when they agree to the hundredth of a second (Data 4.6.s1.b5; 2.0
+// §4.2.7): the time part (hours, minutes, seconds) is a number of seconds,
+// truncated to 0.01 s, so PT1M0.1237S, PT60.12S and PT1M0.12S are one
+// duration (Data 4.6 counts PT4H35M59.14S and PT16559.14S as the same
+// period). Weeks, years, months and days, whose length in seconds varies,
+// are compared as numbers. Arithmetic is exact (big.Rat), on numbers
+// bounded so that a hostile duration costs no more than a plain one: at
+// most 30 integer digits (else the duration compares as written) and 12
+// fraction digits (1e-12 h is 3.6 ns).
+func comparableDuration(s string) string {
+	g := durationParts.FindStringSubmatch(s)
+	if g == nil {
+		return s
+	}
+	var n [8]*big.Rat
+	for i := 1; i < len(g); i++ {
+		n[i] = new(big.Rat)
+		if g[i] == "" {
+			continue
+		}
+		whole, frac, _ := strings.Cut(g[i], ".")
+		if len(whole) > 30 {
+			return s
+		}
+		if len(frac) > 12 {
+			frac = frac[:12]
+		}
+		n[i].SetString(whole + "." + frac + "0") // digits only, by the pattern
+	}
+	secs := new(big.Rat).Mul(n[5], big.NewRat(3600, 1))
+	secs.Add(secs, new(big.Rat).Mul(n[6], big.NewRat(60, 1)))
+	secs.Add(secs, n[7])
+	secs.Mul(secs, big.NewRat(100, 1))
+	hundredths := new(big.Int).Quo(secs.Num(), secs.Denom()) // non-negative: truncation
+	return fmt.Sprintf("P%sW%sY%sM%sDT%s", n[1].RatString(), n[2].RatString(),
+		n[3].RatString(), n[4].RatString(), hundredths.String())
 }

@@ -52,62 +52,80 @@ func Render(stored []byte, f Format, langs []string) ([]byte, error) {
 	return encodeTree(m)
 }
 
+// idsStatement reduces a Statement, or a SubStatement, to what format=ids
+// returns (Communication 2.1.3.s1.table1.row12): the minimum that
+// identifies each Agent, Group, Verb and Activity. A Verb or an Activity
+// is its id (an Activity's objectType is optional, Data 2.4.4.1); an Agent
+// is its identifier, with objectType only where it is required (an Agent
+// that is a statement's object, Data 2.4.4.2); a Group is its objectType
+// and identifier, or, anonymous, its objectType and its members reduced
+// alike. StatementRefs and everything that is not one of those objects
+// (result, timestamps, attachments…) are kept.
 func idsStatement(m map[string]any) {
-	m["actor"] = idsAgent(m["actor"])
+	if a, ok := m["actor"]; ok {
+		m["actor"] = idsActor(a, false)
+	}
 	if verb, ok := m["verb"].(map[string]any); ok {
 		m["verb"] = map[string]any{"id": verb["id"]}
 	}
 	if a, ok := m["authority"]; ok {
-		m["authority"] = idsAgent(a)
+		m["authority"] = idsActor(a, false)
 	}
 	if obj, ok := m["object"].(map[string]any); ok {
 		switch obj["objectType"] {
 		case "Agent", "Group":
-			m["object"] = idsAgent(obj)
+			m["object"] = idsActor(obj, true)
 		case "SubStatement":
 			idsStatement(obj)
-		case "StatementRef":
+		case objectTypeStatementRf:
 		default:
-			m["object"] = map[string]any{"objectType": "Activity", "id": obj["id"]}
+			m["object"] = idsActivity(obj)
 		}
 	}
-	if ctx, ok := m["context"].(map[string]any); ok {
-		for _, k := range []string{"instructor", "team"} {
-			if a, ok := ctx[k]; ok {
-				ctx[k] = idsAgent(a)
-			}
+	ctx, ok := m["context"].(map[string]any)
+	if !ok {
+		return
+	}
+	for _, k := range []string{"instructor", "team"} {
+		if a, ok := ctx[k]; ok {
+			ctx[k] = idsActor(a, false)
 		}
-		for _, ca := range asList(ctx["contextAgents"]) {
-			if x, ok := ca.(map[string]any); ok {
-				x["agent"] = idsAgent(x["agent"])
-			}
+	}
+	for _, ca := range asList(ctx["contextAgents"]) {
+		if x, ok := ca.(map[string]any); ok {
+			x["agent"] = idsActor(x["agent"], false)
 		}
-		for _, cg := range asList(ctx["contextGroups"]) {
-			if x, ok := cg.(map[string]any); ok {
-				x["group"] = idsAgent(x["group"])
-			}
+	}
+	for _, cg := range asList(ctx["contextGroups"]) {
+		if x, ok := cg.(map[string]any); ok {
+			x["group"] = idsActor(x["group"], false)
 		}
-		if cas, ok := ctx["contextActivities"].(map[string]any); ok {
-			for k, list := range cas {
-				out := []any{}
-				for _, a := range asList(list) {
-					if x, ok := a.(map[string]any); ok {
-						out = append(out, map[string]any{"objectType": "Activity", "id": x["id"]})
-					}
+	}
+	if cas, ok := ctx["contextActivities"].(map[string]any); ok {
+		for k, list := range cas {
+			out := []any{}
+			for _, a := range asList(list) {
+				if x, ok := a.(map[string]any); ok {
+					out = append(out, idsActivity(x))
 				}
-				cas[k] = out
 			}
+			cas[k] = out
 		}
 	}
 }
 
-func idsAgent(v any) any {
+func idsActivity(m map[string]any) map[string]any { return map[string]any{"id": m["id"]} }
+
+// idsActor reduces an Agent or Group. asObject: it is a statement's
+// object, where an Agent's objectType is required.
+func idsActor(v any, asObject bool) any {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return v
 	}
 	out := map[string]any{}
-	if ot, ok := m["objectType"]; ok {
+	group := m["objectType"] == "Group"
+	if ot, ok := m["objectType"]; ok && (group || asObject) {
 		out["objectType"] = ot
 	}
 	for _, k := range []string{"mbox", "mbox_sha1sum", "openid", "account"} {
@@ -116,10 +134,10 @@ func idsAgent(v any) any {
 			return out
 		}
 	}
-	if members, ok := m["member"].([]any); ok {
+	if members, ok := m["member"].([]any); ok && group {
 		ms := make([]any, len(members))
 		for i, mm := range members {
-			ms[i] = idsAgent(mm)
+			ms[i] = idsActor(mm, false)
 		}
 		out["member"] = ms
 	}

@@ -9,6 +9,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -21,31 +22,69 @@ const (
 	V2_0_0 Version = "2.0.0"
 )
 
-// Versions lists the supported versions for the About resource.
+// Versions lists every version this package implements, oldest first.
 var Versions = []Version{V1_0_3, V2_0_0}
 
+// ParseVersions parses a comma-separated list of versions, such as
+// "1.0.3,2.0.0": each one of Versions, written as About lists it, none
+// twice. The result is ordered oldest first.
+func ParseVersions(s string) ([]Version, error) {
+	var out []Version
+	for _, part := range strings.Split(s, ",") {
+		v := Version(strings.TrimSpace(part))
+		if !slices.Contains(Versions, v) {
+			return nil, fmt.Errorf("%q is not an xAPI version this LRS implements (%s)", v, joinVersions(Versions, false))
+		}
+		if slices.Contains(out, v) {
+			return nil, fmt.Errorf("%q is listed twice", v)
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b Version) int { return slices.Index(Versions, a) - slices.Index(Versions, b) })
+	return out, nil
+}
+
 // ParseVersionHeader maps an X-Experience-API-Version header value to the
-// rules that apply: 1.0, 1.0.0 … 1.0.x use 1.0.3; 2.0, 2.0.x use 2.0.0.
-// Anything else (missing, 0.9, 1.1.0, 2.1.0, junk) is an *Error.
-func ParseVersionHeader(h string) (Version, error) {
+// rules that apply, among the supported versions: 1.0, 1.0.0 … 1.0.x use
+// 1.0.3; 2.0, 2.0.x use 2.0.0. Anything else (missing, 0.9, 1.1.0, 2.1.0,
+// junk, a version not in supported) is an *Error naming what is accepted.
+func ParseVersionHeader(h string, supported []Version) (Version, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
-		return "", &Error{Path: "X-Experience-API-Version", Rule: "version", Message: "the X-Experience-API-Version header is required"}
+		return "", &Error{Path: "X-Experience-API-Version", Rule: "version",
+			Message: fmt.Sprintf("the X-Experience-API-Version header is required (supported: %s)", joinVersions(supported, true))}
 	}
+	var v Version
 	major, rest, ok := strings.Cut(h, ".")
 	if ok {
 		minor, patch, hasPatch := strings.Cut(rest, ".")
 		if minor == "0" && (!hasPatch || isDigits(patch)) {
 			switch major {
 			case "1":
-				return V1_0_3, nil
+				v = V1_0_3
 			case "2":
-				return V2_0_0, nil
+				v = V2_0_0
 			}
 		}
 	}
-	return "", &Error{Path: "X-Experience-API-Version", Rule: "version",
-		Message: fmt.Sprintf("version %q is not supported (supported: 1.0.x, 2.0.x)", h)}
+	if v == "" || !slices.Contains(supported, v) {
+		return "", &Error{Path: "X-Experience-API-Version", Rule: "version",
+			Message: fmt.Sprintf("version %q is not supported (supported: %s)", h, joinVersions(supported, true))}
+	}
+	return v, nil
+}
+
+// joinVersions joins versions with commas; family writes each as the
+// header values it stands for (1.0.3 as 1.0.x).
+func joinVersions(vs []Version, family bool) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = string(v)
+		if family {
+			parts[i] = parts[i][:strings.LastIndexByte(parts[i], '.')] + ".x"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func isDigits(s string) bool {

@@ -34,9 +34,57 @@ func TestParseVersionHeader(t *testing.T) {
 		{"junk", "", false},
 	}
 	for _, tt := range tests {
-		got, err := schema.ParseVersionHeader(tt.header)
+		got, err := schema.ParseVersionHeader(tt.header, schema.Versions)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseVersionHeader(%q) = %q, %v; want %q, ok=%v", tt.header, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseVersionHeaderOfSupported(t *testing.T) {
+	only103 := []schema.Version{schema.V1_0_3}
+	if v, err := schema.ParseVersionHeader("1.0.1", only103); err != nil || v != schema.V1_0_3 {
+		t.Errorf("1.0.1 with 1.0.3 supported = %q, %v; want 1.0.3", v, err)
+	}
+	for _, h := range []string{"2.0.0", "2.0", ""} {
+		_, err := schema.ParseVersionHeader(h, only103)
+		var se *schema.Error
+		if !errors.As(err, &se) || se.Rule != "version" || !strings.HasSuffix(se.Message, "(supported: 1.0.x)") {
+			t.Errorf("%q with 1.0.3 supported: %v, want a version error naming 1.0.x alone", h, err)
+		}
+	}
+	_, err := schema.ParseVersionHeader("1.0.3", []schema.Version{schema.V2_0_0})
+	if err == nil || !strings.Contains(err.Error(), `version "1.0.3" is not supported (supported: 2.0.x)`) {
+		t.Errorf("1.0.3 with 2.0.0 supported: %v", err)
+	}
+}
+
+func TestParseVersions(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []schema.Version
+		err  string
+	}{
+		{"1.0.3,2.0.0", []schema.Version{schema.V1_0_3, schema.V2_0_0}, ""},
+		{" 2.0.0 , 1.0.3 ", []schema.Version{schema.V1_0_3, schema.V2_0_0}, ""},
+		{"1.0.3", []schema.Version{schema.V1_0_3}, ""},
+		{"2.0.0", []schema.Version{schema.V2_0_0}, ""},
+		{"", nil, `"" is not an xAPI version`},
+		{"1.0.3,", nil, `"" is not an xAPI version`},
+		{"1.0", nil, `"1.0" is not an xAPI version this LRS implements (1.0.3, 2.0.0)`},
+		{"2.1.0", nil, `"2.1.0" is not an xAPI version`},
+		{"1.0.3,1.0.3", nil, `"1.0.3" is listed twice`},
+	}
+	for _, tt := range tests {
+		got, err := schema.ParseVersions(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseVersions(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseVersions(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
 }

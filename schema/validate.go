@@ -204,6 +204,7 @@ func (c *checker) statement(path string, m map[string]any, sub bool) {
 	if a, ok := m["authority"]; ok && c.ok() {
 		if am, ok := c.asObject(path+".authority", a, "authority"); ok {
 			c.actor(path+".authority", am, true)
+			c.authorityShape(path+".authority", am)
 		}
 	}
 	if v, ok := m["version"]; ok && c.ok() {
@@ -229,6 +230,26 @@ func (c *checker) statement(path string, m map[string]any, sub bool) {
 		if verbID(m) == verbVoidedID && objectType != "StatementRef" {
 			c.fail(path+".object", "voiding", "a voiding statement's object must be a StatementRef")
 		}
+	}
+}
+
+// authorityShape checks what an authority may be beyond a valid Agent or
+// Group (Data 2.4.9.s3.b1): an Agent, or, in 3-legged OAuth, an anonymous
+// Group of exactly two Agents (the application and the user). The LRS
+// replaces the authority anyway; a statement that claims another shape is
+// still rejected.
+func (c *checker) authorityShape(path string, m map[string]any) {
+	if !c.ok() || m["objectType"] != "Group" {
+		return
+	}
+	for _, k := range ifiProps {
+		if _, ok := m[k]; ok {
+			c.fail(childPath(path, k), "authority", "an authority Group must be anonymous (no %s): two Agents, the OAuth application and the user", k)
+			return
+		}
+	}
+	if members, _ := m["member"].([]any); len(members) != 2 {
+		c.fail(path+".member", "authority", "an authority Group must have exactly two Agents (the OAuth application and the user), not %d", len(members))
 	}
 }
 

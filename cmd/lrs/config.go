@@ -16,15 +16,18 @@ import (
 
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs/api"
+	"github.com/lrs-project/lrs/schema"
 )
 
 // Config is the binary's configuration: defaults, then LRS_* environment
 // variables, then flags (flags win).
 type Config struct {
-	Addr      string // listen address, host:port
-	DataDir   string // embedded store directory
-	XAPIRoot  string // path prefix of the xAPI resources, e.g. /xapi
-	PublicURL string // external base URL; "" derives http://localhost:PORT from the listener
+	Addr     string // listen address, host:port
+	DataDir  string // embedded store directory
+	XAPIRoot string // path prefix of the xAPI resources, e.g. /xapi
+	// XAPIVersions are the xAPI versions served, oldest first.
+	XAPIVersions []schema.Version
+	PublicURL    string // external base URL; "" derives http://localhost:PORT from the listener
 
 	LogFormat string // text or json
 	LogLevel  slog.Level
@@ -121,6 +124,25 @@ var settings = []setting{
 			return nil
 		},
 		show: func(c *Config) string { return c.XAPIRoot },
+	},
+	{
+		flag: "xapi-versions", env: "LRS_XAPI_VERSIONS", def: "1.0.3,2.0.0",
+		usage: "xAPI versions served, comma-separated (1.0.3, 2.0.0): About lists them, requests for another are 400",
+		apply: func(c *Config, v string) error {
+			vs, err := schema.ParseVersions(v)
+			if err != nil {
+				return err
+			}
+			c.XAPIVersions = vs
+			return nil
+		},
+		show: func(c *Config) string {
+			parts := make([]string, len(c.XAPIVersions))
+			for i, v := range c.XAPIVersions {
+				parts[i] = string(v)
+			}
+			return strings.Join(parts, ",")
+		},
 	},
 	{
 		flag: "public-url", env: "LRS_PUBLIC_URL", def: "",

@@ -10,10 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lrs-project/lrs/schema"
 )
 
 // env returns a getenv over the pairs "NAME=value".
@@ -31,6 +34,7 @@ func defaults() Config {
 		Addr:            ":8080",
 		DataDir:         "./data",
 		XAPIRoot:        "/xapi",
+		XAPIVersions:    []schema.Version{schema.V1_0_3, schema.V2_0_0},
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		MaxBodyBytes:    16 << 20,
@@ -85,6 +89,7 @@ func TestLoadConfig(t *testing.T) {
 				"LRS_MAX_BODY_BYTES=1024", "LRS_MAX_BATCH=50", "LRS_MAX_LIMIT=500", "LRS_SHUTDOWN_TIMEOUT=1m",
 				"LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
 				"LRS_READ_HEADER_TIMEOUT=3s", "LRS_READ_BODY_TIMEOUT=5m", "LRS_IDLE_TIMEOUT=30s", "LRS_MAX_CONNS_PER_CLIENT=0",
+				"LRS_XAPI_VERSIONS=1.0.3",
 			},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot = "127.0.0.1:9000", "/var/lib/lrs", "/lrs/xapi"
@@ -92,6 +97,7 @@ func TestLoadConfig(t *testing.T) {
 				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 1024, 50, 500, time.Minute
 				c.BootstrapKey, c.BootstrapSecret = "env-key", "env-secret-123"
 				c.ReadHeaderTimeout, c.ReadBodyTimeout, c.IdleTimeout, c.MaxConnsPerClient = 3*time.Second, 5*time.Minute, 30*time.Second, 0
+				c.XAPIVersions = []schema.Version{schema.V1_0_3}
 			},
 		},
 		{
@@ -99,9 +105,9 @@ func TestLoadConfig(t *testing.T) {
 			args: []string{"--addr", ":9001", "--data-dir=/flag", "-xapi-root=/x", "--public-url=http://flag:1",
 				"--log-format=json", "--log-level=warn", "--max-body-bytes=2048", "--max-batch=2",
 				"--max-limit=3", "--shutdown-timeout=500ms", "--read-header-timeout=1s", "--read-body-timeout=2s",
-				"--idle-timeout=3s", "--max-conns-per-client=8"},
+				"--idle-timeout=3s", "--max-conns-per-client=8", "--xapi-versions=2.0.0, 1.0.3"},
 			env: []string{"LRS_ADDR=:7000", "LRS_DATA_DIR=/env", "LRS_XAPI_ROOT=/env", "LRS_LOG_LEVEL=error",
-				"LRS_MAX_BATCH=notanumber", "LRS_SHUTDOWN_TIMEOUT=forever"},
+				"LRS_MAX_BATCH=notanumber", "LRS_SHUTDOWN_TIMEOUT=forever", "LRS_XAPI_VERSIONS=1.1.0"},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot, c.PublicURL = ":9001", "/flag", "/x", "http://flag:1"
 				c.LogFormat, c.LogLevel = "json", slog.LevelWarn
@@ -128,7 +134,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 			want := defaults()
 			tt.want(&want)
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("config =\n%+v\nwant\n%+v", got, want)
 			}
 		})
@@ -153,6 +159,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"negative batch", nil, []string{"LRS_MAX_BATCH=-5"}, []string{"LRS_MAX_BATCH"}},
 		{"body not a number", nil, []string{"LRS_MAX_BODY_BYTES=16MiB"}, []string{"LRS_MAX_BODY_BYTES"}},
 		{"root without slash", nil, []string{"LRS_XAPI_ROOT=xapi"}, []string{"LRS_XAPI_ROOT"}},
+		{"unknown xAPI version", nil, []string{"LRS_XAPI_VERSIONS=1.0.3,2.1.0"}, []string{"LRS_XAPI_VERSIONS", `"2.1.0" is not an xAPI version`}},
+		{"xAPI version twice", []string{"--xapi-versions=2.0.0,2.0.0"}, nil, []string{"--xapi-versions", "listed twice"}},
+		{"no xAPI version", nil, []string{"LRS_XAPI_VERSIONS= , "}, []string{"LRS_XAPI_VERSIONS"}},
 		{"root is slash", nil, []string{"LRS_XAPI_ROOT=/"}, []string{"LRS_XAPI_ROOT"}},
 		{"root with query", nil, []string{"LRS_XAPI_ROOT=/xapi?x=1"}, []string{"LRS_XAPI_ROOT"}},
 		{"unknown log level", nil, []string{"LRS_LOG_LEVEL=loud"}, []string{"LRS_LOG_LEVEL", "loud"}},

@@ -181,6 +181,7 @@ func (a *app) doStart(ctx context.Context) error {
 		Ready:          st.Ping,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxBatch:       cfg.MaxBatch,
+		Versions:       cfg.XAPIVersions,
 		Admin:          adminOpts,
 		BodyTimeout:    cfg.ReadBodyTimeout,
 	})

@@ -106,7 +106,7 @@ func (s *server) rewriteAlternate(w http.ResponseWriter, r *http.Request) error 
 			query[k] = vs
 		}
 	}
-	if v, err := schema.ParseVersionHeader(header.Get(headerVersion)); err == nil && v != schema.V1_0_3 {
+	if v, err := schema.ParseVersionHeader(header.Get(headerVersion), schema.Versions); err == nil && v != schema.V1_0_3 {
 		// With the credentials and version the form carries, the request
 		// authenticates and the client learns what is wrong, rather than
 		// getting a 401.

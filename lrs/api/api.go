@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Options struct {
 	Ready          func(context.Context) error // GET /readyz: nil error → 200, else 503
 	MaxBodyBytes   int64                       // request body limit, default 16 MiB → 413
 	MaxBatch       int                         // statements per POST, default 1000 → 413
+	// Versions are the xAPI versions served (default schema.Versions): About
+	// lists them, a request for another is a 400, and responses without a
+	// version of their own carry the newest.
+	Versions []schema.Version
 	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
 	Admin *AdminOptions
 	// Slowdown tunes the delay of repeated authentication failures.
@@ -71,6 +76,8 @@ type server struct {
 	ready    func(context.Context) error
 	maxBody  int64
 	maxBatch int
+	versions []schema.Version // oldest first
+	newest   string           // the newest of versions, the default response header
 	metrics  *httpMetrics
 	guard    *authGuard
 	admin    *adminState // nil: no admin API
@@ -114,6 +121,20 @@ func New(opts Options) (http.Handler, error) {
 	if s.maxBatch <= 0 {
 		s.maxBatch = defaultMaxBatch
 	}
+	s.versions = schema.Versions
+	if len(opts.Versions) > 0 {
+		for _, v := range opts.Versions {
+			if !slices.Contains(schema.Versions, v) {
+				return nil, fmt.Errorf("api: Options.Versions: %q is not a version schema implements", v)
+			}
+		}
+		vs := slices.Clone(opts.Versions)
+		slices.SortFunc(vs, func(a, b schema.Version) int {
+			return slices.Index(schema.Versions, a) - slices.Index(schema.Versions, b)
+		})
+		s.versions = slices.Compact(vs)
+	}
+	s.newest = string(s.versions[len(s.versions)-1])
 	if opts.Registerer != nil {
 		m, err := newHTTPMetrics(opts.Registerer)
 		if err != nil {
@@ -252,7 +273,7 @@ func (s *server) noRoute(status int, code, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.underRoot(c.Request.URL.Path) {
 			s.setCORS(c)
-			c.Header(headerVersion, string(schema.V2_0_0))
+			c.Header(headerVersion, s.newest)
 		}
 		writeError(c, status, code, message)
 	}
@@ -383,11 +404,11 @@ func (s *server) setCORS(c *gin.Context) {
 	h.Set("Access-Control-Expose-Headers", corsExpose)
 }
 
-// xapiHeaders sets the CORS headers and the default version header of
-// every response under the xAPI root.
+// xapiHeaders sets the CORS headers and the default version header (the
+// newest version served) of every response under the xAPI root.
 func (s *server) xapiHeaders(c *gin.Context) {
 	s.setCORS(c)
-	c.Header(headerVersion, string(schema.V2_0_0))
+	c.Header(headerVersion, s.newest)
 	c.Next()
 }
 
@@ -475,7 +496,7 @@ func (s *server) consistentThrough(c *gin.Context) {
 }
 
 func (s *server) version(c *gin.Context) {
-	v, err := schema.ParseVersionHeader(c.Request.Header.Get(headerVersion))
+	v, err := schema.ParseVersionHeader(c.Request.Header.Get(headerVersion), s.versions)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -498,8 +519,8 @@ func (s *server) requireScope(scopes ...string) gin.HandlerFunc {
 // ---- simple resources ----
 
 func (s *server) about(c *gin.Context) {
-	vs := make([]string, len(schema.Versions))
-	for i, v := range schema.Versions {
+	vs := make([]string, len(s.versions))
+	for i, v := range s.versions {
 		vs[i] = string(v)
 	}
 	body, _ := json.Marshal(struct {

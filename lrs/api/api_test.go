@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/api"
+	"github.com/lrs-project/lrs/schema"
 )
 
 // testAuth is a hand-written Authenticator: key → secret → Principal.
@@ -302,6 +304,60 @@ func TestAuthVersionAndScopes(t *testing.T) {
 	})
 }
 
+// TestVersionsSetting: Options.Versions (LRS_XAPI_VERSIONS) decides what
+// About lists, which version headers are accepted, and the version a
+// response without one of its own carries (the newest served).
+func TestVersionsSetting(t *testing.T) {
+	t.Run("1.0.3 alone", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) { o.Versions = []schema.Version{schema.V1_0_3} })
+		v103 := hasHeader("X-Experience-API-Version", "1.0.3")
+		state := "/xapi/activities/state?" + url.Values{"activityId": {"http://example.com/a"}, "agent": {`{"mbox":"mailto:a@example.com"}`}, "stateId": {"s"}}.Encode()
+		run(t, e, []tcase{
+			{name: "about lists 1.0.3 only", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["1.0.3"]`), v103}},
+			{name: "no version header: 400 answered as 1.0.3", req: req{method: "GET", path: "/xapi/statements", version: "-"}, want: 400,
+				checks: []check{v103, bodyContains("supported: 1.0.x")}},
+			{name: "POST without version header", req: req{method: "POST", path: "/xapi/statements", version: "-", body: stmt("", "a@example.com", "attempted", "x")}, want: 400,
+				checks: []check{v103}},
+			{name: "2.0.0 is refused", req: req{method: "GET", path: "/xapi/statements", version: "2.0.0"}, want: 400,
+				checks: []check{v103, codeIs(lrs.EINVALID), bodyContains(`version \"2.0.0\" is not supported (supported: 1.0.x)`)}},
+			{name: "2.0 is refused on documents too", req: req{method: "GET", path: state, version: "2.0"}, want: 400, checks: []check{v103}},
+			{name: "1.0.3 is served", req: req{method: "GET", path: "/xapi/statements", version: "1.0.3"}, want: 200, checks: []check{v103}},
+			{name: "1.0.0 is served as 1.0.3", req: req{method: "POST", path: "/xapi/statements", version: "1.0.0", body: stmt("", "a@example.com", "attempted", "x")}, want: 200,
+				checks: []check{v103}},
+			{name: "unknown path", req: req{method: "GET", path: "/xapi/nothing", version: "1.0.3"}, want: 404, checks: []check{v103}},
+		})
+	})
+	t.Run("2.0.0 alone", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) { o.Versions = []schema.Version{schema.V2_0_0} })
+		run(t, e, []tcase{
+			{name: "about lists 2.0.0 only", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["2.0.0"]`)}},
+			{name: "1.0.3 is refused", req: req{method: "GET", path: "/xapi/statements", version: "1.0.3"}, want: 400,
+				checks: []check{hasHeader("X-Experience-API-Version", "2.0.0"), bodyContains("supported: 2.0.x")}},
+			{name: "2.0.0 is served", req: req{method: "GET", path: "/xapi/statements"}, want: 200},
+		})
+	})
+	t.Run("both, listed newest first and twice", func(t *testing.T) {
+		e := newEnv(t, func(o *api.Options) {
+			o.Versions = []schema.Version{schema.V2_0_0, schema.V1_0_3, schema.V2_0_0}
+		})
+		run(t, e, []tcase{
+			{name: "about lists them oldest first, once", req: req{method: "GET", path: "/xapi/about", key: "-", version: "-"}, want: 200,
+				checks: []check{bodyContains(`"version":["1.0.3","2.0.0"]`)}},
+			{name: "no version header: answered as 2.0.0", req: req{method: "GET", path: "/xapi/statements", version: "-"}, want: 400,
+				checks: []check{hasHeader("X-Experience-API-Version", "2.0.0")}},
+		})
+	})
+	t.Run("a version schema does not implement", func(t *testing.T) {
+		_, err := api.New(api.Options{Service: lrs.NewService(openStore(t), lrs.ServiceOptions{}), Documents: lrs.NewDocuments(nil, nil),
+			Auth: credentials, Versions: []schema.Version{"1.1.0"}})
+		if err == nil || !strings.Contains(err.Error(), `"1.1.0"`) {
+			t.Errorf("New with version 1.1.0: %v, want an error naming it", err)
+		}
+	})
+}
+
 func TestPutAndPost(t *testing.T) {
 	e := newEnv(t)
 	id := uuid.NewString()
@@ -479,9 +535,79 @@ func TestGetStatements(t *testing.T) {
 		{name: "bad limit", req: req{method: "GET", path: "/xapi/statements?limit=ten"}, want: 400},
 		{name: "bad ascending", req: req{method: "GET", path: "/xapi/statements?ascending=yes"}, want: 400},
 		{name: "bad related_agents", req: req{method: "GET", path: "/xapi/statements?related_agents=1"}, want: 400},
-		{name: "bad attachments", req: req{method: "GET", path: "/xapi/statements?attachments=TRUE"}, want: 400},
+		{name: "bad attachments", req: req{method: "GET", path: "/xapi/statements?attachments=on"}, want: 400},
 		{name: "bad format", req: req{method: "GET", path: "/xapi/statements?format=full"}, want: 400},
 	})
+}
+
+// TestBooleanParameters: related_agents, related_activities, attachments
+// and ascending take true or false in any letter case; anything else is a
+// 400 naming the parameter and the value.
+func TestBooleanParameters(t *testing.T) {
+	e := newEnv(t)
+	first, second := uuid.NewString(), uuid.NewString()
+	withContext := func(id string) string {
+		return `{"id":"` + id + `","actor":{"mbox":"mailto:ann@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/attempted"},"object":{"id":"http://example.com/act/quiz"},` +
+			`"context":{"instructor":{"mbox":"mailto:teacher@example.com"},"contextActivities":{"parent":[{"id":"http://example.com/act/course"}]}}}`
+	}
+	e.expect(204, req{method: "PUT", path: "/xapi/statements?statementId=" + first, body: withContext(first)})
+	e.expect(204, req{method: "PUT", path: "/xapi/statements?statementId=" + second, body: withContext(second)})
+	time.Sleep(5 * time.Millisecond) // queries stop at Consistent-Through, one millisecond before now
+	teacher := url.QueryEscape(`{"mbox":"mailto:teacher@example.com"}`)
+	idsOf := func(t *testing.T, r resp) []string {
+		t.Helper()
+		var sr struct{ Statements []struct{ ID string } }
+		if err := json.Unmarshal(r.body, &sr); err != nil {
+			t.Fatalf("body %s: %v", r.body, err)
+		}
+		var got []string
+		for _, s := range sr.Statements {
+			got = append(got, s.ID)
+		}
+		return got
+	}
+	// ids checks the statements returned, in order.
+	ids := func(want ...string) check {
+		return func(t *testing.T, r resp) {
+			t.Helper()
+			if got := idsOf(t, r); !slices.Equal(got, want) {
+				t.Errorf("statements %v, want %v", got, want)
+			}
+		}
+	}
+	// Newest first by default; both may share a stored millisecond, so the
+	// order is read, not assumed.
+	newestFirst := idsOf(t, e.expect(200, req{method: "GET", path: "/xapi/statements"}))
+	if len(newestFirst) != 2 {
+		t.Fatalf("statements %v, want 2", newestFirst)
+	}
+	oldestFirst := []string{newestFirst[1], newestFirst[0]}
+	contentType := func(prefix string) check {
+		return func(t *testing.T, r resp) {
+			t.Helper()
+			if !strings.HasPrefix(r.header.Get("Content-Type"), prefix) {
+				t.Errorf("Content-Type %q, want %s…", r.header.Get("Content-Type"), prefix)
+			}
+		}
+	}
+	get := func(query string) req { return req{method: "GET", path: "/xapi/statements?" + query} }
+	cases := []tcase{
+		{name: "related_agents=True", req: get("related_agents=True&agent=" + teacher), want: 200, checks: []check{ids(newestFirst...)}},
+		{name: "related_agents=TRUE", req: get("related_agents=TRUE&agent=" + teacher), want: 200, checks: []check{ids(newestFirst...)}},
+		{name: "related_agents=False", req: get("related_agents=False&agent=" + teacher), want: 200, checks: []check{ids()}},
+		{name: "related_activities=tRuE", req: get("related_activities=tRuE&activity=http://example.com/act/course"), want: 200, checks: []check{ids(newestFirst...)}},
+		{name: "related_activities=FALSE", req: get("related_activities=FALSE&activity=http://example.com/act/course"), want: 200, checks: []check{ids()}},
+		{name: "ascending=True", req: get("ascending=True"), want: 200, checks: []check{ids(oldestFirst...)}},
+		{name: "attachments=True", req: get("attachments=True&statementId=" + first), want: 200, checks: []check{contentType("multipart/mixed; boundary=")}},
+		{name: "attachments=False", req: get("attachments=False&statementId=" + first), want: 200, checks: []check{contentType("application/json")}},
+	}
+	for _, name := range []string{"related_agents", "related_activities", "attachments", "ascending"} {
+		for _, bad := range []string{"1", "yes", "", "truee", "T"} {
+			cases = append(cases, tcase{name: name + "=" + bad, req: get(name + "=" + bad), want: 400,
+				checks: []check{codeIs(lrs.EINVALID), bodyContains(name + ` must be true or false, not \"` + bad + `\"`)}})
+		}
+	}
+	run(t, e, cases)
 }
 
 func TestQueryPaging(t *testing.T) {

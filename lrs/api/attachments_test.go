@@ -459,11 +459,29 @@ func TestSignedStatements(t *testing.T) {
 		e.expect(200, r)
 	})
 
+	// The ADL suite's case: the statement's duration has more digits than
+	// the signed one's; they agree to the hundredth of a second.
+	withDuration := func(d string) map[string]any {
+		st := stmtWith("")
+		st["result"] = map[string]any{"duration": d}
+		return st
+	}
+	t.Run("duration finer than the signed one", func(t *testing.T) {
+		st := withDuration("P1DT12H36M0.1237S")
+		st["id"] = uuid.NewString()
+		e.expect(200, signedRequest(t, st, s.jws(t, "RS256", true, []byte(js(t, withDuration("P1DT12H36M0.12S"))))))
+	})
+
 	bad := []struct {
 		name string
 		r    req
 		msg  string
 	}{
+		{"duration a hundredth off the signed one", func() req {
+			st := withDuration("P1DT12H36M0.13S")
+			st["id"] = uuid.NewString()
+			return signedRequest(t, st, s.jws(t, "RS256", true, []byte(js(t, withDuration("P1DT12H36M0.1237S")))))
+		}(), "signature payload does not match the statement"},
 		{"wrong alg", signedRequest(t, stmtWith(uuid.NewString()), s.jws(t, "HS256", true, payload)), "RS256, RS384 or RS512"},
 		{"no alg", signedRequest(t, stmtWith(uuid.NewString()), s.jws(t, "", false, payload)), "algorithm"},
 		{"tampered payload", func() req {

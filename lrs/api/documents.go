@@ -33,7 +33,8 @@ type docResource struct {
 	// deleteAll: a DELETE without the id removes the whole scope.
 	deleteAll bool
 	// alwaysRequireHeaders: a PUT to an existing document needs If-Match
-	// or If-None-Match under every version (State: under 2.0 only).
+	// or If-None-Match under every version (State: under 2.0 only), and
+	// under 1.0.x a PUT that creates one needs them too (State: never).
 	alwaysRequireHeaders bool
 }
 
@@ -153,10 +154,12 @@ func parseDocRequest(c *gin.Context, r docResource) (docRequest, error) {
 }
 
 func writeConditions(c *gin.Context, r docResource) lrs.WriteConditions {
+	v1 := version(c) == schema.V1_0_3
 	return lrs.WriteConditions{
-		IfMatch:        c.Request.Header.Get("If-Match"),
-		IfNoneMatch:    c.Request.Header.Get("If-None-Match"),
-		RequireHeaders: r.alwaysRequireHeaders || version(c) != schema.V1_0_3,
+		IfMatch:                c.Request.Header.Get("If-Match"),
+		IfNoneMatch:            c.Request.Header.Get("If-None-Match"),
+		RequireHeaders:         r.alwaysRequireHeaders || !v1,
+		RequireHeadersToCreate: r.alwaysRequireHeaders && v1,
 	}
 }
 

@@ -233,18 +233,30 @@ func TestDocumentsConcurrency(t *testing.T) {
 			if v == "2.0.0" {
 				stateOverwrite = 409
 			}
-			cases := []tcase{
-				// Creating without headers is always allowed.
-				{name: "state create without headers", req: req{method: "PUT", path: st, body: `{"v":1}`}, want: 204},
-				{name: "activity profile create without headers", req: req{method: "PUT", path: ap, body: `{"v":1}`}, want: 204},
-				{name: "agent profile create without headers", req: req{method: "PUT", path: gp, body: `{"v":1}`}, want: 204},
+			// Creating without headers: State always may; a profile under
+			// 1.0.3 may not (the client MUST send If-Match or If-None-Match,
+			// Communication 3.1.s3.b1), under 2.0 it may.
+			cases := []tcase{{name: "state create without headers", req: req{method: "PUT", path: st, body: `{"v":1}`}, want: 204}}
+			for _, p := range []struct{ name, path string }{{"activity profile", ap}, {"agent profile", gp}} {
+				if v == "2.0.0" {
+					cases = append(cases, tcase{name: p.name + " create without headers", req: req{method: "PUT", path: p.path, body: `{"v":1}`}, want: 204})
+					continue
+				}
+				cases = append(cases,
+					tcase{name: p.name + " create without headers", req: req{method: "PUT", path: p.path, body: `{"v":1}`}, want: 400,
+						checks: []check{codeIs(lrs.EINVALID), bodyContains("If-Match or If-None-Match"), bodyContains("send If-None-Match: * to create")}},
+					tcase{name: p.name + " not created by the refused PUT", req: req{method: "GET", path: p.path}, want: 404},
+					tcase{name: p.name + " create with If-None-Match", req: req{method: "PUT", path: p.path, body: `{"v":1}`, header: []string{"If-None-Match", "*"}}, want: 204},
+				)
+			}
+			cases = append(cases, []tcase{
 				// Overwriting without headers: 409 for profiles, State per version.
 				{name: "state overwrite without headers", req: req{method: "PUT", path: st, body: `{"v":2}`}, want: stateOverwrite},
 				{name: "activity profile overwrite without headers", req: req{method: "PUT", path: ap, body: `{"v":2}`}, want: 409,
 					checks: []check{codeIs(lrs.ECONFLICT), bodyContains("If-Match")}},
 				{name: "agent profile overwrite without headers", req: req{method: "PUT", path: gp, body: `{"v":2}`}, want: 409},
 				{name: "activity profile unchanged after 409", req: req{method: "GET", path: ap}, want: 200, checks: []check{bodyIs(`{"v":1}`)}},
-			}
+			}...)
 			for _, p := range []struct{ name, path string }{{"state", st}, {"activity profile", ap}, {"agent profile", gp}} {
 				cases = append(cases,
 					tcase{name: p.name + " reset", req: req{method: "PUT", path: p.path, body: `{"v":1}`, header: []string{"If-Match", "*"}}, want: 204},

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -161,11 +162,13 @@ var (
 		"related_activities", "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "more"}
 )
 
+// parseBool reads a Boolean parameter: true or false in any letter case,
+// as widely used clients send True.
 func parseBool(p map[string]string, name string) (bool, error) {
 	switch v, ok := p[name]; {
-	case !ok || v == "false":
+	case !ok || strings.EqualFold(v, "false"):
 		return false, nil
-	case v == "true":
+	case strings.EqualFold(v, "true"):
 		return true, nil
 	default:
 		return false, lrs.Errorf(lrs.EINVALID, "%s must be true or false, not %q", name, v)
