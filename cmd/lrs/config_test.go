@@ -38,6 +38,7 @@ func defaults() Config {
 		MaxLimit:        100,
 		ShutdownTimeout: 15 * time.Second,
 		MongoDatabase:   "lrs",
+		TokenTTL:        time.Hour,
 	}
 }
 
@@ -78,13 +79,14 @@ func TestLoadConfig(t *testing.T) {
 				"LRS_ADDR=127.0.0.1:9000", "LRS_DATA_DIR=/var/lib/lrs", "LRS_XAPI_ROOT=/lrs/xapi/",
 				"LRS_PUBLIC_URL=https://lrs.example.com/", "LRS_LOG_FORMAT=JSON", "LRS_LOG_LEVEL=debug",
 				"LRS_MAX_BODY_BYTES=1024", "LRS_MAX_BATCH=50", "LRS_MAX_LIMIT=500", "LRS_SHUTDOWN_TIMEOUT=1m",
-				"LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
+				"LRS_TOKEN_TTL=15m", "LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
 			},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot = "127.0.0.1:9000", "/var/lib/lrs", "/lrs/xapi"
 				c.PublicURL, c.LogFormat, c.LogLevel = "https://lrs.example.com", "json", slog.LevelDebug
 				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 1024, 50, 500, time.Minute
 				c.BootstrapKey, c.BootstrapSecret = "env-key", "env-secret-123"
+				c.TokenTTL = 15 * time.Minute
 			},
 		},
 		{
@@ -136,6 +138,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"bad duration", nil, []string{"LRS_SHUTDOWN_TIMEOUT=soon"}, []string{"LRS_SHUTDOWN_TIMEOUT", `"soon"`}},
 		{"negative duration", []string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
+		{"token TTL too short", nil, []string{"LRS_TOKEN_TTL=500ms"}, []string{"LRS_TOKEN_TTL", "1s to 24h"}},
+		{"token TTL too long", []string{"--token-ttl=48h"}, nil, []string{"--token-ttl", "1s to 24h"}},
 		{"zero limit", nil, []string{"LRS_MAX_LIMIT=0"}, []string{"LRS_MAX_LIMIT"}},
 		{"negative batch", nil, []string{"LRS_MAX_BATCH=-5"}, []string{"LRS_MAX_BATCH"}},
 		{"body not a number", nil, []string{"LRS_MAX_BODY_BYTES=16MiB"}, []string{"LRS_MAX_BODY_BYTES"}},

@@ -61,7 +61,7 @@ func newAuthGuard(opts SlowdownOptions, reg prometheus.Registerer) (*authGuard, 
 			Namespace: "lrs",
 			Subsystem: "auth",
 			Name:      "failures_total",
-			Help:      "Failed authentications, by reason (missing, unknown_key, wrong_secret, revoked, expired, admin_token).",
+			Help:      "Failed authentications, by reason (missing, unknown_key, wrong_secret, revoked, expired, invalid_token, token_expired, admin_token).",
 		}, "reason")
 		if err != nil {
 			return nil, err
