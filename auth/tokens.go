@@ -173,13 +173,17 @@ func (t *Tokens) Issue(ctx context.Context, clientID, clientSecret, scope string
 	if err != nil {
 		return Token{}, err
 	}
-	expiry := now.Add(t.ttl).Unix()
+	// Whole seconds: the TTL rounded up, so that a client counting
+	// expires_in from when it got the answer never holds a token it
+	// believes valid after it expired here; the credential's expiry
+	// rounded down, so that the token says no more than the credential.
+	expiry := now.Add(t.ttl + time.Second - 1).Unix()
 	if x := e.cred.ExpiresAt; !x.IsZero() && x.Unix() < expiry {
 		expiry = x.Unix()
 	}
 	return Token{
 		AccessToken: t.seal(p.Key, e.generation, scopeBits(granted), expiry),
-		ExpiresIn:   time.Duration(max(expiry-now.Unix(), 1)) * time.Second,
+		ExpiresIn:   max(time.Unix(expiry, 0).Sub(now).Truncate(time.Second), time.Second),
 		Scopes:      granted,
 		Scope:       answer,
 	}, nil

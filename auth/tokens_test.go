@@ -211,6 +211,25 @@ func TestTokenExpiry(t *testing.T) {
 		t.Errorf("after the credential expired: %v, want a refusal", err)
 	}
 
+	// Between two seconds: expires_in is the TTL, and the token lives at
+	// least that long (rounded up to the next second).
+	e.clock.advance(500 * time.Millisecond)
+	c.ExpiresAt = time.Time{}
+	e.set(c)
+	e.authn.Forget(c.Key)
+	tok, err = e.tok.Issue(ctx, "provider", "provider-secret", "")
+	if err != nil || tok.ExpiresIn != time.Hour {
+		t.Fatalf("issued between two seconds: %+v, %v; want expires_in 1h", tok, err)
+	}
+	e.clock.advance(time.Hour)
+	if _, err := e.tok.Verify(ctx, tok.AccessToken); err != nil {
+		t.Errorf("exactly expires_in after issue: %v, want still valid", err)
+	}
+	e.clock.advance(500 * time.Millisecond)
+	if _, err := e.tok.Verify(ctx, tok.AccessToken); !errors.Is(err, auth.ErrTokenExpired) {
+		t.Errorf("at the next whole second: %v, want ErrTokenExpired", err)
+	}
+
 	short, err := auth.NewTokens(e.authn, testTokenKey, auth.TokenOptions{TTL: 90 * time.Second})
 	if err != nil {
 		t.Fatal(err)
