@@ -291,26 +291,16 @@ func TestForwardOAuth2(t *testing.T) {
 	down, downC := startDownstream(t)
 	up := startLRS(t, upstreamEnv([]string{"LRS_DATA_DIR=" + t.TempDir()})...)
 	activity := "http://example.com/e2e/oauth2/" + uuid.NewString()
-	a := fwdAdmin(t, up)
-	r := a.expect(http.StatusCreated, http.MethodPost, "/configurations", map[string]any{
-		"name": "LMS with OAuth2", "contact_email": "ops@example.com", "type": "xapi",
-		"properties": map[string]string{
+	id := setupForwardingWith(t, up, activity,
+		map[string]string{
 			"endpoint": down.base + "/xapi/", "version": "1.0.3",
 			"auth": "oauth2", "token_url": down.base + "/oauth2/token", "scope": "xapi:write",
 		},
-		"secrets": map[string]string{"client_id": fwdDownKey, "client_secret": fwdDownSecret},
-	}, adminBearer()...)
-	var cfg struct{ ID string }
-	if err := json.Unmarshal(r.body, &cfg); err != nil || cfg.ID == "" {
-		t.Fatalf("configuration create answered %s (%v)", r.body, err)
-	}
-	a.expect(http.StatusCreated, http.MethodPost, "/objectives", map[string]any{
-		"name": "Forwarded", "activity_id": activity, "configurations": []string{cfg.ID},
-	}, adminBearer()...)
+		map[string]string{"client_id": fwdDownKey, "client_secret": fwdDownSecret})
 
 	// Test connection: a token, then a read that a xapi:write token may
 	// not do (the downstream credential could; the token is narrower).
-	r = a.expect(http.StatusOK, http.MethodPost, "/configurations/"+cfg.ID+"/test", nil, adminBearer()...)
+	r := fwdAdmin(t, up).expect(http.StatusOK, http.MethodPost, "/configurations/"+id+"/test", nil, adminBearer()...)
 	var probe struct {
 		OK         bool   `json:"ok"`
 		HTTPStatus int    `json:"http_status"`

@@ -102,29 +102,7 @@ func (n *lrsNode) issue(c credOut, scope string) string {
 // bearer sends an xAPI request with a bearer token.
 func (n *lrsNode) bearer(token, method, path, body string, header ...string) (int, http.Header, []byte) {
 	n.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	r, err := http.NewRequest(method, n.srv.URL+path, rd)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	r.Header.Set("Authorization", "Bearer "+token)
-	r.Header.Set("X-Experience-API-Version", "2.0.0")
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(r)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, b
+	return n.send(method, path, body, append([]string{"Authorization", "Bearer " + token}, header...)...)
 }
 
 // descriptionChars reports whether s keeps to RFC 6749 §5.2's
