@@ -55,6 +55,10 @@ const (
 	TokenKeyName = "oauth2-token-hmac-v1"
 )
 
+// DefaultTokenScopes are granted, as far as the credential holds them, to a
+// token request without a scope: xAPI's default (Communication 4.2).
+var DefaultTokenScopes = []string{ScopeStatementsWrite, ScopeStatementsReadMine}
+
 var (
 	// ErrInvalidToken: the bearer token is malformed, was not issued by
 	// this LRS (or under its current signing key), or was issued for a
@@ -140,7 +144,7 @@ type Token struct {
 
 // Issue authenticates a client by its credential's key and secret and
 // returns a token for the scope it asked for (the scope parameter of RFC
-// 6749 §3.3; empty: every scope of the credential). Errors: the refusals
+// 6749 §3.3; empty: DefaultTokenScopes). Errors: the refusals
 // of Authenticate (ErrBadCredentials: invalid_client), ErrInvalidScope,
 // and wrapped store errors.
 func (t *Tokens) Issue(ctx context.Context, clientID, clientSecret, scope string) (Token, error) {
@@ -153,21 +157,22 @@ func (t *Tokens) Issue(ctx context.Context, clientID, clientSecret, scope string
 	if err != nil {
 		return Token{}, err
 	}
-	held := e.cred.Scopes
-	granted := normalizeScopes(held)
-	answer := strings.Join(granted, " ")
-	if requested != nil {
-		granted = Grant(requested, held)
-		if len(granted) == 0 {
-			return Token{}, fmt.Errorf("%w: the credential holds none of the scopes requested (it holds %s)", ErrInvalidScope, strings.Join(normalizeScopes(held), ", "))
-		}
-		answer = strings.Join(granted, " ")
-		if slices.Equal(granted, normalizeScopes(requested)) {
-			answer = strings.Join(strings.Fields(scope), " ")
-		}
+	asked := requested != nil
+	if !asked {
+		requested = DefaultTokenScopes
 	}
+	held := e.cred.Scopes
+	granted := Grant(requested, held)
 	if len(granted) == 0 {
-		return Token{}, fmt.Errorf("%w: the credential holds no scope", ErrInvalidScope)
+		what := "the scopes requested"
+		if !asked {
+			what = "the default scopes (statements/write, statements/read/mine): ask for a scope"
+		}
+		return Token{}, fmt.Errorf("%w: the credential holds none of %s (it holds %s)", ErrInvalidScope, what, strings.Join(normalizeScopes(held), ", "))
+	}
+	answer := strings.Join(granted, " ")
+	if asked && slices.Equal(granted, normalizeScopes(requested)) {
+		answer = strings.Join(strings.Fields(scope), " ")
 	}
 	p, err := t.authn.admit(e, granted, now)
 	if err != nil {

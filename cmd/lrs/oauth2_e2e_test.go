@@ -159,6 +159,18 @@ func testLinkedInLearningReporting(t *testing.T, storeEnv []string) {
 			t.Errorf("statement %s: authority %s (%v), want the integration credential %s", sid, r.body, err, id)
 		}
 	}
+	// The credential list shows the integration's use.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		line := grepLines(mustAdmin(t, p.base, "credential", "list", "--org", "default"), id)
+		if line != "" && !strings.Contains(line, "never") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the credential list never showed the integration's last use: %q", line)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// The token writes; it does not read.
 	if r := lil.do(http.MethodGet, "/statements", nil, bearerHeader(a.AccessToken)...); r.status != http.StatusForbidden {
 		t.Errorf("GET with the xapi:write token: %d %s, want 403", r.status, r.body)

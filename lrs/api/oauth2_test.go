@@ -138,7 +138,7 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 		return v
 	}
-	cc := "client_credentials"
+	const cc, defaultScope = "client_credentials", "statements/write statements/read/mine"
 	tests := []struct {
 		name      string
 		req       tokenReq
@@ -149,13 +149,14 @@ func TestTokenEndpoint(t *testing.T) {
 	}{
 		{name: "form authentication, xapi:write", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", writer.Secret, "scope", "xapi:write")}, status: 200, scope: "xapi:write"},
 		{name: "Basic authentication", req: tokenReq{form: form("grant_type", cc, "scope", "xapi:read"), user: url.QueryEscape(all.Key), pass: url.QueryEscape(all.Secret)}, status: 200, scope: "xapi:read"},
-		{name: "Basic with client_id repeated in the body", req: tokenReq{form: form("grant_type", cc, "client_id", all.Key), user: all.Key, pass: all.Secret}, status: 200, scope: "all"},
-		{name: "Basic, form-encoded as RFC 6749 asks", req: tokenReq{form: form("grant_type", cc), user: "plus-client", pass: url.QueryEscape("a+b%2Fc secret")}, status: 200, scope: "all"},
-		{name: "Basic, sent without the encoding", req: tokenReq{form: form("grant_type", cc), user: "plus-client", pass: "a+b%2Fc secret"}, status: 200, scope: "all"},
-		{name: "no scope: the credential's", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", writer.Secret)}, status: 200, scope: "statements/write"},
+		{name: "Basic with client_id repeated in the body", req: tokenReq{form: form("grant_type", cc, "client_id", all.Key, "scope", "xapi:all"), user: all.Key, pass: all.Secret}, status: 200, scope: "xapi:all"},
+		{name: "Basic, form-encoded as RFC 6749 asks", req: tokenReq{form: form("grant_type", cc), user: "plus-client", pass: url.QueryEscape("a+b%2Fc secret")}, status: 200, scope: defaultScope},
+		{name: "Basic, sent without the encoding", req: tokenReq{form: form("grant_type", cc), user: "plus-client", pass: "a+b%2Fc secret"}, status: 200, scope: defaultScope},
+		{name: "no scope: xAPI's default", req: tokenReq{form: form("grant_type", cc, "client_id", all.Key, "client_secret", all.Secret)}, status: 200, scope: defaultScope},
+		{name: "no scope: the default as far as held", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", writer.Secret)}, status: 200, scope: "statements/write"},
 		{name: "empty scope is omitted", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", writer.Secret, "scope", "")}, status: 200, scope: "statements/write"},
 		{name: "xapi:all narrowed to the credential", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", writer.Secret, "scope", "xapi:all")}, status: 200, scope: "statements/write"},
-		{name: "charset parameter", req: tokenReq{form: form("grant_type", cc, "client_id", all.Key, "client_secret", all.Secret), contentType: "application/x-www-form-urlencoded; charset=UTF-8"}, status: 200, scope: "all"},
+		{name: "charset parameter", req: tokenReq{form: form("grant_type", cc, "client_id", all.Key, "client_secret", all.Secret), contentType: "application/x-www-form-urlencoded; charset=UTF-8"}, status: 200, scope: defaultScope},
 
 		{name: "wrong secret", req: tokenReq{form: form("grant_type", cc, "client_id", writer.Key, "client_secret", "wrong-secret")}, status: 401, code: "invalid_client", challenge: true},
 		{name: "wrong Basic secret", req: tokenReq{form: form("grant_type", cc), user: writer.Key, pass: "wrong-secret"}, status: 401, code: "invalid_client", challenge: true},
@@ -222,7 +223,7 @@ func TestTokenEndpoint(t *testing.T) {
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET %s = %d, want 405", api.TokenPath, res.StatusCode)
 	}
-	for outcome, want := range map[string]float64{"issued": 9, "invalid_client": 7, "invalid_request": 7, "unsupported_grant_type": 1, "invalid_scope": 2} {
+	for outcome, want := range map[string]float64{"issued": 10, "invalid_client": 7, "invalid_request": 7, "unsupported_grant_type": 1, "invalid_scope": 2} {
 		if got := counterValue(t, n.reg, "lrs_oauth2_token_requests_total", "outcome", outcome); got != want {
 			t.Errorf("lrs_oauth2_token_requests_total{outcome=%s} = %v, want %v", outcome, got, want)
 		}
