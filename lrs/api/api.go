@@ -33,12 +33,9 @@ type Authenticator interface {
 
 // Options configures the handler returned by New.
 type Options struct {
-	Service   *lrs.Service
-	Documents *lrs.Documents // the State, Activity Profile and Agent Profile resources
-	Auth      Authenticator
-	// Tokens, when set, serves the OAuth 2.0 token endpoint at TokenPath
-	// and accepts its bearer tokens on every xAPI resource (oauth2.go).
-	Tokens         Tokens
+	Service        *lrs.Service
+	Documents      *lrs.Documents // the State, Activity Profile and Agent Profile resources
+	Auth           Authenticator
 	Root           string                      // xAPI root path, default "/xapi"
 	Logger         *slog.Logger                // default slog.Default()
 	Registerer     prometheus.Registerer       // HTTP metrics registered here (nil: none)
@@ -50,6 +47,9 @@ type Options struct {
 	Admin *AdminOptions
 	// Slowdown tunes the delay of repeated authentication failures.
 	Slowdown SlowdownOptions
+	// Tokens, when set, serves the OAuth 2.0 token endpoint at TokenPath
+	// and accepts its bearer tokens on every xAPI resource (oauth2.go).
+	Tokens Tokens
 }
 
 const (
@@ -74,9 +74,9 @@ type server struct {
 	maxBatch int
 	metrics  *httpMetrics
 	guard    *authGuard
+	admin    *adminState // nil: no admin API
 	// tokenRequests counts token requests by outcome (nil: not counted).
 	tokenRequests *prometheus.CounterVec
-	admin         *adminState // nil: no admin API
 }
 
 // New returns the HTTP handler of the LRS.
