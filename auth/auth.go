@@ -1,6 +1,8 @@
 // Package auth holds credentials, xAPI scopes and the authenticated
 // principal. It knows nothing of HTTP frameworks: lrs/api calls
-// Authenticator.Authenticate with the key and secret of a Basic header.
+// Authenticator.Authenticate with the key and secret of a Basic header,
+// and Tokens.Issue and Tokens.Verify for OAuth 2.0 client credentials and
+// their bearer tokens (tokens.go).
 package auth
 
 import (

@@ -194,6 +194,8 @@ type cacheEntry struct {
 	// touched is the unix-nano time LastUsed was last written or read,
 	// shared by the successive entries of one key.
 	touched *atomic.Int64
+	// generation identifies this credential's key material (tokens.go).
+	generation [generationLen]byte
 }
 
 // NewAuthenticator returns an Authenticator over store.
@@ -236,25 +238,53 @@ func (a *Authenticator) Wait() { a.touches.Wait() }
 // match, and a wrapped store error (never ErrBadCredentials) if the store
 // fails.
 func (a *Authenticator) Authenticate(ctx context.Context, key, secret string) (Principal, error) {
-	if key == "" {
-		return Principal{}, ErrBadCredentials
-	}
 	now := a.opts.Now()
+	e, err := a.check(ctx, key, secret, now)
+	if err != nil {
+		return Principal{}, err
+	}
+	return a.admit(e, e.cred.Scopes, now)
+}
+
+// check returns the cache entry of the credential with key if secret is
+// its secret.
+func (a *Authenticator) check(ctx context.Context, key, secret string, now time.Time) (cacheEntry, error) {
+	e, err := a.lookup(ctx, key, now)
+	if err != nil {
+		return cacheEntry{}, err
+	}
+	if !hmac.Equal(HashSecret(e.cred.Salt, secret), e.cred.SecretHash) {
+		return cacheEntry{}, ErrWrongSecret
+	}
+	return e, nil
+}
+
+// lookup returns the cache entry of a known key, reading the store when
+// the key is not cached or its entry is stale: the one credential lookup
+// of every authentication, Basic or token. ErrUnknownKey if no credential
+// has the key.
+func (a *Authenticator) lookup(ctx context.Context, key string, now time.Time) (cacheEntry, error) {
+	if key == "" {
+		return cacheEntry{}, ErrBadCredentials
+	}
 	a.mu.RLock()
 	e, ok := a.cache[key]
 	a.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
 		var err error
 		if e, err = a.fetch(ctx, key, now); err != nil {
-			return Principal{}, err
+			return cacheEntry{}, err
 		}
 	}
 	if !e.found {
-		return Principal{}, ErrUnknownKey
+		return cacheEntry{}, ErrUnknownKey
 	}
-	if !hmac.Equal(HashSecret(e.cred.Salt, secret), e.cred.SecretHash) {
-		return Principal{}, ErrWrongSecret
-	}
+	return e, nil
+}
+
+// admit returns the principal of an authenticated credential, holding
+// scopes, if the credential is usable at now; it records the use.
+func (a *Authenticator) admit(e cacheEntry, scopes []string, now time.Time) (Principal, error) {
 	if err := e.cred.Usable(now); err != nil {
 		return Principal{}, err
 	}
@@ -265,7 +295,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, key, secret string) (P
 		Key:       e.cred.Key,
 		Org:       e.cred.Org,
 		Name:      e.cred.Name,
-		Scopes:    slices.Clone(e.cred.Scopes),
+		Scopes:    slices.Clone(scopes),
 		Authority: slices.Clone(e.cred.Authority),
 	}, nil
 }
@@ -276,7 +306,7 @@ func (a *Authenticator) fetch(ctx context.Context, key string, now time.Time) (c
 	var e cacheEntry
 	switch {
 	case err == nil:
-		e = cacheEntry{cred: c, found: true, expires: now.Add(a.opts.TTL), touched: new(atomic.Int64)}
+		e = cacheEntry{cred: c, found: true, expires: now.Add(a.opts.TTL), touched: new(atomic.Int64), generation: generationOf(c)}
 		if !c.LastUsed.IsZero() {
 			e.touched.Store(c.LastUsed.UnixNano())
 		}

@@ -54,6 +54,10 @@ type Config struct {
 	// AdminToken protects the admin API; empty disables it.
 	AdminToken Secret
 
+	// TokenTTL is the lifetime of the OAuth 2.0 access tokens of the
+	// token endpoint.
+	TokenTTL time.Duration
+
 	// Forwarding to LMS destinations and its alert mail (forward.go).
 	Forward ForwardConfig
 }
@@ -263,6 +267,19 @@ var settings = []setting{
 			return nil
 		},
 		show: func(c *Config) string { return strconv.Itoa(c.MaxConnsPerClient) },
+	},
+	{
+		flag: "token-ttl", env: "LRS_TOKEN_TTL", def: "1h",
+		usage: "lifetime of the OAuth 2.0 access tokens issued at /oauth2/token (1s to 24h)",
+		apply: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second || d > 24*time.Hour {
+				return fmt.Errorf("%q: want a duration from 1s to 24h, such as 1h", v)
+			}
+			c.TokenTTL = d
+			return nil
+		},
+		show: func(c *Config) string { return c.TokenTTL.String() },
 	},
 	{
 		env: "LRS_MONGODB_URI", secret: true,

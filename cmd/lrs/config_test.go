@@ -47,6 +47,7 @@ func defaults() Config {
 		ReadBodyTimeout:   time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxConnsPerClient: 256,
+		TokenTTL:          time.Hour,
 	}
 }
 
@@ -90,6 +91,7 @@ func TestLoadConfig(t *testing.T) {
 				"LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
 				"LRS_READ_HEADER_TIMEOUT=3s", "LRS_READ_BODY_TIMEOUT=5m", "LRS_IDLE_TIMEOUT=30s", "LRS_MAX_CONNS_PER_CLIENT=0",
 				"LRS_XAPI_VERSIONS=1.0.3",
+				"LRS_TOKEN_TTL=15m", "LRS_BOOTSTRAP_KEY=env-key", "LRS_BOOTSTRAP_SECRET=env-secret-123",
 			},
 			want: func(c *Config) {
 				c.Addr, c.DataDir, c.XAPIRoot = "127.0.0.1:9000", "/var/lib/lrs", "/lrs/xapi"
@@ -98,6 +100,7 @@ func TestLoadConfig(t *testing.T) {
 				c.BootstrapKey, c.BootstrapSecret = "env-key", "env-secret-123"
 				c.ReadHeaderTimeout, c.ReadBodyTimeout, c.IdleTimeout, c.MaxConnsPerClient = 3*time.Second, 5*time.Minute, 30*time.Second, 0
 				c.XAPIVersions = []schema.Version{schema.V1_0_3}
+				c.TokenTTL = 15 * time.Minute
 			},
 		},
 		{
@@ -151,6 +154,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"bad duration", nil, []string{"LRS_SHUTDOWN_TIMEOUT=soon"}, []string{"LRS_SHUTDOWN_TIMEOUT", `"soon"`}},
 		{"negative duration", []string{"--shutdown-timeout=-1s"}, nil, []string{"--shutdown-timeout"}},
+		{"token TTL too short", nil, []string{"LRS_TOKEN_TTL=500ms"}, []string{"LRS_TOKEN_TTL", "1s to 24h"}},
+		{"token TTL too long", []string{"--token-ttl=48h"}, nil, []string{"--token-ttl", "1s to 24h"}},
 		{"zero limit", nil, []string{"LRS_MAX_LIMIT=0"}, []string{"LRS_MAX_LIMIT"}},
 		{"zero header timeout", nil, []string{"LRS_READ_HEADER_TIMEOUT=0s"}, []string{"LRS_READ_HEADER_TIMEOUT"}},
 		{"bad body timeout", nil, []string{"LRS_READ_BODY_TIMEOUT=long"}, []string{"LRS_READ_BODY_TIMEOUT", `"long"`}},

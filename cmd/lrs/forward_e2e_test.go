@@ -65,11 +65,19 @@ func adminBearer() []string { return []string{"Authorization", "Bearer " + testA
 // attached to it; it returns the configuration id.
 func setupForwarding(t *testing.T, up, down *proc, activity string) string {
 	t.Helper()
+	return setupForwardingWith(t, up, activity,
+		map[string]string{"endpoint": down.base + "/xapi/", "version": "1.0.3"},
+		map[string]string{"key": fwdDownKey, "secret": fwdDownSecret})
+}
+
+// setupForwardingWith is setupForwarding with the xapi configuration's
+// properties and secrets.
+func setupForwardingWith(t *testing.T, up *proc, activity string, props, secrets map[string]string) string {
+	t.Helper()
 	a := fwdAdmin(t, up)
 	r := a.expect(http.StatusCreated, http.MethodPost, "/configurations", map[string]any{
 		"name": "Downstream", "contact_email": "ops@example.com", "type": "xapi",
-		"properties": map[string]string{"endpoint": down.base + "/xapi/", "version": "1.0.3"},
-		"secrets":    map[string]string{"key": fwdDownKey, "secret": fwdDownSecret},
+		"properties": props, "secrets": secrets,
 	}, adminBearer()...)
 	var cfg struct{ ID string }
 	if err := json.Unmarshal(r.body, &cfg); err != nil || cfg.ID == "" {

@@ -166,6 +166,15 @@ func (a *app) doStart(ctx context.Context) error {
 		return fmt.Errorf("bootstrap credential: %w", err)
 	}
 
+	tokenKey, err := auth.LoadTokenKey(ctx, st)
+	if err != nil {
+		return fmt.Errorf("token signing key: %w", err)
+	}
+	tokens, err := auth.NewTokens(authn, tokenKey, auth.TokenOptions{TTL: cfg.TokenTTL})
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+
 	adminOpts := a.adminOptions(st, authn, publicURL)
 	if err := a.forwardAdmin(adminOpts, st, obligations); err != nil { // admin_forward.go
 		return fmt.Errorf("admin API: %w", err)
@@ -174,6 +183,7 @@ func (a *app) doStart(ctx context.Context) error {
 		Service:        svc,
 		Documents:      lrs.NewDocuments(st, nil),
 		Auth:           authn,
+		Tokens:         tokens,
 		Root:           cfg.XAPIRoot,
 		Logger:         a.logger,
 		Registerer:     reg,
@@ -204,6 +214,7 @@ func (a *app) doStart(ctx context.Context) error {
 
 	endpoint := publicURL + cfg.XAPIRoot + "/"
 	fmt.Fprintf(a.stdout, "xAPI endpoint: %s\n", endpoint)
+	fmt.Fprintf(a.stdout, "OAuth 2.0 token URL: %s\n", publicURL+api.TokenPath)
 	for _, line := range banner {
 		fmt.Fprintln(a.stdout, line)
 	}

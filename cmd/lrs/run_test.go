@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +25,20 @@ type fakeStore struct {
 	lrs.Store
 	mu     sync.Mutex
 	creds  map[string]auth.Credential
+	keys   map[string][]byte
 	closed int
+}
+
+func (s *fakeStore) EnsureKey(_ context.Context, name string, value []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string][]byte{}
+	}
+	if _, ok := s.keys[name]; !ok {
+		s.keys[name] = slices.Clone(value)
+	}
+	return slices.Clone(s.keys[name]), nil
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{creds: make(map[string]auth.Credential)} }

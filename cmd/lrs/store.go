@@ -20,6 +20,7 @@ type store interface {
 	lrs.AgentStore
 	lrs.DocumentStore
 	auth.CredentialStore
+	auth.KeyStore
 }
 
 // clocked is an engine shared by many processes, which brings the Clock

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -135,6 +136,15 @@ func (n *lrsNode) adminAs(token, method, path, body string, want int, out any) [
 // and body.
 func (n *lrsNode) xapi(key, secret, method, path, body string) (int, []byte) {
 	n.t.Helper()
+	basic := base64.StdEncoding.EncodeToString([]byte(key + ":" + secret))
+	st, _, b := n.send(method, path, body, "Authorization", "Basic "+basic)
+	return st, b
+}
+
+// send sends an xAPI request (version 2.0.0) with the headers (name, value
+// pairs) and returns the status, headers and body.
+func (n *lrsNode) send(method, path, body string, header ...string) (int, http.Header, []byte) {
+	n.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -143,10 +153,12 @@ func (n *lrsNode) xapi(key, secret, method, path, body string) (int, []byte) {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	r.SetBasicAuth(key, secret)
 	r.Header.Set("X-Experience-API-Version", "2.0.0")
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
 	}
 	res, err := http.DefaultClient.Do(r)
 	if err != nil {
@@ -154,7 +166,7 @@ func (n *lrsNode) xapi(key, secret, method, path, body string) (int, []byte) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
+	return res.StatusCode, res.Header, b
 }
 
 type credOut struct {

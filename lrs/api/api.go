@@ -55,6 +55,9 @@ type Options struct {
 	// BodyTimeout is how long a request body may take to arrive after the
 	// headers (0: no limit). The connection is closed when it expires.
 	BodyTimeout time.Duration
+	// Tokens, when set, serves the OAuth 2.0 token endpoint at TokenPath
+	// and accepts its bearer tokens on every xAPI resource (oauth2.go).
+	Tokens Tokens
 }
 
 const (
@@ -71,6 +74,7 @@ type server struct {
 	svc      *lrs.Service
 	docs     *lrs.Documents
 	auth     Authenticator
+	tokens   Tokens // nil: no token endpoint, no bearer tokens
 	root     string
 	log      *slog.Logger
 	ready    func(context.Context) error
@@ -81,6 +85,8 @@ type server struct {
 	metrics  *httpMetrics
 	guard    *authGuard
 	admin    *adminState // nil: no admin API
+	// tokenRequests counts token requests by outcome (nil: not counted).
+	tokenRequests *prometheus.CounterVec
 }
 
 // New returns the HTTP handler of the LRS.
@@ -106,6 +112,7 @@ func New(opts Options) (http.Handler, error) {
 		svc:      opts.Service,
 		docs:     opts.Documents,
 		auth:     opts.Auth,
+		tokens:   opts.Tokens,
 		root:     root,
 		log:      opts.Logger,
 		ready:    opts.Ready,
@@ -148,6 +155,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	s.guard = guard
+	if s.tokenRequests, err = newTokenRequests(opts.Registerer); err != nil {
+		return nil, err
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -160,6 +170,9 @@ func New(opts Options) (http.Handler, error) {
 	e.GET("/readyz", s.readyz)
 	if opts.MetricsHandler != nil {
 		e.GET("/metrics", gin.WrapH(opts.MetricsHandler))
+	}
+	if s.tokens != nil {
+		e.POST(TokenPath, s.token)
 	}
 
 	x := e.Group(root, s.xapiHeaders)
@@ -263,7 +276,7 @@ func (s *server) fail(c *gin.Context, err error) {
 			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
 			slog.String("error", err.Error()))
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
 		c.Header("WWW-Authenticate", `Basic realm="xAPI"`)
 	}
 	writeError(c, status, code, lrs.ErrorMessage(err))
@@ -427,6 +440,7 @@ const (
 	keyPrincipal = "lrs.principal"
 	keyVersion   = "lrs.version"
 	keyCT        = "lrs.consistentThrough"
+	keyBearer    = "lrs.bearer" // true: the principal came from a bearer token
 )
 
 func principal(c *gin.Context) auth.Principal {
@@ -453,13 +467,27 @@ func writer(c *gin.Context) lrs.Writer {
 }
 
 func (s *server) authenticate(c *gin.Context) {
-	key, secret, ok := c.Request.BasicAuth()
-	if !ok {
-		s.guard.fail(c, "missing")
-		s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "HTTP Basic credentials are required"))
-		return
+	var p auth.Principal
+	var err error
+	token, bearer := bearerToken(c.Request)
+	if bearer = bearer && s.tokens != nil; bearer {
+		c.Set(keyBearer, true)
+		p, err = s.tokens.Verify(c.Request.Context(), token)
+	} else {
+		key, secret, ok := c.Request.BasicAuth()
+		if !ok {
+			s.guard.fail(c, "missing")
+			msg := "HTTP Basic credentials are required"
+			if s.tokens != nil {
+				c.Writer.Header().Add("WWW-Authenticate", `Basic realm="xAPI"`)
+				c.Writer.Header().Add("WWW-Authenticate", `Bearer realm="xAPI"`)
+				msg = "HTTP Basic credentials or a bearer token are required"
+			}
+			s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "%s", msg))
+			return
+		}
+		p, err = s.auth.Authenticate(c.Request.Context(), key, secret)
 	}
-	p, err := s.auth.Authenticate(c.Request.Context(), key, secret)
 	if err != nil {
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
@@ -470,6 +498,13 @@ func (s *server) authenticate(c *gin.Context) {
 				msg = "the credentials have been revoked"
 			case errors.Is(err, auth.ErrExpired):
 				msg = "the credentials have expired"
+			case errors.Is(err, auth.ErrTokenExpired):
+				msg = "the access token has expired"
+			case bearer:
+				msg = "the access token is not valid"
+			}
+			if bearer {
+				c.Header("WWW-Authenticate", bearerChallenge("invalid_token", msg))
 			}
 			s.fail(c, lrs.Errorf(lrs.EUNAUTHORIZED, "%s", msg))
 		case lrs.ErrorCode(err) == lrs.EUNAVAILABLE:
@@ -509,6 +544,9 @@ func (s *server) version(c *gin.Context) {
 func (s *server) requireScope(scopes ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !principal(c).Allows(scopes...) {
+			if c.GetBool(keyBearer) {
+				c.Header("WWW-Authenticate", bearerChallenge("insufficient_scope", "the access token lacks the scope of this request"))
+			}
 			s.fail(c, lrs.Errorf(lrs.EFORBIDDEN, "the credentials lack the %s scope", strings.Join(scopes, " or ")))
 			return
 		}

@@ -61,7 +61,7 @@ func newAuthGuard(opts SlowdownOptions, reg prometheus.Registerer) (*authGuard, 
 			Namespace: "lrs",
 			Subsystem: "auth",
 			Name:      "failures_total",
-			Help:      "Failed authentications, by reason (missing, unknown_key, wrong_secret, revoked, expired, admin_token).",
+			Help:      "Failed authentications, by reason (missing, unknown_key, wrong_secret, revoked, expired, invalid_token, token_expired, admin_token).",
 		}, "reason")
 		if err != nil {
 			return nil, err
@@ -91,7 +91,11 @@ func registerCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, 
 // the client has failed too often lately, waits before returning (or
 // until the request is cancelled).
 func (g *authGuard) fail(c *gin.Context, reason string) {
-	closeUnreadBody(c) // credentials are checked before the body is read
+	// Credentials are checked before the body is read: whatever is left of
+	// it is not awaited. Deferred past the delay, because a read deadline in
+	// the past also cancels the request's context once its body was read
+	// (the token endpoint reads its form first).
+	defer closeUnreadBody(c)
 	if g.failures != nil {
 		g.failures.WithLabelValues(reason).Inc()
 	}

@@ -79,7 +79,35 @@ func (d *DB) GetCredential(ctx context.Context, key string) (auth.Credential, er
 	if err != nil {
 		return auth.Credential{}, translate(fmt.Errorf("mongo: get credential: %w", err))
 	}
+	var u usageDoc
+	switch err := d.usage().FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&u); {
+	case err == nil:
+		doc.useLast(u)
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return auth.Credential{}, translate(fmt.Errorf("mongo: get credential usage: %w", err))
+	}
 	return doc.credential(), nil
+}
+
+// A credential's LastUsed is kept in the credential_usage collection, apart
+// from the credential: busy processes touch it at any moment, and a
+// MongoDB-compatible server that updates a document by reading and
+// rewriting it whole (FerretDB) would let a touch undo an administrator's
+// revocation of the same document. The lastUsed field of a credential
+// document is still read (documents written before the split).
+type usageDoc struct {
+	Key      string    `bson:"_id"`
+	LastUsed time.Time `bson:"lastUsed"`
+}
+
+func (d *DB) usage() *mongo.Collection { return d.db.Collection("credential_usage") }
+
+// useLast takes the later of the two LastUsed times, ignoring a usage
+// record older than the credential (left by a deleted predecessor).
+func (doc *credentialDoc) useLast(u usageDoc) {
+	if u.LastUsed.After(doc.LastUsed) && !u.LastUsed.Before(doc.CreatedAt) {
+		doc.LastUsed = u.LastUsed
+	}
 }
 
 // CountCredentials counts credentials in all organizations.

@@ -7,6 +7,8 @@
 //
 //	statements   _id "<org>\x00<id>"  shard key {o: 1, _id: 1}
 //	credentials  _id "<key>"          shard key {_id: "hashed"}
+//	credential_usage _id "<key>"      shard key {_id: "hashed"} (LastUsed)
+//	keys         _id "<name>"         (the LRS's own secret keys; one document)
 //	organizations _id "<org id>"      (few; unsharded)
 //	writes       _id random            (in-flight writes; tiny, unsharded)
 //	documents    _id JSON [org, kind, activity, agent, registration, id]

@@ -104,8 +104,27 @@ func (d *DB) ListCredentials(ctx context.Context, org string) ([]auth.Credential
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, translate(fmt.Errorf("mongo: list credentials: %w", err))
 	}
+	keys := make([]string, len(docs))
+	for i, doc := range docs {
+		keys[i] = doc.Key
+	}
+	cur, err = d.usage().Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}})
+	if err != nil {
+		return nil, translate(fmt.Errorf("mongo: list credential usage: %w", err))
+	}
+	var usage []usageDoc
+	if err := cur.All(ctx, &usage); err != nil {
+		return nil, translate(fmt.Errorf("mongo: list credential usage: %w", err))
+	}
+	used := make(map[string]usageDoc, len(usage))
+	for _, u := range usage {
+		used[u.Key] = u
+	}
 	out := make([]auth.Credential, len(docs))
 	for i, doc := range docs {
+		if u, ok := used[doc.Key]; ok {
+			doc.useLast(u)
+		}
 		out[i] = doc.credential()
 	}
 	return out, nil
@@ -157,9 +176,18 @@ func (d *DB) UpdateCredential(ctx context.Context, key string, u auth.Credential
 }
 
 // TouchCredential moves LastUsed forward to t; a missing key is not an error.
+// It writes the credential_usage record only (see usageDoc).
 func (d *DB) TouchCredential(ctx context.Context, key string, t time.Time) error {
-	_, err := d.credentials.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
-		bson.D{{Key: "$max", Value: bson.D{{Key: "lastUsed", Value: msOrZero(t)}}}})
+	touch := func() error {
+		_, err := d.usage().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+			bson.D{{Key: "$max", Value: bson.D{{Key: "lastUsed", Value: msOrZero(t)}}}},
+			options.UpdateOne().SetUpsert(true))
+		return err
+	}
+	err := touch()
+	if mongo.IsDuplicateKeyError(err) { // a concurrent first touch inserted the record
+		err = touch()
+	}
 	if err != nil {
 		return translate(fmt.Errorf("mongo: touch credential: %w", err))
 	}
@@ -175,5 +203,9 @@ func (d *DB) DeleteCredential(ctx context.Context, key string) error {
 	if res.DeletedCount == 0 {
 		return auth.ErrNotFound
 	}
+	// The credential is gone; a usage record left behind (this delete
+	// failing, or a touch in flight) is ignored by a later credential of
+	// the same key, which is newer than it (useLast).
+	_, _ = d.usage().DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	return nil
 }

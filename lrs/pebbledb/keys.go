@@ -14,6 +14,7 @@ import (
 //	ref/<org><target><id>            -> empty, for Referrers
 //	c/<key>                          -> JSON of auth.Credential
 //	org/<id>                         -> JSON of auth.Organization
+//	key/<name>                       -> version byte, secret key (secretkeys.go)
 //
 // where <x> is x with each 0x00 byte written as 0x00 0xFF, followed by the
 // terminator 0x00 0x01 (order-preserving and prefix-free), except the final

@@ -22,6 +22,17 @@ func TestAdminConformance(t *testing.T) {
 	})
 }
 
+func TestKeysConformance(t *testing.T) {
+	storetest.RunKeys(t, func(t *testing.T) auth.KeyStore {
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
 // BenchmarkAuthenticateCold is a Basic-auth verification that misses the
 // authenticator's cache: a credential read from the store plus the HMAC.
 func BenchmarkAuthenticateCold(b *testing.B) {

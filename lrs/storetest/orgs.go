@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func RunAdmin(t *testing.T, open func(t *testing.T) AdminStore) {
 	leaf("UpdateCredential", testUpdateCredential)
 	leaf("DeleteCredential", testDeleteCredential)
 	leaf("TouchCredential", testTouchCredential)
+	leaf("TouchKeepsChanges", testTouchKeepsChanges)
 }
 
 func testOrgCRUD(t *testing.T, s AdminStore) {
@@ -254,5 +256,57 @@ func testTouchCredential(t *testing.T, s AdminStore) {
 	checkCredential(t, "after TouchCredential", got, c)
 	if err := s.TouchCredential(ctx, "key-missing", at(1)); err != nil {
 		t.Errorf("TouchCredential of a missing key: %v, want nil", err)
+	}
+}
+
+// testTouchKeepsChanges: the LastUsed writes of busy processes, which land
+// at any moment, never undo an administrator's change of the credential
+// (a lost revocation would let a revoked credential in for good).
+func testTouchKeepsChanges(t *testing.T, s AdminStore) {
+	ctx := t.Context()
+	for i := range 10 {
+		c := credential(orgA, 100+i)
+		if err := s.CreateCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for n := range 10 {
+					if err := s.TouchCredential(ctx, c.Key, at(1000*w+n)); err != nil {
+						t.Errorf("TouchCredential: %v", err)
+						return
+					}
+				}
+			})
+		}
+		name, revokedAt := "renamed", at(500)
+		wg.Go(func() {
+			if _, err := s.UpdateCredential(ctx, c.Key, auth.CredentialUpdate{Name: &name}); err != nil {
+				t.Errorf("UpdateCredential(name): %v", err)
+			}
+			if _, err := s.UpdateCredential(ctx, c.Key, auth.CredentialUpdate{RevokedAt: &revokedAt}); err != nil {
+				t.Errorf("UpdateCredential(revoke): %v", err)
+			}
+		})
+		wg.Wait()
+		got, err := s.GetCredential(ctx, c.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Revoked || got.Name != name {
+			t.Fatalf("round %d: after concurrent touches the credential is revoked=%v, named %q; the touches undid the change", i, got.Revoked, got.Name)
+		}
+		// Concurrent touches may keep any of their times (LastUsed is
+		// approximate), but a later one still moves it forward.
+		if got.LastUsed.Before(c.CreatedAt) || got.LastUsed.After(at(3009)) {
+			t.Errorf("round %d: LastUsed = %v, want one of the touches", i, got.LastUsed)
+		}
+		if err := s.TouchCredential(ctx, c.Key, at(9000)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetCredential(ctx, c.Key); err != nil || !got.LastUsed.Equal(at(9000)) || !got.Revoked {
+			t.Errorf("round %d: after a later touch: LastUsed %v, revoked %v, %v; want %v, revoked", i, got.LastUsed, got.Revoked, err, at(9000))
+		}
 	}
 }
