@@ -52,8 +52,10 @@ func TestValidConfigurations(t *testing.T) {
 		"json pointer":    func(c *Config, _ *Secrets) { c.Fields[0].Target = "/data/member~1email" },
 		"constant number": func(c *Config, _ *Secrets) { c.Fields[1] = Field{Target: "units", Constant: json.RawMessage(`1.50`)} },
 		"zone per field":  func(c *Config, _ *Secrets) { c.Fields[1].Zone = "America/Chicago" },
-		"extra value":     func(c *Config, _ *Secrets) { c.Fields[1] = Field{Target: "code", Source: "objective.extra.product_code"} },
-		"query template":  func(c *Config, _ *Secrets) { c.URL = "https://x.example/api?member={{participant.external_id|upper}}" },
+		"extra value": func(c *Config, _ *Secrets) {
+			c.Fields[1] = Field{Target: "code", Source: "objective.extra.product_code"}
+		},
+		"query template": func(c *Config, _ *Secrets) { c.URL = "https://x.example/api?member={{participant.external_id|upper}}" },
 		"basic": func(c *Config, s *Secrets) {
 			c.Auth, c.Username, s.Password = AuthBasic, "lrs", "pw"
 		},
@@ -100,7 +102,9 @@ func TestValidationErrors(t *testing.T) {
 		{"neither source nor constant", func(c *Config, _ *Secrets) { c.Fields[1].Source = "" }, "fields[1].source", "give a source or a constant"},
 		{"source and constant", func(c *Config, _ *Secrets) { c.Fields[1].Constant = json.RawMessage(`"x"`) }, "fields[1]", "not both"},
 		{"constant object", func(c *Config, _ *Secrets) { c.Fields[1] = Field{Target: "x", Constant: json.RawMessage(`{"a":1}`)} }, "fields[1].constant", "string, a number or a boolean"},
-		{"constant with a format", func(c *Config, _ *Secrets) { c.Fields[1] = Field{Target: "x", Constant: json.RawMessage(`"a"`), Format: "upper"} }, "fields[1].format", "sent as written"},
+		{"constant with a format", func(c *Config, _ *Secrets) {
+			c.Fields[1] = Field{Target: "x", Constant: json.RawMessage(`"a"`), Format: "upper"}
+		}, "fields[1].format", "sent as written"},
 		{"const format on a source", func(c *Config, _ *Secrets) { c.Fields[0].Format = "const" }, "fields[0].format", "only for a field with a constant"},
 		{"enum key a bool cannot have", func(c *Config, _ *Secrets) {
 			c.Fields[1] = Field{Target: "p", Source: "result.passed", Format: `enum:{passed:"Y",false:"N"}`}
@@ -156,34 +160,52 @@ func TestValidationErrors(t *testing.T) {
 		{"oauth2 bad token url", func(c *Config, s *Secrets) {
 			c.Auth, c.TokenURL, c.ClientID, s.ClientSecret = AuthOAuth2, "auth.example/token", "id", "s"
 		}, "token_url", "absolute"},
-		{"oauth2 without client", func(c *Config, s *Secrets) { c.Auth, c.TokenURL, s.ClientSecret = AuthOAuth2, "https://a.example/t", "s" }, "client_id", "required"},
+		{"oauth2 without client", func(c *Config, s *Secrets) {
+			c.Auth, c.TokenURL, s.ClientSecret = AuthOAuth2, "https://a.example/t", "s"
+		}, "client_id", "required"},
 		{"oauth2 without secret", func(c *Config, _ *Secrets) { c.Auth, c.TokenURL, c.ClientID = AuthOAuth2, "https://a.example/t", "id" }, "client_secret", "required"},
 		{"oauth2 bad credentials_in", func(c *Config, s *Secrets) {
 			c.Auth, c.TokenURL, c.ClientID, s.ClientSecret, c.CredentialsIn = AuthOAuth2, "https://a.example/t", "id", "s", "header"
 		}, "credentials_in", "want body, basic"},
 		{"batch without a trigger", func(c *Config, _ *Secrets) { c.Mode, c.URL = ModeBatch, "https://x.example/b" }, "schedule", "needs max_items, max_wait or a schedule"},
-		{"batch bad schedule", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "0 25 * * *" }, "schedule", "0 25 * * *"},
-		{"batch schedule that never fires", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "0 0 30 2 *" }, "schedule", "never fires"},
+		{"batch bad schedule", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "0 25 * * *"
+		}, "schedule", "0 25 * * *"},
+		{"batch schedule that never fires", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "0 0 30 2 *"
+		}, "schedule", "never fires"},
 		{"batch @every", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "@every 1h" }, "schedule", "use max_wait"},
 		{"batch TZ in the expression", func(c *Config, _ *Secrets) {
 			c.Mode, c.URL, c.Schedule = ModeBatch, "https://x.example/b", "CRON_TZ=Europe/Paris 0 2 * * *"
 		}, "schedule", "give the time zone in zone"},
-		{"batch bad zone", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.Schedule, c.Zone = ModeBatch, "https://x.example/b", "0 2 * * *", "Europe/Atlantis" }, "zone", "unknown time zone"},
+		{"batch bad zone", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.Schedule, c.Zone = ModeBatch, "https://x.example/b", "0 2 * * *", "Europe/Atlantis"
+		}, "zone", "unknown time zone"},
 		{"batch bad max_wait", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.MaxWait = ModeBatch, "https://x.example/b", "10s" }, "max_wait", "want 1m0s to 168h0m0s"},
 		{"batch too many items", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.MaxItems = ModeBatch, "https://x.example/b", 5000 }, "max_items", "want 1 to 1000"},
-		{"batch form body", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.MaxItems, c.ContentType = ModeBatch, "https://x.example/b", 10, ContentForm }, "content_type", "use json"},
+		{"batch form body", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.MaxItems, c.ContentType = ModeBatch, "https://x.example/b", 10, ContentForm
+		}, "content_type", "use json"},
 		{"batch url template", func(c *Config, _ *Secrets) { c.Mode, c.MaxItems = ModeBatch, 10 }, "url", "cannot name a result's values"},
-		{"batch without result.key", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.MaxItems, c.Fields = ModeBatch, "https://x.example/b", 10, c.Fields[:2] }, "fields", "mapped from result.key"},
-		{"batch bad envelope", func(c *Config, _ *Secrets) { c.Mode, c.URL, c.MaxItems, c.Envelope = ModeBatch, "https://x.example/b", 10, "list" }, "envelope", "want items, array"},
+		{"batch without result.key", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.MaxItems, c.Fields = ModeBatch, "https://x.example/b", 10, c.Fields[:2]
+		}, "fields", "mapped from result.key"},
+		{"batch bad envelope", func(c *Config, _ *Secrets) {
+			c.Mode, c.URL, c.MaxItems, c.Envelope = ModeBatch, "https://x.example/b", 10, "list"
+		}, "envelope", "want items, array"},
 		{"file without schedule", func(c *Config, _ *Secrets) { c.Mode = ModeFile }, "schedule", "required for file mode"},
 		{"file without address", func(c *Config, _ *Secrets) { c.Mode, c.Schedule = ModeFile, "0 5 * * *" }, "sftp_address", "required"},
 		{"file bad address", func(c *Config, _ *Secrets) { c.Mode, c.Schedule, c.SFTPAddress = ModeFile, "0 5 * * *", "host:" }, "sftp_address", "host:port"},
 		{"file without user", func(c *Config, _ *Secrets) { c.Mode, c.Schedule = ModeFile, "0 5 * * *" }, "sftp_user", "required"},
 		{"file without host key", func(c *Config, _ *Secrets) { c.Mode, c.Schedule = ModeFile, "0 5 * * *" }, "sftp_host_key", "never trusted on first use"},
-		{"file bad host key", func(c *Config, _ *Secrets) { c.Mode, c.Schedule, c.SFTPHostKey = ModeFile, "0 5 * * *", "ssh-ed25519 nope" }, "sftp_host_key", "want the server's public key"},
+		{"file bad host key", func(c *Config, _ *Secrets) {
+			c.Mode, c.Schedule, c.SFTPHostKey = ModeFile, "0 5 * * *", "ssh-ed25519 nope"
+		}, "sftp_host_key", "want the server's public key"},
 		{"file short fingerprint", func(c *Config, _ *Secrets) { c.Mode, c.Schedule, c.SFTPHostKey = ModeFile, "0 5 * * *", "SHA256:abc" }, "sftp_host_key", "43 base64"},
 		{"file without credentials", func(c *Config, _ *Secrets) { c.Mode, c.Schedule = ModeFile, "0 5 * * *" }, "sftp_password", "sftp_password or sftp_private_key"},
-		{"file bad private key", func(c *Config, s *Secrets) { c.Mode, c.Schedule, s.SFTPPrivateKey = ModeFile, "0 5 * * *", "-----BEGIN NONSENSE-----" }, "sftp_private_key", "not a private key"},
+		{"file bad private key", func(c *Config, s *Secrets) {
+			c.Mode, c.Schedule, s.SFTPPrivateKey = ModeFile, "0 5 * * *", "-----BEGIN NONSENSE-----"
+		}, "sftp_private_key", "not a private key"},
 		{"file bad prefix", func(c *Config, _ *Secrets) { c.Mode, c.Schedule, c.FilePrefix = ModeFile, "0 5 * * *", "../x" }, "file_prefix", "letters, digits"},
 	}
 	for _, tc := range cases {
