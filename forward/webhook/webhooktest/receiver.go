@@ -98,6 +98,9 @@ type Request struct {
 	// Duplicate is set for a valid request whose webhook-id was already
 	// accepted: answered with success, counted once.
 	Duplicate bool
+	// Programmed is set when a queued Answer replied, not the receiver's
+	// verdict; such a request is never accepted.
+	Programmed bool
 	// Items are the decoded items (JSON with numbers as json.Number, form
 	// values as strings).
 	Items []map[string]any
@@ -187,7 +190,7 @@ func (r *Receiver) Accepted() []Request {
 	defer r.mu.Unlock()
 	var out []Request
 	for _, q := range r.requests {
-		if q.Status == r.opts.Success && !q.Duplicate && len(q.Problems) == 0 {
+		if q.Status == r.opts.Success && !q.Duplicate && !q.Programmed && len(q.Problems) == 0 {
 			out = append(out, q)
 		}
 	}
@@ -247,6 +250,7 @@ func (r *Receiver) serve(w http.ResponseWriter, hr *http.Request) {
 		programmed = &r.answers[0]
 		r.answers = r.answers[1:]
 	}
+	q.Programmed = programmed != nil
 	if programmed == nil && status == r.opts.Success {
 		if r.accepted[q.ID()] {
 			q.Duplicate = true
@@ -389,9 +393,10 @@ func (r *Receiver) inspect(hr *http.Request, body []byte, q *Request) (int, []st
 		ps = append(ps, fmt.Sprintf("%d items, more than %d", len(items), r.opts.MaxItems))
 	}
 	keys := map[string]int{}
+	form := r.opts.ContentType == "form"
 	for i, it := range items {
 		for _, c := range r.opts.Fields {
-			ps = append(ps, check(it, c, i)...)
+			ps = append(ps, check(it, c, i, form)...)
 		}
 		if r.opts.Key == "" {
 			continue
@@ -516,8 +521,10 @@ var (
 	numberText  = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
 )
 
-// check verifies one field of item i.
-func check(item map[string]any, c Check, i int) []string {
+// check verifies one field of item i. In a form every value is text, so
+// numbers and booleans are read from it; in JSON they must be JSON
+// numbers and booleans.
+func check(item map[string]any, c Check, i int, form bool) []string {
 	v, ok := lookup(item, c.Field)
 	if !ok {
 		if c.Required {
@@ -539,15 +546,15 @@ func check(item map[string]any, c Check, i int) []string {
 			return bad("not a string")
 		}
 	case "number":
-		if !isNumber && !(isString && numberText.MatchString(s)) {
+		if !(isNumber || form && isString && numberText.MatchString(s)) {
 			return bad("not a number")
 		}
 	case "integer":
-		if !(isNumber || isString) || !integerText.MatchString(s) {
+		if !(isNumber || form && isString) || !integerText.MatchString(s) {
 			return bad("not an integer")
 		}
 	case "boolean":
-		if _, ok := v.(bool); !ok && !(isString && (s == "true" || s == "false")) {
+		if _, ok := v.(bool); !ok && !(form && isString && (s == "true" || s == "false")) {
 			return bad("not a boolean")
 		}
 	case "email":
@@ -569,7 +576,7 @@ func check(item map[string]any, c Check, i int) []string {
 	case "date":
 		switch arg {
 		case "unix", "unix_ms":
-			if !(isNumber || isString) || !integerText.MatchString(s) {
+			if !(isNumber || form && isString) || !integerText.MatchString(s) {
 				return bad("not a unix time")
 			}
 			if arg == "unix_ms" && len(strings.TrimPrefix(s, "-")) < 12 {
