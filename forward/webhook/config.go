@@ -44,7 +44,7 @@ type Config struct {
 	URL         string `json:"url,omitempty"`          // template, see urlTemplate
 	Method      string `json:"method,omitempty"`       // POST (default), PUT, PATCH
 	ContentType string `json:"content_type,omitempty"` // json (default), form
-	Timeout     string `json:"timeout,omitempty"`      // per request, default 30s, 1s–2m
+	Timeout     string `json:"timeout,omitempty"`      // per request, default 30s, 1s–2m (file mode: per upload, default 2m, up to 30m)
 	// Zone is the default IANA time zone of dates and of the schedule.
 	Zone    string `json:"zone,omitempty"`
 	Trigger string `json:"trigger,omitempty"` // completion (default), pass, change
@@ -102,7 +102,7 @@ var Properties = []Property{
 	{Name: "url", Description: "request URL; {{source}} or {{source|format}} placeholders in the path or query"},
 	{Name: "method", Description: "POST (default), PUT or PATCH"},
 	{Name: "content_type", Description: "json (default) or form"},
-	{Name: "timeout", Description: "per request, default 30s"},
+	{Name: "timeout", Description: "per request, default 30s (file mode: per upload, default 2m)"},
 	{Name: "zone", Description: "IANA time zone of dates and of the schedule, default UTC"},
 	{Name: "trigger", Description: "completion (default), pass or change"},
 	{Name: "mode", Description: "immediate (default), batch or file"},

@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-func f64(v float64) *float64 { return &v }
-
 func numV(t *testing.T, f float64) value {
 	t.Helper()
 	v, ok := numberValue(f)

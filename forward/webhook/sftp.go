@@ -96,7 +96,7 @@ func (p hostKeyPin) algorithms() []string {
 }
 
 func compileSFTP(c Config, s Secrets, ps *problems) *sftpTarget {
-	t := &sftpTarget{user: c.SFTPUser, dir: c.SFTPDir, timeout: 2 * time.Minute}
+	t := &sftpTarget{user: c.SFTPUser, dir: c.SFTPDir}
 	switch host, port, err := net.SplitHostPort(c.SFTPAddress); {
 	case c.SFTPAddress == "":
 		ps.add("sftp_address", "required for file mode: the SFTP server's host[:port]")

@@ -133,6 +133,7 @@ func New(id, name string, c Config, s Secrets, opts Options) (*Webhook, error) {
 	if w.mode == ModeFile {
 		w.fields = compileFields(c.Fields, false, loc, &ps)
 		w.sftp = compileSFTP(c, s, &ps)
+		w.sftp.timeout = parseDuration(c.Timeout, "timeout", 2*time.Minute, time.Second, 30*time.Minute, &ps)
 		w.prefix = c.FilePrefix
 		if w.prefix == "" {
 			w.prefix = "lrs-results"
