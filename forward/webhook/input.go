@@ -18,7 +18,8 @@ import (
 // when the field is required.
 type Input struct {
 	// ConfigurationID and ConfigurationName are the configuration the
-	// delivery belongs to; the id seeds result.key.
+	// delivery belongs to; the id seeds result.key. A Webhook sets them
+	// from itself when it renders an input.
 	ConfigurationID   string
 	ConfigurationName string
 	Participant       Participant
