@@ -21,8 +21,9 @@ import (
 //
 //  1. Get the key's record. An assignment id: use it. A reservation of
 //     another worker: wait for it to be resolved (polling the store; in the
-//     process, the one creating worker's result is shared), and take it
-//     over only once it is older than Options.ReservationTTL, by deleting
+//     process, the one creating worker's result is shared) for as long as
+//     a POST may take, then end the attempt as transient; take it over
+//     only once it is older than Options.ReservationTTL, by deleting
 //     exactly that reservation (a compare-and-delete) and starting again.
 //  2. No record: wait for a rate-limit permit, then Reserve the key (an
 //     insert that fails when any record exists: first writer wins; a loser
@@ -199,7 +200,9 @@ func (d *Destination) assignment(ctx context.Context, key AssignmentKey, data Te
 
 func (d *Destination) ensureAssignment(ctx context.Context, key AssignmentKey, data TemplateData) (AssignmentRecord, error) {
 	store, clock := d.opts.Assignments, d.opts.Clock
-	giveUp := clock.Now().Add(d.opts.ReservationTTL + d.opts.Timeout)
+	// Another worker's fresh reservation is waited for as long as its POST
+	// may take, then left to a later attempt (taken over once stale).
+	giveUp := clock.Now().Add(d.opts.Timeout)
 	poll := 100 * time.Millisecond
 	for {
 		rec, err := store.Get(ctx, key)
@@ -241,11 +244,11 @@ var errLostRace = errors.New("reservation lost")
 // createAssignment is steps 2–4 of the protocol.
 func (d *Destination) createAssignment(ctx context.Context, key AssignmentKey, data TemplateData) (AssignmentRecord, error) {
 	store, clock := d.opts.Assignments, d.opts.Clock
-	req, err := d.assignmentRequest(data)
-	if err != nil {
+	if err := d.c.permit(ctx); err != nil {
 		return AssignmentRecord{}, err
 	}
-	if err := d.c.permit(ctx); err != nil {
+	req, err := d.assignmentRequest(data) // after the wait: the due date counts from the POST
+	if err != nil {
 		return AssignmentRecord{}, err
 	}
 	mine := AssignmentRecord{Key: key, Reservation: newReservation(), ReservedAt: clock.Now()}

@@ -197,24 +197,33 @@ func (d *Destination) Send(ctx context.Context, g Grade) Outcome {
 	if strings.TrimSpace(data.Objective) == "" {
 		data.Objective = g.Objective
 	}
+	// First with the cached rosters; when the participant is on none of
+	// them, again with the rosters old enough to be read again.
 	var graded, rejected []string
-	for _, section := range sections {
-		uid, err := d.rosters.lookup(ctx, section, email)
-		if err != nil {
-			return d.classify(section, err)
+	for _, recheck := range []bool{false, true} {
+		found := false
+		for _, section := range sections {
+			uid, err := d.rosters.lookup(ctx, section, email, recheck)
+			if err != nil {
+				return d.classify(section, err)
+			}
+			if uid == "" {
+				continue
+			}
+			found = true
+			o := d.sendSection(ctx, g, data, section, uid, email, sub)
+			switch o.Class {
+			case forward.OutcomeSuccess:
+				graded = append(graded, section)
+			case forward.OutcomeItem:
+				rejected = append(rejected, o.Message)
+			case OutcomeSkipped:
+			default:
+				return o
+			}
 		}
-		if uid == "" {
-			continue
-		}
-		o := d.sendSection(ctx, g, data, section, uid, email, sub)
-		switch o.Class {
-		case forward.OutcomeSuccess:
-			graded = append(graded, section)
-		case forward.OutcomeItem:
-			rejected = append(rejected, o.Message)
-		case OutcomeSkipped:
-		default:
-			return o
+		if found {
+			break
 		}
 	}
 	switch {
@@ -267,7 +276,7 @@ func (d *Destination) sendSection(ctx context.Context, g Grade, data TemplateDat
 			}
 			refreshed = true
 			d.rosters.forget(section)
-			fresh, err := d.rosters.lookup(ctx, section, email)
+			fresh, err := d.rosters.lookup(ctx, section, email, false)
 			if err != nil {
 				return d.classify(section, err)
 			}

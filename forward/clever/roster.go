@@ -13,10 +13,11 @@ import (
 // page), matches emails without regard to case, and caches the roster:
 //
 //   - a roster older than Options.RosterTTL is read again;
-//   - an email missing from a roster older than Options.RosterMinAge reads
-//     it again before the student is declared absent (a student enrolled
-//     since), so a miss costs at most one read per section per
-//     RosterMinAge;
+//   - an email missing from every mapped section's roster reads again the
+//     rosters older than Options.RosterMinAge before the student is
+//     declared absent (a student enrolled since): at most one read per
+//     section per RosterMinAge, and none for the usual case of an
+//     objective mapped to many sections with each student in one;
 //   - Clever answering "User not found" for a student the roster had
 //     drops the roster, and the next lookup reads it again.
 //
@@ -55,15 +56,16 @@ func newRosters(c *client, opts *Options) *rosters {
 func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // lookup returns the Clever id of the student with email in section, ""
-// when the section's roster has no such student.
-func (r *rosters) lookup(ctx context.Context, section, email string) (string, error) {
+// when the section's roster has no such student. With recheck, a roster
+// older than the minimum age that misses the email is read again.
+func (r *rosters) lookup(ctx context.Context, section, email string, recheck bool) (string, error) {
 	email = normalizeEmail(email)
 	now := r.clock.Now()
 	r.mu.Lock()
 	cached := r.sections[section]
 	r.mu.Unlock()
 	if cached != nil && now.Sub(cached.read) < r.ttl {
-		if id := cached.byEmail[email]; id != "" || now.Sub(cached.read) < r.minAge {
+		if id := cached.byEmail[email]; id != "" || !recheck || now.Sub(cached.read) < r.minAge {
 			return id, nil
 		}
 	}
