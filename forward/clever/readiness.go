@@ -2,6 +2,7 @@ package clever
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -50,7 +51,8 @@ func (d *Destination) Test(ctx context.Context) Readiness {
 	dist, err := d.c.getDistrict(ctx, d.cfg.DistrictID)
 	if err != nil {
 		o := d.classify("", err)
-		if ae, ok := err.(*APIError); ok && ae.Status == http.StatusNotFound && d.cfg.DistrictID != "" && !strings.HasPrefix(ae.Message, "token endpoint:") {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound && d.cfg.DistrictID != "" && !strings.HasPrefix(ae.Message, "token endpoint:") {
 			o.Message = fmt.Sprintf("district %s is not the token's district: %v", d.cfg.DistrictID, ae)
 		}
 		return fail(o, "Not ready: Clever could not be read.")
@@ -98,7 +100,8 @@ func (d *Destination) Test(ctx context.Context) Readiness {
 			seen[id] = true
 			sec, err := d.c.getSection(ctx, id)
 			sr := SectionReadiness{ID: id}
-			switch ae, isAPI := err.(*APIError); {
+			var ae *APIError
+			switch isAPI := errors.As(err, &ae); {
 			case err == nil:
 				sr.Name, sr.Synced = sec.Name, sec.Synced()
 				if !sr.Synced {

@@ -616,3 +616,51 @@ func TestClockWaitsForEveryParty(t *testing.T) {
 		t.Fatalf("woke at %v", got)
 	}
 }
+
+func TestSubmissionsList(t *testing.T) {
+	w := newWorld(t, clevertest.Canvas)
+	for range 3 {
+		w.sim.AddStudent(clevertest.User{ID: clevertest.NewID(), District: w.district, Email: clevertest.NewID() + "@example.com"}, w.section)
+	}
+	id := w.create(t, "")
+	base := "/v3.1/sections/" + w.section + "/assignments/" + id + "/submissions"
+	for _, q := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=not-a-cursor!"} {
+		if r := w.do(t, "GET", base+q, w.tok, ""); r.status != 400 {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	seen := 0
+	next := base + "?limit=2"
+	var first string
+	for next != "" {
+		r := w.do(t, "GET", next, w.tok, "")
+		var p struct {
+			Data []struct {
+				UserID string `json:"user_id"`
+				State  string
+			}
+			Links []struct{ Rel, URI string }
+		}
+		if err := json.Unmarshal([]byte(r.body), &p); err != nil || r.status != 200 {
+			t.Fatalf("%s: %d %s", next, r.status, r.body)
+		}
+		seen += len(p.Data)
+		next = ""
+		for _, l := range p.Links {
+			if l.Rel == "next" {
+				next = l.URI
+				if first == "" {
+					first = l.URI
+				}
+			}
+		}
+	}
+	if seen != 5 { // the two students of the world and three more
+		t.Fatalf("%d submissions", seen)
+	}
+	// The next link lasts two hours.
+	w.clock.Advance(2*time.Hour + time.Second)
+	if r := w.do(t, "GET", first, w.tok, ""); r.status != 400 || r.msg != "cursor expired" {
+		t.Fatalf("expired cursor: %d %s", r.status, r.body)
+	}
+}
