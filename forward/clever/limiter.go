@@ -165,6 +165,11 @@ func (l *limiter) observe(status int, h http.Header) time.Duration {
 	} else if status == http.StatusTooManyRequests {
 		until = now.Add(time.Minute)
 	}
+	if status == http.StatusTooManyRequests && until.Before(now.Add(time.Second)) {
+		// A reset already past on our clock (Clever's runs ahead): still
+		// not at once.
+		until = now.Add(time.Second)
+	}
 	if !until.After(now) {
 		return 0
 	}

@@ -559,20 +559,16 @@ func (s *Server) checkAssignment(b body, d *District, create bool) string {
 
 // apply sets the assignment's fields from a checked body.
 func (a *assignment) apply(b body, d *District) {
-	if b.has("title") {
-		a.title = b.str("title")
+	for name, dst := range map[string]*string{"title": &a.title, "description": &a.description,
+		"grading_type": &a.gradingType, "assignee_mode": &a.assigneeMode} {
+		if b.has(name) {
+			*dst = b.str(name)
+		}
 	}
-	if b.has("description") {
-		a.description = b.str("description")
-	}
-	if b.has("grading_type") {
-		a.gradingType = b.str("grading_type")
-	}
-	if b.has("assignee_mode") {
-		a.assigneeMode = b.str("assignee_mode")
-	}
-	if b.has("assignee_ids") {
-		a.assignees = b.strs("assignee_ids")
+	for name, dst := range map[string]*[]string{"assignee_ids": &a.assignees, "submission_types": &a.submissionTypes} {
+		if b.has(name) {
+			*dst = b.strs(name)
+		}
 	}
 	if b.has("due_date") {
 		a.due = b.time("due_date")
@@ -582,9 +578,6 @@ func (a *assignment) apply(b body, d *District) {
 	}
 	if b.has("max_attempts") {
 		a.maxAttempts = b.integer("max_attempts")
-	}
-	if b.has("submission_types") {
-		a.submissionTypes = b.strs("submission_types")
 	}
 	// Canvas ignores state on create and update.
 	if b.has("state") && d.LMSType != Canvas {
@@ -768,18 +761,14 @@ func (s *Server) patchSubmission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := s.submission(a, uid)
-	str := func(name string) *string { v := b.str(name); return &v }
-	if b.has("grade") {
-		sub.Grade = str("grade")
+	for name, dst := range map[string]**string{"grade": &sub.Grade, "grade_comment": &sub.GradeComment, "grader_id": &sub.GraderID} {
+		if b.has(name) {
+			v := b.str(name)
+			*dst = &v
+		}
 	}
 	if b.has("grade_points") {
 		sub.GradePoints = b.num("grade_points")
-	}
-	if b.has("grade_comment") {
-		sub.GradeComment = str("grade_comment")
-	}
-	if b.has("grader_id") {
-		sub.GraderID = str("grader_id")
 	}
 	if b.has("state") {
 		sub.State = b.str("state")
