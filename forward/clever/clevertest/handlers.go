@@ -585,6 +585,42 @@ func (a *assignment) apply(b body, d *District) {
 	}
 }
 
+// lmsPath is what an LMS Connect path names, checked.
+type lmsPath struct {
+	sec *Section
+	d   *District
+	a   *assignment
+	uid string
+}
+
+// Depths of an LMS Connect path.
+const (
+	toSection = iota
+	toAssignment
+	toUser
+)
+
+// resolve checks an LMS Connect path down to depth (writing the error
+// answer when it fails); write says whether the request changes the LMS.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request, write bool, depth int) (lmsPath, bool) {
+	var p lmsPath
+	var ok bool
+	if p.sec, p.d, ok = s.lmsSection(w, r, write); !ok {
+		return p, false
+	}
+	if depth >= toAssignment {
+		if p.a, ok = s.lmsAssignment(w, r, p.sec); !ok {
+			return p, false
+		}
+	}
+	if depth >= toUser {
+		if p.uid, ok = s.lmsUser(w, r, p.sec, p.a); !ok {
+			return p, false
+		}
+	}
+	return p, true
+}
+
 func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -615,28 +651,21 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getAssignment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, _, ok := s.lmsSection(w, r, false)
+	p, ok := s.resolve(w, r, false, toAssignment)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": a.json()})
+	writeJSON(w, http.StatusOK, map[string]any{"data": p.a.json()})
 }
 
 func (s *Server) patchAssignment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, d, ok := s.lmsSection(w, r, true)
+	p, ok := s.resolve(w, r, true, toAssignment)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
+	d, a := p.d, p.a
 	b, msg := parseBody(readBody(r), assignmentFields)
 	if msg == "" {
 		msg = s.checkAssignment(b, d, false)
@@ -653,15 +682,11 @@ func (s *Server) patchAssignment(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteAssignment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, _, ok := s.lmsSection(w, r, true)
+	p, ok := s.resolve(w, r, true, toAssignment)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
-	delete(s.assignments[sec.ID], a.id)
+	delete(s.assignments[p.sec.ID], p.a.id)
 	w.WriteHeader(http.StatusOK) // no body
 }
 
@@ -717,36 +742,22 @@ func (s *Server) lmsUser(w http.ResponseWriter, r *http.Request, sec *Section, a
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, d, ok := s.lmsSection(w, r, false)
+	p, ok := s.resolve(w, r, false, toUser)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
-	uid, ok := s.lmsUser(w, r, sec, a)
-	if !ok {
-		return
-	}
+	sec, d, a, uid := p.sec, p.d, p.a, p.uid
 	writeJSON(w, http.StatusOK, map[string]any{"data": s.submissionJSON(sec, d, a, s.submission(a, uid))})
 }
 
 func (s *Server) patchSubmission(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, d, ok := s.lmsSection(w, r, true)
+	p, ok := s.resolve(w, r, true, toUser)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
-	uid, ok := s.lmsUser(w, r, sec, a)
-	if !ok {
-		return
-	}
+	sec, d, a, uid := p.sec, p.d, p.a, p.uid
 	b, msg := parseBody(readBody(r), submissionFields)
 	if msg != "" {
 		writeMessage(w, http.StatusBadRequest, msg)
@@ -789,14 +800,11 @@ func (s *Server) cursor(last string) string {
 func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, d, ok := s.lmsSection(w, r, false)
+	p, ok := s.resolve(w, r, false, toAssignment)
 	if !ok {
 		return
 	}
-	a, ok := s.lmsAssignment(w, r, sec)
-	if !ok {
-		return
-	}
+	sec, d, a := p.sec, p.d, p.a
 	q := r.URL.Query()
 	limit := 100
 	if v := q.Get("limit"); v != "" {
