@@ -3,13 +3,20 @@ GO ?= go
 # The MongoDB-compatible test server, built from its own module (tools/ferretdb).
 FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build test bench ferretdb
+.PHONY: run build check test bench ferretdb
 
-run:
-	$(GO) run ./cmd/lrs
+# The server on the embedded store, as built: exec makes lrs make's own child,
+# so a signal to make (SIGTERM, or Ctrl-C) reaches it and it shuts down.
+run: build
+	exec ./bin/lrs
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/lrs ./cmd/lrsbench
+
+# The quick loop: every test that takes no more than a few seconds
+# (-short skips the ones that boot many binaries or a database).
+check:
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./...
 
 $(FERRETDB): tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go
 	cd tools/ferretdb && CGO_ENABLED=0 $(GO) build -o ../../$(FERRETDB) .
