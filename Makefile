@@ -29,8 +29,8 @@ $(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.js
 	npm ci --prefix tools/xapi-client --no-audit --no-fund
 
 # Test modules of their own (their dependencies stay out of the server's
-# go.mod): the storage engine comparison.
-TOOL_MODULES := tools/enginebench
+# go.mod): the storage engine comparison and the container files check.
+TOOL_MODULES := tools/enginebench tools/dockertest
 
 # The whole suite: vet, formatting, every test on both storage engines (the
 # MongoDB ones against the test server; a real xAPI client library against the
