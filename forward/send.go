@@ -123,7 +123,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 	}
 	if err := e.store.AddAttempt(ctx, Attempt{
 		Org: cfg.Org, ConfigurationID: cfg.ID, StatementIDs: ids, At: at, Duration: elapsed,
-		Outcome: r.Outcome, Status: r.Status, Response: truncate(r.Message, 1024),
+		Outcome: r.Outcome, Status: r.Status, Response: Truncate(r.Message, MaxText),
 	}); err != nil {
 		log.Warn("recording an attempt failed", "err", err)
 	}
@@ -140,7 +140,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 				if reason == "" {
 					reason = r.Message
 				}
-				d.State, d.Reason, d.LastError = StateRejected, truncate(reason, 1024), truncate(reason, 1024)
+				d.State, d.Reason, d.LastError = StateRejected, Truncate(reason, MaxText), Truncate(reason, MaxText)
 			} else {
 				d.State, d.LastError = StateDelivered, ""
 			}
@@ -174,7 +174,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 				d.FirstFailure = at
 			}
 			d.LastAttempt, d.UpdatedAt = at, at
-			d.LastStatus, d.LastError = r.Status, truncate(r.Message, 1024)
+			d.LastStatus, d.LastError = r.Status, Truncate(r.Message, MaxText)
 			n, park := e.opts.Policy.Next(d.Attempts, d.FirstFailure, at, r.RetryAfter, e.opts.Rand)
 			if park {
 				d.State = StateParked
@@ -240,11 +240,4 @@ func (e *Engine) releaseItems(batch []Item) {
 	for _, it := range batch {
 		e.update(ctx, e.log, it.Delivery)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

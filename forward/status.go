@@ -43,7 +43,7 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 	if s.Status == StatusOK {
 		s.LastSuccess, s.LastError, s.FirstFailure = at, "", time.Time{}
 	} else {
-		s.LastError = truncate(r.Message, 1024)
+		s.LastError = Truncate(r.Message, MaxText)
 		if !isErrorStatus(prev.Status) || s.FirstFailure.IsZero() {
 			s.FirstFailure = at
 		}

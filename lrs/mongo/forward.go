@@ -49,9 +49,6 @@ const (
 	watermarksCollection = "forward_watermarks"
 )
 
-// DefaultAttemptCap is how many delivery log entries a configuration keeps.
-const DefaultAttemptCap = 1000
-
 func (d *DB) fcoll(name string) *mongo.Collection { return d.db.Collection(name) }
 
 // forwardIndexes are the indexes of the forwarding collections
@@ -684,14 +681,14 @@ var fwdAttemptSeq atomic.Uint64
 func init() { fwdAttemptSeq.Store(uint64(time.Now().UnixNano())) }
 
 // SetAttemptCap sets how many delivery log entries a configuration keeps
-// (DefaultAttemptCap when n <= 0). For tests.
+// (forward.AttemptLogCap when n <= 0). For tests.
 func (d *DB) SetAttemptCap(n int) { d.attemptCap.Store(int64(n)) }
 
 func (d *DB) attemptsKept() int {
 	if n := d.attemptCap.Load(); n > 0 {
 		return int(n)
 	}
-	return DefaultAttemptCap
+	return forward.AttemptLogCap
 }
 
 // AddAttempt inserts into the configuration's delivery log, then deletes

@@ -40,9 +40,6 @@ var _ forward.Store = (*DB)(nil)
 // serialized among themselves (claimMu) so that two claimers never scan and
 // lease the same due entries.
 
-// DefaultAttemptCap is how many delivery log entries a configuration keeps.
-const DefaultAttemptCap = 1000
-
 // deliveryValue is the stored form of a delivery, its lease included.
 type deliveryValue struct {
 	forward.Delivery
@@ -930,14 +927,14 @@ var attemptSeq atomic.Uint64
 func init() { attemptSeq.Store(uint64(time.Now().UnixNano())) }
 
 // SetAttemptCap sets how many delivery log entries a configuration keeps
-// (DefaultAttemptCap when n <= 0). For tests.
+// (forward.AttemptLogCap when n <= 0). For tests.
 func (d *DB) SetAttemptCap(n int) { d.attemptCap.Store(int64(n)) }
 
 func (d *DB) attemptsKept() int {
 	if n := d.attemptCap.Load(); n > 0 {
 		return int(n)
 	}
-	return DefaultAttemptCap
+	return forward.AttemptLogCap
 }
 
 // AddAttempt appends to the configuration's delivery log and drops the
