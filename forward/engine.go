@@ -14,12 +14,6 @@ import (
 	"time"
 )
 
-// StatementGetter returns a stored statement as stored (exact format). It
-// returns an error wrapping ErrNotFound if the statement does not exist.
-type StatementGetter interface {
-	GetStatement(ctx context.Context, org, id string) ([]byte, error)
-}
-
 // Options tune an Engine. Zero values take the defaults.
 type Options struct {
 	Workers    int           // configurations sent to concurrently; default 4

@@ -93,21 +93,6 @@ type forwarding struct {
 	done   chan struct{}
 }
 
-// statementGetter adapts lrs.Service to forward.StatementGetter: voided
-// statements are still forwarded as stored.
-type statementGetter struct{ svc *lrs.Service }
-
-func (g statementGetter) GetStatement(ctx context.Context, org, id string) ([]byte, error) {
-	raw, _, err := g.svc.GetStatement(ctx, org, id, false)
-	if lrs.ErrorCode(err) == lrs.ENOTFOUND {
-		raw, _, err = g.svc.GetStatement(ctx, org, id, true)
-	}
-	if lrs.ErrorCode(err) == lrs.ENOTFOUND {
-		return nil, fmt.Errorf("%w: %v", forward.ErrNotFound, err)
-	}
-	return raw, err
-}
-
 // startForwarding starts the engine when the key is set and the store
 // implements forward.Store; it returns nil when forwarding is off.
 func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Registerer, logger *slog.Logger) (*forwarding, error) {
@@ -148,7 +133,7 @@ func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Regist
 		logger.Info("alert mail disabled: LRS_SMTP_HOST is not set")
 	}
 	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})}
-	engine, err := forward.New(fs, statementGetter{svc}, factories, sealer.OpenConfiguration, logger,
+	engine, err := forward.New(fs, lrsStatements{svc}, factories, sealer.OpenConfiguration, logger,
 		forward.NewMetrics(reg, forward.TypeXAPI), opts)
 	if err != nil {
 		return nil, err

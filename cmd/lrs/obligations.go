@@ -18,7 +18,7 @@ func newObligations(st any, logger *slog.Logger, opts *lrs.ServiceOptions) *forw
 		return nil
 	}
 	ob := forward.NewObligations(fs, logger.With("component", "forward"), nil)
-	opts.Observer = ob
+	opts.Observer = observer{ob}
 	return ob
 }
 
@@ -37,7 +37,7 @@ func startReconciler(st any, svc *lrs.Service, ob *forward.Obligations, logger *
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &reconciling{cancel: cancel, done: make(chan struct{})}
-	rec := &forward.Reconciler{Store: rs, Statements: svc, Obligations: ob, Logger: logger.With("component", "forward")}
+	rec := &forward.Reconciler{Store: rs, Statements: lrsStatements{svc}, Obligations: ob, Logger: logger.With("component", "forward")}
 	go func() {
 		defer close(r.done)
 		rec.Run(ctx)
