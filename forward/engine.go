@@ -40,7 +40,8 @@ type Options struct {
 	// StatsInterval is how often the queue gauges are refreshed; default 1m.
 	StatsInterval time.Duration
 	// Orgs lists the organizations whose configurations the sweep and the
-	// queue gauges cover, besides those the engine has seen deliveries of.
+	// queue gauges cover, besides those the engine has seen deliveries of;
+	// default the store's ObjectiveOrgs.
 	Orgs    func(ctx context.Context) ([]string, error)
 	Alerter Alerter          // nil: no mail
 	Now     func() time.Time // default time.Now
@@ -138,6 +139,9 @@ func New(store Store, statements StatementGetter, factories map[string]Factory, 
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
+	}
+	if opts.Orgs == nil {
+		opts.Orgs = store.ObjectiveOrgs
 	}
 	return &Engine{
 		store: store, statements: statements, factories: factories, open: open,

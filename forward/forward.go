@@ -7,13 +7,13 @@
 //
 // Destinations live in one package each (forward/xapi now; webhook and
 // clever later) behind the Destination interface. Storage is the Store
-// contract, implemented by every engine (lrs/pebbledb, lrs/mongo) and
-// checked by lrs/storetest. See DESIGN.md §3 and sinks.md §0.
+// contract (store.go, split by role), implemented by every engine
+// (lrs/pebbledb, lrs/mongo) and checked by lrs/storetest. See DESIGN.md
+// §3 and sinks.md §0.
 package forward
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -141,75 +141,6 @@ type Counts struct {
 	Rejected      int       `json:"rejected"`
 	Skipped       int       `json:"skipped"`
 	OldestPending time.Time `json:"oldest_pending,omitzero"`
-}
-
-// Errors of the Store contract.
-var (
-	ErrNotFound = errors.New("forward: not found")
-	// ErrLeaseLost: the delivery is no longer leased by the caller (its
-	// lease expired and another worker claimed it); the update was not
-	// applied.
-	ErrLeaseLost = errors.New("forward: lease lost")
-)
-
-// Store is the forwarding persistence contract every engine implements.
-// Each write is a single-document operation (an insert that fails on a
-// duplicate key, or a conditional update), so it holds on MongoDB without
-// transactions. Every method is scoped to an organization where it takes
-// one.
-type Store interface {
-	// Configurations.
-	PutConfiguration(ctx context.Context, c Configuration) error // create or replace by (Org, ID)
-	GetConfiguration(ctx context.Context, org, id string) (Configuration, error)
-	ListConfigurations(ctx context.Context, org string) ([]Configuration, error) // ordered by ID
-	DeleteConfiguration(ctx context.Context, org, id string) error               // ErrNotFound if missing
-
-	// Objectives.
-	PutObjective(ctx context.Context, o Objective) error
-	GetObjective(ctx context.Context, org, id string) (Objective, error)
-	ListObjectives(ctx context.Context, org string) ([]Objective, error)
-	DeleteObjective(ctx context.Context, org, id string) error
-	// ObjectivesFor returns the objectives of an activity.
-	ObjectivesFor(ctx context.Context, org, activityID string) ([]Objective, error)
-
-	// EnsureDeliveries inserts the deliveries that do not exist yet (by
-	// key) and leaves existing ones untouched. Idempotent.
-	EnsureDeliveries(ctx context.Context, ds []Delivery) error
-	// ClaimDeliveries leases up to limit pending deliveries whose
-	// NextAttempt is at or before now and whose lease is free or expired,
-	// oldest NextAttempt first, across all organizations, setting
-	// LeaseOwner = owner and LeaseUntil = now + lease. Two concurrent
-	// callers never receive the same delivery.
-	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
-	// UpdateDelivery stores d (state, attempts, times, errors) if it is
-	// still leased by owner (ErrLeaseLost otherwise) and releases the lease.
-	UpdateDelivery(ctx context.Context, d Delivery, owner string) error
-	// GetDelivery returns one delivery.
-	GetDelivery(ctx context.Context, org, configID, statementID string) (Delivery, error)
-	// ListDeliveries lists a configuration's deliveries in a state ("" for
-	// all), newest first, at most limit.
-	ListDeliveries(ctx context.Context, org, configID, state string, limit int) ([]Delivery, error)
-	// DeliveriesOfStatement lists the deliveries one statement owes.
-	DeliveriesOfStatement(ctx context.Context, org, statementID string) ([]Delivery, error)
-	// Redrive makes the configuration's deliveries in the given states
-	// pending again, due at now (with Attempts reset). It returns how many.
-	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
-	// CountDeliveries counts a configuration's deliveries by state.
-	CountDeliveries(ctx context.Context, org, configID string) (Counts, error)
-
-	// Statuses.
-	GetStatus(ctx context.Context, org, configID string) (ConfigStatus, error) // ErrNotFound if never set
-	PutStatus(ctx context.Context, s ConfigStatus) error
-
-	// Delivery log (bounded: engines may drop the oldest entries beyond a
-	// per-configuration cap).
-	AddAttempt(ctx context.Context, a Attempt) error
-	ListAttempts(ctx context.Context, org, configID string, limit int) ([]Attempt, error) // newest first
-
-	// Watermark of the reconciler: the stored time up to which every
-	// statement's obligations are known to be ensured.
-	GetWatermark(ctx context.Context, name string) (time.Time, error) // zero if never set
-	SetWatermark(ctx context.Context, name string, t time.Time) error
 }
 
 // Outcome classes of an attempt (sinks.md §0.2).

@@ -303,3 +303,14 @@ func (s *memStore) SetWatermark(_ context.Context, name string, t time.Time) err
 	s.marks[name] = t
 	return nil
 }
+
+func (s *memStore) ObjectiveOrgs(_ context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.objectives {
+		out = append(out, k[0])
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

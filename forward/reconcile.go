@@ -8,18 +8,6 @@ import (
 	"time"
 )
 
-// ObjectiveOrgs lists the organizations that have objectives; both
-// engines implement it next to Store.
-type ObjectiveOrgs interface {
-	ObjectiveOrgs(ctx context.Context) ([]string, error)
-}
-
-// ReconcileStore is the storage the reconciler needs.
-type ReconcileStore interface {
-	Store
-	ObjectiveOrgs
-}
-
 // Reconciler defaults.
 const (
 	ReconcileInterval = time.Minute
@@ -36,7 +24,7 @@ const (
 // advances the watermark. An organization's first pass starts at the
 // creation of its oldest objective (objectives are not retroactive).
 type Reconciler struct {
-	Store       ReconcileStore
+	Store       Store
 	Statements  StatementSource
 	Obligations StatementObserver // *Obligations
 	Logger      *slog.Logger

@@ -115,11 +115,6 @@ func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Regist
 		return nil, err
 	}
 	opts := forward.Options{Workers: cfg.Forward.Workers, StopTimeout: cfg.ShutdownTimeout}
-	if lister, ok := st.(interface {
-		ObjectiveOrgs(context.Context) ([]string, error)
-	}); ok {
-		opts.Orgs = lister.ObjectiveOrgs
-	}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
 			Host: cfg.Forward.SMTPHost, Port: cfg.Forward.SMTPPort, From: cfg.Forward.SMTPFrom,

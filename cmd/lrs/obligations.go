@@ -31,7 +31,7 @@ type reconciling struct {
 // startReconciler runs the reconciler of ob until stop; nil without
 // obligations or an engine that lists the organizations with objectives.
 func startReconciler(st any, svc *lrs.Service, ob *forward.Obligations, logger *slog.Logger) *reconciling {
-	rs, ok := st.(forward.ReconcileStore)
+	rs, ok := st.(forward.Store)
 	if ob == nil || !ok {
 		return nil
 	}
