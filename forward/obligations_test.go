@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/lrs/pebbledb"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 )
 
 const (
@@ -24,19 +24,16 @@ const (
 
 var obNow = time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)
 
-func openPebble(t *testing.T) *pebbledb.DB {
+// openStore is the in-memory store of the test kit, which passes the
+// storage suite of the engines.
+func openStore(t *testing.T) *forwardtest.Memory {
 	t.Helper()
-	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return forwardtest.NewMemory()
 }
 
 // setup stores configurations mbox-lms (mbox) and sso-lms (account) and
 // the objectives: quiz passed/failed -> both; page (all verbs) -> mbox-lms.
-func setup(t *testing.T, db *pebbledb.DB, org string) {
+func setup(t *testing.T, db forward.Store, org string) {
 	t.Helper()
 	ctx := t.Context()
 	for _, c := range []forward.Configuration{
@@ -76,7 +73,7 @@ func raw(id string, a actor, verb, activity string) forward.Statement {
 
 type owed struct{ config, state, participant, reason string }
 
-func owes(t *testing.T, db *pebbledb.DB, org, stmt string) []owed {
+func owes(t *testing.T, db forward.Store, org, stmt string) []owed {
 	t.Helper()
 	ds, err := db.DeliveriesOfStatement(t.Context(), org, stmt)
 	if err != nil {
@@ -99,7 +96,7 @@ func owes(t *testing.T, db *pebbledb.DB, org, stmt string) []owed {
 }
 
 func TestObligationsMatching(t *testing.T) {
-	db := openPebble(t)
+	db := openStore(t)
 	setup(t, db, obOrg)
 	setup(t, db, obOther)
 	ob := forward.NewObligations(db, nil, func() time.Time { return obNow })
@@ -151,7 +148,7 @@ func TestObligationsMatching(t *testing.T) {
 }
 
 func TestObligationsIdempotent(t *testing.T) {
-	db := openPebble(t)
+	db := openStore(t)
 	setup(t, db, obOrg)
 	now := obNow
 	ob := forward.NewObligations(db, nil, func() time.Time { return now })
@@ -190,18 +187,18 @@ func TestObligationsIdempotent(t *testing.T) {
 
 // countingStore counts ListObjectives calls.
 type countingStore struct {
-	*pebbledb.DB
+	*forwardtest.Memory
 	lists atomic.Int32
 }
 
 func (c *countingStore) ListObjectives(ctx context.Context, org string) ([]forward.Objective, error) {
 	c.lists.Add(1)
-	return c.DB.ListObjectives(ctx, org)
+	return c.Memory.ListObjectives(ctx, org)
 }
 
 func TestObligationsCache(t *testing.T) {
-	db := openPebble(t)
-	cs := &countingStore{DB: db}
+	db := openStore(t)
+	cs := &countingStore{Memory: db}
 	now := obNow
 	ob := forward.NewObligations(cs, nil, func() time.Time { return now })
 	st := raw("s1", mboxActor, vPassed, actQuiz)

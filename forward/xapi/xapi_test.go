@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/xapi"
 )
 
 func item(i int) forward.Item {
 	id := fmt.Sprintf("7fa459ea-ee8a-4ca4-894e-db77e16035%02d", i)
-	return forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: fwdtest.Statement(id, "a@example.com")}
+	return forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: forwardtest.Statement(id, "a@example.com")}
 }
 
 func items(n int) []forward.Item {
@@ -36,28 +36,11 @@ func basicConfig(endpoint string) forward.Configuration {
 
 func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
 	t.Helper()
-	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": fwdtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": forwardtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
-}
-
-func TestSendToRealLRS(t *testing.T) {
-	down := fwdtest.NewDownstream(t, nil)
-	for _, endpoint := range []string{down.Endpoint(), down.Srv.URL + "/xapi/statements"} {
-		d := newBasic(t, endpoint, fwdtest.DownSecret)
-		r := d.Send(context.Background(), items(3))
-		if r.Outcome != forward.OutcomeSuccess || r.Status != 200 {
-			t.Fatalf("%s: %+v", endpoint, r)
-		}
-	}
-	// The second endpoint form re-sent the same ids: 409 → PUT each (204/409).
-	for _, it := range items(3) {
-		if n := down.Accepted(it.Delivery.StatementID); n < 1 {
-			t.Fatalf("%s never accepted", it.Delivery.StatementID)
-		}
-	}
 }
 
 func TestSendClassifies(t *testing.T) {
@@ -175,7 +158,7 @@ func TestSendHalvesOn413(t *testing.T) {
 // live ttl on the test clock; an expired or revoked token gets 401.
 type oauth struct {
 	mu      sync.Mutex
-	clock   *fwdtest.Clock
+	clock   *forwardtest.Clock
 	ttl     time.Duration
 	tokens  map[string]time.Time
 	issued  int
@@ -222,7 +205,7 @@ func (o *oauth) gate(next http.Handler) http.Handler {
 			w.WriteHeader(401)
 			return
 		}
-		r.SetBasicAuth(fwdtest.DownKey, fwdtest.DownSecret)
+		r.SetBasicAuth(forwardtest.DownKey, forwardtest.DownSecret)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -240,11 +223,11 @@ func (o *oauth) counts() (issued, refused int) {
 }
 
 func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
-	clock := fwdtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := forwardtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	o := &oauth{clock: clock, ttl: 10 * time.Minute, tokens: map[string]time.Time{}}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
-	down := fwdtest.NewDownstream(t, o.gate)
+	down := forwardtest.NewLRS(t, o.gate)
 	cfg := forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{
 		"endpoint": down.Srv.URL + "/xapi/statements", "auth": "oauth2", "token_url": tokenSrv.URL + "/oauth2/token",
 		"scope": "xapi:write", "client_id": "lms",
@@ -288,7 +271,7 @@ func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
 }
 
 func TestOAuth2BadClient(t *testing.T) {
-	clock := fwdtest.NewClock(time.Now())
+	clock := forwardtest.NewClock(time.Now())
 	o := &oauth{clock: clock, ttl: time.Hour, tokens: map[string]time.Time{}}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
@@ -321,9 +304,10 @@ func TestNewValidates(t *testing.T) {
 
 // An LRS whose About lists only 1.0.3 gets 1.0.3 requests although the
 // configuration says 2.0.0, and statements marked 2.0.0 lose that mark (a
-// 1.0.3 LRS rejects it and sets its own): the real downstream accepts them.
+// 1.0.3 LRS rejects it and sets its own): the downstream, which validates
+// them under 1.0.3, accepts them.
 func TestVersionNegotiatedWithAbout(t *testing.T) {
-	down := fwdtest.NewDownstream(t, nil)
+	down := forwardtest.NewLRS(t, nil)
 	var mu sync.Mutex
 	var seen []string
 	only103 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -341,7 +325,7 @@ func TestVersionNegotiatedWithAbout(t *testing.T) {
 
 	cfg := basicConfig(only103.URL + "/xapi/")
 	cfg.Properties["version"] = "2.0.0"
-	d, err := xapi.New(cfg, map[string]string{"key": fwdtest.DownKey, "secret": fwdtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
