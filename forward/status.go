@@ -11,8 +11,9 @@ import (
 // destination-level outcome; a change is mailed and a recovery re-drives
 // what was parked.
 
-// classOf maps an attempt's outcome to a configuration status.
-func classOf(outcome string) string {
+// StatusOf is the configuration status an attempt's outcome class stands
+// for (sinks.md §0.2): OK, Can't Connect (no response) or Server Error.
+func StatusOf(outcome string) string {
 	switch outcome {
 	case OutcomeSuccess:
 		return StatusOK
@@ -39,7 +40,7 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 	}
 	s := prev
 	s.Org, s.ConfigurationID = cfg.Org, cfg.ID
-	s.Status, s.LastStatus, s.UpdatedAt = classOf(r.Outcome), r.Status, at
+	s.Status, s.LastStatus, s.UpdatedAt = StatusOf(r.Outcome), r.Status, at
 	if s.Status == StatusOK {
 		s.LastSuccess, s.LastError, s.FirstFailure = at, "", time.Time{}
 	} else {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // Clock is a controllable clock.
@@ -51,4 +53,15 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Registry is the registry of types, failing the test if they do not
+// register.
+func Registry(t testing.TB, types ...forward.Type) *forward.Registry {
+	t.Helper()
+	r, err := forward.NewRegistry(types...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
