@@ -54,7 +54,7 @@ type Options struct {
 type Engine struct {
 	store      Store
 	statements StatementGetter
-	factories  map[string]Factory
+	types      *Registry
 	open       Opener
 	log        *slog.Logger
 	metrics    *Metrics
@@ -94,11 +94,11 @@ type cachedDest struct {
 	dest     Destination
 }
 
-// New returns an Engine. factories maps configuration types to their
-// destination factories; open decrypts a configuration's secrets.
-func New(store Store, statements StatementGetter, factories map[string]Factory, open Opener, logger *slog.Logger, metrics *Metrics, opts Options) (*Engine, error) {
-	if store == nil || statements == nil || open == nil {
-		return nil, errors.New("forward: New needs a store, a statement getter and an opener")
+// New returns an Engine. types are the destination types it sends to;
+// open decrypts a configuration's secrets.
+func New(store Store, statements StatementGetter, types *Registry, open Opener, logger *slog.Logger, metrics *Metrics, opts Options) (*Engine, error) {
+	if store == nil || statements == nil || types == nil || open == nil {
+		return nil, errors.New("forward: New needs a store, a statement getter, the types and an opener")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -144,7 +144,7 @@ func New(store Store, statements StatementGetter, factories map[string]Factory, 
 		opts.Orgs = store.ObjectiveOrgs
 	}
 	return &Engine{
-		store: store, statements: statements, factories: factories, open: open,
+		store: store, statements: statements, types: types, open: open,
 		log: logger, metrics: metrics, opts: opts,
 		dests:      make(map[cfgKey]cachedDest),
 		orgs:       make(map[string]bool),

@@ -74,9 +74,9 @@ func newHarness(t *testing.T, alerter forward.Alerter) *harness {
 		t: t, store: store, clock: forwardtest.NewClock(t0), up: &forwardtest.Statements{},
 		down: forwardtest.NewLRS(t, nil), sealer: sealer, reg: prometheus.NewRegistry(), alerter: alerter,
 	}
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now})}
-	h.engine, err = forward.New(h.store, h.up, factories, sealer.OpenConfiguration,
-		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, forward.TypeXAPI),
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now}))
+	h.engine, err = forward.New(h.store, h.up, types, sealer.OpenConfiguration,
+		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, xapi.TypeName),
 		forward.Options{Now: h.clock.Now, Alerter: alerter, Owner: "test", Rand: func() float64 { return 0.5 }})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func (h *harness) configure(id, secret string, revision int64) {
 		h.t.Fatal(err)
 	}
 	err = h.store.PutConfiguration(context.Background(), forward.Configuration{
-		ID: id, Org: org, Name: "LMS " + id, ContactEmail: "admin@example.com", Type: forward.TypeXAPI,
+		ID: id, Org: org, Name: "LMS " + id, ContactEmail: "admin@example.com", Type: xapi.TypeName,
 		Properties: map[string]string{"endpoint": h.down.Endpoint()}, SealedSecret: sealed,
 		Revision: revision, UpdatedAt: h.clock.Now(),
 	})
@@ -219,7 +219,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, outcome string) 
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["type"] == forward.TypeXAPI && labels["outcome"] == outcome {
+			if labels["type"] == xapi.TypeName && labels["outcome"] == outcome {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -398,7 +398,7 @@ func TestEngineRunAndStop(t *testing.T) {
 	h := newHarness(t, nil)
 	h.configure("c1", forwardtest.DownSecret, 1)
 	store := h.store
-	e, err := forward.New(store, h.up, map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})},
+	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{})),
 		h.sealer.OpenConfiguration, nil, nil, forward.Options{Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

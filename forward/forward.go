@@ -17,12 +17,6 @@ import (
 	"time"
 )
 
-// Configuration types.
-const (
-	TypeXAPI = "xapi"
-	// TypeWebhook and TypeClever follow in later issues.
-)
-
 // Participant identifiers a configuration sends (sinks.md §2.4).
 const (
 	IdentifierMbox    = "mbox"    // the learner's email (default)
@@ -34,33 +28,33 @@ const (
 // type's secret settings, sealed (encrypted) by the caller before they are
 // stored and never returned by the admin API.
 type Configuration struct {
-	ID           string            `json:"id"`
-	Org          string            `json:"org"`
-	Name         string            `json:"name"`
-	ContactEmail string            `json:"contact_email"`
-	Type         string            `json:"type"`
-	Identifier   string            `json:"identifier"` // IdentifierMbox or IdentifierAccount
-	Properties   map[string]string `json:"properties"`
-	SealedSecret []byte            `json:"-"` // encrypted JSON of the secret settings
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	ID           string
+	Org          string
+	Name         string
+	ContactEmail string
+	Type         string // the Name of a destination Type (Registry)
+	Identifier   string // IdentifierMbox or IdentifierAccount
+	Properties   map[string]string
+	SealedSecret []byte // encrypted JSON of the secret settings
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 	// Revision increases on every edit; an edit re-drives parked and
 	// rejected deliveries of the configuration.
-	Revision int64 `json:"revision"`
+	Revision int64
 }
 
 // Objective is an activity whose results are forwarded: statements whose
 // object is the activity and whose verb is one of Verbs (all verbs when
 // empty) are sent to every attached configuration.
 type Objective struct {
-	ID             string    `json:"id"`
-	Org            string    `json:"org"`
-	Name           string    `json:"name"`
-	ActivityID     string    `json:"activity_id"`
-	Verbs          []string  `json:"verbs"`
-	Configurations []string  `json:"configurations"` // attached configuration ids
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string
+	Org            string
+	Name           string
+	ActivityID     string
+	Verbs          []string
+	Configurations []string // attached configuration ids
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Delivery states.
@@ -76,37 +70,37 @@ const (
 // (Org, ConfigurationID, StatementID), is its identity: ensuring it twice
 // stores it once, which is how obligations survive without transactions.
 type Delivery struct {
-	Org             string    `json:"org"`
-	ConfigurationID string    `json:"configuration_id"`
-	StatementID     string    `json:"statement_id"`
-	ObjectiveID     string    `json:"objective_id"`
-	Participant     string    `json:"participant"` // the identifier sent (email or account name)
-	State           string    `json:"state"`
-	Attempts        int       `json:"attempts"`
-	NextAttempt     time.Time `json:"next_attempt"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastAttempt     time.Time `json:"last_attempt,omitzero"`
-	LastStatus      int       `json:"last_status,omitempty"` // HTTP status of the last attempt, 0 if none
-	LastError       string    `json:"last_error,omitempty"`  // redacted, short
-	Reason          string    `json:"reason,omitempty"`      // why skipped or rejected
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Org             string
+	ConfigurationID string
+	StatementID     string
+	ObjectiveID     string
+	Participant     string // the identifier sent (email or account name)
+	State           string
+	Attempts        int
+	NextAttempt     time.Time
+	FirstFailure    time.Time
+	LastAttempt     time.Time
+	LastStatus      int    // HTTP status of the last attempt, 0 if none
+	LastError       string // redacted, short
+	Reason          string // why skipped or rejected
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 
 	// Lease: a worker that claimed the delivery owns it until LeaseUntil.
-	LeaseOwner string    `json:"-"`
-	LeaseUntil time.Time `json:"-"`
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // Attempt is one entry of a configuration's delivery log.
 type Attempt struct {
-	Org             string        `json:"org"`
-	ConfigurationID string        `json:"configuration_id"`
-	StatementIDs    []string      `json:"statement_ids"`
-	At              time.Time     `json:"at"`
-	Duration        time.Duration `json:"duration_ns"`
-	Outcome         string        `json:"outcome"` // an Outcome class
-	Status          int           `json:"status,omitempty"`
-	Response        string        `json:"response,omitempty"` // first bytes, redacted
+	Org             string
+	ConfigurationID string
+	StatementIDs    []string
+	At              time.Time
+	Duration        time.Duration
+	Outcome         string // an Outcome class
+	Status          int
+	Response        string // first bytes, redacted
 }
 
 // Status of a configuration, the class of its latest destination-level
@@ -120,27 +114,27 @@ const (
 
 // ConfigStatus is what the administrator sees of a configuration.
 type ConfigStatus struct {
-	Org             string    `json:"org"`
-	ConfigurationID string    `json:"configuration_id"`
-	Status          string    `json:"status"`
-	LastError       string    `json:"last_error,omitempty"`
-	LastStatus      int       `json:"last_status,omitempty"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastSuccess     time.Time `json:"last_success,omitzero"`
-	LastAlert       time.Time `json:"last_alert,omitzero"`      // last status mail
-	AlertedStatus   string    `json:"alerted_status,omitempty"` // status the last mail announced
-	UpdatedAt       time.Time `json:"updated_at"`
+	Org             string
+	ConfigurationID string
+	Status          string
+	LastError       string
+	LastStatus      int
+	FirstFailure    time.Time
+	LastSuccess     time.Time
+	LastAlert       time.Time // last status mail
+	AlertedStatus   string    // status the last mail announced
+	UpdatedAt       time.Time
 }
 
 // Counts are a configuration's deliveries by state, and the age of its
 // oldest pending one.
 type Counts struct {
-	Pending       int       `json:"queued"`
-	Delivered     int       `json:"delivered"`
-	Parked        int       `json:"parked"`
-	Rejected      int       `json:"rejected"`
-	Skipped       int       `json:"skipped"`
-	OldestPending time.Time `json:"oldest_pending,omitzero"`
+	Pending       int
+	Delivered     int
+	Parked        int
+	Rejected      int
+	Skipped       int
+	OldestPending time.Time
 }
 
 // Outcome classes of an attempt (sinks.md §0.2).

@@ -37,8 +37,8 @@ func setup(t *testing.T, db forward.Store, org string) {
 	t.Helper()
 	ctx := t.Context()
 	for _, c := range []forward.Configuration{
-		{ID: "mbox-lms", Org: org, Type: forward.TypeXAPI, Identifier: forward.IdentifierMbox},
-		{ID: "sso-lms", Org: org, Type: forward.TypeXAPI, Identifier: forward.IdentifierAccount},
+		{ID: "mbox-lms", Org: org, Type: "xapi", Identifier: forward.IdentifierMbox},
+		{ID: "sso-lms", Org: org, Type: "xapi", Identifier: forward.IdentifierAccount},
 	} {
 		if err := db.PutConfiguration(ctx, c); err != nil {
 			t.Fatal(err)

@@ -90,15 +90,15 @@ func (e *Engine) destination(cfg Configuration) (Destination, error) {
 	if ok && c.revision == cfg.Revision && c.updated.Equal(cfg.UpdatedAt) {
 		return c.dest, nil
 	}
-	factory := e.factories[cfg.Type]
-	if factory == nil {
+	typ, ok := e.types.Lookup(cfg.Type)
+	if !ok {
 		return nil, fmt.Errorf("unknown type %q", cfg.Type)
 	}
 	secrets, err := e.open(cfg)
 	if err != nil {
 		return nil, errors.New("cannot open the sealed secrets")
 	}
-	dest, err := factory(cfg, secrets)
+	dest, err := typ.Factory(cfg, secrets)
 	if err != nil {
 		return nil, err
 	}

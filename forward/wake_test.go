@@ -18,9 +18,9 @@ import (
 func TestEngineWakesForNewDeliveries(t *testing.T) {
 	h := newHarness(t, nil)
 	h.configure("c1", forwardtest.DownSecret, 1)
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second})}
-	engine, err := forward.New(h.store, h.up, factories, h.sealer.OpenConfiguration,
-		slog.New(slog.DiscardHandler), forward.NewMetrics(prometheus.NewRegistry(), forward.TypeXAPI),
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second}))
+	engine, err := forward.New(h.store, h.up, types, h.sealer.OpenConfiguration,
+		slog.New(slog.DiscardHandler), forward.NewMetrics(prometheus.NewRegistry(), xapi.TypeName),
 		forward.Options{Owner: "waker", Poll: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -93,26 +93,55 @@ type forwarding struct {
 	done   chan struct{}
 }
 
-// startForwarding starts the engine when the key is set and the store
-// implements forward.Store; it returns nil when forwarding is off.
-func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Registerer, logger *slog.Logger) (*forwarding, error) {
+// forwardParts are what forwarding is made of in this binary, built once
+// at start: the destination types, the sealer of their secrets (nil
+// without LRS_FORWARD_KEY) and the obligations, the LRS service's
+// statement observer (ensured even while the engine is off: the deliveries
+// wait in the queue).
+type forwardParts struct {
+	types       *forward.Registry
+	sealer      *forward.Sealer
+	obligations *forward.Obligations
+}
+
+// destinationTypes are the destination types this binary serves: a new
+// destination is its package and one line here.
+func destinationTypes() (*forward.Registry, error) {
+	return forward.NewRegistry(
+		xapi.Type(xapi.Options{}),
+	)
+}
+
+func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, error) {
+	types, err := destinationTypes()
+	if err != nil {
+		return forwardParts{}, err
+	}
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger.With("component", "forward"), nil)}
+	if cfg.Forward.Key != "" {
+		key, err := forward.ParseKey(string(cfg.Forward.Key))
+		if err != nil {
+			return forwardParts{}, err
+		}
+		if p.sealer, err = forward.NewSealer(key); err != nil {
+			return forwardParts{}, err
+		}
+	}
+	return p, nil
+}
+
+// admin is the forwarding administration of the admin API.
+func (p forwardParts) admin(st store) *forward.Admin {
+	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Invalidate: p.obligations.Invalidate})
+}
+
+// startForwarding starts the engine when the key is set; it returns nil
+// when forwarding is off.
+func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg prometheus.Registerer, logger *slog.Logger) (*forwarding, error) {
 	logger = logger.With("component", "forward")
-	if cfg.Forward.Key == "" {
+	if p.sealer == nil {
 		logger.Info("forwarding disabled: LRS_FORWARD_KEY is not set")
 		return nil, nil
-	}
-	fs, ok := st.(forward.Store)
-	if !ok {
-		logger.Warn("forwarding disabled: the store does not keep forwarding deliveries")
-		return nil, nil
-	}
-	key, err := forward.ParseKey(string(cfg.Forward.Key))
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := forward.NewSealer(key)
-	if err != nil {
-		return nil, err
 	}
 	opts := forward.Options{Workers: cfg.Forward.Workers, StopTimeout: cfg.ShutdownTimeout}
 	if cfg.Forward.SMTPHost != "" {
@@ -127,12 +156,12 @@ func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Regist
 	} else {
 		logger.Info("alert mail disabled: LRS_SMTP_HOST is not set")
 	}
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})}
-	engine, err := forward.New(fs, lrsStatements{svc}, factories, sealer.OpenConfiguration, logger,
-		forward.NewMetrics(reg, forward.TypeXAPI), opts)
+	engine, err := forward.New(st, lrsStatements{svc}, p.types, p.sealer.OpenConfiguration, logger,
+		forward.NewMetrics(reg, p.types.Names()...), opts)
 	if err != nil {
 		return nil, err
 	}
+	p.obligations.SetWake(engine.Wake) // send new results at once
 	f := &forwarding{engine: engine, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)

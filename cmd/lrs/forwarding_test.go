@@ -54,9 +54,9 @@ func TestEngineDeliversOverEachEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second, Now: clock.Now})}
-		engine, err := forward.New(st, up, factories, sealer.OpenConfiguration, slog.New(slog.DiscardHandler),
-			forward.NewMetrics(reg, forward.TypeXAPI), forward.Options{Now: clock.Now, Owner: "test", Rand: func() float64 { return 0.5 }})
+		types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: clock.Now}))
+		engine, err := forward.New(st, up, types, sealer.OpenConfiguration, slog.New(slog.DiscardHandler),
+			forward.NewMetrics(reg, xapi.TypeName), forward.Options{Now: clock.Now, Owner: "test", Rand: func() float64 { return 0.5 }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestEngineDeliversOverEachEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := st.PutConfiguration(ctx, forward.Configuration{ID: "c1", Org: org, Name: "LMS", ContactEmail: "admin@example.com",
-			Type: forward.TypeXAPI, Properties: map[string]string{"endpoint": down.Endpoint()}, SealedSecret: sealed,
+			Type: xapi.TypeName, Properties: map[string]string{"endpoint": down.Endpoint()}, SealedSecret: sealed,
 			Revision: 1, UpdatedAt: clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func forwardCounter(t *testing.T, reg *prometheus.Registry, name, outcome string
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["type"] == forward.TypeXAPI && labels["outcome"] == outcome {
+			if labels["type"] == xapi.TypeName && labels["outcome"] == outcome {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -157,7 +157,7 @@ func TestSendToRealLRS(t *testing.T) {
 		items[i] = forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: forwardtest.Statement(id, "a@example.com")}
 	}
 	for _, endpoint := range []string{down.Endpoint(), down.Srv.URL + "/xapi/statements"} {
-		cfg := forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{"endpoint": endpoint}}
+		cfg := forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{"endpoint": endpoint}}
 		d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)

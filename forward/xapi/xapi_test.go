@@ -31,7 +31,7 @@ func items(n int) []forward.Item {
 }
 
 func basicConfig(endpoint string) forward.Configuration {
-	return forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{"endpoint": endpoint}}
+	return forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{"endpoint": endpoint}}
 }
 
 func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
@@ -228,7 +228,7 @@ func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
 	down := forwardtest.NewLRS(t, o.gate)
-	cfg := forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{
+	cfg := forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{
 		"endpoint": down.Srv.URL + "/xapi/statements", "auth": "oauth2", "token_url": tokenSrv.URL + "/oauth2/token",
 		"scope": "xapi:write", "client_id": "lms",
 	}}

@@ -109,7 +109,7 @@ func testFwdConfigurations(t *testing.T, s ForwardStore) {
 		t.Fatalf("GetConfiguration of a missing configuration: %v, want ErrNotFound", err)
 	}
 	c := forward.Configuration{
-		ID: "c2", Org: orgA, Name: "LMS", ContactEmail: "ops@example.com", Type: forward.TypeXAPI,
+		ID: "c2", Org: orgA, Name: "LMS", ContactEmail: "ops@example.com", Type: "xapi",
 		Identifier: forward.IdentifierMbox, Properties: map[string]string{"url": "https://lms.example.com/xapi"},
 		SealedSecret: []byte{1, 2, 3, 0, 255}, CreatedAt: fat(0), UpdatedAt: fat(1), Revision: 1,
 	}
