@@ -27,64 +27,64 @@ type ForwardConfig struct {
 	SMTPPassword Secret
 }
 
-func init() {
-	settings = append(settings,
-		setting{
-			env: "LRS_FORWARD_KEY", secret: true,
-			usage: "base64 32-byte key that seals LMS destination secrets at rest; forwarding is disabled when unset",
-			apply: func(c *Config, v string) error {
-				if _, err := forward.ParseKey(v); err != nil {
-					return err
-				}
-				c.Forward.Key = Secret(v)
-				return nil
-			},
-			show: func(c *Config) string { return c.Forward.Key.String() },
+// forwardSettings are the settings of forwarding and its alert mail
+// (config.go lists them with the others).
+var forwardSettings = []setting{
+	{
+		env: "LRS_FORWARD_KEY", secret: true,
+		usage: "base64 32-byte key that seals LMS destination secrets at rest; forwarding is disabled when unset",
+		apply: func(c *Config, v string) error {
+			if _, err := forward.ParseKey(v); err != nil {
+				return err
+			}
+			c.Forward.Key = Secret(v)
+			return nil
 		},
-		setting{
-			flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
-			usage: "LMS configurations sent to concurrently (default 4)",
-			apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
-			show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+		show: func(c *Config) string { return c.Forward.Key.String() },
+	},
+	{
+		flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
+		usage: "LMS configurations sent to concurrently (default 4)",
+		apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
+		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+	},
+	{
+		flag: "smtp-host", env: "LRS_SMTP_HOST",
+		usage: "SMTP server for alert mail to LMS configuration contacts (unset: no mail)",
+		apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPHost },
+	},
+	{
+		flag: "smtp-port", env: "LRS_SMTP_PORT",
+		usage: "SMTP port (default 587; 465: implicit TLS; otherwise STARTTLS when offered)",
+		apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 65535 {
+				return fmt.Errorf("%q: want a port from 1 to 65535", v)
+			}
+			c.Forward.SMTPPort = n
+			return nil
 		},
-		setting{
-			flag: "smtp-host", env: "LRS_SMTP_HOST",
-			usage: "SMTP server for alert mail to LMS configuration contacts (unset: no mail)",
-			apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPHost },
-		},
-		setting{
-			flag: "smtp-port", env: "LRS_SMTP_PORT",
-			usage: "SMTP port (default 587; 465: implicit TLS; otherwise STARTTLS when offered)",
-			apply: func(c *Config, v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 || n > 65535 {
-					return fmt.Errorf("%q: want a port from 1 to 65535", v)
-				}
-				c.Forward.SMTPPort = n
-				return nil
-			},
-			show: func(c *Config) string { return strconv.Itoa(c.Forward.SMTPPort) },
-		},
-		setting{
-			flag: "smtp-from", env: "LRS_SMTP_FROM",
-			usage: "sender address of alert mail",
-			apply: func(c *Config, v string) error { c.Forward.SMTPFrom = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPFrom },
-		},
-		setting{
-			flag: "smtp-username", env: "LRS_SMTP_USERNAME",
-			usage: "SMTP user (PLAIN authentication when set)",
-			apply: func(c *Config, v string) error { c.Forward.SMTPUsername = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPUsername },
-		},
-		setting{
-			env: "LRS_SMTP_PASSWORD", secret: true,
-			usage: "SMTP password",
-			apply: func(c *Config, v string) error { c.Forward.SMTPPassword = Secret(v); return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPPassword.String() },
-		},
-	)
+		show: func(c *Config) string { return strconv.Itoa(c.Forward.SMTPPort) },
+	},
+	{
+		flag: "smtp-from", env: "LRS_SMTP_FROM",
+		usage: "sender address of alert mail",
+		apply: func(c *Config, v string) error { c.Forward.SMTPFrom = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPFrom },
+	},
+	{
+		flag: "smtp-username", env: "LRS_SMTP_USERNAME",
+		usage: "SMTP user (PLAIN authentication when set)",
+		apply: func(c *Config, v string) error { c.Forward.SMTPUsername = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPUsername },
+	},
+	{
+		env: "LRS_SMTP_PASSWORD", secret: true,
+		usage: "SMTP password",
+		apply: func(c *Config, v string) error { c.Forward.SMTPPassword = Secret(v); return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPPassword.String() },
+	},
 }
 
 // forwarding is the running forwarding engine.
