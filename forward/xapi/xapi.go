@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,24 +129,12 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 		}
 		hidden = append(hidden, d.secret)
 	case AuthOAuth2:
-		t := &tokenSource{
-			clientID: get(SecretClientID), clientSecret: get(SecretClientSecret),
-			scope: c.Properties[PropScope], basic: c.Properties[PropClientAuth] == "basic", opts: &d.opts,
-		}
-		switch c.Properties[PropClientAuth] {
-		case "", "body", "basic":
-		default:
-			return nil, fmt.Errorf("client_auth %q: want body or basic", c.Properties[PropClientAuth])
-		}
-		t.url, err = absoluteURL(c.Properties[PropTokenURL])
+		t, err := newTokenSource(get(SecretClientID), get(SecretClientSecret), c.Properties, &d.opts)
 		if err != nil {
-			return nil, fmt.Errorf("token_url: %w", err)
-		}
-		if t.clientID == "" || t.clientSecret == "" {
-			return nil, errors.New("oauth2 needs a client_id and a client_secret")
+			return nil, err
 		}
 		d.token = t
-		hidden = append(hidden, t.clientSecret)
+		hidden = append(hidden, t.cfg.ClientSecret)
 	default:
 		return nil, fmt.Errorf("auth %q: want basic or oauth2", d.auth)
 	}
@@ -463,101 +450,4 @@ func (d *Destination) doOnce(ctx context.Context, method, u string, body []byte,
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// tokenSource fetches and caches OAuth2 client-credentials tokens.
-type tokenSource struct {
-	url                    *url.URL
-	clientID, clientSecret string
-	scope                  string
-	basic                  bool // client credentials in a Basic header instead of the body
-	opts                   *Options
-	redact                 func(string) string
-
-	mu     sync.Mutex
-	token  string
-	expiry time.Time
-}
-
-func (t *tokenSource) current() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.token
-}
-
-// get returns a valid token, fetching one when none is cached, it expires
-// within a minute, or refresh is set. A failure is returned as the
-// attempt's result.
-func (t *tokenSource) get(ctx context.Context, refresh bool) (string, *forward.Result) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !refresh && t.token != "" && t.opts.Now().Before(t.expiry) {
-		return t.token, nil
-	}
-	t.token = ""
-	form := url.Values{"grant_type": {"client_credentials"}}
-	if t.scope != "" {
-		form.Set("scope", t.scope)
-	}
-	if !t.basic {
-		form.Set("client_id", t.clientID)
-		form.Set("client_secret", t.clientSecret)
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Message: "token request: " + t.redact(err.Error())}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if t.basic {
-		req.SetBasicAuth(url.QueryEscape(t.clientID), url.QueryEscape(t.clientSecret))
-	}
-	resp, err := t.opts.Client.Do(req)
-	if err != nil {
-		return "", &forward.Result{Outcome: forward.OutcomeTransport, Message: t.redact("token endpoint: " + forward.TransportMessage(err))}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusOK {
-		outcome := forward.OutcomeDestination // 400 invalid_client, 401, …
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
-			outcome = forward.OutcomeTransient
-		}
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		text := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			text = strings.TrimSpace(e.Error + " " + e.Description)
-		}
-		return "", &forward.Result{Outcome: outcome, Status: resp.StatusCode,
-			Message:    fmt.Sprintf("token endpoint: HTTP %d: %s", resp.StatusCode, forward.Truncate(t.redact(text), 256)),
-			RetryAfter: forward.RetryAfter(resp.Header.Get("Retry-After"), t.opts.Now())}
-	}
-	var tok struct {
-		AccessToken string          `json:"access_token"`
-		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: no access_token in the answer"}
-	}
-	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: token type " + tok.TokenType + " is not Bearer"}
-	}
-	ttl := time.Hour // no expires_in: assume an hour, refreshed on 401 anyway
-	if s := strings.Trim(string(tok.ExpiresIn), `"`); s != "" {
-		if n, err := strconv.ParseFloat(s, 64); err == nil {
-			ttl = time.Duration(n * float64(time.Second))
-		}
-	}
-	margin := time.Minute
-	if ttl <= 2*margin {
-		margin = ttl / 2 // short-lived tokens: refresh at half-life
-	}
-	t.token, t.expiry = tok.AccessToken, t.opts.Now().Add(ttl-margin)
-	return t.token, nil
 }

@@ -349,3 +349,92 @@ func TestVersionNegotiatedWithAbout(t *testing.T) {
 		t.Errorf("the downstream accepted the statement %d times, want 1", n)
 	}
 }
+
+// What the token endpoint answers, as forwarding sees it: client
+// authentication in a Basic header, a form-encoded token (cached for its
+// lifetime), a transient failure with its Retry-After, and answers without
+// a usable token.
+func TestOAuth2TokenEndpointAnswers(t *testing.T) {
+	bearer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
+				w.WriteHeader(401)
+				return
+			}
+			r.SetBasicAuth(forwardtest.DownKey, forwardtest.DownSecret)
+			next.ServeHTTP(w, r)
+		})
+	}
+	down := forwardtest.NewLRS(t, bearer)
+	for _, tc := range []struct {
+		name       string
+		clientAuth string
+		answer     func(w http.ResponseWriter, r *http.Request)
+		outcome    string
+		status     int
+		retry      time.Duration
+		message    string
+		requests   int // token requests for two sends (a failing one is asked again by the POST after About)
+	}{
+		{"basic client auth", "basic", func(w http.ResponseWriter, r *http.Request) {
+			id, secret, ok := r.BasicAuth()
+			_ = r.ParseForm()
+			if !ok || id != "lms" || secret != "client-s3cret" || r.Form.Has("client_secret") {
+				w.WriteHeader(401)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`)
+		}, forward.OutcomeSuccess, 200, 0, "", 1},
+		{"form-encoded token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+			_, _ = io.WriteString(w, "access_token=tok-2&token_type=bearer&expires_in=600")
+		}, forward.OutcomeSuccess, 200, 0, "", 1},
+		{"503 with Retry-After", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(503)
+			_, _ = io.WriteString(w, "busy; client-s3cret")
+		}, forward.OutcomeTransient, 503, 30 * time.Second, "token endpoint: HTTP 503: busy; [redacted]", 4},
+		{"no access token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"token_type":"Bearer"}`)
+		}, forward.OutcomeDestination, 0, 0, "missing access_token", 4},
+		{"not a bearer token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok-3","token_type":"mac"}`)
+		}, forward.OutcomeDestination, 0, 0, "token type mac is not Bearer", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			requests := 0
+			tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				requests++
+				mu.Unlock()
+				tc.answer(w, r)
+			}))
+			defer tokenSrv.Close()
+			props := map[string]string{"endpoint": down.Endpoint(), "auth": "oauth2", "token_url": tokenSrv.URL}
+			if tc.clientAuth != "" {
+				props["client_auth"] = tc.clientAuth
+			}
+			d, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"client_id": "lms", "client_secret": "client-s3cret"},
+				xapi.Options{Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				r := d.Send(context.Background(), []forward.Item{item(60 + i)})
+				if r.Outcome != tc.outcome || r.Status != tc.status || r.RetryAfter != tc.retry ||
+					!strings.Contains(r.Message, tc.message) || strings.Contains(r.Message, "client-s3cret") {
+					t.Fatalf("send %d: %+v, want %s %d retry %v %q", i, r, tc.outcome, tc.status, tc.retry, tc.message)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if requests != tc.requests {
+				t.Errorf("%d token requests for two sends, want %d", requests, tc.requests)
+			}
+		})
+	}
+}
