@@ -5,11 +5,15 @@
 // still fails (never dropping it), keep each configuration's status and
 // alert its contact email.
 //
-// Destinations live in one package each (forward/xapi now; webhook and
-// clever later) behind the Destination interface. Storage is the Store
-// contract (store.go, split by role), implemented by every engine
-// (lrs/pebbledb, lrs/mongo) and checked by lrs/storetest. See DESIGN.md
-// §3 and sinks.md §0.
+// Destinations live in one package each (forward/xapi now; postback,
+// webhook and clever later) behind the Destination interface, each
+// declaring its Type, which cmd registers in the Registry (types.go) that
+// the engine, the administration (admin.go), the admin API, the CLI and
+// the metrics read. What they share is the kit (kit.go). Storage is the
+// Store contract (store.go, split by role), implemented by every engine
+// (lrs/pebbledb, lrs/mongo) and checked by lrs/storetest; forward reads
+// the LRS through the interfaces of statements.go, which cmd adapts. See
+// DESIGN.md §3 and sinks.md §0.
 package forward
 
 import (
