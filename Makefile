@@ -3,13 +3,20 @@ GO ?= go
 # The MongoDB-compatible test server, built from its own module (tools/ferretdb).
 FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build test bench ferretdb
+.PHONY: run build check test bench ferretdb
 
-run:
-	$(GO) run ./cmd/lrs
+# The server on the embedded store, as built: exec makes lrs make's own child,
+# so a signal to make (SIGTERM, or Ctrl-C) reaches it and it shuts down.
+run: build
+	exec ./bin/lrs
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/lrs ./cmd/lrsbench
+
+# The quick loop: every test that takes no more than a few seconds
+# (-short skips the ones that boot many binaries or a database).
+check:
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./...
 
 $(FERRETDB): tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go
 	cd tools/ferretdb && CGO_ENABLED=0 $(GO) build -o ../../$(FERRETDB) .
@@ -21,13 +28,19 @@ XAPI_CLIENT := tools/xapi-client/node_modules/.package-lock.json
 $(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.json
 	npm ci --prefix tools/xapi-client --no-audit --no-fund
 
+# Test modules of their own (their dependencies stay out of the server's
+# go.mod): the storage engine comparison and the container files check.
+TOOL_MODULES := tools/enginebench tools/dockertest
+
 # The whole suite: vet, formatting, every test on both storage engines (the
 # MongoDB ones against the test server; a real xAPI client library against the
-# binary), then a brief fuzz of the parser.
+# binary), the test modules under tools/, then a brief fuzz of the parser.
 test: $(FERRETDB) $(XAPI_CLIENT)
 	$(GO) vet ./...
+	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	LRS_TEST_REQUIRE_NODE=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
+	@for m in $(TOOL_MODULES); do (cd $$m && CGO_ENABLED=0 $(GO) test -count=1 ./...) || exit 1; done
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
 
 bench:

@@ -13,9 +13,8 @@ import (
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/email"
-	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/xapi"
-	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 const org = "org1"
@@ -48,29 +47,21 @@ func (r *recordingAlerter) kinds() []string {
 type harness struct {
 	t       *testing.T
 	store   forward.Store
-	clock   *fwdtest.Clock
-	up      *fwdtest.Statements
-	down    *fwdtest.Downstream
+	clock   *forwardtest.Clock
+	up      *forwardtest.Statements
+	down    *forwardtest.LRS
 	sealer  *forward.Sealer
 	engine  *forward.Engine
 	reg     *prometheus.Registry
 	alerter forward.Alerter
 }
 
-// newHarness runs the engine over the embedded engine's forward.Store
-// (lrs/pebbledb); newHarnessOver takes another store.
+// newHarness runs the engine over the in-memory store of the test kit
+// (which passes the storage suite of the engines; cmd/lrs runs the engine
+// over the engines themselves) and a downstream LRS.
 func newHarness(t *testing.T, alerter forward.Alerter) *harness {
 	t.Helper()
-	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return newHarnessOver(t, db, alerter)
-}
-
-func newHarnessOver(t *testing.T, store forward.Store, alerter forward.Alerter) *harness {
-	t.Helper()
+	store := forwardtest.NewMemory()
 	key := make([]byte, forward.KeySize)
 	for i := range key {
 		key[i] = byte(i)
@@ -80,12 +71,12 @@ func newHarnessOver(t *testing.T, store forward.Store, alerter forward.Alerter) 
 		t.Fatal(err)
 	}
 	h := &harness{
-		t: t, store: store, clock: fwdtest.NewClock(t0), up: &fwdtest.Statements{},
-		down: fwdtest.NewDownstream(t, nil), sealer: sealer, reg: prometheus.NewRegistry(), alerter: alerter,
+		t: t, store: store, clock: forwardtest.NewClock(t0), up: &forwardtest.Statements{},
+		down: forwardtest.NewLRS(t, nil), sealer: sealer, reg: prometheus.NewRegistry(), alerter: alerter,
 	}
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now})}
-	h.engine, err = forward.New(h.store, h.up, factories, sealer.OpenConfiguration,
-		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, forward.TypeXAPI),
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now}))
+	h.engine, err = forward.New(h.store, h.up, types, sealer.OpenConfiguration,
+		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, xapi.TypeName),
 		forward.Options{Now: h.clock.Now, Alerter: alerter, Owner: "test", Rand: func() float64 { return 0.5 }})
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +87,12 @@ func newHarnessOver(t *testing.T, store forward.Store, alerter forward.Alerter) 
 // configure stores an xAPI configuration for the downstream with secret.
 func (h *harness) configure(id, secret string, revision int64) {
 	h.t.Helper()
-	sealed, err := h.sealer.Seal(org, id, map[string]string{"key": fwdtest.DownKey, "secret": secret})
+	sealed, err := h.sealer.Seal(org, id, map[string]string{"key": forwardtest.DownKey, "secret": secret})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	err = h.store.PutConfiguration(context.Background(), forward.Configuration{
-		ID: id, Org: org, Name: "LMS " + id, ContactEmail: "admin@example.com", Type: forward.TypeXAPI,
+		ID: id, Org: org, Name: "LMS " + id, ContactEmail: "admin@example.com", Type: xapi.TypeName,
 		Properties: map[string]string{"endpoint": h.down.Endpoint()}, SealedSecret: sealed,
 		Revision: revision, UpdatedAt: h.clock.Now(),
 	})
@@ -159,7 +150,7 @@ func statementID(i int) string { return fmt.Sprintf("6fa459ea-ee8a-4ca4-894e-db7
 func statements(n int) map[string][]byte {
 	m := map[string][]byte{}
 	for i := range n {
-		m[statementID(i)] = fwdtest.Statement(statementID(i), fmt.Sprintf("learner%d@example.com", i))
+		m[statementID(i)] = forwardtest.Statement(statementID(i), fmt.Sprintf("learner%d@example.com", i))
 	}
 	return m
 }
@@ -178,7 +169,7 @@ func (h *harness) wantDeliveredOnce(cfg string, ids []string) {
 			h.t.Errorf("%s not stored downstream: %v", id, err)
 			continue
 		}
-		if got["stored"] == "2026-01-01T10:00:01.000Z" {
+		if got["stored"] == forwardtest.UpstreamStored {
 			h.t.Errorf("%s: the upstream stored time was forwarded", id)
 		}
 		if a, _ := got["authority"].(map[string]any); a == nil || !strings.Contains(fmt.Sprint(a), "forwarder") {
@@ -188,12 +179,8 @@ func (h *harness) wantDeliveredOnce(cfg string, ids []string) {
 }
 
 func TestEngineDeliversEachStatementOnce(t *testing.T) {
-	t.Run("pebble", func(t *testing.T) { testDeliversOnce(t, newHarness(t, nil)) })
-	t.Run("memory", func(t *testing.T) { testDeliversOnce(t, newHarnessOver(t, newMemStore(), nil)) })
-}
-
-func testDeliversOnce(t *testing.T, h *harness) {
-	h.configure("c1", fwdtest.DownSecret, 1)
+	h := newHarness(t, nil)
+	h.configure("c1", forwardtest.DownSecret, 1)
 	ids := h.enqueue("c1", statements(7))
 	if n := h.tick(); n != 7 {
 		t.Fatalf("claimed %d, want 7", n)
@@ -232,7 +219,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, outcome string) 
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["type"] == forward.TypeXAPI && labels["outcome"] == outcome {
+			if labels["type"] == xapi.TypeName && labels["outcome"] == outcome {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -245,17 +232,17 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, outcome string) 
 // on the same address: the next slot delivers everything once, status OK,
 // one recovery mail, and parked deliveries are re-driven.
 func TestEngineOutageAndRecovery(t *testing.T) {
-	smtpd := fwdtest.NewSMTPServer(t)
+	smtpd := forwardtest.NewSMTPServer(t)
 	mailer, err := email.New(email.Settings{Host: smtpd.Host, Port: smtpd.Port, From: "lrs@example.com", Username: "u", Password: "p"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, mailer)
-	h.configure("c1", fwdtest.DownSecret, 1)
+	h.configure("c1", forwardtest.DownSecret, 1)
 	ids := h.enqueue("c1", statements(3))
 	// A delivery parked by an earlier outage.
 	parked := statementID(90)
-	h.up.Put(org, parked, fwdtest.Statement(parked, "old@example.com"))
+	h.up.Put(org, parked, forwardtest.Statement(parked, "old@example.com"))
 	_ = h.store.EnsureDeliveries(context.Background(), []forward.Delivery{{Org: org, ConfigurationID: "c1", StatementID: parked,
 		State: forward.StateParked, Attempts: 10, CreatedAt: t0.Add(-48 * time.Hour)}})
 
@@ -314,7 +301,7 @@ func TestEngineOutageAndRecovery(t *testing.T) {
 func TestEngineParksAfterTheScheduleAndSweeps(t *testing.T) {
 	alerts := &recordingAlerter{}
 	h := newHarness(t, alerts)
-	h.configure("c1", fwdtest.DownSecret, 1)
+	h.configure("c1", forwardtest.DownSecret, 1)
 	ids := h.enqueue("c1", statements(1))
 	h.down.Stop()
 	for i := 0; i < 10; i++ {
@@ -357,7 +344,7 @@ func TestEngineWrongCredentialsThenFixed(t *testing.T) {
 	if strings.Contains(s.LastError, "wrong-secret") {
 		t.Fatalf("secret in the status: %q", s.LastError)
 	}
-	h.configure("c1", fwdtest.DownSecret, 2)
+	h.configure("c1", forwardtest.DownSecret, 2)
 	if _, err := h.store.Redrive(context.Background(), org, "c1", []string{forward.StatePending, forward.StateParked, forward.StateRejected}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -377,10 +364,10 @@ func TestEngineWrongCredentialsThenFixed(t *testing.T) {
 func TestEngineRejectsOneItemByBisecting(t *testing.T) {
 	alerts := &recordingAlerter{}
 	h := newHarness(t, alerts)
-	h.configure("c1", fwdtest.DownSecret, 1)
+	h.configure("c1", forwardtest.DownSecret, 1)
 	sts := statements(4)
 	bad := statementID(50)
-	sts[bad] = fwdtest.InvalidStatement(bad)
+	sts[bad] = forwardtest.InvalidStatement(bad)
 	h.enqueue("c1", sts)
 	h.tick()
 	var good []string
@@ -409,9 +396,9 @@ func TestEngineRejectsOneItemByBisecting(t *testing.T) {
 // Run sends as deliveries come due; Stop returns and is idempotent.
 func TestEngineRunAndStop(t *testing.T) {
 	h := newHarness(t, nil)
-	h.configure("c1", fwdtest.DownSecret, 1)
+	h.configure("c1", forwardtest.DownSecret, 1)
 	store := h.store
-	e, err := forward.New(store, h.up, map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})},
+	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{})),
 		h.sealer.OpenConfiguration, nil, nil, forward.Options{Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +406,7 @@ func TestEngineRunAndStop(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(context.Background()) }()
 	ids := h.enqueue("c1", statements(3))
-	fwdtest.Eventually(t, 10*time.Second, func() error {
+	forwardtest.Eventually(t, 10*time.Second, func() error {
 		for _, id := range ids {
 			if d := h.delivery("c1", id); d.State != forward.StateDelivered {
 				return fmt.Errorf("%s is %s", id, d.State)

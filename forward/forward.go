@@ -5,22 +5,20 @@
 // still fails (never dropping it), keep each configuration's status and
 // alert its contact email.
 //
-// Destinations live in one package each (forward/xapi now; webhook and
-// clever later) behind the Destination interface. Storage is the Store
-// contract, implemented by every engine (lrs/pebbledb, lrs/mongo) and
-// checked by lrs/storetest. See DESIGN.md §3 and sinks.md §0.
+// Destinations live in one package each (forward/xapi now; postback,
+// webhook and clever later) behind the Destination interface, each
+// declaring its Type, which cmd registers in the Registry (types.go) that
+// the engine, the administration (admin.go), the admin API, the CLI and
+// the metrics read. What they share is the kit (kit.go). Storage is the
+// Store contract (store.go, split by role), implemented by every engine
+// (lrs/pebbledb, lrs/mongo) and checked by lrs/storetest; forward reads
+// the LRS through the interfaces of statements.go, which cmd adapts. See
+// DESIGN.md §3 and sinks.md §0.
 package forward
 
 import (
 	"context"
-	"errors"
 	"time"
-)
-
-// Configuration types.
-const (
-	TypeXAPI = "xapi"
-	// TypeWebhook and TypeClever follow in later issues.
 )
 
 // Participant identifiers a configuration sends (sinks.md §2.4).
@@ -34,33 +32,33 @@ const (
 // type's secret settings, sealed (encrypted) by the caller before they are
 // stored and never returned by the admin API.
 type Configuration struct {
-	ID           string            `json:"id"`
-	Org          string            `json:"org"`
-	Name         string            `json:"name"`
-	ContactEmail string            `json:"contact_email"`
-	Type         string            `json:"type"`
-	Identifier   string            `json:"identifier"` // IdentifierMbox or IdentifierAccount
-	Properties   map[string]string `json:"properties"`
-	SealedSecret []byte            `json:"-"` // encrypted JSON of the secret settings
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	ID           string
+	Org          string
+	Name         string
+	ContactEmail string
+	Type         string // the Name of a destination Type (Registry)
+	Identifier   string // IdentifierMbox or IdentifierAccount
+	Properties   map[string]string
+	SealedSecret []byte // encrypted JSON of the secret settings
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 	// Revision increases on every edit; an edit re-drives parked and
 	// rejected deliveries of the configuration.
-	Revision int64 `json:"revision"`
+	Revision int64
 }
 
 // Objective is an activity whose results are forwarded: statements whose
 // object is the activity and whose verb is one of Verbs (all verbs when
 // empty) are sent to every attached configuration.
 type Objective struct {
-	ID             string    `json:"id"`
-	Org            string    `json:"org"`
-	Name           string    `json:"name"`
-	ActivityID     string    `json:"activity_id"`
-	Verbs          []string  `json:"verbs"`
-	Configurations []string  `json:"configurations"` // attached configuration ids
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string
+	Org            string
+	Name           string
+	ActivityID     string
+	Verbs          []string
+	Configurations []string // attached configuration ids
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Delivery states.
@@ -76,37 +74,37 @@ const (
 // (Org, ConfigurationID, StatementID), is its identity: ensuring it twice
 // stores it once, which is how obligations survive without transactions.
 type Delivery struct {
-	Org             string    `json:"org"`
-	ConfigurationID string    `json:"configuration_id"`
-	StatementID     string    `json:"statement_id"`
-	ObjectiveID     string    `json:"objective_id"`
-	Participant     string    `json:"participant"` // the identifier sent (email or account name)
-	State           string    `json:"state"`
-	Attempts        int       `json:"attempts"`
-	NextAttempt     time.Time `json:"next_attempt"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastAttempt     time.Time `json:"last_attempt,omitzero"`
-	LastStatus      int       `json:"last_status,omitempty"` // HTTP status of the last attempt, 0 if none
-	LastError       string    `json:"last_error,omitempty"`  // redacted, short
-	Reason          string    `json:"reason,omitempty"`      // why skipped or rejected
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Org             string
+	ConfigurationID string
+	StatementID     string
+	ObjectiveID     string
+	Participant     string // the identifier sent (email or account name)
+	State           string
+	Attempts        int
+	NextAttempt     time.Time
+	FirstFailure    time.Time
+	LastAttempt     time.Time
+	LastStatus      int    // HTTP status of the last attempt, 0 if none
+	LastError       string // redacted, short
+	Reason          string // why skipped or rejected
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 
 	// Lease: a worker that claimed the delivery owns it until LeaseUntil.
-	LeaseOwner string    `json:"-"`
-	LeaseUntil time.Time `json:"-"`
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // Attempt is one entry of a configuration's delivery log.
 type Attempt struct {
-	Org             string        `json:"org"`
-	ConfigurationID string        `json:"configuration_id"`
-	StatementIDs    []string      `json:"statement_ids"`
-	At              time.Time     `json:"at"`
-	Duration        time.Duration `json:"duration_ns"`
-	Outcome         string        `json:"outcome"` // an Outcome class
-	Status          int           `json:"status,omitempty"`
-	Response        string        `json:"response,omitempty"` // first bytes, redacted
+	Org             string
+	ConfigurationID string
+	StatementIDs    []string
+	At              time.Time
+	Duration        time.Duration
+	Outcome         string // an Outcome class
+	Status          int
+	Response        string // first bytes, redacted
 }
 
 // Status of a configuration, the class of its latest destination-level
@@ -120,96 +118,27 @@ const (
 
 // ConfigStatus is what the administrator sees of a configuration.
 type ConfigStatus struct {
-	Org             string    `json:"org"`
-	ConfigurationID string    `json:"configuration_id"`
-	Status          string    `json:"status"`
-	LastError       string    `json:"last_error,omitempty"`
-	LastStatus      int       `json:"last_status,omitempty"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastSuccess     time.Time `json:"last_success,omitzero"`
-	LastAlert       time.Time `json:"last_alert,omitzero"`      // last status mail
-	AlertedStatus   string    `json:"alerted_status,omitempty"` // status the last mail announced
-	UpdatedAt       time.Time `json:"updated_at"`
+	Org             string
+	ConfigurationID string
+	Status          string
+	LastError       string
+	LastStatus      int
+	FirstFailure    time.Time
+	LastSuccess     time.Time
+	LastAlert       time.Time // last status mail
+	AlertedStatus   string    // status the last mail announced
+	UpdatedAt       time.Time
 }
 
 // Counts are a configuration's deliveries by state, and the age of its
 // oldest pending one.
 type Counts struct {
-	Pending       int       `json:"queued"`
-	Delivered     int       `json:"delivered"`
-	Parked        int       `json:"parked"`
-	Rejected      int       `json:"rejected"`
-	Skipped       int       `json:"skipped"`
-	OldestPending time.Time `json:"oldest_pending,omitzero"`
-}
-
-// Errors of the Store contract.
-var (
-	ErrNotFound = errors.New("forward: not found")
-	// ErrLeaseLost: the delivery is no longer leased by the caller (its
-	// lease expired and another worker claimed it); the update was not
-	// applied.
-	ErrLeaseLost = errors.New("forward: lease lost")
-)
-
-// Store is the forwarding persistence contract every engine implements.
-// Each write is a single-document operation (an insert that fails on a
-// duplicate key, or a conditional update), so it holds on MongoDB without
-// transactions. Every method is scoped to an organization where it takes
-// one.
-type Store interface {
-	// Configurations.
-	PutConfiguration(ctx context.Context, c Configuration) error // create or replace by (Org, ID)
-	GetConfiguration(ctx context.Context, org, id string) (Configuration, error)
-	ListConfigurations(ctx context.Context, org string) ([]Configuration, error) // ordered by ID
-	DeleteConfiguration(ctx context.Context, org, id string) error               // ErrNotFound if missing
-
-	// Objectives.
-	PutObjective(ctx context.Context, o Objective) error
-	GetObjective(ctx context.Context, org, id string) (Objective, error)
-	ListObjectives(ctx context.Context, org string) ([]Objective, error)
-	DeleteObjective(ctx context.Context, org, id string) error
-	// ObjectivesFor returns the objectives of an activity.
-	ObjectivesFor(ctx context.Context, org, activityID string) ([]Objective, error)
-
-	// EnsureDeliveries inserts the deliveries that do not exist yet (by
-	// key) and leaves existing ones untouched. Idempotent.
-	EnsureDeliveries(ctx context.Context, ds []Delivery) error
-	// ClaimDeliveries leases up to limit pending deliveries whose
-	// NextAttempt is at or before now and whose lease is free or expired,
-	// oldest NextAttempt first, across all organizations, setting
-	// LeaseOwner = owner and LeaseUntil = now + lease. Two concurrent
-	// callers never receive the same delivery.
-	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
-	// UpdateDelivery stores d (state, attempts, times, errors) if it is
-	// still leased by owner (ErrLeaseLost otherwise) and releases the lease.
-	UpdateDelivery(ctx context.Context, d Delivery, owner string) error
-	// GetDelivery returns one delivery.
-	GetDelivery(ctx context.Context, org, configID, statementID string) (Delivery, error)
-	// ListDeliveries lists a configuration's deliveries in a state ("" for
-	// all), newest first, at most limit.
-	ListDeliveries(ctx context.Context, org, configID, state string, limit int) ([]Delivery, error)
-	// DeliveriesOfStatement lists the deliveries one statement owes.
-	DeliveriesOfStatement(ctx context.Context, org, statementID string) ([]Delivery, error)
-	// Redrive makes the configuration's deliveries in the given states
-	// pending again, due at now (with Attempts reset). It returns how many.
-	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
-	// CountDeliveries counts a configuration's deliveries by state.
-	CountDeliveries(ctx context.Context, org, configID string) (Counts, error)
-
-	// Statuses.
-	GetStatus(ctx context.Context, org, configID string) (ConfigStatus, error) // ErrNotFound if never set
-	PutStatus(ctx context.Context, s ConfigStatus) error
-
-	// Delivery log (bounded: engines may drop the oldest entries beyond a
-	// per-configuration cap).
-	AddAttempt(ctx context.Context, a Attempt) error
-	ListAttempts(ctx context.Context, org, configID string, limit int) ([]Attempt, error) // newest first
-
-	// Watermark of the reconciler: the stored time up to which every
-	// statement's obligations are known to be ensured.
-	GetWatermark(ctx context.Context, name string) (time.Time, error) // zero if never set
-	SetWatermark(ctx context.Context, name string, t time.Time) error
+	Pending       int
+	Delivered     int
+	Parked        int
+	Rejected      int
+	Skipped       int
+	OldestPending time.Time
 }
 
 // Outcome classes of an attempt (sinks.md §0.2).

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/lrs-project/lrs/lrs"
 )
 
 // Reasons of skipped deliveries.
@@ -24,7 +22,7 @@ const (
 const ObligationsTTL = 5 * time.Second
 
 // Obligations derives the deliveries stored statements owe and ensures
-// them (idempotently): it is the lrs.StatementObserver of the service, and
+// them (idempotently): it is the StatementObserver of the LRS service, and
 // the reconciler re-runs it over statements stored since its watermark.
 //
 // A statement owes a delivery to every configuration attached to an
@@ -61,7 +59,7 @@ type orgRules struct {
 	configs    map[string]Configuration
 }
 
-var _ lrs.StatementObserver = (*Obligations)(nil)
+var _ StatementObserver = (*Obligations)(nil)
 
 // NewObligations returns Obligations over store. now defaults to time.Now,
 // logger to slog.Default().
@@ -135,7 +133,7 @@ type stmtFields struct {
 
 // StatementsStored ensures the deliveries stmts owe. An error means some
 // may be missing; the call may be repeated.
-func (o *Obligations) StatementsStored(ctx context.Context, org string, stmts []lrs.StoredStatement) error {
+func (o *Obligations) StatementsStored(ctx context.Context, org string, stmts []Statement) error {
 	if len(stmts) == 0 {
 		return nil
 	}
@@ -163,7 +161,7 @@ func (o *Obligations) StatementsStored(ctx context.Context, org string, stmts []
 }
 
 // derive lists the deliveries stmts owe under r.
-func (o *Obligations) derive(org string, r *orgRules, stmts []lrs.StoredStatement) []Delivery {
+func (o *Obligations) derive(org string, r *orgRules, stmts []Statement) []Delivery {
 	now := o.now().UTC()
 	var ds []Delivery
 	seen := map[string]bool{}

@@ -2,19 +2,14 @@ package forward_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/lrs"
-	"github.com/lrs-project/lrs/lrs/pebbledb"
-	"github.com/lrs-project/lrs/schema"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 )
 
 const (
@@ -29,24 +24,21 @@ const (
 
 var obNow = time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)
 
-func openPebble(t *testing.T) *pebbledb.DB {
+// openStore is the in-memory store of the test kit, which passes the
+// storage suite of the engines.
+func openStore(t *testing.T) *forwardtest.Memory {
 	t.Helper()
-	db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return forwardtest.NewMemory()
 }
 
 // setup stores configurations mbox-lms (mbox) and sso-lms (account) and
 // the objectives: quiz passed/failed -> both; page (all verbs) -> mbox-lms.
-func setup(t *testing.T, db *pebbledb.DB, org string) {
+func setup(t *testing.T, db forward.Store, org string) {
 	t.Helper()
 	ctx := t.Context()
 	for _, c := range []forward.Configuration{
-		{ID: "mbox-lms", Org: org, Type: forward.TypeXAPI, Identifier: forward.IdentifierMbox},
-		{ID: "sso-lms", Org: org, Type: forward.TypeXAPI, Identifier: forward.IdentifierAccount},
+		{ID: "mbox-lms", Org: org, Type: "xapi", Identifier: forward.IdentifierMbox},
+		{ID: "sso-lms", Org: org, Type: "xapi", Identifier: forward.IdentifierAccount},
 	} {
 		if err := db.PutConfiguration(ctx, c); err != nil {
 			t.Fatal(err)
@@ -70,8 +62,8 @@ const (
 	bothActor    actor = `{"mbox":"mailto:ada@example.com","account":{"homePage":"https://sso.example.com","name":"ada-42"}}`
 )
 
-func raw(id string, a actor, verb, activity string) lrs.StoredStatement {
-	return lrs.StoredStatement{
+func raw(id string, a actor, verb, activity string) forward.Statement {
+	return forward.Statement{
 		ID:     id,
 		Stored: obNow,
 		Raw: fmt.Appendf(nil, `{"id":%q,"actor":%s,"verb":{"id":%q},"object":{"objectType":"Activity","id":%q},"stored":%q}`,
@@ -81,7 +73,7 @@ func raw(id string, a actor, verb, activity string) lrs.StoredStatement {
 
 type owed struct{ config, state, participant, reason string }
 
-func owes(t *testing.T, db *pebbledb.DB, org, stmt string) []owed {
+func owes(t *testing.T, db forward.Store, org, stmt string) []owed {
 	t.Helper()
 	ds, err := db.DeliveriesOfStatement(t.Context(), org, stmt)
 	if err != nil {
@@ -104,11 +96,11 @@ func owes(t *testing.T, db *pebbledb.DB, org, stmt string) []owed {
 }
 
 func TestObligationsMatching(t *testing.T) {
-	db := openPebble(t)
+	db := openStore(t)
 	setup(t, db, obOrg)
 	setup(t, db, obOther)
 	ob := forward.NewObligations(db, nil, func() time.Time { return obNow })
-	stmts := []lrs.StoredStatement{
+	stmts := []forward.Statement{
 		raw("s-passed", bothActor, vPassed, actQuiz),
 		raw("s-viewed-quiz", bothActor, vViewed, actQuiz), // verb does not count
 		raw("s-page", mboxActor, vViewed, actPage),        // verbs empty: all
@@ -156,12 +148,12 @@ func TestObligationsMatching(t *testing.T) {
 }
 
 func TestObligationsIdempotent(t *testing.T) {
-	db := openPebble(t)
+	db := openStore(t)
 	setup(t, db, obOrg)
 	now := obNow
 	ob := forward.NewObligations(db, nil, func() time.Time { return now })
 	st := raw("s1", bothActor, vPassed, actQuiz)
-	if err := ob.StatementsStored(t.Context(), obOrg, []lrs.StoredStatement{st}); err != nil {
+	if err := ob.StatementsStored(t.Context(), obOrg, []forward.Statement{st}); err != nil {
 		t.Fatal(err)
 	}
 	// The delivery progresses; a retry of the statement leaves it alone.
@@ -176,7 +168,7 @@ func TestObligationsIdempotent(t *testing.T) {
 		}
 	}
 	now = now.Add(time.Minute)
-	if err := ob.StatementsStored(t.Context(), obOrg, []lrs.StoredStatement{st, st}); err != nil {
+	if err := ob.StatementsStored(t.Context(), obOrg, []forward.Statement{st, st}); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range owes(t, db, obOrg, "s1") {
@@ -195,24 +187,24 @@ func TestObligationsIdempotent(t *testing.T) {
 
 // countingStore counts ListObjectives calls.
 type countingStore struct {
-	*pebbledb.DB
+	*forwardtest.Memory
 	lists atomic.Int32
 }
 
 func (c *countingStore) ListObjectives(ctx context.Context, org string) ([]forward.Objective, error) {
 	c.lists.Add(1)
-	return c.DB.ListObjectives(ctx, org)
+	return c.Memory.ListObjectives(ctx, org)
 }
 
 func TestObligationsCache(t *testing.T) {
-	db := openPebble(t)
-	cs := &countingStore{DB: db}
+	db := openStore(t)
+	cs := &countingStore{Memory: db}
 	now := obNow
 	ob := forward.NewObligations(cs, nil, func() time.Time { return now })
 	st := raw("s1", mboxActor, vPassed, actQuiz)
 	// No objectives yet: cached as such.
 	for range 3 {
-		if err := ob.StatementsStored(t.Context(), obOrg, []lrs.StoredStatement{st}); err != nil {
+		if err := ob.StatementsStored(t.Context(), obOrg, []forward.Statement{st}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -221,7 +213,7 @@ func TestObligationsCache(t *testing.T) {
 	}
 	setup(t, db, obOrg)
 	ob.Invalidate(obOrg)
-	if err := ob.StatementsStored(t.Context(), obOrg, []lrs.StoredStatement{st}); err != nil {
+	if err := ob.StatementsStored(t.Context(), obOrg, []forward.Statement{st}); err != nil {
 		t.Fatal(err)
 	}
 	if got := owes(t, db, obOrg, "s1"); len(got) != 2 {
@@ -232,118 +224,10 @@ func TestObligationsCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(forward.ObligationsTTL + time.Second)
-	if err := ob.StatementsStored(t.Context(), obOrg, []lrs.StoredStatement{raw("s2", mboxActor, vPassed, actQuiz)}); err != nil {
+	if err := ob.StatementsStored(t.Context(), obOrg, []forward.Statement{raw("s2", mboxActor, vPassed, actQuiz)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := owes(t, db, obOrg, "s2"); len(got) != 0 {
 		t.Errorf("a deleted objective still counts after the TTL: %+v", got)
-	}
-}
-
-// failing is an observer that fails while fail is set.
-type failing struct {
-	inner lrs.StatementObserver
-	fail  atomic.Bool
-}
-
-func (f *failing) StatementsStored(ctx context.Context, org string, stmts []lrs.StoredStatement) error {
-	if f.fail.Load() {
-		return errors.New("forwarding store unavailable")
-	}
-	return f.inner.StatementsStored(ctx, org, stmts)
-}
-
-func statement(t *testing.T, id, verb, activity string) *schema.Statement {
-	t.Helper()
-	st, err := schema.ParseStatement(fmt.Appendf(nil, `{"id":%q,"actor":{"mbox":"mailto:ada@example.com"},"verb":{"id":%q},"object":{"id":%q}}`, id, verb, activity), schema.V2_0_0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-func TestServiceObserverAndReconciler(t *testing.T) {
-	db := openPebble(t)
-	setup(t, db, obOrg)
-	ob := forward.NewObligations(db, nil, nil)
-	obs := &failing{inner: ob}
-	svc := lrs.NewService(db, lrs.ServiceOptions{Observer: obs})
-	w := lrs.Writer{Org: obOrg, Authority: []byte(`{"objectType":"Agent","account":{"homePage":"https://lrs.example","name":"k"}}`)}
-	ctx := t.Context()
-
-	// Stored and acknowledged: the deliveries exist.
-	s1 := uuid.NewString()
-	if _, err := svc.PostStatements(ctx, w, []*schema.Statement{statement(t, s1, vPassed, actQuiz)}, schema.V2_0_0); err != nil {
-		t.Fatal(err)
-	}
-	if got := owes(t, db, obOrg, s1); len(got) != 2 {
-		t.Fatalf("after POST: %+v, want 2 deliveries", got)
-	}
-
-	// The observer fails: the statement is stored, the request fails.
-	obs.fail.Store(true)
-	s2 := uuid.NewString()
-	if _, err := svc.PostStatements(ctx, w, []*schema.Statement{statement(t, s2, vPassed, actQuiz)}, schema.V2_0_0); err == nil {
-		t.Fatal("PostStatements succeeded although the observer failed")
-	}
-	_, stored2, err := svc.GetStatement(ctx, obOrg, s2, false)
-	if err != nil {
-		t.Fatalf("the statement was not stored: %v", err)
-	}
-	// The reconciler scans up to Consistent-Through: wait until it covers s2.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		ct, err := svc.ConsistentThrough(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ct.Before(stored2) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consistent-through %v never reached stored %v", ct, stored2)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if got := owes(t, db, obOrg, s2); len(got) != 0 {
-		t.Fatalf("deliveries despite the failing observer: %+v", got)
-	}
-	// The reconciler finds it (the client never retried).
-	r := &forward.Reconciler{Store: db, Statements: svc, Obligations: ob}
-	if err := r.Pass(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := owes(t, db, obOrg, s2); len(got) != 2 {
-		t.Fatalf("after a reconcile pass: %+v, want 2 deliveries", got)
-	}
-	wm, err := db.GetWatermark(ctx, forward.WatermarkName(obOrg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wm.IsZero() {
-		t.Error("the reconciler did not advance its watermark")
-	}
-
-	// A client retry after a failure re-ensures (repeated statement).
-	s3 := uuid.NewString()
-	if _, err := svc.PostStatements(ctx, w, []*schema.Statement{statement(t, s3, vPassed, actPage)}, schema.V2_0_0); err == nil {
-		t.Fatal("PostStatements succeeded although the observer failed")
-	}
-	obs.fail.Store(false)
-	if _, err := svc.PostStatements(ctx, w, []*schema.Statement{statement(t, s3, vPassed, actPage)}, schema.V2_0_0); err != nil {
-		t.Fatalf("retry: %v", err)
-	}
-	if got := owes(t, db, obOrg, s3); len(got) != 1 || got[0].config != "mbox-lms" {
-		t.Fatalf("after the retry: %+v, want the mbox-lms delivery", got)
-	}
-
-	// Run stops with its context.
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { r.Run(runCtx); close(done) }()
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not stop with its context")
 	}
 }

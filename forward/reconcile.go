@@ -6,31 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/lrs-project/lrs/lrs"
 )
-
-// StatementSource is what the reconciler reads of the LRS (*lrs.Service).
-type StatementSource interface {
-	// ScanStored returns statements stored strictly after the position
-	// after and at or before until, ascending by (stored, id).
-	ScanStored(ctx context.Context, org string, after lrs.Cursor, until time.Time, limit int) ([]lrs.StoredStatement, error)
-	// ConsistentThrough is a time at or before which every stored
-	// statement is visible.
-	ConsistentThrough(ctx context.Context) (time.Time, error)
-}
-
-// ObjectiveOrgs lists the organizations that have objectives; both
-// engines implement it next to Store.
-type ObjectiveOrgs interface {
-	ObjectiveOrgs(ctx context.Context) ([]string, error)
-}
-
-// ReconcileStore is the storage the reconciler needs.
-type ReconcileStore interface {
-	Store
-	ObjectiveOrgs
-}
 
 // Reconciler defaults.
 const (
@@ -48,9 +24,9 @@ const (
 // advances the watermark. An organization's first pass starts at the
 // creation of its oldest objective (objectives are not retroactive).
 type Reconciler struct {
-	Store       ReconcileStore
+	Store       Store
 	Statements  StatementSource
-	Obligations *Obligations
+	Obligations StatementObserver // *Obligations
 	Logger      *slog.Logger
 	Interval    time.Duration // default ReconcileInterval
 	Margin      time.Duration // default ReconcileMargin
@@ -136,7 +112,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, org string) error {
 	}
 	from = from.Add(-margin)
 	// Strictly after (from - 1 ms, ""): from itself included.
-	after := lrs.Cursor{Stored: from.Add(-time.Millisecond)}
+	after := Cursor{Stored: from.Add(-time.Millisecond)}
 	n := 0
 	for {
 		page, err := r.Statements.ScanStored(ctx, org, after, through, reconcilePage)
@@ -148,7 +124,7 @@ func (r *Reconciler) reconcileOrg(ctx context.Context, org string) error {
 				return err
 			}
 			last := page[len(page)-1]
-			after = lrs.Cursor{Stored: last.Stored, ID: last.ID}
+			after = Cursor{Stored: last.Stored, ID: last.ID}
 			n += len(page)
 		}
 		if len(page) < reconcilePage {

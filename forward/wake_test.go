@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/xapi"
 )
 
@@ -17,10 +17,10 @@ import (
 // when woken: new results leave as soon as their obligations are stored.
 func TestEngineWakesForNewDeliveries(t *testing.T) {
 	h := newHarness(t, nil)
-	h.configure("c1", fwdtest.DownSecret, 1)
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second})}
-	engine, err := forward.New(h.store, h.up, factories, h.sealer.OpenConfiguration,
-		slog.New(slog.DiscardHandler), forward.NewMetrics(prometheus.NewRegistry(), forward.TypeXAPI),
+	h.configure("c1", forwardtest.DownSecret, 1)
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second}))
+	engine, err := forward.New(h.store, h.up, types, h.sealer.OpenConfiguration,
+		slog.New(slog.DiscardHandler), forward.NewMetrics(prometheus.NewRegistry(), xapi.TypeName),
 		forward.Options{Owner: "waker", Poll: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -40,45 +40,6 @@ const SignatureUsageType = "http://adlnet.gov/expapi/attachments/signature"
 // signatureContentType is the contentType a signature attachment must have.
 const signatureContentType = "application/octet-stream"
 
-// PostStatementsWithAttachments is PostStatements for a request carrying
-// attachment bodies (multipart/mixed; parts is nil for application/json):
-//
-//   - every attachment of every statement without a fileUrl must have a
-//     part with its sha2, and every part must be used by some attachment;
-//   - every part's data must hash (SHA-256, -384 or -512, by the length of
-//     its SHA2) to its SHA2;
-//   - signature attachments are verified (schema.VerifySignature);
-//   - the bodies are stored, once per sha2, before the statements.
-//
-// Every violation is an EINVALID *Error and stores nothing.
-func (s *Service) PostStatementsWithAttachments(ctx context.Context, w Writer, stmts []*schema.Statement, v schema.Version, parts []AttachmentBody) ([]string, error) {
-	bodies, err := s.checkAttachments(stmts, v, parts)
-	if err != nil {
-		return nil, err
-	}
-	if len(bodies) > 0 {
-		if s.attachments == nil {
-			return nil, Errorf(EINVALID, "this LRS does not store attachment data")
-		}
-		if err := s.attachments.PutAttachments(ctx, w.Org, bodies); err != nil {
-			return nil, fmt.Errorf("store attachments: %w", err)
-		}
-	}
-	return s.PostStatements(ctx, w, stmts, v)
-}
-
-// PutStatementWithAttachments is PutStatement with attachment bodies, under
-// the rules of PostStatementsWithAttachments.
-func (s *Service) PutStatementWithAttachments(ctx context.Context, w Writer, id string, st *schema.Statement, v schema.Version, parts []AttachmentBody) error {
-	id = strings.ToLower(id)
-	if got := st.ID(); got != "" && got != id {
-		return Errorf(EINVALID, "the statement's id %q differs from the statementId parameter %q", got, id)
-	}
-	st.SetID(id)
-	_, err := s.PostStatementsWithAttachments(ctx, w, []*schema.Statement{st}, v, parts)
-	return err
-}
-
 // checkAttachments applies the attachment rules and returns the distinct
 // bodies to store.
 func (s *Service) checkAttachments(stmts []*schema.Statement, v schema.Version, parts []AttachmentBody) ([]AttachmentBody, error) {

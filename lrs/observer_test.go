@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +116,35 @@ func TestScanStored(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("ScanStored paged through %v, want %v", got, want)
+	}
+}
+
+// StoredStatement returns a statement whether or not it was voided, as
+// stored; GetStatement by statementId hides a voided one.
+func TestStoredStatementIgnoresVoiding(t *testing.T) {
+	svc := lrs.NewService(openStore(t), lrs.ServiceOptions{})
+	ctx := context.Background()
+	target, voider := uuid.NewString(), uuid.NewString()
+	post(t, svc, stmt(target, "a@example.com", "passed", "quiz"))
+	raw, stored, err := svc.GetStatement(ctx, writer.Org, target, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post(t, svc, voiding(voider, target))
+	if _, _, err := svc.GetStatement(ctx, writer.Org, target, false); lrs.ErrorCode(err) != lrs.ENOTFOUND {
+		t.Fatalf("GetStatement of a voided statement: %v, want ENOTFOUND", err)
+	}
+	got, err := svc.StoredStatement(ctx, writer.Org, strings.ToUpper(target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != target || !got.Stored.Equal(stored) || string(got.Raw) != string(raw) {
+		t.Errorf("StoredStatement = %s %v %s, want %s %v %s", got.ID, got.Stored, got.Raw, target, stored, raw)
+	}
+	if _, err := svc.StoredStatement(ctx, writer.Org, uuid.NewString()); lrs.ErrorCode(err) != lrs.ENOTFOUND {
+		t.Errorf("StoredStatement of a missing id: %v, want ENOTFOUND", err)
+	}
+	if _, err := svc.StoredStatement(ctx, "other-org", target); lrs.ErrorCode(err) != lrs.ENOTFOUND {
+		t.Errorf("StoredStatement in another organization: %v, want ENOTFOUND", err)
 	}
 }

@@ -3,6 +3,7 @@ package lrs
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,4 +24,22 @@ func (s *Service) ScanStored(ctx context.Context, org string, after Cursor, unti
 		return nil, fmt.Errorf("scan statements: %w", err)
 	}
 	return storedStatements(recs), nil
+}
+
+// StoredStatement returns the statement id of org as stored (format=exact),
+// whether or not it was voided: what a reader of every stored statement,
+// such as forwarding, needs (GetStatement hides voided statements from
+// statementId, as xAPI requires of the statements resource). ENOTFOUND if
+// no statement has the id.
+func (s *Service) StoredStatement(ctx context.Context, org, id string) (StoredStatement, error) {
+	id = strings.ToLower(id)
+	got, err := s.store.GetStatements(ctx, org, []string{id})
+	if err != nil {
+		return StoredStatement{}, fmt.Errorf("get statement %s: %w", id, err)
+	}
+	rec, ok := got[id]
+	if !ok {
+		return StoredStatement{}, Errorf(ENOTFOUND, "no statement with id %s", id)
+	}
+	return StoredStatement{ID: id, Stored: rec.Stored, Raw: rec.Raw}, nil
 }

@@ -15,25 +15,20 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs/api"
 )
 
-// adminOptions enables the admin API when LRS_ADMIN_TOKEN is set and the
-// store can administer organizations and credentials.
+// adminOptions enables the admin API when LRS_ADMIN_TOKEN is set.
 func (a *app) adminOptions(st store, authn *auth.Authenticator, publicURL string) *api.AdminOptions {
 	if a.cfg.AdminToken == "" {
 		a.logger.Info("admin API disabled: LRS_ADMIN_TOKEN is not set")
 		return nil
 	}
-	as, ok := st.(auth.AdminStore)
-	if !ok {
-		a.logger.Warn("admin API disabled: the store cannot administer credentials")
-		return nil
-	}
 	a.logger.Info("admin API enabled", "path", api.AdminPrefix)
 	return &api.AdminOptions{
 		Token:    string(a.cfg.AdminToken),
-		Store:    as,
+		Store:    st,
 		Audit:    a.logger.With("component", "audit"),
 		HomePage: publicURL,
 		Forget:   authn.Forget,
@@ -41,12 +36,8 @@ func (a *app) adminOptions(st store, authn *auth.Authenticator, publicURL string
 }
 
 // bootstrapOrg creates the organization of the bootstrap credential
-// ("default") when the store keeps organizations and it is missing.
-func bootstrapOrg(ctx context.Context, st store) error {
-	orgs, ok := st.(auth.OrgStore)
-	if !ok {
-		return nil
-	}
+// ("default") when it is missing.
+func bootstrapOrg(ctx context.Context, orgs auth.OrgStore) error {
 	if _, err := orgs.GetOrg(ctx, auth.DefaultOrg); err == nil {
 		return nil
 	} else if !errors.Is(err, auth.ErrOrgNotFound) {
@@ -59,7 +50,9 @@ func bootstrapOrg(ctx context.Context, st store) error {
 	return err
 }
 
-const adminUsage = `Usage: lrs admin [--server URL] [--token TOKEN] COMMAND [flags]
+// adminUsage is the help of lrs admin.
+func adminUsage(types *forward.Registry) string {
+	return `Usage: lrs admin [--server URL] [--token TOKEN] COMMAND [flags]
 
 Manages organizations and credentials through the admin API of a running
 server. --server defaults to $LRS_ADMIN_URL, else http://localhost:8080;
@@ -74,10 +67,11 @@ Commands:
   credential list --org ID                list the credentials of an organization
   credential revoke --key KEY             revoke a credential (refused everywhere within 5 s)
 
-` + adminForwardUsage + `
+` + adminForwardUsage(types) + `
 Scopes: ` + "statements/write, statements/read, statements/read/mine, all/read, all, state, define, profile" + `
 Add --json to any command to print the server's JSON answer.
 `
+}
 
 // multiFlag collects a repeated flag.
 type multiFlag []string
@@ -119,7 +113,11 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&help, "help", false, "")
 	fs.BoolVar(&help, "h", false, "")
-	ff := addForwardFlags(fs) // admin_forward.go
+	types, err := destinationTypes() // forward.go
+	if err != nil {
+		return err
+	}
+	ff := addForwardFlags(fs, types) // admin_forward.go
 	// Flags and words may interleave: parse, take a word, parse the rest.
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -132,7 +130,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		rest = fs.Args()[1:]
 	}
 	if help || len(words) == 0 {
-		fmt.Fprint(stdout, adminUsage)
+		fmt.Fprint(stdout, adminUsage(types))
 		return nil
 	}
 	c, err := newAdminClient(server, token, getenv)
@@ -242,7 +240,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "credential %s revoked (refused by every server within 5 s)\n", key)
 	default:
-		ff.name, ff.id, ff.org, ff.key, ff.asJSON = name, id, org, key, asJSON
+		ff.name, ff.id, ff.org, ff.asJSON = name, id, org, asJSON
 		if handled, err := ff.run(ctx, c, cmd, need, stdout); handled { // admin_forward.go
 			return err
 		}

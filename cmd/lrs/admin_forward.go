@@ -7,46 +7,21 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/xapi"
-	"github.com/lrs-project/lrs/lrs/api"
 )
 
-// forwardAdmin enables the forwarding objects of the admin API when the
-// store keeps them; without LRS_FORWARD_KEY they can be read but not
-// written (no sealer).
-func (a *app) forwardAdmin(opts *api.AdminOptions, st any, ob *forward.Obligations) error {
-	fs, ok := st.(forward.Store)
-	if opts == nil || !ok {
-		return nil
-	}
-	f := &api.ForwardAdmin{Store: fs, Factories: map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})}}
-	if ob != nil {
-		f.Invalidator = ob
-	}
-	if a.cfg.Forward.Key != "" {
-		key, err := forward.ParseKey(string(a.cfg.Forward.Key))
-		if err != nil {
-			return err
-		}
-		if f.Sealer, err = forward.NewSealer(key); err != nil {
-			return err
-		}
-	}
-	opts.Forward = f
-	return nil
-}
-
-const adminForwardUsage = `Forwarding (LMS configurations and objectives; the server needs LRS_FORWARD_KEY):
-  configuration create --org ID --name NAME --contact-email EMAIL --endpoint URL
-                       [--type xapi] [--identifier mbox|account] [--version 1.0.3|2.0.0]
-                       [--auth basic] --key KEY --secret SECRET
-                       | --auth oauth2 --token-url URL --client-id ID --client-secret SECRET [--oauth-scope SCOPE]
-                       [--property NAME=VALUE ...]
+// adminForwardUsage is the help of the forwarding commands, with the
+// flags of every destination type this binary serves.
+func adminForwardUsage(types *forward.Registry) string {
+	var b strings.Builder
+	b.WriteString(`Forwarding (LMS configurations and objectives; the server needs LRS_FORWARD_KEY):
+  configuration create --org ID --name NAME --contact-email EMAIL [--type TYPE] [--identifier mbox|account]
+                       [--property NAME=VALUE ...] and the flags of the type below
                                           create an LMS configuration (secrets are write-only)
   configuration list --org ID             list the LMS configurations of an organization
   configuration status --org ID --id ID   status, counts and last error of a configuration
@@ -54,38 +29,82 @@ const adminForwardUsage = `Forwarding (LMS configurations and objectives; the se
   objective create --org ID --name NAME --activity-id IRI [--verb IRI ...] [--configuration ID ...]
                                           create an objective attached to configurations
   objective list --org ID                 list the objectives of an organization
-`
 
-// forwardFlags are the flags of the forwarding commands.
-type forwardFlags struct {
-	contactEmail, typ, identifier, endpoint, auth, version string
-	secret, tokenURL, clientID, clientSecret, oauthScope   string
-	activityID                                             string
-	props, verbs, configurations                           multiFlag
-
-	// Shared with the other commands (set by runAdmin).
-	name, id, org, key string
-	asJSON             bool
+Types (--type; the first is the default):
+`)
+	for _, t := range types.Types() {
+		fmt.Fprintf(&b, "  %s: %s\n", t.Name, t.Description)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, f := range t.Properties {
+			fmt.Fprintf(tw, "    --%s %s\t%s%s\n", f.FlagName(), flagValue(f), f.Description, when(f.Required, " (required)"))
+		}
+		for _, f := range t.Secrets {
+			fmt.Fprintf(tw, "    --%s %s\t%s (secret)\n", f.FlagName(), flagValue(f), f.Description)
+		}
+		_ = tw.Flush()
+	}
+	return b.String()
 }
 
-func addForwardFlags(fs *flag.FlagSet) *forwardFlags {
-	f := &forwardFlags{}
+func flagValue(f forward.Field) string {
+	if len(f.Enum) > 0 {
+		return strings.Join(f.Enum, "|")
+	}
+	return "VALUE"
+}
+
+func when(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
+}
+
+// forwardFlags are the flags of the forwarding commands: their own, and
+// one per field of every destination type.
+type forwardFlags struct {
+	fs                            *flag.FlagSet
+	types                         *forward.Registry
+	contactEmail, typ, identifier string
+	activityID                    string
+	props, verbs, configurations  multiFlag
+	fields                        map[string]*string // by flag name, the type fields' flags this adds
+
+	// Shared with the other commands (set by runAdmin).
+	name, id, org string
+	asJSON        bool
+}
+
+func addForwardFlags(fs *flag.FlagSet, types *forward.Registry) *forwardFlags {
+	f := &forwardFlags{fs: fs, types: types, fields: map[string]*string{}}
 	fs.StringVar(&f.contactEmail, "contact-email", "", "")
-	fs.StringVar(&f.typ, "type", forward.TypeXAPI, "")
+	def := ""
+	if names := types.Names(); len(names) > 0 {
+		def = names[0]
+	}
+	fs.StringVar(&f.typ, "type", def, "")
 	fs.StringVar(&f.identifier, "identifier", "", "")
-	fs.StringVar(&f.endpoint, "endpoint", "", "")
-	fs.StringVar(&f.auth, "auth", "", "")
-	fs.StringVar(&f.version, "version", "", "")
-	fs.StringVar(&f.secret, "secret", "", "")
-	fs.StringVar(&f.tokenURL, "token-url", "", "")
-	fs.StringVar(&f.clientID, "client-id", "", "")
-	fs.StringVar(&f.clientSecret, "client-secret", "", "")
-	fs.StringVar(&f.oauthScope, "oauth-scope", "", "")
 	fs.StringVar(&f.activityID, "activity-id", "", "")
 	fs.Var(&f.props, "property", "")
 	fs.Var(&f.verbs, "verb", "")
 	fs.Var(&f.configurations, "configuration", "")
+	for _, t := range types.Types() {
+		for _, fd := range slices.Concat(t.Properties, t.Secrets) {
+			name := fd.FlagName()
+			if fs.Lookup(name) == nil { // a flag of another command (--key) or type is shared
+				f.fields[name] = fs.String(name, "", "")
+			}
+		}
+	}
 	return f
+}
+
+// field is the value of a type field's flag.
+func (f *forwardFlags) field(fd forward.Field) string {
+	if fl := f.fs.Lookup(fd.FlagName()); fl != nil {
+		return fl.Value.String()
+	}
+	return ""
 }
 
 // run runs a forwarding command; handled is false for other commands.
@@ -94,7 +113,17 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 	org := url.PathEscape(f.org)
 	switch cmd {
 	case "configuration create":
-		if err := need("org", f.org, "name", f.name, "contact-email", f.contactEmail, "endpoint", f.endpoint); err != nil {
+		t, ok := f.types.Lookup(f.typ)
+		if !ok {
+			return true, &ConfigError{fmt.Errorf("lrs admin %s: --type %q: want one of %s", cmd, f.typ, strings.Join(f.types.Names(), ", "))}
+		}
+		required := []string{"org", f.org, "name", f.name, "contact-email", f.contactEmail}
+		for _, fd := range t.Properties {
+			if fd.Required {
+				required = append(required, fd.FlagName(), f.field(fd))
+			}
+		}
+		if err := need(required...); err != nil {
 			return true, err
 		}
 		props, secrets := map[string]string{}, map[string]string{}
@@ -105,19 +134,17 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 			}
 			props[k] = v
 		}
-		for k, v := range map[string]string{xapi.PropEndpoint: f.endpoint, xapi.PropAuth: f.auth, xapi.PropVersion: f.version,
-			xapi.PropTokenURL: f.tokenURL, xapi.PropScope: f.oauthScope} {
-			if v != "" {
-				props[k] = v
+		for _, fd := range t.Properties {
+			if v := f.field(fd); v != "" {
+				props[fd.Name] = v
 			}
 		}
-		for k, v := range map[string]string{xapi.SecretKey: f.key, xapi.SecretSecret: f.secret,
-			xapi.SecretClientID: f.clientID, xapi.SecretClientSecret: f.clientSecret} {
-			if v != "" {
-				secrets[k] = v
+		for _, fd := range t.Secrets {
+			if v := f.field(fd); v != "" {
+				secrets[fd.Name] = v
 			}
 		}
-		body := map[string]any{"name": f.name, "contact_email": f.contactEmail, "type": f.typ, "properties": props, "secrets": secrets}
+		body := map[string]any{"name": f.name, "contact_email": f.contactEmail, "type": t.Name, "properties": props, "secrets": secrets}
 		if f.identifier != "" {
 			body["identifier"] = f.identifier
 		}
@@ -129,7 +156,10 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		}
 		var cf configurationView
 		_ = json.Unmarshal(out, &cf)
-		fmt.Fprintf(stdout, "configuration created\nid:       %s\nname:     %s\ntype:     %s\nendpoint: %s\n", cf.ID, cf.Name, cf.Type, cf.Properties[xapi.PropEndpoint])
+		fmt.Fprintf(stdout, "configuration created\nid:       %s\nname:     %s\ntype:     %s\n", cf.ID, cf.Name, cf.Type)
+		if t.Target != "" {
+			fmt.Fprintf(stdout, "%-9s %s\n", t.Target+":", cf.Properties[t.Target])
+		}
 	case "configuration list":
 		if err := need("org", f.org); err != nil {
 			return true, err
@@ -145,7 +175,11 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tENDPOINT\tCONTACT\tREVISION")
 		for _, cf := range l.Configurations {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", cf.ID, cf.Name, cf.Type, cf.Properties[xapi.PropEndpoint], cf.ContactEmail, cf.Revision)
+			target := ""
+			if t, ok := f.types.Lookup(cf.Type); ok && t.Target != "" {
+				target = cf.Properties[t.Target]
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", cf.ID, cf.Name, cf.Type, target, cf.ContactEmail, cf.Revision)
 		}
 		return true, tw.Flush()
 	case "configuration status", "configuration test":

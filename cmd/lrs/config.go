@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -90,7 +91,11 @@ type setting struct {
 	show   func(c *Config) string // for --check-config
 }
 
-var settings = []setting{
+// settings are every setting of the binary, in the order --help lists
+// them: the server's, then forwarding's (forward.go).
+var settings = slices.Concat(serverSettings, forwardSettings)
+
+var serverSettings = []setting{
 	{
 		flag: "addr", env: "LRS_ADDR", def: ":8080",
 		usage: "address to listen on, host:port (port 0 picks a free port)",

@@ -27,64 +27,64 @@ type ForwardConfig struct {
 	SMTPPassword Secret
 }
 
-func init() {
-	settings = append(settings,
-		setting{
-			env: "LRS_FORWARD_KEY", secret: true,
-			usage: "base64 32-byte key that seals LMS destination secrets at rest; forwarding is disabled when unset",
-			apply: func(c *Config, v string) error {
-				if _, err := forward.ParseKey(v); err != nil {
-					return err
-				}
-				c.Forward.Key = Secret(v)
-				return nil
-			},
-			show: func(c *Config) string { return c.Forward.Key.String() },
+// forwardSettings are the settings of forwarding and its alert mail
+// (config.go lists them with the others).
+var forwardSettings = []setting{
+	{
+		env: "LRS_FORWARD_KEY", secret: true,
+		usage: "base64 32-byte key that seals LMS destination secrets at rest; forwarding is disabled when unset",
+		apply: func(c *Config, v string) error {
+			if _, err := forward.ParseKey(v); err != nil {
+				return err
+			}
+			c.Forward.Key = Secret(v)
+			return nil
 		},
-		setting{
-			flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
-			usage: "LMS configurations sent to concurrently (default 4)",
-			apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
-			show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+		show: func(c *Config) string { return c.Forward.Key.String() },
+	},
+	{
+		flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
+		usage: "LMS configurations sent to concurrently (default 4)",
+		apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
+		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+	},
+	{
+		flag: "smtp-host", env: "LRS_SMTP_HOST",
+		usage: "SMTP server for alert mail to LMS configuration contacts (unset: no mail)",
+		apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPHost },
+	},
+	{
+		flag: "smtp-port", env: "LRS_SMTP_PORT",
+		usage: "SMTP port (default 587; 465: implicit TLS; otherwise STARTTLS when offered)",
+		apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 65535 {
+				return fmt.Errorf("%q: want a port from 1 to 65535", v)
+			}
+			c.Forward.SMTPPort = n
+			return nil
 		},
-		setting{
-			flag: "smtp-host", env: "LRS_SMTP_HOST",
-			usage: "SMTP server for alert mail to LMS configuration contacts (unset: no mail)",
-			apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPHost },
-		},
-		setting{
-			flag: "smtp-port", env: "LRS_SMTP_PORT",
-			usage: "SMTP port (default 587; 465: implicit TLS; otherwise STARTTLS when offered)",
-			apply: func(c *Config, v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 || n > 65535 {
-					return fmt.Errorf("%q: want a port from 1 to 65535", v)
-				}
-				c.Forward.SMTPPort = n
-				return nil
-			},
-			show: func(c *Config) string { return strconv.Itoa(c.Forward.SMTPPort) },
-		},
-		setting{
-			flag: "smtp-from", env: "LRS_SMTP_FROM",
-			usage: "sender address of alert mail",
-			apply: func(c *Config, v string) error { c.Forward.SMTPFrom = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPFrom },
-		},
-		setting{
-			flag: "smtp-username", env: "LRS_SMTP_USERNAME",
-			usage: "SMTP user (PLAIN authentication when set)",
-			apply: func(c *Config, v string) error { c.Forward.SMTPUsername = v; return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPUsername },
-		},
-		setting{
-			env: "LRS_SMTP_PASSWORD", secret: true,
-			usage: "SMTP password",
-			apply: func(c *Config, v string) error { c.Forward.SMTPPassword = Secret(v); return nil },
-			show:  func(c *Config) string { return c.Forward.SMTPPassword.String() },
-		},
-	)
+		show: func(c *Config) string { return strconv.Itoa(c.Forward.SMTPPort) },
+	},
+	{
+		flag: "smtp-from", env: "LRS_SMTP_FROM",
+		usage: "sender address of alert mail",
+		apply: func(c *Config, v string) error { c.Forward.SMTPFrom = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPFrom },
+	},
+	{
+		flag: "smtp-username", env: "LRS_SMTP_USERNAME",
+		usage: "SMTP user (PLAIN authentication when set)",
+		apply: func(c *Config, v string) error { c.Forward.SMTPUsername = v; return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPUsername },
+	},
+	{
+		env: "LRS_SMTP_PASSWORD", secret: true,
+		usage: "SMTP password",
+		apply: func(c *Config, v string) error { c.Forward.SMTPPassword = Secret(v); return nil },
+		show:  func(c *Config) string { return c.Forward.SMTPPassword.String() },
+	},
 }
 
 // forwarding is the running forwarding engine.
@@ -93,48 +93,57 @@ type forwarding struct {
 	done   chan struct{}
 }
 
-// statementGetter adapts lrs.Service to forward.StatementGetter: voided
-// statements are still forwarded as stored.
-type statementGetter struct{ svc *lrs.Service }
-
-func (g statementGetter) GetStatement(ctx context.Context, org, id string) ([]byte, error) {
-	raw, _, err := g.svc.GetStatement(ctx, org, id, false)
-	if lrs.ErrorCode(err) == lrs.ENOTFOUND {
-		raw, _, err = g.svc.GetStatement(ctx, org, id, true)
-	}
-	if lrs.ErrorCode(err) == lrs.ENOTFOUND {
-		return nil, fmt.Errorf("%w: %v", forward.ErrNotFound, err)
-	}
-	return raw, err
+// forwardParts are what forwarding is made of in this binary, built once
+// at start: the destination types, the sealer of their secrets (nil
+// without LRS_FORWARD_KEY) and the obligations, the LRS service's
+// statement observer (ensured even while the engine is off: the deliveries
+// wait in the queue).
+type forwardParts struct {
+	types       *forward.Registry
+	sealer      *forward.Sealer
+	obligations *forward.Obligations
 }
 
-// startForwarding starts the engine when the key is set and the store
-// implements forward.Store; it returns nil when forwarding is off.
-func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Registerer, logger *slog.Logger) (*forwarding, error) {
+// destinationTypes are the destination types this binary serves: a new
+// destination is its package and one line here.
+func destinationTypes() (*forward.Registry, error) {
+	return forward.NewRegistry(
+		xapi.Type(xapi.Options{}),
+	)
+}
+
+func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, error) {
+	types, err := destinationTypes()
+	if err != nil {
+		return forwardParts{}, err
+	}
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger.With("component", "forward"), nil)}
+	if cfg.Forward.Key != "" {
+		key, err := forward.ParseKey(string(cfg.Forward.Key))
+		if err != nil {
+			return forwardParts{}, err
+		}
+		if p.sealer, err = forward.NewSealer(key); err != nil {
+			return forwardParts{}, err
+		}
+	}
+	return p, nil
+}
+
+// admin is the forwarding administration of the admin API.
+func (p forwardParts) admin(st store) *forward.Admin {
+	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Invalidate: p.obligations.Invalidate})
+}
+
+// startForwarding starts the engine when the key is set; it returns nil
+// when forwarding is off.
+func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg prometheus.Registerer, logger *slog.Logger) (*forwarding, error) {
 	logger = logger.With("component", "forward")
-	if cfg.Forward.Key == "" {
+	if p.sealer == nil {
 		logger.Info("forwarding disabled: LRS_FORWARD_KEY is not set")
 		return nil, nil
 	}
-	fs, ok := st.(forward.Store)
-	if !ok {
-		logger.Warn("forwarding disabled: the store does not keep forwarding deliveries")
-		return nil, nil
-	}
-	key, err := forward.ParseKey(string(cfg.Forward.Key))
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := forward.NewSealer(key)
-	if err != nil {
-		return nil, err
-	}
 	opts := forward.Options{Workers: cfg.Forward.Workers, StopTimeout: cfg.ShutdownTimeout}
-	if lister, ok := st.(interface {
-		ObjectiveOrgs(context.Context) ([]string, error)
-	}); ok {
-		opts.Orgs = lister.ObjectiveOrgs
-	}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
 			Host: cfg.Forward.SMTPHost, Port: cfg.Forward.SMTPPort, From: cfg.Forward.SMTPFrom,
@@ -147,12 +156,12 @@ func startForwarding(cfg Config, st any, svc *lrs.Service, reg prometheus.Regist
 	} else {
 		logger.Info("alert mail disabled: LRS_SMTP_HOST is not set")
 	}
-	factories := map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{})}
-	engine, err := forward.New(fs, statementGetter{svc}, factories, sealer.OpenConfiguration, logger,
-		forward.NewMetrics(reg, forward.TypeXAPI), opts)
+	engine, err := forward.New(st, lrsStatements{svc}, p.types, p.sealer.OpenConfiguration, logger,
+		forward.NewMetrics(reg, p.types.Names()...), opts)
 	if err != nil {
 		return nil, err
 	}
+	p.obligations.SetWake(engine.Wake) // send new results at once
 	f := &forwarding{engine: engine, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)

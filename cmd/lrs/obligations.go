@@ -8,36 +8,18 @@ import (
 	"github.com/lrs-project/lrs/lrs"
 )
 
-// newObligations makes forwarding obligations the service's statement
-// observer (deliveries are durable before a POST is answered), when the
-// engine keeps the forwarding queue. Obligations are ensured even while
-// the delivery engine is off: they wait in the queue.
-func newObligations(st any, logger *slog.Logger, opts *lrs.ServiceOptions) *forward.Obligations {
-	fs, ok := st.(forward.Store)
-	if !ok {
-		return nil
-	}
-	ob := forward.NewObligations(fs, logger.With("component", "forward"), nil)
-	opts.Observer = ob
-	return ob
-}
-
 // reconciling is the running forwarding reconciler.
 type reconciling struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// startReconciler runs the reconciler of ob until stop; nil without
-// obligations or an engine that lists the organizations with objectives.
-func startReconciler(st any, svc *lrs.Service, ob *forward.Obligations, logger *slog.Logger) *reconciling {
-	rs, ok := st.(forward.ReconcileStore)
-	if ob == nil || !ok {
-		return nil
-	}
+// startReconciler runs the reconciler of ob (which finds the statements
+// whose request died before their deliveries were ensured) until stop.
+func startReconciler(st store, svc *lrs.Service, ob *forward.Obligations, logger *slog.Logger) *reconciling {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &reconciling{cancel: cancel, done: make(chan struct{})}
-	rec := &forward.Reconciler{Store: rs, Statements: svc, Obligations: ob, Logger: logger.With("component", "forward")}
+	rec := &forward.Reconciler{Store: st, Statements: lrsStatements{svc}, Obligations: ob, Logger: logger.With("component", "forward")}
 	go func() {
 		defer close(r.done)
 		rec.Run(ctx)

@@ -129,16 +129,15 @@ func (a *app) doStart(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	metrics := lrs.NewMetrics(reg)
-	opts := lrs.ServiceOptions{MaxLimit: cfg.MaxLimit, Metrics: metrics, Activities: st, Agents: st}
-	if c, ok := st.(clocked); ok {
-		opts.Clock = c.Clock()
+	fwd, err := newForwardParts(cfg, st, a.logger) // forward.go
+	if err != nil {
+		return fmt.Errorf("forwarding: %w", err)
 	}
-	if as, ok := st.(lrs.AttachmentStore); ok { // every engine: attachment bodies
-		opts.Attachments = as
-	}
-	obligations := newObligations(st, a.logger, &opts) // obligations.go
-	svc := lrs.NewService(st, opts)
-	a.reconciler = startReconciler(st, svc, obligations, a.logger)
+	svc := lrs.NewService(st, lrs.ServiceOptions{
+		MaxLimit: cfg.MaxLimit, Metrics: metrics, Activities: st, Agents: st, Attachments: st, Clock: st.Clock(),
+		Observer: observer{fwd.obligations}, // deliveries are durable before a POST is answered
+	})
+	a.reconciler = startReconciler(st, svc, fwd.obligations, a.logger)
 	authn := auth.NewAuthenticator(st, auth.AuthenticatorOptions{})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -176,8 +175,8 @@ func (a *app) doStart(ctx context.Context) error {
 	}
 
 	adminOpts := a.adminOptions(st, authn, publicURL)
-	if err := a.forwardAdmin(adminOpts, st, obligations); err != nil { // admin_forward.go
-		return fmt.Errorf("admin API: %w", err)
+	if adminOpts != nil {
+		adminOpts.Forward = fwd.admin(st)
 	}
 	handler, err := api.New(api.Options{
 		Service:        svc,
@@ -205,11 +204,8 @@ func (a *app) doStart(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 
-	if a.forward, err = startForwarding(cfg, st, svc, reg, a.logger); err != nil {
+	if a.forward, err = startForwarding(cfg, st, svc, fwd, reg, a.logger); err != nil {
 		return fmt.Errorf("forwarding: %w", err)
-	}
-	if a.forward != nil && obligations != nil {
-		obligations.SetWake(a.forward.engine.Wake) // send new results at once
 	}
 
 	endpoint := publicURL + cfg.XAPIRoot + "/"

@@ -16,18 +16,54 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/lrs"
 )
 
-// fakeStore keeps credentials in memory; the statement methods are unused
-// here (the embedded lrs.Store is nil) and would panic.
+// fakeStore keeps credentials and organizations in memory, and the
+// forwarding objects in the test kit's memory store; the statement,
+// attachment and credential administration methods are unused here (their
+// embedded interfaces are nil) and would panic.
 type fakeStore struct {
 	lrs.Store
+	lrs.AttachmentStore
+	auth.AdminStore
+	*forwardtest.Memory
 	mu     sync.Mutex
 	creds  map[string]auth.Credential
+	orgs   map[string]auth.Organization
 	keys   map[string][]byte
 	closed int
 }
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{creds: map[string]auth.Credential{}, orgs: map[string]auth.Organization{}, Memory: forwardtest.NewMemory()}
+}
+
+func (s *fakeStore) Clock() lrs.Clock { return nil }
+
+func (s *fakeStore) CreateOrg(_ context.Context, o auth.Organization) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orgs[o.ID]; ok {
+		return auth.ErrOrgTaken
+	}
+	s.orgs[o.ID] = o
+	return nil
+}
+
+func (s *fakeStore) GetOrg(_ context.Context, id string) (auth.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[id]
+	if !ok {
+		return auth.Organization{}, auth.ErrOrgNotFound
+	}
+	return o, nil
+}
+
+// TouchCredential records nothing: last use is not what these tests check.
+func (s *fakeStore) TouchCredential(context.Context, string, time.Time) error { return nil }
 
 func (s *fakeStore) EnsureKey(_ context.Context, name string, value []byte) ([]byte, error) {
 	s.mu.Lock()
@@ -40,8 +76,6 @@ func (s *fakeStore) EnsureKey(_ context.Context, name string, value []byte) ([]b
 	}
 	return slices.Clone(s.keys[name]), nil
 }
-
-func newFakeStore() *fakeStore { return &fakeStore{creds: make(map[string]auth.Credential)} }
 
 func (s *fakeStore) CreateCredential(_ context.Context, c auth.Credential) error {
 	s.mu.Lock()

@@ -7,32 +7,35 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/mongo"
 	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
-// store is what the binary needs of a storage engine: the LRS contracts
-// (statements and documents) and the credentials.
+// store is every contract the binary uses of a storage engine: the LRS's
+// (statements, activities, agents, documents, attachment bodies), the
+// credentials and organizations, and forwarding's; both engines implement
+// all of it, checked here at compile time.
 type store interface {
 	lrs.Store
 	lrs.ActivityStore
 	lrs.AgentStore
 	lrs.DocumentStore
+	lrs.AttachmentStore
 	auth.CredentialStore
 	auth.KeyStore
-}
-
-// clocked is an engine shared by many processes, which brings the Clock
-// that keeps Consistent-Through honest across them.
-type clocked interface {
+	auth.AdminStore
+	forward.Store
+	// Clock is the clock that keeps Consistent-Through honest across the
+	// processes sharing the store; nil for a store one process owns (the
+	// service then keeps its own).
 	Clock() lrs.Clock
 }
 
 var (
-	_ store   = (*pebbledb.DB)(nil)
-	_ store   = (*mongo.DB)(nil)
-	_ clocked = (*mongo.DB)(nil)
+	_ store = (*pebbledb.DB)(nil)
+	_ store = (*mongo.DB)(nil)
 )
 
 // openStore opens MongoDB when LRS_MONGODB_URI is set, else the embedded

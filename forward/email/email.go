@@ -120,7 +120,7 @@ func Render(a forward.Alert) (subject, text, html string, err error) {
 		forward.Alert
 		Name  string
 		Error string
-	}{a, name, shorten(a.Status.LastError, 1024)}
+	}{a, name, forward.Truncate(a.Status.LastError, forward.MaxText)}
 	var tb, hb bytes.Buffer
 	if err := textTmpl.Execute(&tb, data); err != nil {
 		return "", "", "", fmt.Errorf("email: %w", err)
@@ -129,13 +129,6 @@ func Render(a forward.Alert) (subject, text, html string, err error) {
 		return "", "", "", fmt.Errorf("email: %w", err)
 	}
 	return subject, tb.String(), hb.String(), nil
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 var funcs = map[string]any{

@@ -9,20 +9,20 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/xapi"
 )
 
 func TestTestConnectionBasic(t *testing.T) {
-	down := fwdtest.NewDownstream(t, nil)
-	if r := newBasic(t, down.Endpoint(), fwdtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeSuccess {
+	down := forwardtest.NewLRS(t, nil)
+	if r := newBasic(t, down.Endpoint(), forwardtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeSuccess {
 		t.Errorf("right credentials: %+v", r)
 	}
 	r := newBasic(t, down.Endpoint(), "wrong-secret-value").Test(context.Background())
 	if r.Outcome != forward.OutcomeDestination || r.Status != http.StatusUnauthorized || strings.Contains(r.Message, "wrong-secret-value") {
 		t.Errorf("wrong credentials: %+v", r)
 	}
-	if r := newBasic(t, down.Srv.URL+"/nowhere/", fwdtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeDestination || r.Status != 404 {
+	if r := newBasic(t, down.Srv.URL+"/nowhere/", forwardtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeDestination || r.Status != 404 {
 		t.Errorf("wrong endpoint: %+v", r)
 	}
 	if n := down.Requests(); n != 2 {
@@ -30,17 +30,17 @@ func TestTestConnectionBasic(t *testing.T) {
 	}
 	closed := httptest.NewServer(nil)
 	closed.Close()
-	if r := newBasic(t, closed.URL+"/xapi/", fwdtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeTransport {
+	if r := newBasic(t, closed.URL+"/xapi/", forwardtest.DownSecret).Test(context.Background()); r.Outcome != forward.OutcomeTransport {
 		t.Errorf("closed port: %+v", r)
 	}
 }
 
 func TestTestConnectionOAuth2(t *testing.T) {
-	clock := fwdtest.NewClock(time.Now())
+	clock := forwardtest.NewClock(time.Now())
 	o := &oauth{clock: clock, ttl: time.Hour, tokens: map[string]time.Time{}}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
-	down := fwdtest.NewDownstream(t, o.gate)
+	down := forwardtest.NewLRS(t, o.gate)
 	test := func(secret string) forward.Result {
 		cfg := forward.Configuration{Properties: map[string]string{
 			"endpoint": down.Endpoint(), "auth": "oauth2", "token_url": tokenSrv.URL, "scope": "xapi:write",

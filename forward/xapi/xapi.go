@@ -6,20 +6,15 @@ package xapi
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lrs-project/lrs/forward"
 )
@@ -53,8 +48,8 @@ const MaxBatch = 50
 
 // Options are shared by every xAPI destination.
 type Options struct {
-	// Client sends every request; default one client built by NewFactory,
-	// not following redirects (a 3xx is a destination error).
+	// Client sends every request; default forward.NewHTTPClient, one for
+	// every destination NewFactory builds.
 	Client *http.Client
 	// Timeout bounds each HTTP request (an attempt); default 30s.
 	Timeout time.Duration
@@ -64,24 +59,13 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Client == nil {
-		o.Client = NewClient()
+		o.Client = forward.NewHTTPClient()
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-}
-
-// NewClient returns an HTTP client for destinations: it does not follow
-// redirects.
-func NewClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 8
-	return &http.Client{
-		Transport:     t,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
@@ -103,7 +87,7 @@ type Destination struct {
 	secret     string
 	opts       Options
 	token      *tokenSource
-	redact     *strings.Replacer
+	redact     *forward.Redactor
 
 	// The version actually sent, settled once by GET /about (sinks.md
 	// §2.1, §2.6): the configured one when the LRS lists its major
@@ -145,34 +129,18 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 		}
 		hidden = append(hidden, d.secret)
 	case AuthOAuth2:
-		t := &tokenSource{
-			clientID: get(SecretClientID), clientSecret: get(SecretClientSecret),
-			scope: c.Properties[PropScope], basic: c.Properties[PropClientAuth] == "basic", opts: &d.opts,
-		}
-		switch c.Properties[PropClientAuth] {
-		case "", "body", "basic":
-		default:
-			return nil, fmt.Errorf("client_auth %q: want body or basic", c.Properties[PropClientAuth])
-		}
-		t.url, err = absoluteURL(c.Properties[PropTokenURL])
+		t, err := newTokenSource(get(SecretClientID), get(SecretClientSecret), c.Properties, &d.opts)
 		if err != nil {
-			return nil, fmt.Errorf("token_url: %w", err)
-		}
-		if t.clientID == "" || t.clientSecret == "" {
-			return nil, errors.New("oauth2 needs a client_id and a client_secret")
+			return nil, err
 		}
 		d.token = t
-		hidden = append(hidden, t.clientSecret)
+		hidden = append(hidden, t.cfg.ClientSecret)
 	default:
 		return nil, fmt.Errorf("auth %q: want basic or oauth2", d.auth)
 	}
-	var pairs []string
-	for _, h := range hidden {
-		pairs = append(pairs, h, "[redacted]")
-	}
-	d.redact = strings.NewReplacer(pairs...)
+	d.redact = forward.NewRedactor(hidden...)
 	if d.token != nil {
-		d.token.redact = d.redact.Replace // not redactString: it takes the token's lock
+		d.token.redact = d.redact.Redact // not redactString: it takes the token's lock
 	}
 	return d, nil
 }
@@ -205,7 +173,7 @@ func (d *Destination) MaxBatch() int { return MaxBatch }
 
 // redactString removes secrets (and the current token) from s.
 func (d *Destination) redactString(s string) string {
-	s = d.redact.Replace(s)
+	s = d.redact.Redact(s)
 	if d.token != nil {
 		if tok := d.token.current(); tok != "" {
 			s = strings.ReplaceAll(s, tok, "[redacted]")
@@ -396,17 +364,19 @@ func (d *Destination) putEach(ctx context.Context, batch []entry) forward.Result
 	return out
 }
 
-// classify maps a response that is neither success nor an item rejection.
+// classify maps a response that is neither success nor an item rejection
+// (forward.ClassifyStatus).
 func (d *Destination) classify(res response) forward.Result {
-	switch s := res.status; {
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		r := d.failure(forward.OutcomeTransient, res, "")
-		r.RetryAfter = retryAfter(res.header.Get("Retry-After"), d.opts.Now())
+	outcome := forward.ClassifyStatus(res.status)
+	switch {
+	case outcome == forward.OutcomeTransient:
+		r := d.failure(outcome, res, "")
+		r.RetryAfter = forward.RetryAfter(res.header.Get("Retry-After"), d.opts.Now())
 		return r
-	case s >= 300 && s < 400:
-		return d.failure(forward.OutcomeDestination, res, "redirected to "+res.header.Get("Location"))
+	case res.status >= 300 && res.status < 400:
+		return d.failure(outcome, res, "redirected to "+res.header.Get("Location"))
 	default: // 401, 403, 404, 405, other 4xx, unexpected 2xx
-		return d.failure(forward.OutcomeDestination, res, "")
+		return d.failure(outcome, res, "")
 	}
 }
 
@@ -421,30 +391,7 @@ func (d *Destination) failure(outcome string, res response, note string) forward
 // describe is "HTTP 400: <message>", with the xAPI error message when the
 // body is a JSON error, else its first bytes; secrets redacted.
 func (d *Destination) describe(res response) string {
-	text := strings.TrimSpace(string(res.body))
-	var e struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}
-	if json.Unmarshal(res.body, &e) == nil {
-		switch {
-		case e.Message != "":
-			text = e.Message
-		case e.Error != "":
-			text = e.Error
-		}
-	}
-	return fmt.Sprintf("HTTP %d: %s", res.status, shorten(d.redactString(text), 512))
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return forward.DescribeResponse(res.status, res.body, d.redactString, 512)
 }
 
 // response is one HTTP exchange: either err (with its result) or a status.
@@ -493,167 +440,14 @@ func (d *Destination) doOnce(ctx context.Context, method, u string, body []byte,
 	}
 	resp, err := d.opts.Client.Do(req)
 	if err != nil {
-		return response{err: err, result: forward.Result{Outcome: forward.OutcomeTransport, Message: d.redactString(transportMessage(err))}}
+		return response{err: err, result: forward.Result{Outcome: forward.OutcomeTransport, Message: d.redactString(forward.TransportMessage(err))}}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return response{err: err, result: forward.Result{Outcome: forward.OutcomeTransport, Status: resp.StatusCode,
-			Message: d.redactString("connection dropped mid-response: " + transportMessage(err))}}
+			Message: d.redactString("connection dropped mid-response: " + forward.TransportMessage(err))}}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// transportMessage describes an error without a response, without the URL
-// (which could carry credentials).
-func transportMessage(err error) string {
-	var (
-		dnsErr  *net.DNSError
-		opErr   *net.OpError
-		certErr *tls.CertificateVerificationError
-		unkAuth x509.UnknownAuthorityError
-		hostErr x509.HostnameError
-		recErr  tls.RecordHeaderError
-	)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return "timeout: no response in time"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.As(err, &dnsErr):
-		return "dns: " + dnsErr.Error()
-	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr):
-		return "tls certificate: " + unwrapURL(err).Error()
-	case errors.As(err, &recErr):
-		return "tls: the server does not speak TLS"
-	case errors.As(err, &opErr):
-		return opErr.Error()
-	}
-	return unwrapURL(err).Error()
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(max(n, 0)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
-}
-
-// tokenSource fetches and caches OAuth2 client-credentials tokens.
-type tokenSource struct {
-	url                    *url.URL
-	clientID, clientSecret string
-	scope                  string
-	basic                  bool // client credentials in a Basic header instead of the body
-	opts                   *Options
-	redact                 func(string) string
-
-	mu     sync.Mutex
-	token  string
-	expiry time.Time
-}
-
-func (t *tokenSource) current() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.token
-}
-
-// get returns a valid token, fetching one when none is cached, it expires
-// within a minute, or refresh is set. A failure is returned as the
-// attempt's result.
-func (t *tokenSource) get(ctx context.Context, refresh bool) (string, *forward.Result) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !refresh && t.token != "" && t.opts.Now().Before(t.expiry) {
-		return t.token, nil
-	}
-	t.token = ""
-	form := url.Values{"grant_type": {"client_credentials"}}
-	if t.scope != "" {
-		form.Set("scope", t.scope)
-	}
-	if !t.basic {
-		form.Set("client_id", t.clientID)
-		form.Set("client_secret", t.clientSecret)
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Message: "token request: " + t.redact(err.Error())}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if t.basic {
-		req.SetBasicAuth(url.QueryEscape(t.clientID), url.QueryEscape(t.clientSecret))
-	}
-	resp, err := t.opts.Client.Do(req)
-	if err != nil {
-		return "", &forward.Result{Outcome: forward.OutcomeTransport, Message: t.redact("token endpoint: " + transportMessage(err))}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusOK {
-		outcome := forward.OutcomeDestination // 400 invalid_client, 401, …
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
-			outcome = forward.OutcomeTransient
-		}
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		text := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			text = strings.TrimSpace(e.Error + " " + e.Description)
-		}
-		return "", &forward.Result{Outcome: outcome, Status: resp.StatusCode,
-			Message:    fmt.Sprintf("token endpoint: HTTP %d: %s", resp.StatusCode, shorten(t.redact(text), 256)),
-			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), t.opts.Now())}
-	}
-	var tok struct {
-		AccessToken string          `json:"access_token"`
-		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: no access_token in the answer"}
-	}
-	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Status: resp.StatusCode, Message: "token endpoint: token type " + tok.TokenType + " is not Bearer"}
-	}
-	ttl := time.Hour // no expires_in: assume an hour, refreshed on 401 anyway
-	if s := strings.Trim(string(tok.ExpiresIn), `"`); s != "" {
-		if n, err := strconv.ParseFloat(s, 64); err == nil {
-			ttl = time.Duration(n * float64(time.Second))
-		}
-	}
-	margin := time.Minute
-	if ttl <= 2*margin {
-		margin = ttl / 2 // short-lived tokens: refresh at half-life
-	}
-	t.token, t.expiry = tok.AccessToken, t.opts.Now().Add(ttl-margin)
-	return t.token, nil
 }

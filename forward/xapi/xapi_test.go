@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/internal/fwdtest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/xapi"
 )
 
 func item(i int) forward.Item {
 	id := fmt.Sprintf("7fa459ea-ee8a-4ca4-894e-db77e16035%02d", i)
-	return forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: fwdtest.Statement(id, "a@example.com")}
+	return forward.Item{Delivery: forward.Delivery{StatementID: id}, Statement: forwardtest.Statement(id, "a@example.com")}
 }
 
 func items(n int) []forward.Item {
@@ -31,33 +31,16 @@ func items(n int) []forward.Item {
 }
 
 func basicConfig(endpoint string) forward.Configuration {
-	return forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{"endpoint": endpoint}}
+	return forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{"endpoint": endpoint}}
 }
 
 func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
 	t.Helper()
-	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": fwdtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": forwardtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
-}
-
-func TestSendToRealLRS(t *testing.T) {
-	down := fwdtest.NewDownstream(t, nil)
-	for _, endpoint := range []string{down.Endpoint(), down.Srv.URL + "/xapi/statements"} {
-		d := newBasic(t, endpoint, fwdtest.DownSecret)
-		r := d.Send(context.Background(), items(3))
-		if r.Outcome != forward.OutcomeSuccess || r.Status != 200 {
-			t.Fatalf("%s: %+v", endpoint, r)
-		}
-	}
-	// The second endpoint form re-sent the same ids: 409 → PUT each (204/409).
-	for _, it := range items(3) {
-		if n := down.Accepted(it.Delivery.StatementID); n < 1 {
-			t.Fatalf("%s never accepted", it.Delivery.StatementID)
-		}
-	}
 }
 
 func TestSendClassifies(t *testing.T) {
@@ -175,7 +158,7 @@ func TestSendHalvesOn413(t *testing.T) {
 // live ttl on the test clock; an expired or revoked token gets 401.
 type oauth struct {
 	mu      sync.Mutex
-	clock   *fwdtest.Clock
+	clock   *forwardtest.Clock
 	ttl     time.Duration
 	tokens  map[string]time.Time
 	issued  int
@@ -222,7 +205,7 @@ func (o *oauth) gate(next http.Handler) http.Handler {
 			w.WriteHeader(401)
 			return
 		}
-		r.SetBasicAuth(fwdtest.DownKey, fwdtest.DownSecret)
+		r.SetBasicAuth(forwardtest.DownKey, forwardtest.DownSecret)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -240,12 +223,12 @@ func (o *oauth) counts() (issued, refused int) {
 }
 
 func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
-	clock := fwdtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := forwardtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	o := &oauth{clock: clock, ttl: 10 * time.Minute, tokens: map[string]time.Time{}}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
-	down := fwdtest.NewDownstream(t, o.gate)
-	cfg := forward.Configuration{ID: "c", Org: "o", Type: forward.TypeXAPI, Properties: map[string]string{
+	down := forwardtest.NewLRS(t, o.gate)
+	cfg := forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{
 		"endpoint": down.Srv.URL + "/xapi/statements", "auth": "oauth2", "token_url": tokenSrv.URL + "/oauth2/token",
 		"scope": "xapi:write", "client_id": "lms",
 	}}
@@ -288,7 +271,7 @@ func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
 }
 
 func TestOAuth2BadClient(t *testing.T) {
-	clock := fwdtest.NewClock(time.Now())
+	clock := forwardtest.NewClock(time.Now())
 	o := &oauth{clock: clock, ttl: time.Hour, tokens: map[string]time.Time{}}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(o.token))
 	defer tokenSrv.Close()
@@ -321,9 +304,10 @@ func TestNewValidates(t *testing.T) {
 
 // An LRS whose About lists only 1.0.3 gets 1.0.3 requests although the
 // configuration says 2.0.0, and statements marked 2.0.0 lose that mark (a
-// 1.0.3 LRS rejects it and sets its own): the real downstream accepts them.
+// 1.0.3 LRS rejects it and sets its own): the downstream, which validates
+// them under 1.0.3, accepts them.
 func TestVersionNegotiatedWithAbout(t *testing.T) {
-	down := fwdtest.NewDownstream(t, nil)
+	down := forwardtest.NewLRS(t, nil)
 	var mu sync.Mutex
 	var seen []string
 	only103 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -341,7 +325,7 @@ func TestVersionNegotiatedWithAbout(t *testing.T) {
 
 	cfg := basicConfig(only103.URL + "/xapi/")
 	cfg.Properties["version"] = "2.0.0"
-	d, err := xapi.New(cfg, map[string]string{"key": fwdtest.DownKey, "secret": fwdtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,5 +347,94 @@ func TestVersionNegotiatedWithAbout(t *testing.T) {
 	}
 	if n := down.Accepted(it.Delivery.StatementID); n != 1 {
 		t.Errorf("the downstream accepted the statement %d times, want 1", n)
+	}
+}
+
+// What the token endpoint answers, as forwarding sees it: client
+// authentication in a Basic header, a form-encoded token (cached for its
+// lifetime), a transient failure with its Retry-After, and answers without
+// a usable token.
+func TestOAuth2TokenEndpointAnswers(t *testing.T) {
+	bearer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
+				w.WriteHeader(401)
+				return
+			}
+			r.SetBasicAuth(forwardtest.DownKey, forwardtest.DownSecret)
+			next.ServeHTTP(w, r)
+		})
+	}
+	down := forwardtest.NewLRS(t, bearer)
+	for _, tc := range []struct {
+		name       string
+		clientAuth string
+		answer     func(w http.ResponseWriter, r *http.Request)
+		outcome    string
+		status     int
+		retry      time.Duration
+		message    string
+		requests   int // token requests for two sends (a failing one is asked again by the POST after About)
+	}{
+		{"basic client auth", "basic", func(w http.ResponseWriter, r *http.Request) {
+			id, secret, ok := r.BasicAuth()
+			_ = r.ParseForm()
+			if !ok || id != "lms" || secret != "client-s3cret" || r.Form.Has("client_secret") {
+				w.WriteHeader(401)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`)
+		}, forward.OutcomeSuccess, 200, 0, "", 1},
+		{"form-encoded token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+			_, _ = io.WriteString(w, "access_token=tok-2&token_type=bearer&expires_in=600")
+		}, forward.OutcomeSuccess, 200, 0, "", 1},
+		{"503 with Retry-After", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(503)
+			_, _ = io.WriteString(w, "busy; client-s3cret")
+		}, forward.OutcomeTransient, 503, 30 * time.Second, "token endpoint: HTTP 503: busy; [redacted]", 4},
+		{"no access token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"token_type":"Bearer"}`)
+		}, forward.OutcomeDestination, 0, 0, "missing access_token", 4},
+		{"not a bearer token", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok-3","token_type":"mac"}`)
+		}, forward.OutcomeDestination, 0, 0, "token type mac is not Bearer", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			requests := 0
+			tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				requests++
+				mu.Unlock()
+				tc.answer(w, r)
+			}))
+			defer tokenSrv.Close()
+			props := map[string]string{"endpoint": down.Endpoint(), "auth": "oauth2", "token_url": tokenSrv.URL}
+			if tc.clientAuth != "" {
+				props["client_auth"] = tc.clientAuth
+			}
+			d, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"client_id": "lms", "client_secret": "client-s3cret"},
+				xapi.Options{Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				r := d.Send(context.Background(), []forward.Item{item(60 + i)})
+				if r.Outcome != tc.outcome || r.Status != tc.status || r.RetryAfter != tc.retry ||
+					!strings.Contains(r.Message, tc.message) || strings.Contains(r.Message, "client-s3cret") {
+					t.Fatalf("send %d: %+v, want %s %d retry %v %q", i, r, tc.outcome, tc.status, tc.retry, tc.message)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if requests != tc.requests {
+				t.Errorf("%d token requests for two sends, want %d", requests, tc.requests)
+			}
+		})
 	}
 }

@@ -22,19 +22,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs"
 )
 
 // The admin API: JSON under /admin/v1, protected by a bearer token
 // configured at start (LRS_ADMIN_TOKEN). It manages organizations and
-// credentials; admin_openapi.json documents it (TestAdminOpenAPIInSync
-// keeps the two in step).
-//
-// Other files of this package add admin endpoints (for instance the
-// forwarding objects) with addAdminRoutes from an init function; their
-// handlers run behind the token check and use s.bindAdmin (validated
-// JSON bodies), s.failAdmin (errors) and s.audited (audit log and
-// metrics), and may extend AdminOptions with the stores they need.
+// credentials, and the forwarding objects of organizations
+// (admin_forward.go); admin_openapi.json documents it
+// (TestAdminOpenAPIInSync keeps the two in step). Handlers run behind the
+// token check and use s.bindAdmin (validated JSON bodies), s.failAdmin
+// (errors) and s.audited (audit log and metrics).
 
 // AdminPrefix is the path of the admin API.
 const AdminPrefix = "/admin/v1"
@@ -59,7 +57,7 @@ type AdminOptions struct {
 	Now func() time.Time
 	// Forward enables the forwarding objects (admin_forward.go); nil:
 	// their endpoints answer 503.
-	Forward *ForwardAdmin
+	Forward *forward.Admin
 }
 
 // MinAdminTokenLen is the shortest admin token accepted.
@@ -70,28 +68,6 @@ type adminState struct {
 	token   [32]byte // SHA-256 of the token: compared in constant time
 	audit   *slog.Logger
 	actions *prometheus.CounterVec // nil: not counted
-}
-
-var (
-	adminHooksMu sync.Mutex
-	adminHooks   []func(s *server, g *gin.RouterGroup)
-)
-
-// addAdminRoutes registers fn to add routes to the admin group (behind the
-// token check) of every handler New builds afterwards. Call it from init.
-func addAdminRoutes(fn func(s *server, g *gin.RouterGroup)) {
-	adminHooksMu.Lock()
-	defer adminHooksMu.Unlock()
-	adminHooks = append(adminHooks, fn)
-}
-
-// adminOptions returns the admin options of s (nil without an admin API),
-// for the handlers of other admin route files.
-func (s *server) adminOptions() *AdminOptions {
-	if s.admin == nil {
-		return nil
-	}
-	return &s.admin.opts
 }
 
 //go:embed admin_openapi.json
@@ -125,7 +101,15 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 	}
 	s.admin = a
 
-	e.GET(AdminPrefix+"/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", adminOpenAPI) })
+	openAPI := adminOpenAPI
+	if opts.Forward != nil {
+		doc, err := openAPIDocument(opts.Forward.Types().Types())
+		if err != nil {
+			return err
+		}
+		openAPI = doc
+	}
+	e.GET(AdminPrefix+"/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 	g := e.Group(AdminPrefix, s.adminAuth)
 	g.GET("/orgs", s.audited("org.list", s.listOrgs))
 	g.POST("/orgs", s.audited("org.create", s.createOrg))
@@ -138,12 +122,7 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 	g.PATCH("/credentials/:key", s.audited("credential.update", s.updateCredential))
 	g.DELETE("/credentials/:key", s.audited("credential.delete", s.deleteCredential))
 	g.POST("/credentials/:key/revoke", s.audited("credential.revoke", s.revokeCredential))
-	adminHooksMu.Lock()
-	hooks := slices.Clone(adminHooks)
-	adminHooksMu.Unlock()
-	for _, h := range hooks {
-		h(s, g)
-	}
+	s.forwardRoutes(g)
 	return nil
 }
 
@@ -228,7 +207,6 @@ func adminValidator() *validator.Validate {
 		_ = v.RegisterValidation("keychars", func(fl validator.FieldLevel) bool {
 			return auth.ValidateKey(fl.Field().String()) == nil
 		})
-		_ = v.RegisterValidation("iri", func(fl validator.FieldLevel) bool { return isIRI(fl.Field().String()) })
 		validate = v
 	})
 	return validate
@@ -314,8 +292,6 @@ func fieldMessage(fe validator.FieldError) string {
 		return fmt.Sprintf("%s: %q is not an email address", path, fe.Value())
 	case "oneof":
 		return fmt.Sprintf("%s: %q: want one of %s", path, fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
-	case "iri":
-		return fmt.Sprintf("%s: %q is not an absolute IRI", path, fe.Value())
 	}
 	return fmt.Sprintf("%s: fails the %s rule", path, fe.Tag())
 }

@@ -1,80 +1,52 @@
 package api
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs"
 )
 
 // The forwarding objects of an organization in the admin API: LMS
 // configurations (destinations, their status, delivery log and test
-// connection), objectives, and the deliveries of a statement. Destination
-// secrets are write-only: sealed with AdminOptions.Forward.Sealer before
-// they are stored, never answered, never logged.
-
-// ForwardAdmin is what the forwarding endpoints of the admin API need.
-type ForwardAdmin struct {
-	// Store keeps configurations, objectives, deliveries and statuses.
-	Store forward.Store
-	// Sealer seals destination secrets; nil (no LRS_FORWARD_KEY): the
-	// objects can be read but not written nor tested.
-	Sealer *forward.Sealer
-	// Factories build destinations by configuration type (test connection).
-	Factories map[string]forward.Factory
-	// Invalidator forgets cached objectives and configurations of an
-	// organization after an edit (*forward.Obligations); optional.
-	Invalidator interface{ Invalidate(org string) }
-	// TestTimeout bounds a test connection; default 15s.
-	TestTimeout time.Duration
-}
-
-// Tester is implemented by destinations that can check their settings
-// without sending anything (xapi.Destination).
-type Tester interface {
-	Test(ctx context.Context) forward.Result
-}
-
-// typeValidators check a configuration type's properties and secrets.
-var typeValidators = map[string]func(props, secrets map[string]string) []string{
-	forward.TypeXAPI: xapi.Validate,
-}
+// connection), objectives, and the deliveries of a statement. The handlers
+// only translate HTTP: the rules are forward.Admin's (validation through
+// the registry of destination types, sealed write-only secrets, re-drive on
+// edit), and the types are whatever that registry holds.
 
 const forwardDisabled = "forwarding is disabled: set LRS_FORWARD_KEY"
 
-func init() {
-	addAdminRoutes(func(s *server, g *gin.RouterGroup) {
-		o := "/orgs/:org"
-		g.GET(o+"/configurations", s.audited("configuration.list", s.fwd(s.listConfigurations)))
-		g.POST(o+"/configurations", s.audited("configuration.create", s.fwdWrite(s.createConfiguration)))
-		g.GET(o+"/configurations/:id", s.audited("configuration.get", s.fwd(s.getConfiguration)))
-		g.PUT(o+"/configurations/:id", s.audited("configuration.update", s.fwdWrite(s.updateConfiguration)))
-		g.DELETE(o+"/configurations/:id", s.audited("configuration.delete", s.fwd(s.deleteConfiguration)))
-		g.GET(o+"/configurations/:id/status", s.audited("configuration.status", s.fwd(s.configurationStatus)))
-		g.GET(o+"/configurations/:id/deliveries", s.audited("configuration.deliveries", s.fwd(s.configurationDeliveries)))
-		g.GET(o+"/configurations/:id/attempts", s.audited("configuration.attempts", s.fwd(s.configurationAttempts)))
-		g.POST(o+"/configurations/:id/test", s.audited("configuration.test", s.fwdWrite(s.testConfiguration)))
-		g.POST(o+"/configurations/:id/redrive", s.audited("configuration.redrive", s.fwd(s.redriveConfiguration)))
-		g.GET(o+"/objectives", s.audited("objective.list", s.fwd(s.listObjectives)))
-		g.POST(o+"/objectives", s.audited("objective.create", s.fwd(s.createObjective)))
-		g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
-		g.PUT(o+"/objectives/:id", s.audited("objective.update", s.fwd(s.updateObjective)))
-		g.DELETE(o+"/objectives/:id", s.audited("objective.delete", s.fwd(s.deleteObjective)))
-		g.GET(o+"/statements/:id/deliveries", s.audited("statement.deliveries", s.fwd(s.statementDeliveries)))
-	})
+// forwardRoutes adds the forwarding endpoints to the admin group.
+func (s *server) forwardRoutes(g *gin.RouterGroup) {
+	o := "/orgs/:org"
+	g.GET(o+"/configurations", s.audited("configuration.list", s.fwd(s.listConfigurations)))
+	g.POST(o+"/configurations", s.audited("configuration.create", s.fwdWrite(s.createConfiguration)))
+	g.GET(o+"/configurations/:id", s.audited("configuration.get", s.fwd(s.getConfiguration)))
+	g.PUT(o+"/configurations/:id", s.audited("configuration.update", s.fwdWrite(s.updateConfiguration)))
+	g.DELETE(o+"/configurations/:id", s.audited("configuration.delete", s.fwd(s.deleteConfiguration)))
+	g.GET(o+"/configurations/:id/status", s.audited("configuration.status", s.fwd(s.configurationStatus)))
+	g.GET(o+"/configurations/:id/deliveries", s.audited("configuration.deliveries", s.fwd(s.configurationDeliveries)))
+	g.GET(o+"/configurations/:id/attempts", s.audited("configuration.attempts", s.fwd(s.configurationAttempts)))
+	g.POST(o+"/configurations/:id/test", s.audited("configuration.test", s.fwdWrite(s.testConfiguration)))
+	g.POST(o+"/configurations/:id/redrive", s.audited("configuration.redrive", s.fwd(s.redriveConfiguration)))
+	g.GET(o+"/objectives", s.audited("objective.list", s.fwd(s.listObjectives)))
+	g.POST(o+"/objectives", s.audited("objective.create", s.fwd(s.createObjective)))
+	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
+	g.PUT(o+"/objectives/:id", s.audited("objective.update", s.fwd(s.updateObjective)))
+	g.DELETE(o+"/objectives/:id", s.audited("objective.delete", s.fwd(s.deleteObjective)))
+	g.GET(o+"/statements/:id/deliveries", s.audited("statement.deliveries", s.fwd(s.statementDeliveries)))
 }
+
+// fadmin is the forwarding administration (set: fwd checked it).
+func (s *server) fadmin() *forward.Admin { return s.admin.opts.Forward }
 
 // fwd guards a forwarding handler: forwarding must be configured and the
 // organization must exist (every read and write is scoped by the path's
@@ -84,8 +56,7 @@ func (s *server) fwd(h gin.HandlerFunc) gin.HandlerFunc {
 		if id := c.Param("id"); id != "" {
 			setTarget(c, c.Param("org")+"/"+id)
 		}
-		f := s.admin.opts.Forward
-		if f == nil || f.Store == nil {
+		if s.admin.opts.Forward == nil {
 			s.failAdmin(c, lrs.Errorf(lrs.EUNAVAILABLE, "forwarding is disabled: this server's store does not keep forwarding objects, or LRS_FORWARD_KEY is not set"))
 			return
 		}
@@ -100,7 +71,7 @@ func (s *server) fwd(h gin.HandlerFunc) gin.HandlerFunc {
 // fwdWrite guards a handler that seals or opens destination secrets.
 func (s *server) fwdWrite(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.fwd(func(c *gin.Context) {
-		if s.admin.opts.Forward.Sealer == nil {
+		if !s.fadmin().CanWrite() {
 			s.failAdmin(c, lrs.Errorf(lrs.EUNAVAILABLE, forwardDisabled))
 			return
 		}
@@ -108,19 +79,22 @@ func (s *server) fwdWrite(h gin.HandlerFunc) gin.HandlerFunc {
 	})
 }
 
-func (s *server) fstore() forward.Store { return s.admin.opts.Forward.Store }
-
-func (s *server) invalidate(org string) {
-	if inv := s.admin.opts.Forward.Invalidator; inv != nil {
-		inv.Invalidate(org)
-	}
-}
-
-// failForward answers a forwarding error: ErrNotFound names what is
-// missing.
-func (s *server) failForward(c *gin.Context, what string, err error) {
-	if errors.Is(err, forward.ErrNotFound) {
-		err = lrs.Errorf(lrs.ENOTFOUND, "no %s %q in organization %q", what, c.Param("id"), c.Param("org"))
+// failForward answers an error of the forwarding administration: its
+// kind becomes the HTTP status, its message (written for the
+// administrator, without secrets) the answer's.
+func (s *server) failForward(c *gin.Context, err error) {
+	var ae *forward.AdminError
+	if errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, forward.ErrNotFound):
+			err = lrs.Errorf(lrs.ENOTFOUND, "%s", ae.Message)
+		case errors.Is(err, forward.ErrInvalid):
+			err = lrs.Errorf(lrs.EINVALID, "%s", ae.Message)
+		case errors.Is(err, forward.ErrConflict):
+			err = lrs.Errorf(lrs.ECONFLICT, "%s", ae.Message)
+		case errors.Is(err, forward.ErrNoKey):
+			err = lrs.Errorf(lrs.EUNAVAILABLE, forwardDisabled)
+		}
 	}
 	s.failAdmin(c, err)
 }
@@ -153,30 +127,20 @@ func configurationOut(cf forward.Configuration) configurationJSON {
 	}
 }
 
-// configurationRequest creates or replaces a configuration. On a replace,
-// omitted secrets keep the stored ones.
+// configurationRequest creates or replaces a configuration (forward.Admin
+// checks it). On a replace, omitted secrets keep the stored ones.
 type configurationRequest struct {
-	Name         string            `json:"name" validate:"required,max=200"`
-	ContactEmail string            `json:"contact_email" validate:"required,email,max=254"`
-	Type         string            `json:"type" validate:"required,oneof=xapi"`
-	Identifier   string            `json:"identifier" validate:"omitempty,oneof=mbox account"`
-	Properties   map[string]string `json:"properties" validate:"max=32"`
-	Secrets      map[string]string `json:"secrets" validate:"max=16"`
-
-	kept map[string]string // the stored secrets (replace without secrets)
+	Name         string            `json:"name"`
+	ContactEmail string            `json:"contact_email"`
+	Type         string            `json:"type"`
+	Identifier   string            `json:"identifier"`
+	Properties   map[string]string `json:"properties"`
+	Secrets      map[string]string `json:"secrets"`
 }
 
-// extraChecks are the type's rules, reported with the field errors.
-func (r *configurationRequest) extraChecks() []string {
-	v, ok := typeValidators[r.Type]
-	if !ok {
-		return nil
-	}
-	secrets := r.Secrets
-	if secrets == nil {
-		secrets = r.kept
-	}
-	return v(r.Properties, secrets)
+func (r configurationRequest) input() forward.ConfigurationInput {
+	return forward.ConfigurationInput{Name: r.Name, ContactEmail: r.ContactEmail, Type: r.Type, Identifier: r.Identifier,
+		Properties: r.Properties, Secrets: r.Secrets}
 }
 
 type objectiveJSON struct {
@@ -191,40 +155,21 @@ type objectiveJSON struct {
 }
 
 func objectiveOut(o forward.Objective) objectiveJSON {
-	verbs, cfgs := o.Verbs, o.Configurations
-	if verbs == nil {
-		verbs = []string{}
-	}
-	if cfgs == nil {
-		cfgs = []string{}
-	}
-	return objectiveJSON{ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: verbs,
-		Configurations: cfgs, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC()}
+	return objectiveJSON{ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: nonNil(o.Verbs),
+		Configurations: nonNil(o.Configurations), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC()}
 }
 
+// objectiveRequest creates or replaces an objective (forward.Admin checks
+// it).
 type objectiveRequest struct {
-	Name           string   `json:"name" validate:"required,max=200"`
-	ActivityID     string   `json:"activity_id" validate:"required,iri"`
-	Verbs          []string `json:"verbs" validate:"max=64,unique,dive,iri"`
-	Configurations []string `json:"configurations" validate:"max=64,unique,dive,required"`
-
-	existing map[string]bool // configuration ids of the organization
+	Name           string   `json:"name"`
+	ActivityID     string   `json:"activity_id"`
+	Verbs          []string `json:"verbs"`
+	Configurations []string `json:"configurations"`
 }
 
-func (r *objectiveRequest) extraChecks() []string {
-	var errs []string
-	for i, id := range r.Configurations {
-		if id != "" && !r.existing[id] {
-			errs = append(errs, fmt.Sprintf("configurations[%d]: no configuration %q in this organization", i, id))
-		}
-	}
-	return errs
-}
-
-// isIRI: an absolute IRI (a scheme, then something).
-func isIRI(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme != "" && len(s) > len(u.Scheme)+1 && !strings.ContainsAny(s, " \t\n")
+func (r objectiveRequest) input() forward.ObjectiveInput {
+	return forward.ObjectiveInput{Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs, Configurations: r.Configurations}
 }
 
 type statusJSON struct {
@@ -245,6 +190,57 @@ type statusJSON struct {
 	OldestPendingAgeSeconds float64   `json:"oldest_pending_age_seconds"`
 }
 
+type deliveryJSON struct {
+	Org             string    `json:"org"`
+	ConfigurationID string    `json:"configuration_id"`
+	StatementID     string    `json:"statement_id"`
+	ObjectiveID     string    `json:"objective_id"`
+	Participant     string    `json:"participant"`
+	State           string    `json:"state"`
+	Attempts        int       `json:"attempts"`
+	NextAttempt     time.Time `json:"next_attempt"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastAttempt     time.Time `json:"last_attempt,omitzero"`
+	LastStatus      int       `json:"last_status,omitempty"`
+	LastError       string    `json:"last_error,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+func deliveriesOut(ds []forward.Delivery) []deliveryJSON {
+	out := make([]deliveryJSON, len(ds))
+	for i, d := range ds {
+		out[i] = deliveryJSON{
+			Org: d.Org, ConfigurationID: d.ConfigurationID, StatementID: d.StatementID, ObjectiveID: d.ObjectiveID,
+			Participant: d.Participant, State: d.State, Attempts: d.Attempts, NextAttempt: d.NextAttempt.UTC(),
+			FirstFailure: d.FirstFailure.UTC(), LastAttempt: d.LastAttempt.UTC(), LastStatus: d.LastStatus,
+			LastError: d.LastError, Reason: d.Reason, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		}
+	}
+	return out
+}
+
+type attemptJSON struct {
+	Org             string    `json:"org"`
+	ConfigurationID string    `json:"configuration_id"`
+	StatementIDs    []string  `json:"statement_ids"`
+	At              time.Time `json:"at"`
+	DurationNs      int64     `json:"duration_ns"`
+	Outcome         string    `json:"outcome"` // an outcome class
+	Status          int       `json:"status,omitempty"`
+	Response        string    `json:"response,omitempty"` // first bytes, redacted
+}
+
+func attemptsOut(as []forward.Attempt) []attemptJSON {
+	out := make([]attemptJSON, len(as))
+	for i, a := range as {
+		out[i] = attemptJSON{Org: a.Org, ConfigurationID: a.ConfigurationID, StatementIDs: a.StatementIDs, At: a.At.UTC(),
+			DurationNs: int64(a.Duration), Outcome: a.Outcome, Status: a.Status, Response: a.Response}
+	}
+	return out
+}
+
 type testJSON struct {
 	OK         bool   `json:"ok"`
 	Status     string `json:"status"`  // OK, Can't Connect or Server Error
@@ -253,12 +249,19 @@ type testJSON struct {
 	Message    string `json:"message"`
 }
 
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // ---- configurations ----
 
 func (s *server) listConfigurations(c *gin.Context) {
-	cfgs, err := s.fstore().ListConfigurations(c.Request.Context(), c.Param("org"))
+	cfgs, err := s.fadmin().ListConfigurations(c.Request.Context(), c.Param("org"))
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
 	out := make([]configurationJSON, len(cfgs))
@@ -274,44 +277,20 @@ func (s *server) createConfiguration(c *gin.Context) {
 		return
 	}
 	org := c.Param("org")
-	now := s.admin.opts.Now().UTC().Truncate(time.Millisecond)
-	cf := forward.Configuration{ID: uuid.NewString(), Org: org, CreatedAt: now, Revision: 1}
-	setTarget(c, org+"/"+cf.ID)
-	if !s.applyConfiguration(c, &cf, req, now) {
+	cf, err := s.fadmin().CreateConfiguration(c.Request.Context(), org, req.input())
+	if err != nil {
+		s.failForward(c, err)
 		return
 	}
+	setTarget(c, org+"/"+cf.ID)
 	c.Header("Location", AdminPrefix+"/orgs/"+org+"/configurations/"+cf.ID)
 	c.JSON(http.StatusCreated, configurationOut(cf))
 }
 
-// applyConfiguration seals the request's secrets into cf and stores it.
-func (s *server) applyConfiguration(c *gin.Context, cf *forward.Configuration, req configurationRequest, now time.Time) bool {
-	cf.Name, cf.ContactEmail, cf.Type, cf.Identifier = req.Name, req.ContactEmail, req.Type, req.Identifier
-	if cf.Identifier == "" {
-		cf.Identifier = forward.IdentifierMbox
-	}
-	cf.Properties = req.Properties
-	cf.UpdatedAt = now
-	if req.Secrets != nil {
-		sealed, err := s.admin.opts.Forward.Sealer.Seal(cf.Org, cf.ID, req.Secrets)
-		if err != nil {
-			s.failAdmin(c, err)
-			return false
-		}
-		cf.SealedSecret = sealed
-	}
-	if err := s.fstore().PutConfiguration(c.Request.Context(), *cf); err != nil {
-		s.failAdmin(c, err)
-		return false
-	}
-	s.invalidate(cf.Org)
-	return true
-}
-
 func (s *server) getConfiguration(c *gin.Context) {
-	cf, err := s.fstore().GetConfiguration(c.Request.Context(), c.Param("org"), c.Param("id"))
+	cf, err := s.fadmin().Configuration(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		s.failForward(c, "configuration", err)
+		s.failForward(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, configurationOut(cf))
@@ -320,27 +299,13 @@ func (s *server) getConfiguration(c *gin.Context) {
 // updateConfiguration replaces a configuration (secrets omitted: kept),
 // bumps its revision and re-drives its parked and rejected deliveries.
 func (s *server) updateConfiguration(c *gin.Context) {
-	ctx, org, id := c.Request.Context(), c.Param("org"), c.Param("id")
-	cf, err := s.fstore().GetConfiguration(ctx, org, id)
-	if err != nil {
-		s.failForward(c, "configuration", err)
-		return
-	}
-	kept, err := s.admin.opts.Forward.Sealer.Open(org, id, cf.SealedSecret)
-	if err != nil {
-		kept = nil // unreadable (key changed): the request must bring secrets
-	}
-	req := configurationRequest{kept: kept}
+	var req configurationRequest
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	now := s.admin.opts.Now().UTC().Truncate(time.Millisecond)
-	cf.Revision++
-	if !s.applyConfiguration(c, &cf, req, now) {
-		return
-	}
-	if _, err := s.fstore().Redrive(ctx, org, id, []string{forward.StateParked, forward.StateRejected}, now); err != nil {
-		s.failAdmin(c, err)
+	cf, err := s.fadmin().UpdateConfiguration(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	if err != nil {
+		s.failForward(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, configurationOut(cf))
@@ -349,84 +314,22 @@ func (s *server) updateConfiguration(c *gin.Context) {
 // deleteConfiguration removes a configuration and detaches it from the
 // organization's objectives (its deliveries and log stay).
 func (s *server) deleteConfiguration(c *gin.Context) {
-	ctx, org, id := c.Request.Context(), c.Param("org"), c.Param("id")
-	if err := s.fstore().DeleteConfiguration(ctx, org, id); err != nil {
-		s.failForward(c, "configuration", err)
+	if err := s.fadmin().DeleteConfiguration(c.Request.Context(), c.Param("org"), c.Param("id")); err != nil {
+		s.failForward(c, err)
 		return
 	}
-	objs, err := s.fstore().ListObjectives(ctx, org)
-	if err != nil {
-		s.failAdmin(c, err)
-		return
-	}
-	for _, o := range objs {
-		if i := slices.Index(o.Configurations, id); i >= 0 {
-			o.Configurations = slices.Delete(o.Configurations, i, i+1)
-			o.UpdatedAt = s.admin.opts.Now().UTC().Truncate(time.Millisecond)
-			if err := s.fstore().PutObjective(ctx, o); err != nil {
-				s.failAdmin(c, err)
-				return
-			}
-		}
-	}
-	s.invalidate(org)
 	c.Status(http.StatusNoContent)
 	c.Writer.WriteHeaderNow()
 }
 
-// redactor removes a configuration's secrets from text shown to the
-// administrator (the engine stores redacted text already: defence in
-// depth).
-func (s *server) redactor(cf forward.Configuration) func(string) string {
-	sealer := s.admin.opts.Forward.Sealer
-	if sealer == nil || len(cf.SealedSecret) == 0 {
-		return func(t string) string { return t }
-	}
-	secrets, err := sealer.OpenConfiguration(cf)
-	if err != nil {
-		return func(t string) string { return t }
-	}
-	var pairs []string
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			pairs = append(pairs, v, "[redacted]")
-		}
-	}
-	r := strings.NewReplacer(pairs...)
-	return r.Replace
-}
-
-// configuration loads the path's configuration, answering 404 if missing.
-func (s *server) configuration(c *gin.Context) (forward.Configuration, bool) {
-	cf, err := s.fstore().GetConfiguration(c.Request.Context(), c.Param("org"), c.Param("id"))
-	if err != nil {
-		s.failForward(c, "configuration", err)
-		return cf, false
-	}
-	return cf, true
-}
-
 func (s *server) configurationStatus(c *gin.Context) {
-	cf, ok := s.configuration(c)
-	if !ok {
-		return
-	}
-	ctx := c.Request.Context()
-	st, err := s.fstore().GetStatus(ctx, cf.Org, cf.ID)
-	if errors.Is(err, forward.ErrNotFound) {
-		st, err = forward.ConfigStatus{Status: forward.StatusNotAttempted}, nil
-	}
+	st, n, err := s.fadmin().Status(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		s.failAdmin(c, err)
-		return
-	}
-	n, err := s.fstore().CountDeliveries(ctx, cf.Org, cf.ID)
-	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
 	out := statusJSON{
-		ConfigurationID: cf.ID, Status: st.Status, LastError: s.redactor(cf)(st.LastError), LastStatus: st.LastStatus,
+		ConfigurationID: st.ConfigurationID, Status: st.Status, LastError: st.LastError, LastStatus: st.LastStatus,
 		FirstFailure: st.FirstFailure.UTC(), LastSuccess: st.LastSuccess.UTC(), LastAlert: st.LastAlert.UTC(), UpdatedAt: st.UpdatedAt.UTC(),
 		Queued: n.Pending, Delivered: n.Delivered, Parked: n.Parked, Rejected: n.Rejected, Skipped: n.Skipped,
 		OldestPending: n.OldestPending.UTC(),
@@ -451,32 +354,17 @@ func (s *server) limitParam(c *gin.Context) (int, bool) {
 	return n, true
 }
 
-var deliveryStates = []string{forward.StatePending, forward.StateDelivered, forward.StateParked, forward.StateRejected, forward.StateSkipped}
-
 func (s *server) configurationDeliveries(c *gin.Context) {
-	state := c.Query("state")
-	if state != "" && !slices.Contains(deliveryStates, state) {
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "state: %q: want one of %s", state, strings.Join(deliveryStates, ", ")))
-		return
-	}
 	limit, ok := s.limitParam(c)
 	if !ok {
 		return
 	}
-	cf, ok := s.configuration(c)
-	if !ok {
-		return
-	}
-	ds, err := s.fstore().ListDeliveries(c.Request.Context(), cf.Org, cf.ID, state, limit)
+	ds, err := s.fadmin().Deliveries(c.Request.Context(), c.Param("org"), c.Param("id"), c.Query("state"), limit)
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
-	redact := s.redactor(cf)
-	for i := range ds {
-		ds[i].LastError = redact(ds[i].LastError)
-	}
-	c.JSON(http.StatusOK, gin.H{"deliveries": nonNil(ds)})
+	c.JSON(http.StatusOK, gin.H{"deliveries": deliveriesOut(ds)})
 }
 
 func (s *server) configurationAttempts(c *gin.Context) {
@@ -484,89 +372,33 @@ func (s *server) configurationAttempts(c *gin.Context) {
 	if !ok {
 		return
 	}
-	cf, ok := s.configuration(c)
-	if !ok {
-		return
-	}
-	as, err := s.fstore().ListAttempts(c.Request.Context(), cf.Org, cf.ID, limit)
+	as, err := s.fadmin().Attempts(c.Request.Context(), c.Param("org"), c.Param("id"), limit)
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
-	redact := s.redactor(cf)
-	for i := range as {
-		as[i].Response = redact(as[i].Response)
-	}
-	c.JSON(http.StatusOK, gin.H{"attempts": nonNil(as)})
+	c.JSON(http.StatusOK, gin.H{"attempts": attemptsOut(as)})
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// testConfiguration builds the destination and checks it without sending
-// a statement; the answer is classified like an attempt. It does not
-// change the configuration's status.
+// testConfiguration checks the destination without sending a result; the
+// answer is classified like an attempt. It does not change the
+// configuration's status.
 func (s *server) testConfiguration(c *gin.Context) {
-	cf, ok := s.configuration(c)
-	if !ok {
-		return
-	}
-	f := s.admin.opts.Forward
-	answer := func(r forward.Result) {
-		status := forward.StatusOK
-		switch r.Outcome {
-		case forward.OutcomeTransport:
-			status = forward.StatusCantConnect
-		case forward.OutcomeSuccess:
-		default:
-			status = forward.StatusServerError
-		}
-		c.JSON(http.StatusOK, testJSON{OK: r.Outcome == forward.OutcomeSuccess, Status: status, Outcome: r.Outcome,
-			HTTPStatus: r.Status, Message: s.redactor(cf)(r.Message)})
-	}
-	factory, ok := f.Factories[cf.Type]
-	if !ok {
-		s.failAdmin(c, lrs.Errorf(lrs.ECONFLICT, "this server cannot send to configurations of type %q", cf.Type))
-		return
-	}
-	secrets, err := f.Sealer.OpenConfiguration(cf)
+	r, err := s.fadmin().TestConfiguration(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		answer(forward.Result{Outcome: forward.OutcomeDestination, Message: "the stored secrets cannot be opened (was LRS_FORWARD_KEY changed?): save the configuration with its secrets again"})
+		s.failForward(c, err)
 		return
 	}
-	dest, err := factory(cf, secrets)
-	if err != nil {
-		answer(forward.Result{Outcome: forward.OutcomeDestination, Message: "invalid configuration: " + err.Error()})
-		return
-	}
-	t, ok := dest.(Tester)
-	if !ok {
-		s.failAdmin(c, lrs.Errorf(lrs.ECONFLICT, "configurations of type %q cannot be tested", cf.Type))
-		return
-	}
-	timeout := f.TestTimeout
-	if timeout <= 0 {
-		timeout = 15 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
-	defer cancel()
-	answer(t.Test(ctx))
+	c.JSON(http.StatusOK, testJSON{OK: r.Outcome == forward.OutcomeSuccess, Status: forward.StatusOf(r.Outcome),
+		Outcome: r.Outcome, HTTPStatus: r.Status, Message: r.Message})
 }
 
 // redriveConfiguration makes the configuration's parked and rejected
 // deliveries pending again, due now.
 func (s *server) redriveConfiguration(c *gin.Context) {
-	cf, ok := s.configuration(c)
-	if !ok {
-		return
-	}
-	n, err := s.fstore().Redrive(c.Request.Context(), cf.Org, cf.ID, []string{forward.StateParked, forward.StateRejected}, s.admin.opts.Now().UTC())
+	n, err := s.fadmin().Redrive(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"redriven": n})
@@ -575,9 +407,9 @@ func (s *server) redriveConfiguration(c *gin.Context) {
 // ---- objectives ----
 
 func (s *server) listObjectives(c *gin.Context) {
-	objs, err := s.fstore().ListObjectives(c.Request.Context(), c.Param("org"))
+	objs, err := s.fadmin().ListObjectives(c.Request.Context(), c.Param("org"))
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
 	out := make([]objectiveJSON, len(objs))
@@ -587,78 +419,49 @@ func (s *server) listObjectives(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"objectives": out})
 }
 
-// bindObjective binds an objective body, checking its configurations
-// exist in the organization.
-func (s *server) bindObjective(c *gin.Context) (objectiveRequest, bool) {
-	cfgs, err := s.fstore().ListConfigurations(c.Request.Context(), c.Param("org"))
-	if err != nil {
-		s.failAdmin(c, err)
-		return objectiveRequest{}, false
-	}
-	req := objectiveRequest{existing: map[string]bool{}}
-	for _, cf := range cfgs {
-		req.existing[cf.ID] = true
-	}
-	return req, s.bindAdmin(c, &req)
-}
-
 func (s *server) createObjective(c *gin.Context) {
-	req, ok := s.bindObjective(c)
-	if !ok {
+	var req objectiveRequest
+	if !s.bindAdmin(c, &req) {
 		return
 	}
 	org := c.Param("org")
-	now := s.admin.opts.Now().UTC().Truncate(time.Millisecond)
-	o := forward.Objective{ID: uuid.NewString(), Org: org, CreatedAt: now}
-	setTarget(c, org+"/"+o.ID)
-	if !s.putObjective(c, &o, req, now) {
+	o, err := s.fadmin().CreateObjective(c.Request.Context(), org, req.input())
+	if err != nil {
+		s.failForward(c, err)
 		return
 	}
+	setTarget(c, org+"/"+o.ID)
 	c.Header("Location", AdminPrefix+"/orgs/"+org+"/objectives/"+o.ID)
 	c.JSON(http.StatusCreated, objectiveOut(o))
 }
 
-func (s *server) putObjective(c *gin.Context, o *forward.Objective, req objectiveRequest, now time.Time) bool {
-	o.Name, o.ActivityID, o.Verbs, o.Configurations, o.UpdatedAt = req.Name, req.ActivityID, req.Verbs, req.Configurations, now
-	if err := s.fstore().PutObjective(c.Request.Context(), *o); err != nil {
-		s.failAdmin(c, err)
-		return false
-	}
-	s.invalidate(o.Org)
-	return true
-}
-
 func (s *server) getObjective(c *gin.Context) {
-	o, err := s.fstore().GetObjective(c.Request.Context(), c.Param("org"), c.Param("id"))
+	o, err := s.fadmin().Objective(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		s.failForward(c, "objective", err)
+		s.failForward(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, objectiveOut(o))
 }
 
 func (s *server) updateObjective(c *gin.Context) {
-	o, err := s.fstore().GetObjective(c.Request.Context(), c.Param("org"), c.Param("id"))
+	var req objectiveRequest
+	if !s.bindAdmin(c, &req) {
+		return
+	}
+	o, err := s.fadmin().UpdateObjective(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
 	if err != nil {
-		s.failForward(c, "objective", err)
-		return
-	}
-	req, ok := s.bindObjective(c)
-	if !ok {
-		return
-	}
-	if !s.putObjective(c, &o, req, s.admin.opts.Now().UTC().Truncate(time.Millisecond)) {
+		s.failForward(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, objectiveOut(o))
 }
 
 func (s *server) deleteObjective(c *gin.Context) {
-	if err := s.fstore().DeleteObjective(c.Request.Context(), c.Param("org"), c.Param("id")); err != nil {
-		s.failForward(c, "objective", err)
+	if err := s.fadmin().DeleteObjective(c.Request.Context(), c.Param("org"), c.Param("id")); err != nil {
+		s.failForward(c, err)
 		return
 	}
-	s.invalidate(c.Param("org"))
 	c.Status(http.StatusNoContent)
 	c.Writer.WriteHeaderNow()
 }
@@ -666,10 +469,69 @@ func (s *server) deleteObjective(c *gin.Context) {
 // ---- statements ----
 
 func (s *server) statementDeliveries(c *gin.Context) {
-	ds, err := s.fstore().DeliveriesOfStatement(c.Request.Context(), c.Param("org"), c.Param("id"))
+	ds, err := s.fadmin().StatementDeliveries(c.Request.Context(), c.Param("org"), c.Param("id"))
 	if err != nil {
-		s.failAdmin(c, err)
+		s.failForward(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"deliveries": nonNil(ds)})
+	c.JSON(http.StatusOK, gin.H{"deliveries": deliveriesOut(ds)})
+}
+
+// ---- the OpenAPI document ----
+
+// openAPIDocument is admin_openapi.json with the destination types of the
+// registry: the enum of a configuration's type, and in ConfigurationWrite
+// each type's properties and secrets (x-destination-types).
+func openAPIDocument(types []forward.Type) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(adminOpenAPI, &doc); err != nil {
+		return nil, fmt.Errorf("admin_openapi.json: %w", err)
+	}
+	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	names := make([]string, len(types))
+	xtypes := map[string]any{}
+	var desc []string
+	for i, t := range types {
+		names[i] = t.Name
+		fields := func(fs []forward.Field) (map[string]any, []string) {
+			props := map[string]any{}
+			var required, parts []string
+			for _, f := range fs {
+				p := map[string]any{"type": "string", "description": f.Description}
+				if len(f.Enum) > 0 {
+					p["enum"] = f.Enum
+				}
+				if f.Default != "" {
+					p["default"] = f.Default
+				}
+				props[f.Name] = p
+				if f.Required {
+					required = append(required, f.Name)
+				}
+				parts = append(parts, f.Name)
+			}
+			m := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+			if len(required) > 0 {
+				m["required"] = required
+			}
+			return m, parts
+		}
+		props, pnames := fields(t.Properties)
+		secrets, snames := fields(t.Secrets)
+		xtypes[t.Name] = map[string]any{"description": t.Description, "sink": string(t.Sink), "properties": props, "secrets": secrets}
+		desc = append(desc, fmt.Sprintf("%s (properties: %s; secrets: %s)", t.Name, strings.Join(pnames, ", "), strings.Join(snames, ", ")))
+	}
+	for _, name := range []string{"Configuration", "ConfigurationWrite"} {
+		sc, _ := schemas[name].(map[string]any)
+		props, _ := sc["properties"].(map[string]any)
+		typ, _ := props["type"].(map[string]any)
+		if typ == nil {
+			return nil, fmt.Errorf("admin_openapi.json: %s has no type property", name)
+		}
+		typ["enum"] = names
+	}
+	write := schemas["ConfigurationWrite"].(map[string]any)
+	write["x-destination-types"] = xtypes
+	write["description"] = fmt.Sprintf("%s Types served: %s.", write["description"], strings.Join(desc, "; "))
+	return json.Marshal(doc)
 }

@@ -3,344 +3,102 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
-	"github.com/lrs-project/lrs/forward/xapi"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/lrs/api"
-	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
-// invalidations counts Invalidate calls by organization.
-type invalidations struct {
-	mu   chan struct{}
-	orgs map[string]int
-}
-
-func (i *invalidations) Invalidate(org string) {
-	i.mu <- struct{}{}
-	i.orgs[org]++
-	<-i.mu
-}
-
-func (i *invalidations) count(org string) int {
-	i.mu <- struct{}{}
-	defer func() { <-i.mu }()
-	return i.orgs[org]
-}
-
-// fwdNode is an LRS with forwarding enabled in its admin API, its log
-// captured.
-type fwdNode struct {
-	*lrsNode
-	db   *pebbledb.DB
-	logs *syncBuffer
-	inv  *invalidations
-}
-
-func newFwdNode(t *testing.T, sealed bool) *fwdNode {
-	t.Helper()
-	db := openPebble(t)
-	logs := &syncBuffer{}
-	inv := &invalidations{mu: make(chan struct{}, 1), orgs: map[string]int{}}
-	var sealer *forward.Sealer
-	if sealed {
-		var err error
-		if sealer, err = forward.NewSealer([]byte(strings.Repeat("k", forward.KeySize))); err != nil {
-			t.Fatal(err)
+// The forwarding endpoints know the destination types only through the
+// registry they are given: these two exist only here. (The binary's own
+// types, with a real downstream, are tested in cmd/lrs.)
+func TestForwardAdminReadsTheRegistry(t *testing.T) {
+	fake := func(name string, sink forward.SinkKind) forward.Type {
+		return forward.Type{
+			Name: name, Sink: sink, Description: "the " + name + " destination", Target: "url",
+			Properties: []forward.Field{
+				{Name: "url", Required: true, Description: "where to send"},
+				{Name: "mode", Enum: []string{"fast", "slow"}, Default: "fast", Description: "how"},
+			},
+			Secrets: []forward.Field{{Name: "token", Description: "the bearer token"}},
+			Validate: func(props, secrets map[string]string) []string {
+				if secrets["token"] == "" {
+					return []string{"secrets.token: is required"}
+				}
+				return nil
+			},
+			Factory: func(forward.Configuration, map[string]string) (forward.Destination, error) { return nil, nil },
 		}
+	}
+	types := forwardtest.Registry(t, fake("alpha", forward.SinkAppend), fake("beta", forward.SinkOverwrite))
+	db := openPebble(t)
+	sealer, err := forward.NewSealer([]byte(strings.Repeat("k", forward.KeySize)))
+	if err != nil {
+		t.Fatal(err)
 	}
 	n := newNode(t, db, time.Minute, func(o *api.Options) {
-		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		o.Admin.Forward = &api.ForwardAdmin{
-			Store: db, Sealer: sealer, Invalidator: inv, TestTimeout: 10 * time.Second,
-			Factories: map[string]forward.Factory{forward.TypeXAPI: xapi.NewFactory(xapi.Options{Timeout: 5 * time.Second})},
-		}
+		o.Admin.Forward = forward.NewAdmin(db, types, forward.AdminOptions{Sealer: sealer})
 	})
-	for _, org := range []string{"org-a", "org-b"} {
-		n.admin("POST", api.AdminPrefix+"/orgs", `{"id":"`+org+`","name":"Org `+org+`"}`, 201, nil)
-	}
-	return &fwdNode{lrsNode: n, db: db, logs: logs, inv: inv}
-}
+	n.admin("POST", api.AdminPrefix+"/orgs", `{"id":"org-a","name":"A"}`, 201, nil)
+	path := api.AdminPrefix + "/orgs/org-a/configurations"
 
-type cfgOut struct {
-	ID           string            `json:"id"`
-	Org          string            `json:"org"`
-	Name         string            `json:"name"`
-	ContactEmail string            `json:"contact_email"`
-	Type         string            `json:"type"`
-	Identifier   string            `json:"identifier"`
-	Properties   map[string]string `json:"properties"`
-	SecretsSet   bool              `json:"secrets_set"`
-	Revision     int64             `json:"revision"`
-}
-
-type testOut struct {
-	OK         bool   `json:"ok"`
-	Status     string `json:"status"`
-	Outcome    string `json:"outcome"`
-	HTTPStatus int    `json:"http_status"`
-	Message    string `json:"message"`
-}
-
-const downSecretValue = "Very-Secret-Downstream-Value-42"
-
-func cfgBody(endpoint, key, secret string) string {
-	return `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi",
-		"properties":{"endpoint":"` + endpoint + `","version":"1.0.3"},
-		"secrets":{"key":"` + key + `","secret":"` + secret + `"}}`
-}
-
-func cfgPath(org string, rest ...string) string {
-	return api.AdminPrefix + "/orgs/" + org + "/configurations" + strings.Join(rest, "")
-}
-
-func TestForwardAdminCRUDAndSecrets(t *testing.T) {
-	n := newFwdNode(t, true)
-	var cf cfgOut
-	n.admin("POST", cfgPath("org-a"), cfgBody("https://lms.example/xapi/", "k1", downSecretValue), 201, &cf)
-	if cf.ID == "" || cf.Org != "org-a" || cf.Identifier != "mbox" || !cf.SecretsSet || cf.Revision != 1 || cf.Properties["endpoint"] != "https://lms.example/xapi/" {
-		t.Fatalf("created: %+v", cf)
+	b := string(n.admin("POST", path, `{"name":"x","contact_email":"ops@example.com","type":"xapi","properties":{}}`, 400, nil))
+	if !strings.Contains(b, `type: \"xapi\": want one of alpha, beta`) {
+		t.Errorf("an unregistered type: %s", b)
 	}
-	if n.inv.count("org-a") == 0 {
-		t.Error("create did not invalidate the obligations cache")
-	}
-	var bodies []string
-	bodies = append(bodies, string(n.admin("GET", cfgPath("org-a", "/", cf.ID), "", 200, nil)))
-	bodies = append(bodies, string(n.admin("GET", cfgPath("org-a"), "", 200, nil)))
-	bodies = append(bodies, string(n.admin("GET", cfgPath("org-a", "/", cf.ID, "/status"), "", 200, nil)))
-	bodies = append(bodies, string(n.admin("GET", cfgPath("org-a", "/", cf.ID, "/deliveries"), "", 200, nil)))
-	bodies = append(bodies, string(n.admin("GET", cfgPath("org-a", "/", cf.ID, "/attempts"), "", 200, nil)))
-	var upd cfgOut
-	bodies = append(bodies, string(n.admin("PUT", cfgPath("org-a", "/", cf.ID),
-		`{"name":"Moodle 2","contact_email":"ops@example.com","type":"xapi","identifier":"account","properties":{"endpoint":"https://lms.example/xapi/"}}`, 200, &upd)))
-	if upd.Revision != 2 || upd.Name != "Moodle 2" || !upd.SecretsSet || upd.Identifier != "account" {
-		t.Errorf("updated without secrets: %+v", upd)
-	}
-	for _, b := range bodies {
-		if strings.Contains(b, downSecretValue) {
-			t.Errorf("a response holds the secret: %s", b)
-		}
-	}
-	if s := n.logs.String() + n.audit.String(); strings.Contains(s, downSecretValue) {
-		t.Errorf("the logs hold the secret:\n%s", s)
-	}
-	// The stored secrets are sealed.
-	stored, err := n.db.GetConfiguration(context.Background(), "org-a", cf.ID)
-	if err != nil || len(stored.SealedSecret) == 0 || strings.Contains(string(stored.SealedSecret), downSecretValue) {
-		t.Errorf("stored: %v %q", err, stored.SealedSecret)
-	}
-
-	// Objectives: attach, unknown configuration refused, list, update, delete.
-	var obj struct {
-		ID             string   `json:"id"`
-		ActivityID     string   `json:"activity_id"`
-		Verbs          []string `json:"verbs"`
-		Configurations []string `json:"configurations"`
-	}
-	op := api.AdminPrefix + "/orgs/org-a/objectives"
-	n.admin("POST", op, `{"name":"Quiz","activity_id":"http://example.com/quiz","verbs":["http://adlnet.gov/expapi/verbs/passed"],"configurations":["`+cf.ID+`"]}`, 201, &obj)
-	if obj.ID == "" || len(obj.Configurations) != 1 || obj.Configurations[0] != cf.ID {
-		t.Fatalf("objective: %+v", obj)
-	}
-	b := string(n.admin("POST", op, `{"name":"Quiz","activity_id":"quiz","verbs":["passed"],"configurations":["nope","`+cf.ID+`"]}`, 400, nil))
-	for _, want := range []string{"activity_id", "verbs[0]", `configurations[0]: no configuration \"nope\"`} {
-		if !strings.Contains(b, want) {
-			t.Errorf("objective 400 lacks %q: %s", want, b)
-		}
-	}
-	n.admin("PUT", op+"/"+obj.ID, `{"name":"Quiz 2","activity_id":"http://example.com/quiz","configurations":["`+cf.ID+`"]}`, 200, &obj)
-	if len(obj.Verbs) != 0 {
-		t.Errorf("updated objective: %+v", obj)
-	}
-	var objs struct{ Objectives []json.RawMessage }
-	n.admin("GET", op, "", 200, &objs)
-	if len(objs.Objectives) != 1 {
-		t.Errorf("objectives: %d", len(objs.Objectives))
-	}
-
-	// Deleting the configuration detaches it.
-	n.admin("DELETE", cfgPath("org-a", "/", cf.ID), "", 204, nil)
-	n.admin("GET", cfgPath("org-a", "/", cf.ID), "", 404, nil)
-	n.admin("GET", op+"/"+obj.ID, "", 200, &obj)
-	if len(obj.Configurations) != 0 {
-		t.Errorf("deleted configuration still attached: %+v", obj)
-	}
-	n.admin("DELETE", op+"/"+obj.ID, "", 204, nil)
-	n.admin("GET", op+"/"+obj.ID, "", 404, nil)
-	n.admin("GET", api.AdminPrefix+"/orgs/nowhere/configurations", "", 404, nil)
-}
-
-func TestForwardAdminValidation(t *testing.T) {
-	n := newFwdNode(t, true)
-	b := string(n.admin("POST", cfgPath("org-a"), `{"contact_email":"nope","type":"ftp","identifier":"phone","properties":{},"secrets":{}}`, 400, nil))
-	for _, want := range []string{"name: is required", "contact_email:", "type:", "identifier:"} {
+	b = string(n.admin("POST", path, `{"name":"x","contact_email":"ops@example.com","type":"beta","properties":{"mode":"warp","colour":"red"}}`, 400, nil))
+	for _, want := range []string{"properties.url: is required", `properties.mode: \"warp\": want fast or slow`, "properties.colour: unknown property", "secrets.token: is required"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("400 lacks %q: %s", want, b)
 		}
 	}
-	// xapi rules together with the field rules, in one answer.
-	b = string(n.admin("POST", cfgPath("org-a"), `{"name":"","contact_email":"ops@example.com","type":"xapi",
-		"properties":{"endpoint":"ftp://x","version":"3","auth":"oauth2","secret":"x","colour":"red"},"secrets":{"client_id":"c"}}`, 400, nil))
-	for _, want := range []string{"name: is required", "properties.endpoint", "properties.version", "properties.token_url", "secrets.client_secret",
-		"properties.secret: is a secret", "properties.colour: unknown"} {
-		if !strings.Contains(b, want) {
-			t.Errorf("400 lacks %q: %s", want, b)
+	var cf struct {
+		ID, Type   string
+		Properties map[string]string
+		SecretsSet bool `json:"secrets_set"`
+	}
+	n.admin("POST", path, `{"name":"x","contact_email":"ops@example.com","type":"beta","properties":{"url":"https://b.example"},"secrets":{"token":"t0k3n-value"}}`, 201, &cf)
+	if cf.Type != "beta" || cf.Properties["url"] != "https://b.example" || !cf.SecretsSet {
+		t.Errorf("created: %+v", cf)
+	}
+	if stored, err := db.GetConfiguration(context.Background(), "org-a", cf.ID); err != nil || strings.Contains(string(stored.SealedSecret), "t0k3n-value") {
+		t.Errorf("stored: %v, sealed %q", err, stored.SealedSecret)
+	}
+
+	// The OpenAPI document lists the registered types and their fields.
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties struct {
+					Type struct{ Enum []string }
+				}
+				XTypes map[string]struct {
+					Sink       string
+					Properties struct {
+						Properties map[string]struct{ Enum []string }
+						Required   []string
+					}
+					Secrets struct {
+						Properties map[string]json.RawMessage
+					}
+				} `json:"x-destination-types"`
+			}
 		}
 	}
-	b = string(n.admin("POST", cfgPath("org-a"), `{"name":"x","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms.example"}}`, 400, nil))
-	for _, want := range []string{"secrets.key", "secrets.secret"} {
-		if !strings.Contains(b, want) {
-			t.Errorf("400 lacks %q: %s", want, b)
+	n.admin("GET", api.AdminPrefix+"/openapi.json", "", 200, &doc)
+	for _, name := range []string{"Configuration", "ConfigurationWrite"} {
+		if got := doc.Components.Schemas[name].Properties.Type.Enum; !slices.Equal(got, []string{"alpha", "beta"}) {
+			t.Errorf("%s.type enum = %v, want [alpha beta]", name, got)
 		}
 	}
-	if !strings.Contains(b, `"code":"invalid"`) {
-		t.Errorf("not an invalid error: %s", b)
-	}
-	n.admin("POST", cfgPath("org-a"), `{"name":"x","contact_email":"ops@example.com","type":"xapi","bogus":1}`, 400, nil)
-}
-
-func TestForwardAdminDisabledWithoutKey(t *testing.T) {
-	n := newFwdNode(t, false)
-	b := string(n.admin("POST", cfgPath("org-a"), cfgBody("https://lms.example/xapi/", "k", "s"), 503, nil))
-	if !strings.Contains(b, "LRS_FORWARD_KEY") {
-		t.Errorf("503 without the hint: %s", b)
-	}
-	n.admin("GET", cfgPath("org-a"), "", 200, nil)
-}
-
-func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
-	n := newFwdNode(t, true)
-	var cf cfgOut
-	n.admin("POST", cfgPath("org-a"), cfgBody("https://lms.example/xapi/", "k1", downSecretValue), 201, &cf)
-	ctx := context.Background()
-	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
-	mk := func(id, state string) forward.Delivery {
-		return forward.Delivery{Org: "org-a", ConfigurationID: cf.ID, StatementID: id, Participant: "ann@example.com",
-			State: state, NextAttempt: old, CreatedAt: old, UpdatedAt: old}
-	}
-	if err := n.db.EnsureDeliveries(ctx, []forward.Delivery{mk("s-pending", forward.StatePending), mk("s-parked", forward.StateParked),
-		mk("s-rejected", forward.StateRejected), mk("s-done", forward.StateDelivered)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.db.PutStatus(ctx, forward.ConfigStatus{Org: "org-a", ConfigurationID: cf.ID, Status: forward.StatusServerError,
-		LastError: "HTTP 500: boom " + downSecretValue, LastStatus: 500, FirstFailure: old, UpdatedAt: old}); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.db.AddAttempt(ctx, forward.Attempt{Org: "org-a", ConfigurationID: cf.ID, StatementIDs: []string{"s-parked"}, At: old,
-		Outcome: forward.OutcomeTransient, Status: 500, Response: "HTTP 500: boom"}); err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Status    string  `json:"status"`
-		LastError string  `json:"last_error"`
-		Queued    int     `json:"queued"`
-		Parked    int     `json:"parked"`
-		Rejected  int     `json:"rejected"`
-		Delivered int     `json:"delivered"`
-		Age       float64 `json:"oldest_pending_age_seconds"`
-		First     string  `json:"first_failure"`
-	}
-	n.admin("GET", cfgPath("org-a", "/", cf.ID, "/status"), "", 200, &st)
-	if st.Status != forward.StatusServerError || st.Queued != 1 || st.Parked != 1 || st.Rejected != 1 || st.Delivered != 1 || st.Age < 3000 || st.First == "" {
-		t.Errorf("status: %+v", st)
-	}
-	if strings.Contains(st.LastError, downSecretValue) || !strings.Contains(st.LastError, "[redacted]") {
-		t.Errorf("last error not redacted: %q", st.LastError)
-	}
-	var dl struct{ Deliveries []forward.Delivery }
-	n.admin("GET", cfgPath("org-a", "/", cf.ID, "/deliveries?state=parked"), "", 200, &dl)
-	if len(dl.Deliveries) != 1 || dl.Deliveries[0].StatementID != "s-parked" {
-		t.Errorf("parked deliveries: %+v", dl.Deliveries)
-	}
-	n.admin("GET", cfgPath("org-a", "/", cf.ID, "/deliveries?state=lost"), "", 400, nil)
-	var at struct{ Attempts []forward.Attempt }
-	n.admin("GET", cfgPath("org-a", "/", cf.ID, "/attempts?limit=5"), "", 200, &at)
-	if len(at.Attempts) != 1 || at.Attempts[0].Status != 500 {
-		t.Errorf("attempts: %+v", at.Attempts)
-	}
-	n.admin("GET", api.AdminPrefix+"/orgs/org-a/statements/s-parked/deliveries", "", 200, &dl)
-	if len(dl.Deliveries) != 1 || dl.Deliveries[0].State != forward.StateParked {
-		t.Errorf("statement deliveries: %+v", dl.Deliveries)
-	}
-
-	// An edit re-drives the parked and rejected deliveries.
-	n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms2.example/xapi/"}}`, 200, nil)
-	for _, id := range []string{"s-parked", "s-rejected"} {
-		d, err := n.db.GetDelivery(ctx, "org-a", cf.ID, id)
-		if err != nil || d.State != forward.StatePending {
-			t.Errorf("%s after the edit: %v %+v", id, err, d)
-		}
-	}
-	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-done"); d.State != forward.StateDelivered {
-		t.Errorf("delivered touched: %+v", d)
-	}
-	var rd struct{ Redriven int }
-	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
-	if rd.Redriven != 0 {
-		t.Errorf("redrive after the edit: %d", rd.Redriven)
-	}
-}
-
-func TestForwardAdminOrgIsolation(t *testing.T) {
-	n := newFwdNode(t, true)
-	var cf cfgOut
-	n.admin("POST", cfgPath("org-b"), cfgBody("https://lms.example/xapi/", "k", "s3cret"), 201, &cf)
-	var l struct{ Configurations []cfgOut }
-	n.admin("GET", cfgPath("org-a"), "", 200, &l)
-	if len(l.Configurations) != 0 {
-		t.Errorf("org a lists org b's configurations: %+v", l)
-	}
-	for _, p := range []string{"", "/status", "/deliveries", "/attempts"} {
-		n.admin("GET", cfgPath("org-a", "/", cf.ID, p), "", 404, nil)
-	}
-	n.admin("PUT", cfgPath("org-a", "/", cf.ID), cfgBody("https://lms.example/xapi/", "k", "s"), 404, nil)
-	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/test"), "", 404, nil)
-	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 404, nil)
-	n.admin("DELETE", cfgPath("org-a", "/", cf.ID), "", 404, nil)
-	// Org a cannot attach org b's configuration.
-	b := string(n.admin("POST", api.AdminPrefix+"/orgs/org-a/objectives", `{"name":"q","activity_id":"http://example.com/q","configurations":["`+cf.ID+`"]}`, 400, nil))
-	if !strings.Contains(b, cf.ID) {
-		t.Errorf("400 does not name the id: %s", b)
-	}
-	n.admin("GET", cfgPath("org-b", "/", cf.ID), "", 200, nil)
-}
-
-func TestForwardAdminTestConnection(t *testing.T) {
-	// The downstream: a real LRS with a write-only credential.
-	down := newNode(t, openPebble(t), time.Minute)
-	cred := down.newCred("down", "statements/write")
-	endpoint := down.srv.URL + "/xapi/"
-
-	n := newFwdNode(t, true)
-	test := func(body string) testOut {
-		t.Helper()
-		var cf cfgOut
-		n.admin("POST", cfgPath("org-a"), body, 201, &cf)
-		var out testOut
-		b := n.admin("POST", cfgPath("org-a", "/", cf.ID, "/test"), "", 200, &out)
-		if strings.Contains(string(b), cred.Secret) || strings.Contains(string(b), downSecretValue) {
-			t.Errorf("the test answer holds the secret: %s", b)
-		}
-		return out
-	}
-	if r := test(cfgBody(endpoint, cred.Key, cred.Secret)); !r.OK || r.Status != forward.StatusOK {
-		t.Errorf("right credentials: %+v", r)
-	}
-	if r := test(cfgBody(endpoint, cred.Key, downSecretValue)); r.OK || r.Status != forward.StatusServerError || r.HTTPStatus != 401 {
-		t.Errorf("wrong credentials: %+v", r)
-	}
-	closed := httptest.NewServer(nil)
-	closedURL := closed.URL
-	closed.Close()
-	if r := test(cfgBody(closedURL+"/xapi/", cred.Key, cred.Secret)); r.OK || r.Status != forward.StatusCantConnect {
-		t.Errorf("closed port: %+v", r)
-	}
-	if s := n.logs.String() + n.audit.String(); strings.Contains(s, cred.Secret) || strings.Contains(s, downSecretValue) {
-		t.Errorf("the logs hold a secret")
+	xt := doc.Components.Schemas["ConfigurationWrite"].XTypes
+	if len(xt) != 2 || xt["alpha"].Sink != "append" || xt["beta"].Sink != "overwrite" ||
+		!slices.Equal(xt["beta"].Properties.Required, []string{"url"}) || !slices.Equal(xt["beta"].Properties.Properties["mode"].Enum, []string{"fast", "slow"}) ||
+		xt["beta"].Secrets.Properties["token"] == nil {
+		t.Errorf("x-destination-types = %+v", xt)
 	}
 }

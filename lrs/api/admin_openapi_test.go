@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
@@ -80,7 +79,7 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		"Credential": credentialJSON{}, "CredentialCreate": credentialCreateRequest{}, "CredentialUpdate": credentialUpdateRequest{},
 		"Configuration": configurationJSON{}, "ConfigurationWrite": configurationRequest{}, "ConfigurationStatus": statusJSON{},
 		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{},
-		"Delivery": forward.Delivery{}, "Attempt": forward.Attempt{},
+		"Delivery": deliveryJSON{}, "Attempt": attemptJSON{},
 	} {
 		sc, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,54 +39,6 @@ func params(q url.Values, allowed ...string) (map[string]string, error) {
 		out[k] = q[k][0]
 	}
 	return out, nil
-}
-
-// readJSONBody checks the Content-Type of a statements PUT/POST and reads
-// the body within the size limit.
-func (s *server) readJSONBody(c *gin.Context) ([]byte, error) {
-	ct := c.Request.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	switch {
-	case ct == "":
-		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type header is required: use application/json")
-	case err != nil:
-		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type %q is malformed", ct)
-	case mt != "application/json":
-		return nil, lrs.Errorf(lrs.EINVALID, "the Content-Type %q is not accepted: use application/json", mt)
-	}
-	return s.readBody(c)
-}
-
-// limitedBody returns the request body, limited to MaxBodyBytes: a larger
-// body is a *http.MaxBytesError (413), up front when Content-Length says so.
-func (s *server) limitedBody(c *gin.Context) (io.Reader, error) { return limitBody(c, s.maxBody) }
-
-func limitBody(c *gin.Context, limit int64) (io.Reader, error) {
-	if c.Request.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	return http.MaxBytesReader(c.Writer, c.Request.Body, limit), nil
-}
-
-// readBody reads the whole request body within MaxBodyBytes.
-func (s *server) readBody(c *gin.Context) ([]byte, error) { return readBodyWithin(c, s.maxBody) }
-
-// readBodyWithin reads the whole request body; one larger than limit is a
-// *http.MaxBytesError (413).
-func readBodyWithin(c *gin.Context, limit int64) ([]byte, error) {
-	r, err := limitBody(c, limit)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(r)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
-		return nil, lrs.Errorf(lrs.EINVALID, "the request body could not be read")
-	}
-	return body, nil
 }
 
 func (s *server) putStatement(c *gin.Context) {

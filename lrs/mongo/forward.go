@@ -49,9 +49,6 @@ const (
 	watermarksCollection = "forward_watermarks"
 )
 
-// DefaultAttemptCap is how many delivery log entries a configuration keeps.
-const DefaultAttemptCap = 1000
-
 func (d *DB) fcoll(name string) *mongo.Collection { return d.db.Collection(name) }
 
 // forwardIndexes are the indexes of the forwarding collections
@@ -102,13 +99,6 @@ func fkey(parts ...string) string {
 	return string(b)
 }
 
-func fwdMs(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC().Truncate(time.Millisecond)
-}
-
 func fwdErr(op string, err error) error { return translate(fmt.Errorf("mongo: %s: %w", op, err)) }
 
 // upsert replaces the document _id with doc, inserting it if missing.
@@ -125,28 +115,10 @@ func fwdUpsert(ctx context.Context, c *mongo.Collection, id string, doc any) err
 // ---------------------------------------------------------------------------
 // Configurations and objectives
 
-type configDoc struct {
-	Key    string                `bson:"_id"`
-	Org    string                `bson:"o"`
-	ID     string                `bson:"i"`
-	Config forward.Configuration `bson:"d"`
-	Secret []byte                `bson:"x,omitempty"`
-}
-
-func (c configDoc) config() forward.Configuration {
-	out := c.Config
-	out.SealedSecret = c.Secret
-	out.CreatedAt, out.UpdatedAt = out.CreatedAt.UTC(), out.UpdatedAt.UTC()
-	return out
-}
-
 // PutConfiguration creates or replaces c.
 func (d *DB) PutConfiguration(ctx context.Context, c forward.Configuration) error {
-	c.CreatedAt, c.UpdatedAt = fwdMs(c.CreatedAt), fwdMs(c.UpdatedAt)
-	secret := c.SealedSecret
-	c.SealedSecret = nil
-	key := fkey(c.Org, c.ID)
-	if err := fwdUpsert(ctx, d.fcoll(configsCollection), key, configDoc{Key: key, Org: c.Org, ID: c.ID, Config: c, Secret: secret}); err != nil {
+	doc := toConfigDoc(c)
+	if err := fwdUpsert(ctx, d.fcoll(configsCollection), doc.Key, doc); err != nil {
 		return fwdErr("put configuration", err)
 	}
 	return nil
@@ -162,7 +134,11 @@ func (d *DB) GetConfiguration(ctx context.Context, org, id string) (forward.Conf
 	if err != nil {
 		return forward.Configuration{}, fwdErr("get configuration", err)
 	}
-	return doc.config(), nil
+	c, err := doc.config()
+	if err != nil {
+		return forward.Configuration{}, fwdErr("get configuration", err)
+	}
+	return c, nil
 }
 
 // ListConfigurations lists an organization's configurations by id.
@@ -173,7 +149,11 @@ func (d *DB) ListConfigurations(ctx context.Context, org string) ([]forward.Conf
 	}
 	out := make([]forward.Configuration, len(docs))
 	for i, doc := range docs {
-		out[i] = doc.config()
+		c, err := doc.config()
+		if err != nil {
+			return nil, fwdErr("list configurations", err)
+		}
+		out[i] = c
 	}
 	return out, nil
 }
@@ -199,24 +179,10 @@ func (d *DB) DeleteConfiguration(ctx context.Context, org, id string) error {
 	return nil
 }
 
-type objectiveDoc struct {
-	Key       string            `bson:"_id"`
-	Org       string            `bson:"o"`
-	Activity  string            `bson:"a"`
-	Objective forward.Objective `bson:"d"`
-}
-
-func (o objectiveDoc) objective() forward.Objective {
-	out := o.Objective
-	out.CreatedAt, out.UpdatedAt = out.CreatedAt.UTC(), out.UpdatedAt.UTC()
-	return out
-}
-
 // PutObjective creates or replaces o.
 func (d *DB) PutObjective(ctx context.Context, o forward.Objective) error {
-	o.CreatedAt, o.UpdatedAt = fwdMs(o.CreatedAt), fwdMs(o.UpdatedAt)
-	key := fkey(o.Org, o.ID)
-	if err := fwdUpsert(ctx, d.fcoll(objectivesCollection), key, objectiveDoc{Key: key, Org: o.Org, Activity: o.ActivityID, Objective: o}); err != nil {
+	doc := toObjectiveDoc(o)
+	if err := fwdUpsert(ctx, d.fcoll(objectivesCollection), doc.Key, doc); err != nil {
 		return fwdErr("put objective", err)
 	}
 	return nil
@@ -232,7 +198,11 @@ func (d *DB) GetObjective(ctx context.Context, org, id string) (forward.Objectiv
 	if err != nil {
 		return forward.Objective{}, fwdErr("get objective", err)
 	}
-	return doc.objective(), nil
+	o, err := doc.objective()
+	if err != nil {
+		return forward.Objective{}, fwdErr("get objective", err)
+	}
+	return o, nil
 }
 
 func (d *DB) findObjectives(ctx context.Context, op string, filter any) ([]forward.Objective, error) {
@@ -242,7 +212,11 @@ func (d *DB) findObjectives(ctx context.Context, op string, filter any) ([]forwa
 	}
 	out := make([]forward.Objective, len(docs))
 	for i, doc := range docs {
-		out[i] = doc.objective()
+		o, err := doc.objective()
+		if err != nil {
+			return nil, fwdErr(op, err)
+		}
+		out[i] = o
 	}
 	return out, nil
 }
@@ -291,57 +265,6 @@ func (d *DB) ObjectiveOrgs(ctx context.Context) ([]string, error) {
 
 // ---------------------------------------------------------------------------
 // Deliveries
-
-type deliveryDoc struct {
-	Key          string    `bson:"_id"`
-	Org          string    `bson:"o"`
-	Config       string    `bson:"c"`
-	Statement    string    `bson:"st"`
-	Objective    string    `bson:"ob"`
-	Participant  string    `bson:"p"`
-	State        string    `bson:"s"`
-	Attempts     int       `bson:"n"`
-	NextAttempt  time.Time `bson:"na"`
-	FirstFailure time.Time `bson:"ff"`
-	LastAttempt  time.Time `bson:"la"`
-	LastStatus   int       `bson:"ls"`
-	LastError    string    `bson:"le"`
-	Reason       string    `bson:"r"`
-	CreatedAt    time.Time `bson:"ca"`
-	UpdatedAt    time.Time `bson:"ua"`
-	LeaseOwner   string    `bson:"lo"`
-	LeaseUntil   time.Time `bson:"lu"` // the zero time when free
-	Gen          int64     `bson:"g"`  // lease generation (see forward_leases)
-}
-
-func fwdTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-func toDeliveryDoc(dl forward.Delivery) deliveryDoc {
-	return deliveryDoc{
-		Key: fkey(dl.Org, dl.ConfigurationID, dl.StatementID), Org: dl.Org, Config: dl.ConfigurationID, Statement: dl.StatementID,
-		Objective: dl.ObjectiveID, Participant: dl.Participant, State: dl.State, Attempts: dl.Attempts,
-		NextAttempt: fwdMs(dl.NextAttempt), FirstFailure: fwdMs(dl.FirstFailure), LastAttempt: fwdMs(dl.LastAttempt),
-		LastStatus: dl.LastStatus, LastError: dl.LastError, Reason: dl.Reason,
-		CreatedAt: fwdMs(dl.CreatedAt), UpdatedAt: fwdMs(dl.UpdatedAt),
-		LeaseOwner: dl.LeaseOwner, LeaseUntil: fwdMs(dl.LeaseUntil),
-	}
-}
-
-func (x deliveryDoc) delivery() forward.Delivery {
-	return forward.Delivery{
-		Org: x.Org, ConfigurationID: x.Config, StatementID: x.Statement, ObjectiveID: x.Objective,
-		Participant: x.Participant, State: x.State, Attempts: x.Attempts,
-		NextAttempt: fwdTime(x.NextAttempt), FirstFailure: fwdTime(x.FirstFailure), LastAttempt: fwdTime(x.LastAttempt),
-		LastStatus: x.LastStatus, LastError: x.LastError, Reason: x.Reason,
-		CreatedAt: fwdTime(x.CreatedAt), UpdatedAt: fwdTime(x.UpdatedAt),
-		LeaseOwner: x.LeaseOwner, LeaseUntil: fwdTime(x.LeaseUntil),
-	}
-}
 
 // EnsureDeliveries inserts unordered; a taken _id is the delivery already
 // ensured, left as it is.
@@ -430,7 +353,7 @@ func (d *DB) transition(ctx context.Context, cur deliveryDoc, next deliveryDoc, 
 			return errGenTaken
 		}
 	}
-	next.Gen = gen
+	next.Gen, next.V = gen, fwdDocVersion
 	res, err := d.fcoll(deliveriesCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: cur.Key}, {Key: "g", Value: cur.Gen}}, next)
 	if err != nil {
 		return err
@@ -485,7 +408,11 @@ func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, l
 			if err != nil {
 				return nil, fwdErr("claim deliveries", err)
 			}
-			out = append(out, next.delivery())
+			dl, err := next.delivery()
+			if err != nil {
+				return nil, fwdErr("claim deliveries", err)
+			}
+			out = append(out, dl)
 		}
 		if int64(len(cands)) < batch {
 			break
@@ -538,7 +465,11 @@ func (d *DB) GetDelivery(ctx context.Context, org, configID, statementID string)
 	if err != nil {
 		return forward.Delivery{}, fwdErr("get delivery", err)
 	}
-	return doc.delivery(), nil
+	dl, err := doc.delivery()
+	if err != nil {
+		return forward.Delivery{}, fwdErr("get delivery", err)
+	}
+	return dl, nil
 }
 
 func (d *DB) findDeliveries(ctx context.Context, op string, filter any, opts *options.FindOptionsBuilder) ([]forward.Delivery, error) {
@@ -548,7 +479,11 @@ func (d *DB) findDeliveries(ctx context.Context, op string, filter any, opts *op
 	}
 	out := make([]forward.Delivery, len(docs))
 	for i, doc := range docs {
-		out[i] = doc.delivery()
+		dl, err := doc.delivery()
+		if err != nil {
+			return nil, fwdErr(op, err)
+		}
+		out[i] = dl
 	}
 	return out, nil
 }
@@ -643,15 +578,10 @@ func (d *DB) CountDeliveries(ctx context.Context, org, configID string) (forward
 // ---------------------------------------------------------------------------
 // Statuses, delivery log, watermarks
 
-type fwdStatusDoc struct {
-	Key    string               `bson:"_id"`
-	Status forward.ConfigStatus `bson:"d"`
-}
-
 // GetStatus returns a configuration's status; forward.ErrNotFound if never
 // set.
 func (d *DB) GetStatus(ctx context.Context, org, configID string) (forward.ConfigStatus, error) {
-	var doc fwdStatusDoc
+	var doc statusDoc
 	err := d.fcoll(statusesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: fkey(org, configID)}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return forward.ConfigStatus{}, forward.ErrNotFound
@@ -659,24 +589,20 @@ func (d *DB) GetStatus(ctx context.Context, org, configID string) (forward.Confi
 	if err != nil {
 		return forward.ConfigStatus{}, fwdErr("get status", err)
 	}
-	s := doc.Status
-	s.FirstFailure, s.LastSuccess, s.LastAlert, s.UpdatedAt = fwdTime(s.FirstFailure), fwdTime(s.LastSuccess), fwdTime(s.LastAlert), fwdTime(s.UpdatedAt)
+	s, err := doc.status()
+	if err != nil {
+		return forward.ConfigStatus{}, fwdErr("get status", err)
+	}
 	return s, nil
 }
 
 // PutStatus stores s.
 func (d *DB) PutStatus(ctx context.Context, s forward.ConfigStatus) error {
-	s.FirstFailure, s.LastSuccess, s.LastAlert, s.UpdatedAt = fwdMs(s.FirstFailure), fwdMs(s.LastSuccess), fwdMs(s.LastAlert), fwdMs(s.UpdatedAt)
-	key := fkey(s.Org, s.ConfigurationID)
-	if err := fwdUpsert(ctx, d.fcoll(statusesCollection), key, fwdStatusDoc{Key: key, Status: s}); err != nil {
+	doc := toStatusDoc(s)
+	if err := fwdUpsert(ctx, d.fcoll(statusesCollection), doc.Key, doc); err != nil {
 		return fwdErr("put status", err)
 	}
 	return nil
-}
-
-type fwdAttemptDoc struct {
-	Key     string          `bson:"_id"`
-	Attempt forward.Attempt `bson:"d"`
 }
 
 var fwdAttemptSeq atomic.Uint64
@@ -684,14 +610,14 @@ var fwdAttemptSeq atomic.Uint64
 func init() { fwdAttemptSeq.Store(uint64(time.Now().UnixNano())) }
 
 // SetAttemptCap sets how many delivery log entries a configuration keeps
-// (DefaultAttemptCap when n <= 0). For tests.
+// (forward.AttemptLogCap when n <= 0). For tests.
 func (d *DB) SetAttemptCap(n int) { d.attemptCap.Store(int64(n)) }
 
 func (d *DB) attemptsKept() int {
 	if n := d.attemptCap.Load(); n > 0 {
 		return int(n)
 	}
-	return DefaultAttemptCap
+	return forward.AttemptLogCap
 }
 
 // AddAttempt inserts into the configuration's delivery log, then deletes
@@ -701,7 +627,7 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	prefix := fkey(a.Org, a.ConfigurationID)
 	key := fmt.Sprintf("%s\x00%020d\x00%020d", prefix, a.At.UnixMilli()-fwdMinMs, fwdAttemptSeq.Add(1))
 	coll := d.fcoll(attemptsCollection)
-	if _, err := coll.InsertOne(ctx, fwdAttemptDoc{Key: key, Attempt: a}); err != nil {
+	if _, err := coll.InsertOne(ctx, toAttemptDoc(key, a)); err != nil {
 		return fwdErr("add attempt", err)
 	}
 	var cut struct {
@@ -730,15 +656,18 @@ func (d *DB) ListAttempts(ctx context.Context, org, configID string, limit int) 
 	if limit <= 0 {
 		return []forward.Attempt{}, ctx.Err()
 	}
-	var docs []fwdAttemptDoc
+	var docs []attemptDoc
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit))
 	if err := fwdFindAll(ctx, d.fcoll(attemptsCollection), idRange(fkey(org, configID)), opts, &docs); err != nil {
 		return nil, fwdErr("list attempts", err)
 	}
 	out := make([]forward.Attempt, len(docs))
 	for i, doc := range docs {
-		out[i] = doc.Attempt
-		out[i].At = fwdTime(out[i].At)
+		a, err := doc.attempt()
+		if err != nil {
+			return nil, fwdErr("list attempts", err)
+		}
+		out[i] = a
 	}
 	return out, nil
 }

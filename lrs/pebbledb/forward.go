@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,39 +21,23 @@ var _ forward.Store = (*DB)(nil)
 
 // Key layout of forwarding (see keys.go for <x>; <ms> is appendMs):
 //
-//	fc/<org><id>                          -> JSON of forward.Configuration
-//	fo/<org><id>                          -> JSON of forward.Objective
+//	fc/<org><id>                          -> configRecord (JSON, forward_records.go)
+//	fo/<org><id>                          -> objectiveRecord
 //	fa/<org><activity><objective>         -> empty (ObjectivesFor)
-//	fd/<org><config><statement>           -> JSON of deliveryValue
+//	fd/<org><config><statement>           -> deliveryRecord
 //	q/<next attempt ms><org><config><statement>
 //	                                      -> lease until (8 bytes ms), one per pending delivery
 //	fi/<org><config><state><created ms><statement>
 //	                                      -> empty, a configuration's deliveries by state
 //	fx/<org><statement><config>           -> empty (DeliveriesOfStatement)
-//	fs/<org><config>                      -> JSON of forward.ConfigStatus
-//	fl/<org><config><at ms><seq 8 bytes>  -> JSON of forward.Attempt
+//	fs/<org><config>                      -> statusRecord
+//	fl/<org><config><at ms><seq 8 bytes>  -> attemptRecord
 //	fw/<name>                             -> watermark, 8 bytes ms
 //
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
 // lease the same due entries.
-
-// DefaultAttemptCap is how many delivery log entries a configuration keeps.
-const DefaultAttemptCap = 1000
-
-// deliveryValue is the stored form of a delivery, its lease included.
-type deliveryValue struct {
-	forward.Delivery
-	LeaseOwner string    `json:"lease_owner,omitempty"`
-	LeaseUntil time.Time `json:"lease_until,omitzero"`
-}
-
-func (v deliveryValue) delivery() forward.Delivery {
-	d := v.Delivery
-	d.LeaseOwner, d.LeaseUntil = v.LeaseOwner, v.LeaseUntil
-	return d
-}
 
 func fwdKey(prefix string, parts ...string) []byte {
 	n := len(prefix)
@@ -113,9 +96,13 @@ func normDelivery(d *forward.Delivery) {
 	d.LeaseUntil = normMs(d.LeaseUntil)
 }
 
-// getJSON reads the JSON value at key into v; ok is false when missing.
-func (d *DB) fwdGetJSON(key []byte, v any) (bool, error) {
-	return d.get(key, func(b []byte) error { return json.Unmarshal(b, v) })
+// fwdGet decodes the record at key with decode; ok is false when missing.
+func fwdGet[T any](d *DB, key []byte, decode func([]byte) (T, error)) (v T, ok bool, err error) {
+	ok, err = d.get(key, func(b []byte) (err error) {
+		v, err = decode(b)
+		return err
+	})
+	return v, ok, err
 }
 
 // fwdScan calls fn for every key (and value) with prefix, in key order
@@ -160,7 +147,7 @@ func (d *DB) PutConfiguration(ctx context.Context, c forward.Configuration) erro
 		return err
 	}
 	defer d.mu.RUnlock()
-	v, err := json.Marshal(storedConfig{Configuration: c, Secret: c.SealedSecret})
+	v, err := encodeConfig(c)
 	if err != nil {
 		return fwdErr("put configuration", err)
 	}
@@ -170,34 +157,20 @@ func (d *DB) PutConfiguration(ctx context.Context, c forward.Configuration) erro
 	return nil
 }
 
-// storedConfig keeps the sealed secret, which forward.Configuration does
-// not marshal.
-type storedConfig struct {
-	forward.Configuration
-	Secret []byte `json:"sealed_secret,omitempty"`
-}
-
-func (s storedConfig) config() forward.Configuration {
-	c := s.Configuration
-	c.SealedSecret = s.Secret
-	return c
-}
-
 // GetConfiguration returns a configuration; forward.ErrNotFound if missing.
 func (d *DB) GetConfiguration(ctx context.Context, org, id string) (forward.Configuration, error) {
 	if err := d.acquire(ctx, "get configuration"); err != nil {
 		return forward.Configuration{}, err
 	}
 	defer d.mu.RUnlock()
-	var s storedConfig
-	ok, err := d.fwdGetJSON(configKey(org, id), &s)
+	c, ok, err := fwdGet(d, configKey(org, id), decodeConfig)
 	if err != nil {
 		return forward.Configuration{}, fwdErr("get configuration", err)
 	}
 	if !ok {
 		return forward.Configuration{}, forward.ErrNotFound
 	}
-	return s.config(), nil
+	return c, nil
 }
 
 // ListConfigurations lists an organization's configurations by id.
@@ -208,11 +181,11 @@ func (d *DB) ListConfigurations(ctx context.Context, org string) ([]forward.Conf
 	defer d.mu.RUnlock()
 	out := []forward.Configuration{}
 	err := d.fwdScan(fwdKey("fc/", org), false, func(_, v []byte) (bool, error) {
-		var s storedConfig
-		if err := json.Unmarshal(v, &s); err != nil {
+		c, err := decodeConfig(v)
+		if err != nil {
 			return false, err
 		}
-		out = append(out, s.config())
+		out = append(out, c)
 		return true, nil
 	})
 	if err != nil {
@@ -266,12 +239,11 @@ func (d *DB) PutObjective(ctx context.Context, o forward.Objective) error {
 	defer d.mu.RUnlock()
 	key := objectiveKey(o.Org, o.ID)
 	defer d.lockIDs(string(key))()
-	var old forward.Objective
-	had, err := d.fwdGetJSON(key, &old)
+	old, had, err := fwdGet(d, key, decodeObjective)
 	if err != nil {
 		return fwdErr("put objective", err)
 	}
-	v, err := json.Marshal(o)
+	v, err := encodeObjective(o)
 	if err != nil {
 		return fwdErr("put objective", err)
 	}
@@ -300,8 +272,7 @@ func (d *DB) GetObjective(ctx context.Context, org, id string) (forward.Objectiv
 		return forward.Objective{}, err
 	}
 	defer d.mu.RUnlock()
-	var o forward.Objective
-	ok, err := d.fwdGetJSON(objectiveKey(org, id), &o)
+	o, ok, err := fwdGet(d, objectiveKey(org, id), decodeObjective)
 	if err != nil {
 		return forward.Objective{}, fwdErr("get objective", err)
 	}
@@ -319,8 +290,8 @@ func (d *DB) ListObjectives(ctx context.Context, org string) ([]forward.Objectiv
 	defer d.mu.RUnlock()
 	out := []forward.Objective{}
 	err := d.fwdScan(fwdKey("fo/", org), false, func(_, v []byte) (bool, error) {
-		var o forward.Objective
-		if err := json.Unmarshal(v, &o); err != nil {
+		o, err := decodeObjective(v)
+		if err != nil {
 			return false, err
 		}
 		out = append(out, o)
@@ -335,8 +306,8 @@ func (d *DB) ListObjectives(ctx context.Context, org string) ([]forward.Objectiv
 // DeleteObjective removes an objective and its activity index key.
 func (d *DB) DeleteObjective(ctx context.Context, org, id string) error {
 	return d.fwdDeleteOne(ctx, "delete objective", objectiveKey(org, id), func(v []byte, b *cpebble.Batch) error {
-		var o forward.Objective
-		if err := json.Unmarshal(v, &o); err != nil {
+		o, err := decodeObjective(v)
+		if err != nil {
 			return err
 		}
 		return b.Delete(objActKey(org, o.ActivityID, id), nil)
@@ -360,8 +331,7 @@ func (d *DB) ObjectivesFor(ctx context.Context, org, activityID string) ([]forwa
 	}
 	out := make([]forward.Objective, 0, len(ids))
 	for _, id := range ids {
-		var o forward.Objective
-		ok, err := d.fwdGetJSON(objectiveKey(org, id), &o)
+		o, ok, err := fwdGet(d, objectiveKey(org, id), decodeObjective)
 		if err != nil {
 			return nil, fwdErr("objectives for", err)
 		}
@@ -417,15 +387,12 @@ func unescOne(b []byte) string {
 // ---------------------------------------------------------------------------
 // Deliveries
 
-func (d *DB) getDelivery(key []byte) (deliveryValue, bool, error) {
-	var v deliveryValue
-	ok, err := d.fwdGetJSON(key, &v)
-	return v, ok, err
+func (d *DB) getDelivery(key []byte) (forward.Delivery, bool, error) {
+	return fwdGet(d, key, decodeDelivery)
 }
 
 // putDelivery writes v and moves its index keys from old (nil when new).
-func putDelivery(b *cpebble.Batch, old *deliveryValue, v *deliveryValue) error {
-	dd := &v.Delivery
+func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
 			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
@@ -433,7 +400,7 @@ func putDelivery(b *cpebble.Batch, old *deliveryValue, v *deliveryValue) error {
 			}
 		}
 		if old.State != dd.State || !old.CreatedAt.Equal(dd.CreatedAt) {
-			if err := b.Delete(stateIndexKey(&old.Delivery), nil); err != nil {
+			if err := b.Delete(stateIndexKey(old), nil); err != nil {
 				return err
 			}
 		}
@@ -442,7 +409,7 @@ func putDelivery(b *cpebble.Batch, old *deliveryValue, v *deliveryValue) error {
 			return err
 		}
 	}
-	val, err := json.Marshal(v)
+	val, err := encodeDelivery(dd)
 	if err != nil {
 		return err
 	}
@@ -454,8 +421,8 @@ func putDelivery(b *cpebble.Batch, old *deliveryValue, v *deliveryValue) error {
 	}
 	if dd.State == forward.StatePending {
 		var lease [8]byte
-		if !v.LeaseUntil.IsZero() {
-			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(v.LeaseUntil)))
+		if !dd.LeaseUntil.IsZero() {
+			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(dd.LeaseUntil)))
 		}
 		if err := b.Set(dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID), lease[:], nil); err != nil {
 			return err
@@ -494,9 +461,8 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 			continue
 		}
 		normDelivery(&dl)
-		v := deliveryValue{Delivery: dl, LeaseOwner: dl.LeaseOwner, LeaseUntil: dl.LeaseUntil}
-		v.Delivery.LeaseOwner, v.Delivery.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, nil, &v); err != nil {
+		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
+		if err := putDelivery(b, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
 	}
@@ -621,7 +587,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, l
 		if err := putDelivery(b, &old, &v); err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
-		out = append(out, v.delivery())
+		out = append(out, v)
 	}
 	if !b.Empty() {
 		if err := b.Commit(cpebble.Sync); err != nil {
@@ -651,7 +617,7 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 		return forward.ErrLeaseLost
 	}
 	v := old
-	applyUpdate(&v.Delivery, dl)
+	applyUpdate(&v, dl)
 	v.LeaseOwner, v.LeaseUntil = "", time.Time{}
 	b := d.db.NewBatch()
 	defer b.Close()
@@ -695,7 +661,7 @@ func (d *DB) GetDelivery(ctx context.Context, org, configID, statementID string)
 	if !ok {
 		return forward.Delivery{}, forward.ErrNotFound
 	}
-	return v.delivery(), nil
+	return v, nil
 }
 
 // ListDeliveries lists a configuration's deliveries in state ("" for all),
@@ -746,7 +712,7 @@ func (d *DB) ListDeliveries(ctx context.Context, org, configID, state string, li
 			return nil, fwdErr("list deliveries", err)
 		}
 		if ok {
-			out = append(out, v.delivery())
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -775,7 +741,7 @@ func (d *DB) DeliveriesOfStatement(ctx context.Context, org, statementID string)
 			return nil, fwdErr("deliveries of statement", err)
 		}
 		if ok {
-			out = append(out, v.delivery())
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -898,8 +864,7 @@ func (d *DB) GetStatus(ctx context.Context, org, configID string) (forward.Confi
 		return forward.ConfigStatus{}, err
 	}
 	defer d.mu.RUnlock()
-	var s forward.ConfigStatus
-	ok, err := d.fwdGetJSON(statusKey(org, configID), &s)
+	s, ok, err := fwdGet(d, statusKey(org, configID), decodeStatus)
 	if err != nil {
 		return forward.ConfigStatus{}, fwdErr("get status", err)
 	}
@@ -915,7 +880,7 @@ func (d *DB) PutStatus(ctx context.Context, s forward.ConfigStatus) error {
 		return err
 	}
 	defer d.mu.RUnlock()
-	v, err := json.Marshal(s)
+	v, err := encodeStatus(s)
 	if err != nil {
 		return fwdErr("put status", err)
 	}
@@ -930,14 +895,14 @@ var attemptSeq atomic.Uint64
 func init() { attemptSeq.Store(uint64(time.Now().UnixNano())) }
 
 // SetAttemptCap sets how many delivery log entries a configuration keeps
-// (DefaultAttemptCap when n <= 0). For tests.
+// (forward.AttemptLogCap when n <= 0). For tests.
 func (d *DB) SetAttemptCap(n int) { d.attemptCap.Store(int64(n)) }
 
 func (d *DB) attemptsKept() int {
 	if n := d.attemptCap.Load(); n > 0 {
 		return int(n)
 	}
-	return DefaultAttemptCap
+	return forward.AttemptLogCap
 }
 
 // AddAttempt appends to the configuration's delivery log and drops the
@@ -948,7 +913,7 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	}
 	defer d.mu.RUnlock()
 	a.At = normMs(a.At)
-	v, err := json.Marshal(a)
+	v, err := encodeAttempt(a)
 	if err != nil {
 		return fwdErr("add attempt", err)
 	}
@@ -991,8 +956,8 @@ func (d *DB) ListAttempts(ctx context.Context, org, configID string, limit int) 
 		return out, nil
 	}
 	err := d.fwdScan(fwdKey("fl/", org, configID), true, func(_, v []byte) (bool, error) {
-		var a forward.Attempt
-		if err := json.Unmarshal(v, &a); err != nil {
+		a, err := decodeAttempt(v)
+		if err != nil {
 			return false, err
 		}
 		out = append(out, a)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/storetest"
 )
@@ -225,4 +226,10 @@ func TestMemory(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// The in-memory forwarding store of the engine's tests keeps the contract
+// the engines keep.
+func TestMemoryForward(t *testing.T) {
+	storetest.RunForward(t, func(t *testing.T) storetest.ForwardStore { return forwardtest.NewMemory() })
 }

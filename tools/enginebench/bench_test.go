@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 const (
@@ -62,10 +64,10 @@ func (g *gen) next() Record {
 	a, v, o, reg := agent(g.rng.IntN(nAgents)), verb(g.rng.IntN(nVerbs)), activity(g.rng.IntN(nActs)), g.regs[g.rng.IntN(nRegs)]
 	raw := fmt.Sprintf(`{"id":%q,"actor":{"objectType":"Agent","mbox":%q},"verb":{"id":%q,"display":{"en-US":"did"}},"object":{"objectType":"Activity","id":%q,"definition":{"name":{"en-US":"Course"}}},"context":{"registration":%q},"stored":%q,"timestamp":%q,"authority":{"objectType":"Agent","mbox":"mailto:lrs@example.com"},"version":"1.0.3","result":{"x":%q}}`,
 		id, a[5:], v, o, reg, time.UnixMilli(g.ms).UTC().Format(time.RFC3339Nano), time.UnixMilli(g.ms).UTC().Format(time.RFC3339Nano), pad[:130])
-	return Record{
-		ID: id, StoredMs: g.ms, Voided: g.rng.Float64() < voidedRate, Raw: []byte(raw),
+	return Record{ID: id, RecordValue: pebbledb.RecordValue{
+		StoredMs: g.ms, Voided: g.rng.Float64() < voidedRate, Raw: []byte(raw),
 		Terms: []string{"*", "v:" + v, "a:" + a, "ra:" + a, "o:" + o, "ro:" + o, "r:" + reg, "ra:mbox:mailto:lrs@example.com"},
-	}
+	}}
 }
 
 func (g *gen) batch(n int) []Record {
@@ -237,6 +239,7 @@ func run(t *testing.T, name string, eng engine, n int) result {
 	}
 	measure := func(limit int) (time.Duration, time.Duration) {
 		lat := make([]time.Duration, nq)
+		hits := 0
 		for i := range lat {
 			term, s, u := randQuery()
 			t0 := time.Now()
@@ -250,6 +253,10 @@ func run(t *testing.T, name string, eng engine, n int) result {
 					t.Fatal("not descending")
 				}
 			}
+			hits += len(recs)
+		}
+		if hits == 0 {
+			t.Fatal("no query found a statement: the posting ranges are wrong")
 		}
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		return lat[len(lat)/2], lat[len(lat)*99/100]

@@ -1,8 +1,9 @@
-// Package docker_test checks the container files against each other and
-// against the binary: the compose file's services, their environment (every
-// variable is a real lrs setting), healthcheck and ports, Prometheus's
-// targets, and the shape of the Dockerfile.
-package docker_test
+// Package dockertest checks the container files of docker/ against each
+// other and against the binary: the compose file's services, their
+// environment (every variable is a real lrs setting), healthcheck and ports,
+// Prometheus's targets, and the shape of the Dockerfile. It is a module of
+// its own so that its YAML parser stays out of the server's dependencies.
+package dockertest
 
 import (
 	"net/url"
@@ -96,9 +97,13 @@ type prometheusConfig struct {
 	} `yaml:"scrape_configs"`
 }
 
+// dockerDir holds the files under test, seen from this module.
+var dockerDir = filepath.Join("..", "..", "docker")
+
+// read returns a file of dockerDir.
 func read(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(name)
+	b, err := os.ReadFile(filepath.Join(dockerDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +136,33 @@ func lrsServices(t *testing.T, c compose) []string {
 }
 
 // settings returns the environment variables lrs reads, from the settings
-// table in cmd/lrs/config.go; secrets also have a _FILE twin.
+// tables of cmd/lrs (config.go and the files that add settings of their
+// own); secrets also have a _FILE twin.
 func settings(t *testing.T) map[string]bool {
 	t.Helper()
-	src := string(read(t, filepath.Join("..", "cmd", "lrs", "config.go")))
+	files, err := filepath.Glob(filepath.Join("..", "..", "cmd", "lrs", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb.Write(b)
+	}
+	src := sb.String()
 	names := make(map[string]bool)
 	for _, m := range regexp.MustCompile(`env:\s*"(LRS_[A-Z0-9_]+)"([^\n]*)`).FindAllStringSubmatch(src, -1) {
 		names[m[1]] = true
 		names[m[1]+"_FILE"] = strings.Contains(m[2], "secret: true") || secretBelow(src, m[0])
 	}
 	if !names["LRS_ADDR"] || !names["LRS_MONGODB_URI"] {
-		t.Fatalf("did not find the settings in cmd/lrs/config.go (found %v)", names)
+		t.Fatalf("did not find the settings in cmd/lrs (found %v)", names)
 	}
 	return names
 }
@@ -182,7 +203,7 @@ func TestComposeLRSEnvironment(t *testing.T) {
 		env := s.env(t)
 		for k := range env {
 			if _, ok := known[k]; !ok || (strings.HasSuffix(k, "_FILE") && !known[k]) {
-				t.Errorf("%s: environment variable %s is not an lrs setting (cmd/lrs/config.go)", name, k)
+				t.Errorf("%s: environment variable %s is not an lrs setting (cmd/lrs)", name, k)
 			}
 		}
 		uri := env["LRS_MONGODB_URI"]

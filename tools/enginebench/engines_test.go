@@ -12,6 +12,8 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
 var errConflict = errors.New("conflict")
@@ -33,15 +35,14 @@ type engine interface {
 func bounds(org, term string, sinceMs, untilMs int64) (lo, hi []byte) {
 	p := TermPrefix(org, term)
 	if sinceMs != 0 {
-		lo = AppendMs(bytes.Clone(p), sinceMs+1)
+		lo = pebbledb.AppendMs(bytes.Clone(p), sinceMs+1)
 	} else {
 		lo = bytes.Clone(p)
 	}
 	if untilMs != 0 {
-		hi = AppendMs(bytes.Clone(p), untilMs+1)
+		hi = pebbledb.AppendMs(bytes.Clone(p), untilMs+1)
 	} else {
-		hi = bytes.Clone(p)
-		hi[len(hi)-1] = 1 // terms never hold \x00
+		hi = pebbledb.PrefixEnd(p)
 	}
 	return lo, hi
 }

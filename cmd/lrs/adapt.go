@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/lrs"
+)
+
+// The LRS and forwarding are peers that do not import each other: these
+// adapters translate the LRS service into what forwarding reads of it, and
+// forwarding's obligations into the LRS service's statement observer.
+
+// lrsStatements is the LRS service as forwarding's statement views.
+type lrsStatements struct{ svc *lrs.Service }
+
+var (
+	_ forward.StatementGetter = lrsStatements{}
+	_ forward.StatementSource = lrsStatements{}
+	_ lrs.StatementObserver   = observer{}
+)
+
+// GetStatement returns a statement as stored, voided or not.
+func (s lrsStatements) GetStatement(ctx context.Context, org, id string) ([]byte, error) {
+	st, err := s.svc.StoredStatement(ctx, org, id)
+	if lrs.ErrorCode(err) == lrs.ENOTFOUND {
+		return nil, fmt.Errorf("%w: %v", forward.ErrNotFound, err)
+	}
+	return st.Raw, err
+}
+
+func (s lrsStatements) ScanStored(ctx context.Context, org string, after forward.Cursor, until time.Time, limit int) ([]forward.Statement, error) {
+	page, err := s.svc.ScanStored(ctx, org, lrs.Cursor(after), until, limit)
+	return forwardStatements(page), err
+}
+
+func (s lrsStatements) ConsistentThrough(ctx context.Context) (time.Time, error) {
+	return s.svc.ConsistentThrough(ctx)
+}
+
+// observer is forwarding's statement observer as the LRS service's.
+type observer struct{ forward.StatementObserver }
+
+func (o observer) StatementsStored(ctx context.Context, org string, stmts []lrs.StoredStatement) error {
+	return o.StatementObserver.StatementsStored(ctx, org, forwardStatements(stmts))
+}
+
+func forwardStatements(stmts []lrs.StoredStatement) []forward.Statement {
+	if stmts == nil {
+		return nil
+	}
+	out := make([]forward.Statement, len(stmts))
+	for i, st := range stmts {
+		out[i] = forward.Statement(st)
+	}
+	return out
+}

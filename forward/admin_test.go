@@ -1,0 +1,163 @@
+package forward_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/forwardtest"
+)
+
+// probe is a destination that answers Test with what it was configured
+// with, secret included (which the administration must redact).
+type probe struct{ secret string }
+
+func (p probe) Send(context.Context, []forward.Item) forward.Result { return forward.Result{} }
+func (p probe) MaxBatch() int                                       { return 1 }
+func (p probe) Test(context.Context) forward.Result {
+	return forward.Result{Outcome: forward.OutcomeDestination, Status: 401, Message: "refused token " + p.secret}
+}
+
+func probeType() forward.Type {
+	return forward.Type{
+		Name: "probe", Sink: forward.SinkAppend,
+		Properties: []forward.Field{{Name: "url", Required: true}},
+		Secrets:    []forward.Field{{Name: "token", Required: true}},
+		Factory: func(_ forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+			return probe{secrets["token"]}, nil
+		},
+	}
+}
+
+type adminHarness struct {
+	store       *forwardtest.Memory
+	admin       *forward.Admin
+	invalidated []string
+}
+
+func newAdmin(t *testing.T, sealed bool) *adminHarness {
+	t.Helper()
+	h := &adminHarness{store: forwardtest.NewMemory()}
+	opts := forward.AdminOptions{Invalidate: func(org string) { h.invalidated = append(h.invalidated, org) },
+		Now: func() time.Time { return t0 }}
+	if sealed {
+		s, err := forward.NewSealer([]byte(strings.Repeat("s", forward.KeySize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Sealer = s
+	}
+	h.admin = forward.NewAdmin(h.store, forwardtest.Registry(t, probeType()), opts)
+	return h
+}
+
+var goodConfig = forward.ConfigurationInput{Name: "LMS", ContactEmail: "ops@example.com", Type: "probe",
+	Properties: map[string]string{"url": "https://lms.example"}, Secrets: map[string]string{"token": "t0k3n-secret"}}
+
+func TestAdminConfigurations(t *testing.T) {
+	h := newAdmin(t, true)
+	ctx := context.Background()
+	_, err := h.admin.CreateConfiguration(ctx, org, forward.ConfigurationInput{ContactEmail: "nope", Type: "ftp", Identifier: "phone"})
+	var ae *forward.AdminError
+	if !errors.As(err, &ae) || !errors.Is(err, forward.ErrInvalid) ||
+		!slices.Equal(ae.Problems, []string{"name: is required", `contact_email: "nope" is not an email address`, `type: "ftp": want one of probe`, `identifier: "phone": want one of mbox, account`}) {
+		t.Fatalf("invalid input: %v (%+v)", err, ae)
+	}
+	c, err := h.admin.CreateConfiguration(ctx, org, goodConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Revision != 1 || c.Identifier != forward.IdentifierMbox || len(c.SealedSecret) == 0 || strings.Contains(string(c.SealedSecret), "t0k3n") {
+		t.Errorf("created %+v", c)
+	}
+	// Parked and rejected deliveries are re-driven by an edit, which keeps
+	// the secrets when none are given.
+	_ = h.store.EnsureDeliveries(ctx, []forward.Delivery{
+		{Org: org, ConfigurationID: c.ID, StatementID: "s1", State: forward.StateParked, CreatedAt: t0},
+		{Org: org, ConfigurationID: c.ID, StatementID: "s2", State: forward.StateDelivered, CreatedAt: t0},
+	})
+	in := goodConfig
+	in.Secrets, in.Name = nil, "LMS 2"
+	u, err := h.admin.UpdateConfiguration(ctx, org, c.ID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Revision != 2 || u.Name != "LMS 2" || string(u.SealedSecret) != string(c.SealedSecret) {
+		t.Errorf("updated %+v", u)
+	}
+	if d, _ := h.store.GetDelivery(ctx, org, c.ID, "s1"); d.State != forward.StatePending {
+		t.Errorf("the parked delivery after the edit: %s", d.State)
+	}
+	if d, _ := h.store.GetDelivery(ctx, org, c.ID, "s2"); d.State != forward.StateDelivered {
+		t.Errorf("the delivered one after the edit: %s", d.State)
+	}
+	if _, err := h.admin.UpdateConfiguration(ctx, "other-org", c.ID, in); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("update in another organization: %v", err)
+	}
+	// A test connection's answer is redacted.
+	r, err := h.admin.TestConfiguration(ctx, org, c.ID)
+	if err != nil || r.Status != 401 || strings.Contains(r.Message, "t0k3n-secret") || !strings.Contains(r.Message, "[redacted]") {
+		t.Errorf("test: %+v, %v", r, err)
+	}
+	if !slices.Equal(h.invalidated, []string{org, org}) {
+		t.Errorf("invalidated %v, want org after each write", h.invalidated)
+	}
+}
+
+func TestAdminReadOnlyWithoutKey(t *testing.T) {
+	h := newAdmin(t, false)
+	ctx := context.Background()
+	if _, err := h.admin.CreateConfiguration(ctx, org, goodConfig); !errors.Is(err, forward.ErrNoKey) {
+		t.Errorf("create without a key: %v", err)
+	}
+	if _, err := h.admin.TestConfiguration(ctx, org, "c1"); !errors.Is(err, forward.ErrNoKey) {
+		t.Errorf("test without a key: %v", err)
+	}
+	if l, err := h.admin.ListConfigurations(ctx, org); err != nil || len(l) != 0 {
+		t.Errorf("list without a key: %v, %v", l, err)
+	}
+	if _, _, err := h.admin.Status(ctx, org, "c1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("status of a missing configuration: %v", err)
+	}
+}
+
+func TestAdminObjectives(t *testing.T) {
+	h := newAdmin(t, true)
+	ctx := context.Background()
+	c, err := h.admin.CreateConfiguration(ctx, org, goodConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IRIs follow the rule statements follow: schema's.
+	_, err = h.admin.CreateObjective(ctx, org, forward.ObjectiveInput{Name: "q", ActivityID: "http://example.com/a b",
+		Verbs: []string{"passed", "urn:x:passed"}, Configurations: []string{"nope", c.ID}})
+	var ae *forward.AdminError
+	if !errors.As(err, &ae) || !slices.Equal(ae.Problems, []string{`activity_id: "http://example.com/a b" is not an absolute IRI`,
+		`verbs[0]: "passed" is not an absolute IRI`, `configurations[0]: no configuration "nope" in this organization`}) {
+		t.Fatalf("invalid objective: %v", err)
+	}
+	if _, err := h.admin.CreateObjective(ctx, org, forward.ObjectiveInput{Name: "q", ActivityID: "urn:x:quiz",
+		Verbs: []string{"urn:x:v", "urn:x:v"}}); err == nil || !strings.Contains(err.Error(), "verbs: must not repeat a value") {
+		t.Errorf("repeated verbs: %v", err)
+	}
+	o, err := h.admin.CreateObjective(ctx, org, forward.ObjectiveInput{Name: "q", ActivityID: "urn:x:quiz", Configurations: []string{c.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.admin.DeleteConfiguration(ctx, org, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.admin.Objective(ctx, org, o.ID); err != nil || len(got.Configurations) != 0 {
+		t.Errorf("the deleted configuration is still attached: %+v, %v", got, err)
+	}
+	if err := h.admin.DeleteObjective(ctx, org, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.admin.DeleteObjective(ctx, org, o.ID); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package xapi
+
+import (
+	"github.com/lrs-project/lrs/forward"
+)
+
+// TypeName is the configuration type of this destination.
+const TypeName = "xapi"
+
+var (
+	propertyFields = []forward.Field{
+		{Name: PropEndpoint, Required: true, Description: "the LRS's base URL (…/xapi/) or its statements URL: an absolute http(s) URL"},
+		{Name: PropAuth, Enum: []string{AuthBasic, AuthOAuth2}, Default: AuthBasic,
+			Description: "how the LRS is authenticated to: basic (key and secret) or oauth2 (client credentials)"},
+		{Name: PropVersion, Enum: []string{"1.0.3", "2.0.0"}, Default: "1.0.3",
+			Description: "the xAPI version sent (the other one when the LRS's About lists only that)"},
+		{Name: PropTokenURL, Description: "the OAuth2 token endpoint (oauth2): an absolute http(s) URL"},
+		{Name: PropScope, Flag: "oauth-scope", Description: "the OAuth2 scope asked for (oauth2), e.g. xapi:write"},
+		{Name: PropClientAuth, Enum: []string{"body", "basic"}, Default: "body",
+			Description: "how the OAuth2 client authenticates to the token endpoint: in the body or with HTTP Basic"},
+	}
+	secretFields = []forward.Field{
+		{Name: SecretKey, AlsoProperty: true, Description: "the key (basic)"},
+		{Name: SecretSecret, Description: "the secret (basic)"},
+		{Name: SecretClientID, AlsoProperty: true, Description: "the OAuth2 client id (oauth2)"},
+		{Name: SecretClientSecret, Description: "the OAuth2 client secret (oauth2)"},
+	}
+)
+
+// Type is the xAPI destination type; every destination it builds shares
+// one HTTP client (opts).
+func Type(opts Options) forward.Type {
+	return forward.Type{
+		Name:        TypeName,
+		Description: "another LRS's xAPI statements endpoint (an LMS's LRS), with HTTP Basic or OAuth2 client credentials",
+		Sink:        forward.SinkAppend,
+		Properties:  propertyFields,
+		Secrets:     secretFields,
+		Target:      PropEndpoint,
+		Validate:    crossCheck,
+		Factory:     NewFactory(opts),
+	}
+}
+
+// Validate checks the properties and secrets of an xAPI configuration and
+// returns every problem (nil when they are usable), each naming its field.
+func Validate(props, secrets map[string]string) []string {
+	return forward.Type{Properties: propertyFields, Secrets: secretFields, Validate: crossCheck}.Check(props, secrets)
+}
+
+// crossCheck is what the fields' own rules do not cover: the URLs, and
+// what each authentication needs.
+func crossCheck(props, secrets map[string]string) []string {
+	var errs []string
+	get := func(name string) string {
+		if v := secrets[name]; v != "" {
+			return v
+		}
+		return props[name]
+	}
+	if e := props[PropEndpoint]; e != "" {
+		if _, err := absoluteURL(e); err != nil {
+			errs = append(errs, "properties.endpoint: "+err.Error())
+		}
+	}
+	switch props[PropAuth] {
+	case "", AuthBasic:
+		if get(SecretKey) == "" {
+			errs = append(errs, "secrets.key: is required for basic authentication")
+		}
+		if secrets[SecretSecret] == "" {
+			errs = append(errs, "secrets.secret: is required for basic authentication")
+		}
+	case AuthOAuth2:
+		if props[PropTokenURL] == "" {
+			errs = append(errs, "properties.token_url: is required for oauth2")
+		} else if _, err := absoluteURL(props[PropTokenURL]); err != nil {
+			errs = append(errs, "properties.token_url: "+err.Error())
+		}
+		if get(SecretClientID) == "" {
+			errs = append(errs, "secrets.client_id: is required for oauth2")
+		}
+		if secrets[SecretClientSecret] == "" {
+			errs = append(errs, "secrets.client_secret: is required for oauth2")
+		}
+	}
+	return errs
+}

@@ -1,0 +1,202 @@
+package pebbledb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lrs-project/lrs/forward"
+)
+
+// The stored form of the forwarding records: JSON documents of this
+// package's own shape, not the domain structs, so that renaming a field of
+// package forward never changes what is on disk. "v" is the version of the
+// shape. Version 1 is the shape below; the records written before the
+// version was stored carry none and have the same shape, so they read as
+// version 1 (testdata/forward-v0.json). A record of a later version, written
+// by a newer binary, does not read (errRecordVersion) rather than losing
+// what this binary does not know.
+const fwdRecordVersion = 1
+
+var errRecordVersion = errors.New("forwarding record of an unknown version (written by a newer lrs?)")
+
+func checkVersion(v int) error {
+	if v > fwdRecordVersion || v < 0 {
+		return fmt.Errorf("%w: version %d", errRecordVersion, v)
+	}
+	return nil
+}
+
+type configRecord struct {
+	V            int               `json:"v"`
+	ID           string            `json:"id"`
+	Org          string            `json:"org"`
+	Name         string            `json:"name"`
+	ContactEmail string            `json:"contact_email"`
+	Type         string            `json:"type"`
+	Identifier   string            `json:"identifier"`
+	Properties   map[string]string `json:"properties"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	Revision     int64             `json:"revision"`
+	SealedSecret []byte            `json:"sealed_secret,omitempty"`
+}
+
+func encodeConfig(c forward.Configuration) ([]byte, error) {
+	return json.Marshal(configRecord{
+		V: fwdRecordVersion, ID: c.ID, Org: c.Org, Name: c.Name, ContactEmail: c.ContactEmail, Type: c.Type,
+		Identifier: c.Identifier, Properties: c.Properties, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Revision: c.Revision, SealedSecret: c.SealedSecret,
+	})
+}
+
+func decodeConfig(b []byte) (forward.Configuration, error) {
+	var r configRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return forward.Configuration{}, err
+	}
+	return forward.Configuration{
+		ID: r.ID, Org: r.Org, Name: r.Name, ContactEmail: r.ContactEmail, Type: r.Type, Identifier: r.Identifier,
+		Properties: r.Properties, SealedSecret: r.SealedSecret, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Revision: r.Revision,
+	}, checkVersion(r.V)
+}
+
+type objectiveRecord struct {
+	V              int       `json:"v"`
+	ID             string    `json:"id"`
+	Org            string    `json:"org"`
+	Name           string    `json:"name"`
+	ActivityID     string    `json:"activity_id"`
+	Verbs          []string  `json:"verbs"`
+	Configurations []string  `json:"configurations"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func encodeObjective(o forward.Objective) ([]byte, error) {
+	return json.Marshal(objectiveRecord{
+		V: fwdRecordVersion, ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs,
+		Configurations: o.Configurations, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	})
+}
+
+func decodeObjective(b []byte) (forward.Objective, error) {
+	var r objectiveRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return forward.Objective{}, err
+	}
+	return forward.Objective{
+		ID: r.ID, Org: r.Org, Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs,
+		Configurations: r.Configurations, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}, checkVersion(r.V)
+}
+
+// deliveryRecord is a delivery, its lease included.
+type deliveryRecord struct {
+	V               int       `json:"v"`
+	Org             string    `json:"org"`
+	ConfigurationID string    `json:"configuration_id"`
+	StatementID     string    `json:"statement_id"`
+	ObjectiveID     string    `json:"objective_id"`
+	Participant     string    `json:"participant"`
+	State           string    `json:"state"`
+	Attempts        int       `json:"attempts"`
+	NextAttempt     time.Time `json:"next_attempt"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastAttempt     time.Time `json:"last_attempt,omitzero"`
+	LastStatus      int       `json:"last_status,omitempty"`
+	LastError       string    `json:"last_error,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	LeaseOwner      string    `json:"lease_owner,omitempty"`
+	LeaseUntil      time.Time `json:"lease_until,omitzero"`
+}
+
+func encodeDelivery(d *forward.Delivery) ([]byte, error) {
+	return json.Marshal(deliveryRecord{
+		V: fwdRecordVersion, Org: d.Org, ConfigurationID: d.ConfigurationID, StatementID: d.StatementID,
+		ObjectiveID: d.ObjectiveID, Participant: d.Participant, State: d.State, Attempts: d.Attempts,
+		NextAttempt: d.NextAttempt, FirstFailure: d.FirstFailure, LastAttempt: d.LastAttempt, LastStatus: d.LastStatus,
+		LastError: d.LastError, Reason: d.Reason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil,
+	})
+}
+
+func decodeDelivery(b []byte) (forward.Delivery, error) {
+	var r deliveryRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return forward.Delivery{}, err
+	}
+	return forward.Delivery{
+		Org: r.Org, ConfigurationID: r.ConfigurationID, StatementID: r.StatementID, ObjectiveID: r.ObjectiveID,
+		Participant: r.Participant, State: r.State, Attempts: r.Attempts, NextAttempt: r.NextAttempt,
+		FirstFailure: r.FirstFailure, LastAttempt: r.LastAttempt, LastStatus: r.LastStatus, LastError: r.LastError,
+		Reason: r.Reason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil,
+	}, checkVersion(r.V)
+}
+
+type statusRecord struct {
+	V               int       `json:"v"`
+	Org             string    `json:"org"`
+	ConfigurationID string    `json:"configuration_id"`
+	Status          string    `json:"status"`
+	LastError       string    `json:"last_error,omitempty"`
+	LastStatus      int       `json:"last_status,omitempty"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastSuccess     time.Time `json:"last_success,omitzero"`
+	LastAlert       time.Time `json:"last_alert,omitzero"`
+	AlertedStatus   string    `json:"alerted_status,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+func encodeStatus(s forward.ConfigStatus) ([]byte, error) {
+	return json.Marshal(statusRecord{
+		V: fwdRecordVersion, Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError,
+		LastStatus: s.LastStatus, FirstFailure: s.FirstFailure, LastSuccess: s.LastSuccess, LastAlert: s.LastAlert,
+		AlertedStatus: s.AlertedStatus, UpdatedAt: s.UpdatedAt,
+	})
+}
+
+func decodeStatus(b []byte) (forward.ConfigStatus, error) {
+	var r statusRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return forward.ConfigStatus{}, err
+	}
+	return forward.ConfigStatus{
+		Org: r.Org, ConfigurationID: r.ConfigurationID, Status: r.Status, LastError: r.LastError, LastStatus: r.LastStatus,
+		FirstFailure: r.FirstFailure, LastSuccess: r.LastSuccess, LastAlert: r.LastAlert, AlertedStatus: r.AlertedStatus,
+		UpdatedAt: r.UpdatedAt,
+	}, checkVersion(r.V)
+}
+
+type attemptRecord struct {
+	V               int       `json:"v"`
+	Org             string    `json:"org"`
+	ConfigurationID string    `json:"configuration_id"`
+	StatementIDs    []string  `json:"statement_ids"`
+	At              time.Time `json:"at"`
+	DurationNs      int64     `json:"duration_ns"`
+	Outcome         string    `json:"outcome"`
+	Status          int       `json:"status,omitempty"`
+	Response        string    `json:"response,omitempty"`
+}
+
+func encodeAttempt(a forward.Attempt) ([]byte, error) {
+	return json.Marshal(attemptRecord{
+		V: fwdRecordVersion, Org: a.Org, ConfigurationID: a.ConfigurationID, StatementIDs: a.StatementIDs, At: a.At,
+		DurationNs: int64(a.Duration), Outcome: a.Outcome, Status: a.Status, Response: a.Response,
+	})
+}
+
+func decodeAttempt(b []byte) (forward.Attempt, error) {
+	var r attemptRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return forward.Attempt{}, err
+	}
+	return forward.Attempt{
+		Org: r.Org, ConfigurationID: r.ConfigurationID, StatementIDs: r.StatementIDs, At: r.At,
+		Duration: time.Duration(r.DurationNs), Outcome: r.Outcome, Status: r.Status, Response: r.Response,
+	}, checkVersion(r.V)
+}
