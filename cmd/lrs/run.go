@@ -107,6 +107,7 @@ type app struct {
 	srv        *http.Server
 	serveErr   chan error   // receives the error if Serve fails
 	forward    *forwarding  // the forwarding engine; nil when off
+	debug      *debugServer // pprof and expvar; nil when off
 	reconciler *reconciling // the forwarding reconciler; nil when off
 }
 
@@ -193,12 +194,19 @@ func (a *app) doStart(ctx context.Context) error {
 		obligations.SetWake(a.forward.engine.Wake) // send new results at once
 	}
 
+	if a.debug, err = startDebug(cfg.DebugAddr, a.logger); err != nil {
+		return err
+	}
+
 	endpoint := publicURL + cfg.XAPIRoot + "/"
 	fmt.Fprintf(a.stdout, "xAPI endpoint: %s\n", endpoint)
 	for _, line := range banner {
 		fmt.Fprintln(a.stdout, line)
 	}
 	fmt.Fprintf(a.stdout, "listening on %s\n", ln.Addr())
+	if a.debug != nil {
+		fmt.Fprintf(a.stdout, "debug listening on %s\n", a.debug.ln.Addr())
+	}
 	a.logger.Info("serving", "addr", ln.Addr().String(), "endpoint", endpoint, "store", storeName(cfg))
 
 	a.serveErr = make(chan error, 1)
@@ -230,6 +238,7 @@ func (a *app) doStop() error {
 	case a.ln != nil:
 		_ = a.ln.Close()
 	}
+	a.debug.stop()
 	// The reconciler, then the engine, stop before the store closes.
 	a.reconciler.stop()
 	if err := a.forward.stop(a.cfg.ShutdownTimeout); err != nil { // before the store closes
