@@ -104,7 +104,10 @@ type Service struct {
 
 	activities ActivityStore
 	agents     AgentStore
-	recorded   *recentSet // definitions and names this process recorded
+	// What this process recorded: the fingerprint of the definition last
+	// merged per activity, and the agent names added.
+	recordedDefs  *recentMap[uint64]
+	recordedNames *recentMap[struct{}]
 
 	attachments AttachmentStore
 	observer    StatementObserver
@@ -133,7 +136,8 @@ func NewService(store Store, opts ServiceOptions) *Service {
 
 		activities: opts.Activities,
 		agents:     opts.Agents,
-		recorded:   newRecentSet(100_000),
+		recordedDefs:  newRecentMap[uint64](100_000),
+		recordedNames: newRecentMap[struct{}](100_000),
 
 		attachments: opts.Attachments,
 		observer:    opts.Observer,
