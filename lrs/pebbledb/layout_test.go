@@ -1,0 +1,223 @@
+package pebbledb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lrs-project/lrs/lrs"
+)
+
+// The fixture: two organizations with statements under a few terms, some
+// voided, some targeting others, some with terms added after the insert,
+// an activity definition and agent names. testdata/layout1 holds a store
+// that writeFixture wrote with the code of the first key layout (s/, p/,
+// ref/ keys with whole terms and text ids), before layout 2 existed:
+//
+//	PEBBLEDB_WRITE_FIXTURE=/tmp/layout1 go test -run TestWriteFixture ./lrs/pebbledb
+var fixtureBase = time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+
+type fixtureRec struct {
+	org    string
+	rec    lrs.StatementRecord
+	voided bool
+	added  []string // terms added after the insert
+}
+
+func fixture() []fixtureRec {
+	var out []fixtureRec
+	for i := range 60 {
+		org := "org-a"
+		if i%3 == 2 {
+			org = "org\x00b" // an org id with a zero byte: escaping
+		}
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i*7919, i)
+		terms := []string{lrs.TermAll, "v:http://adlnet.gov/expapi/verbs/" + []string{"completed", "attempted", "passed"}[i%3],
+			fmt.Sprintf("a:mbox:mailto:u%d@example.com", i%5), fmt.Sprintf("o:http://example.com/a/%d", i%4),
+			fmt.Sprintf("r:%08x-0000-4000-8000-000000000000", i%2), "au:key"}
+		r := fixtureRec{org: org, rec: lrs.StatementRecord{
+			ID:     id,
+			Stored: fixtureBase.Add(time.Duration(i/2) * time.Millisecond), // pairs share a stored time
+			Raw:    fmt.Appendf(nil, `{"id":%q,"n":%d}`, id, i),
+			Terms:  terms,
+		}}
+		if i%10 == 9 { // targets the statement before it in its org
+			r.rec.RefTarget = out[len(out)-3].rec.ID
+		}
+		if i%7 == 3 {
+			r.voided = true
+		}
+		if i%11 == 5 {
+			r.added = []string{"ro:http://example.com/added", "v:http://adlnet.gov/expapi/verbs/added"}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// writeFixture writes the fixture; the inserts are flushed to a table, the
+// later updates stay in the log.
+func writeFixture(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range fixture() {
+		if err := db.InsertStatements(ctx, f.org, []lrs.StatementRecord{f.rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixture() {
+		if f.voided {
+			if err := db.SetVoided(ctx, f.org, f.rec.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f.added != nil {
+			if err := db.AddTerms(ctx, f.org, f.rec.ID, f.added); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.MergeActivity(ctx, "org-a", "http://example.com/a/1", []byte(`{"name":{"en-US":"A1"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddAgentNames(ctx, "org-a", "mbox:mailto:u1@example.com", []string{"U One"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkFixture checks that db holds the fixture: every record as written,
+// every term query in order, referrers, and the other key spaces.
+func checkFixture(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	fx := fixture()
+	byOrg := map[string][]fixtureRec{}
+	for _, f := range fx {
+		byOrg[f.org] = append(byOrg[f.org], f)
+	}
+	for org, recs := range byOrg {
+		var ids []string
+		for _, f := range recs {
+			ids = append(ids, f.rec.ID)
+		}
+		got, err := db.GetStatements(ctx, org, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(recs) {
+			t.Fatalf("%q: %d of %d records", org, len(got), len(recs))
+		}
+		terms := map[string]bool{}
+		for _, f := range recs {
+			g := got[f.rec.ID]
+			want := append(slices.Clone(f.rec.Terms), f.added...)
+			if !g.Stored.Equal(f.rec.Stored) || string(g.Raw) != string(f.rec.Raw) || g.Voided != f.voided ||
+				g.RefTarget != f.rec.RefTarget || !slices.Equal(g.Terms, want) {
+				t.Errorf("%q %s: got %+v, want %+v (voided %v, terms %q)", org, f.rec.ID, g, f.rec, f.voided, want)
+			}
+			for _, term := range want {
+				terms[term] = true
+			}
+			if f.rec.RefTarget != "" {
+				refs, err := db.Referrers(ctx, org, f.rec.RefTarget)
+				if err != nil || !slices.Equal(refs, []string{f.rec.ID}) {
+					t.Errorf("%q: referrers of %s = %q, %v; want %s", org, f.rec.RefTarget, refs, err, f.rec.ID)
+				}
+			}
+		}
+		for term := range terms {
+			for _, asc := range []bool{false, true} {
+				var want []string
+				for _, f := range recs {
+					if !f.voided && slices.Contains(append(slices.Clone(f.rec.Terms), f.added...), term) {
+						want = append(want, f.rec.ID)
+					}
+				}
+				slices.SortFunc(want, func(a, b string) int { return compareStoredID(fx, a, b) })
+				if !asc {
+					slices.Reverse(want)
+				}
+				// Pages of 3, through the cursor.
+				var all []string
+				q := lrs.StatementQuery{Terms: []string{term}, Ascending: asc, Limit: 3}
+				for {
+					page, err := db.QueryStatements(ctx, org, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range page {
+						all = append(all, r.ID)
+					}
+					if len(page) < 3 {
+						break
+					}
+					last := page[len(page)-1]
+					q.After = &lrs.Cursor{Stored: last.Stored, ID: last.ID}
+				}
+				if !slices.Equal(all, want) {
+					t.Errorf("%q term %q ascending %v:\n got %q\nwant %q", org, term, asc, all, want)
+				}
+			}
+		}
+	}
+	def, err := db.GetActivity(ctx, "org-a", "http://example.com/a/1")
+	if err != nil || string(def) != `{"name":{"en-US":"A1"}}` {
+		t.Errorf("activity = %s, %v", def, err)
+	}
+	names, err := db.AgentNames(ctx, "org-a", "mbox:mailto:u1@example.com")
+	if err != nil || !slices.Equal(names, []string{"U One"}) {
+		t.Errorf("agent names = %q, %v", names, err)
+	}
+}
+
+func compareStoredID(fx []fixtureRec, a, b string) int {
+	var sa, sb time.Time
+	for _, f := range fx {
+		switch f.rec.ID {
+		case a:
+			sa = f.rec.Stored
+		case b:
+			sb = f.rec.Stored
+		}
+	}
+	if c := sa.Compare(sb); c != 0 {
+		return c
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestWriteFixture(t *testing.T) {
+	dir := os.Getenv("PEBBLEDB_WRITE_FIXTURE")
+	if dir == "" {
+		t.Skip("PEBBLEDB_WRITE_FIXTURE is not set")
+	}
+	db, err := Open(filepath.Clean(dir), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFixture(t, db)
+	checkFixture(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The fixture written and read back by this code.
+func TestFixtureRoundTrip(t *testing.T) {
+	db := open(t, t.TempDir())
+	writeFixture(t, db)
+	checkFixture(t, db)
+}
