@@ -175,9 +175,11 @@ func (s *Service) PutStatement(ctx context.Context, w Writer, id string, st *sch
 func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.Statement, v schema.Version) ([]string, error) {
 	ids := make([]string, len(stmts))
 	inBatch := make(map[string]*schema.Statement, len(stmts))
+	assigned := make(map[string]bool)
 	for i, st := range stmts {
 		if st.ID() == "" {
 			st.SetID(uuid.NewString())
+			assigned[st.ID()] = true
 		}
 		ids[i] = st.ID()
 		if _, dup := inBatch[ids[i]]; dup {
@@ -257,7 +259,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 			}
 		}
 		terms[st.ID()] = t
-		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref})
+		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref, Assigned: assigned[st.ID()]})
 	}
 
 	inserted, err := s.insert(ctx, w.Org, recs, received)

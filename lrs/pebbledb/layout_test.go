@@ -2,12 +2,17 @@ package pebbledb
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	cpebble "github.com/cockroachdb/pebble"
 
 	"github.com/lrs-project/lrs/lrs"
 )
@@ -220,4 +225,175 @@ func TestFixtureRoundTrip(t *testing.T) {
 	db := open(t, t.TempDir())
 	writeFixture(t, db)
 	checkFixture(t, db)
+}
+
+// A store written by the code of key layout 1 is migrated on open, with a
+// log line, and then holds exactly what it held; opening it again does
+// not migrate again.
+func TestOpenMigratesLayout1(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/layout1")); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	db, err := Open(dir, Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "migrated the stored statements to key layout 2") || !strings.Contains(logs.String(), "statements=60") {
+		t.Errorf("no migration log line:\n%s", logs.String())
+	}
+	checkFixture(t, db)
+	for _, p := range [][]byte{layout1Records, layout1Postings, layout1Refs} {
+		it, err := db.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.First() {
+			t.Errorf("a layout-1 key is left: %q", it.Key())
+		}
+		it.Close()
+	}
+	// Writes after the migration mix with the migrated records.
+	r := newRec(5, "v:http://adlnet.gov/expapi/verbs/completed")
+	r.Stored = fixtureBase.Add(time.Millisecond)
+	if err := db.InsertStatements(context.Background(), "org-a", []lrs.StatementRecord{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if db, err = Open(dir, Options{Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if strings.Contains(logs.String(), "migrat") {
+		t.Errorf("migrated twice:\n%s", logs.String())
+	}
+	got, err := db.QueryStatements(context.Background(), "org-a", lrs.StatementQuery{Terms: []string{"v:http://adlnet.gov/expapi/verbs/completed"}, Ascending: true, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, g := range got {
+		found = found || g.ID == r.ID
+	}
+	if !found || len(got) < 2 {
+		t.Errorf("query after the migration: %d records, the new one found: %v", len(got), found)
+	}
+	if err := db.InsertStatements(context.Background(), "org-a", []lrs.StatementRecord{fixture()[0].rec}); lrs.ErrorCode(err) != lrs.ECONFLICT {
+		t.Errorf("inserting a migrated id again: %v, want ECONFLICT", err)
+	}
+}
+
+// A store of an unknown (newer) layout is refused, not damaged.
+func TestOpenRefusesUnknownLayout(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	if err := db.db.Set(layoutKey, []byte("9"), cpebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "newer version") {
+		if db != nil {
+			db.Close()
+		}
+		t.Errorf("Open of layout 9: %v, want a refusal", err)
+	}
+}
+
+// waitIDSet polls until org's id set has its stored ids.
+func waitIDSet(t *testing.T, db *DB, org string) *idSet {
+	t.Helper()
+	s := db.idSet(org)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.mu.RLock()
+		ready := s.ready
+		s.mu.RUnlock()
+		if ready {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the id set did not fill in 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The in-memory id set holds every stored id (those stored before this
+// process, while its scan ran, and after), so conflicts are still found
+// once it answers for the store; new ids mostly pass without a read.
+func TestIDSet(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	var before []lrs.StatementRecord
+	for i := range 3000 {
+		before = append(before, newRec(i, "v:x"))
+	}
+	for i := 0; i < len(before); i += 500 {
+		if err := db.InsertStatements(ctx, "o", before[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db = open(t, dir)
+	during := newRec(1, "v:x")
+	if err := db.InsertStatements(ctx, "o", []lrs.StatementRecord{during}); err != nil { // starts the scan
+		t.Fatal(err)
+	}
+	set := waitIDSet(t, db, "o")
+	after := newRec(2, "v:x")
+	after.Assigned = true
+	if err := db.InsertStatements(ctx, "o", []lrs.StatementRecord{after}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append(before, during, after) {
+		id, _ := parseID(r.ID)
+		if !set.mayHold(id[:]) {
+			t.Fatalf("the id set misses stored id %s", r.ID)
+		}
+		dup := newRec(9)
+		dup.ID = r.ID
+		if err := db.InsertStatements(ctx, "o", []lrs.StatementRecord{dup}); lrs.ErrorCode(err) != lrs.ECONFLICT {
+			t.Fatalf("insert of stored id %s: %v, want ECONFLICT", r.ID, err)
+		}
+	}
+	// Another organization has its own set.
+	if err := db.InsertStatements(ctx, "p", []lrs.StatementRecord{{ID: before[0].ID, Stored: at(1), Raw: []byte("{}")}}); err != nil {
+		t.Errorf("the same id in another organization: %v", err)
+	}
+	maybe := 0
+	for i := range 10000 {
+		id, _ := parseID(fmt.Sprintf("10000000-0000-4000-8000-%012d", i))
+		if set.mayHold(id[:]) {
+			maybe++
+		}
+	}
+	if maybe > 100 {
+		t.Errorf("%d of 10000 new ids need a read, want at most 1%%", maybe)
+	}
+}
+
+// The set grows past its first filter's capacity without losing ids.
+func TestIDSetGrows(t *testing.T) {
+	s := newIDSet()
+	s.ready = true
+	const n = idSetFirst*3 + 17
+	var b [idLen]byte
+	for i := range uint32(n) {
+		binary.BigEndian.PutUint32(b[:], i)
+		s.add(b[:])
+	}
+	if len(s.blooms) != 3 { // capacities 64k, 128k, 256k
+		t.Errorf("%d filters for %d ids, want 3", len(s.blooms), n)
+	}
+	for i := range uint32(n) {
+		binary.BigEndian.PutUint32(b[:], i)
+		if !s.mayHold(b[:]) {
+			t.Fatalf("id %d lost", i)
+		}
+	}
 }

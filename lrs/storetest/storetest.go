@@ -411,6 +411,27 @@ func testConflict(t *testing.T, o opener) {
 			}
 		}
 	})
+	o.leaf(t, "AssignedIDs", func(t *testing.T, s Store) {
+		// Records whose ids the LRS generated are stored like any other,
+		// and a client's later insert of such an id still conflicts.
+		var recs []lrs.StatementRecord
+		for i := range 20 {
+			r := rec(i, "v:assigned")
+			r.Assigned = true
+			recs = append(recs, r)
+		}
+		mustInsert(t, s, orgA, recs...)
+		for _, r := range recs {
+			checkRecord(t, "assigned-id record", mustGetOne(t, s, orgA, r.ID), r)
+		}
+		got := mustQuery(t, s, orgA, lrs.StatementQuery{Terms: []string{"v:assigned"}, Ascending: true, Limit: 100})
+		checkOrder(t, "query of assigned-id records", got, recs)
+		dup := rec(30, "v:dup")
+		dup.ID = recs[7].ID
+		err := s.InsertStatements(t.Context(), orgA, []lrs.StatementRecord{dup})
+		checkCode(t, "InsertStatements of a client id equal to an assigned one", err, lrs.ECONFLICT)
+		checkRecord(t, "assigned-id record after the conflict", mustGetOne(t, s, orgA, recs[7].ID), recs[7])
+	})
 	o.leaf(t, "VoidedStillConflicts", func(t *testing.T, s Store) {
 		orig := rec(1)
 		mustInsert(t, s, orgA, orig)
