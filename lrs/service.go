@@ -134,8 +134,8 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		clock:    opts.Clock,
 		now:      opts.Now,
 
-		activities: opts.Activities,
-		agents:     opts.Agents,
+		activities:    opts.Activities,
+		agents:        opts.Agents,
 		recordedDefs:  newRecentMap[uint64](100_000),
 		recordedNames: newRecentMap[struct{}](100_000),
 

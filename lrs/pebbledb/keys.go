@@ -133,7 +133,9 @@ func refPrefix(org string, target [idLen]byte) []byte {
 	return append(b, target[:]...)
 }
 
-func refKey(org string, target, id [idLen]byte) []byte { return append(refPrefix(org, target), id[:]...) }
+func refKey(org string, target, id [idLen]byte) []byte {
+	return append(refPrefix(org, target), id[:]...)
+}
 
 var layoutKey = []byte("meta/statements")
 

@@ -50,7 +50,7 @@ func (d *DB) migrate() error {
 	b := d.db.NewBatch()
 	for ok := it.First(); ok; ok = it.Next() {
 		if n == 0 {
-			d.logger.Info("migrating the stored statements to key layout "+layout+" (fixed-width posting keys); the store opens when it is done")
+			d.logger.Info("migrating the stored statements to key layout " + layout + " (fixed-width posting keys); the store opens when it is done")
 		}
 		org, id, err := parseLayout1RecordKey(it.Key())
 		if err != nil {
