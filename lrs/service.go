@@ -225,12 +225,11 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 
 	pending := stmts
 
-	// The statements as received, before the LRS sets stored, authority,
-	// timestamp and version: what a conflicting write is compared with.
-	received := make(map[string]*schema.Statement, len(pending))
-	for _, st := range pending {
-		received[st.ID()] = st.Clone()
-	}
+	// What a conflicting write is compared with is the statement as
+	// received, before the LRS sets stored, authority, timestamp and
+	// version. The comparison ignores all but the timestamp, so only
+	// whether the client sent one is kept (see received), not a copy.
+	lrsTimestamp := make(map[string]bool)
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
 	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
@@ -241,6 +240,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		}
 		if !st.HasTimestamp() {
 			st.SetTimestamp(stored)
+			lrsTimestamp[st.ID()] = true
 		}
 		if !st.HasVersion() {
 			st.SetVersion(statementVersion(v))
@@ -262,7 +262,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref, Assigned: assigned[st.ID()]})
 	}
 
-	inserted, err := s.insert(ctx, w.Org, recs, received)
+	inserted, err := s.insert(ctx, w.Org, recs, func(id string) *schema.Statement { return received(inBatch[id], lrsTimestamp[id]) })
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 // insert writes recs; when some ids turn out to be taken meanwhile (another
 // request, another process), those must hold equivalent statements, and the
 // rest is written again. It returns how many records this call stored.
-func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch map[string]*schema.Statement) (int, error) {
+func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch func(id string) *schema.Statement) (int, error) {
 	stored := 0
 	for attempt := 0; len(recs) > 0; attempt++ {
 		err := s.store.InsertStatements(ctx, org, recs)
@@ -325,7 +325,7 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 				stored++ // ours, from the failed attempt
 				continue
 			}
-			if err := sameStatement(batch[r.ID], got); err != nil {
+			if err := sameStatement(batch(r.ID), got); err != nil {
 				return 0, err
 			}
 		}
@@ -411,6 +411,18 @@ func (s *Service) propagate(ctx context.Context, org, id string, terms []string)
 		level = next
 	}
 	return nil
+}
+
+// received returns st as the client sent it, for the comparison with a
+// stored statement of the same id: without the timestamp when the LRS set
+// it (the comparison ignores stored, authority and version).
+func received(st *schema.Statement, lrsTimestamp bool) *schema.Statement {
+	if !lrsTimestamp {
+		return st
+	}
+	c := st.Clone()
+	delete(c.Tree(), "timestamp")
+	return c
 }
 
 // sameStatement returns nil when received is equivalent to the stored
