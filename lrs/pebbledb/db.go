@@ -243,23 +243,32 @@ func postingTerms(terms []string) []string {
 	return slices.Compact(out)
 }
 
-// writeRecord adds a record's keys to b: the record, a posting per term
-// and its ref key.
-func writeRecord(b *cpebble.Batch, org string, id [idLen]byte, r *record) error {
-	if err := b.Set(recordKey(org, id), encodeRecord(r), nil); err != nil {
-		return err
-	}
+// kv is one key of a batch.
+type kv struct{ k, v []byte }
+
+// recordKeys appends a record's keys: the record, a posting per term and
+// its ref key.
+func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
+	out = append(out, kv{recordKey(org, id), encodeRecord(r)})
 	for _, t := range postingTerms(r.terms) {
-		if err := b.Set(postingKey(termPrefix(org, t), r.storedMs, id), nil, nil); err != nil {
-			return err
-		}
+		out = append(out, kv{k: postingKey(termPrefix(org, t), r.storedMs, id)})
 	}
 	if r.refTarget != "" {
 		target, ok := parseID(r.refTarget)
 		if !ok {
-			return fmt.Errorf("ref target %q is not a lower-case UUID", r.refTarget)
+			return nil, fmt.Errorf("ref target %q is not a lower-case UUID", r.refTarget)
 		}
-		if err := b.Set(refKey(org, target, id), nil, nil); err != nil {
+		out = append(out, kv{k: refKey(org, target, id)})
+	}
+	return out, nil
+}
+
+// setSorted adds keys to b in key order: the memtable's skiplist inserts
+// of neighbouring keys reuse each other's search path.
+func setSorted(b *cpebble.Batch, keys []kv) error {
+	slices.SortFunc(keys, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	for _, e := range keys {
+		if err := b.Set(e.k, e.v, nil); err != nil {
 			return err
 		}
 	}
@@ -297,12 +306,16 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	defer d.release(keys)
 	b := d.db.NewBatch()
 	defer b.Close()
+	kvs := make([]kv, 0, len(recs)*16)
 	for i := range recs {
 		r := &recs[i]
 		rec := record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
-		if err := writeRecord(b, org, ids[i], &rec); err != nil {
+		if kvs, err = recordKeys(kvs, org, ids[i], &rec); err != nil {
 			return fmt.Errorf("pebble: insert statements: %w", err)
 		}
+	}
+	if err := setSorted(b, kvs); err != nil {
+		return fmt.Errorf("pebble: insert statements: %w", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fmt.Errorf("pebble: insert statements: commit: %w", err)

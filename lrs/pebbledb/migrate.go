@@ -67,7 +67,11 @@ func (d *DB) migrate() error {
 			b.Close()
 			return fmt.Errorf("pebble: migrate statements: statement %s: %w", id, err)
 		}
-		if err := writeRecord(b, org, bid, &r); err != nil {
+		kvs, err := recordKeys(nil, org, bid, &r)
+		if err == nil {
+			err = setSorted(b, kvs)
+		}
+		if err != nil {
 			b.Close()
 			return fmt.Errorf("pebble: migrate statements: statement %s: %w", id, err)
 		}
