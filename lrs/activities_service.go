@@ -66,15 +66,23 @@ func (s *Service) recordDefinitions(ctx context.Context, org string, stmts []*sc
 		}
 	}
 	if s.agents != nil {
+		add := map[string][]string{}
+		var keys [][16]byte
 		for _, key := range c.agentOrder {
 			k := recentKey(append([]string{"agent", org, key}, c.names[key]...)...)
 			if _, ok := s.recordedNames.get(k); ok {
 				continue
 			}
-			if err := s.agents.AddAgentNames(ctx, org, key, c.names[key]); err != nil {
-				return fmt.Errorf("record names of agent %s: %w", key, err)
+			add[key] = c.names[key]
+			keys = append(keys, k)
+		}
+		if len(add) > 0 {
+			if err := s.agents.AddAgentNames(ctx, org, add); err != nil {
+				return fmt.Errorf("record names of %d agents: %w", len(add), err)
 			}
-			s.recordedNames.put(k, struct{}{})
+			for _, k := range keys {
+				s.recordedNames.put(k, struct{}{})
+			}
 		}
 	}
 	return nil

@@ -47,13 +47,15 @@ func (r *recorder) GetActivity(_ context.Context, org, id string) ([]byte, error
 	return d, nil
 }
 
-func (r *recorder) AddAgentNames(_ context.Context, org, key string, names []string) error {
+func (r *recorder) AddAgentNames(_ context.Context, org string, names map[string][]string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.adds++
-	for _, n := range names {
-		if !slices.Contains(r.names[org+" "+key], n) {
-			r.names[org+" "+key] = append(r.names[org+" "+key], n)
+	for key, ns := range names {
+		for _, n := range ns {
+			if !slices.Contains(r.names[org+" "+key], n) {
+				r.names[org+" "+key] = append(r.names[org+" "+key], n)
+			}
 		}
 	}
 	return nil

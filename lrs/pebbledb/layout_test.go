@@ -92,7 +92,7 @@ func writeFixture(t *testing.T, db *DB) {
 	if err := db.MergeActivity(ctx, "org-a", "http://example.com/a/1", []byte(`{"name":{"en-US":"A1"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddAgentNames(ctx, "org-a", "mbox:mailto:u1@example.com", []string{"U One"}); err != nil {
+	if err := db.AddAgentNames(ctx, "org-a", map[string][]string{"mbox:mailto:u1@example.com": {"U One"}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -703,6 +703,25 @@ func testQuery(t *testing.T, o opener) {
 		q := lrs.StatementQuery{Terms: []string{"v:x"}, Since: at(2), Until: at(8), Limit: 2, Ascending: true}
 		checkOrder(t, "limit with a time window "+fmtQuery(q), mustQuery(t, s, orgA, q), sorted(all, true)[3:5])
 	})
+	o.leaf(t, "LargePage", func(t *testing.T, s Store) {
+		// A page larger than what an engine may get back in one piece
+		// (MongoDB's 16 MiB batch) is still whole.
+		var all []lrs.StatementRecord
+		for i := range 12 {
+			r := rec(i, "v:big")
+			r.Raw = rawFor(r.ID, i, strings.Repeat("x", 1536<<10))
+			all = append(all, r)
+		}
+		for _, r := range all {
+			mustInsert(t, s, orgA, r)
+		}
+		q := lrs.StatementQuery{Terms: []string{"v:big"}, Limit: 20}
+		got := mustQuery(t, s, orgA, q)
+		if len(got) != len(all) {
+			t.Fatalf("%s: %d records of 1.5 MiB, want %d", fmtQuery(q), len(got), len(all))
+		}
+		checkOrder(t, "a page of 18 MiB "+fmtQuery(q), got, sorted(all, false))
+	})
 	o.leaf(t, "Paging", func(t *testing.T, s Store) {
 		var all []lrs.StatementRecord
 		for i := range 25 {
