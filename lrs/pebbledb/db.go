@@ -70,6 +70,7 @@ type DB struct {
 	// ids filters the conflict checks of inserts (idfilter.go); its scans
 	// run in the background until Close.
 	ids      idSets
+	refs     idSets
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -107,6 +108,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}, logger: logger}
 	d.ids.orgs = map[string]*idSet{}
+	d.refs.orgs = map[string]*idSet{}
 	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
 	if err := d.migrate(); err != nil {
 		_ = db.Close()
@@ -298,7 +300,7 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 		}
 		ids[i] = id
 	}
-	set := d.idSet(org)
+	set, refs := d.idSet(org), d.refSet(org)
 	keys, err := d.reserve(ctx, org, recs, ids, set)
 	if err != nil {
 		return err
@@ -322,6 +324,9 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	}
 	for i := range ids { // before release: a waiting insert of an id sees it
 		set.add(ids[i][:])
+		if t, ok := parseID(recs[i].RefTarget); ok {
+			refs.add(t[:])
+		}
 	}
 	return nil
 }
@@ -644,8 +649,9 @@ func (d *DB) ReferrersOf(ctx context.Context, org string, ids []string) (map[str
 	defer d.mu.RUnlock()
 	out := map[string][]string{}
 	targets := make([][idLen]byte, 0, len(ids))
+	refs := d.refSet(org)
 	for _, id := range ids {
-		if b, ok := parseID(id); ok {
+		if b, ok := parseID(id); ok && refs.mayHold(b[:]) {
 			targets = append(targets, b)
 		}
 	}

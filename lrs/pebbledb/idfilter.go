@@ -66,42 +66,72 @@ func (s *idSet) mayHold(id []byte) bool {
 	return false
 }
 
-// idSets are the idSets of the organizations this process inserted into.
+// idSets are the idSets of the organizations this process wrote to: of
+// stored statement ids (d.ids), and of the ids that stored statements
+// target by StatementRef (d.refs), so that looking for the statements
+// targeting a new one, which hardly any statement is, rarely seeks the
+// store.
 type idSets struct {
 	mu   sync.Mutex
 	orgs map[string]*idSet
 }
 
-// idSet returns org's set, creating it (and starting the scan that fills
-// it) on first use. An insert must take the set before its commit and add
-// its ids after: a record committed before the set existed is seen by the
-// scan, which starts later; one committed after is added by its insert.
+// idSet returns org's set of stored ids, creating it (and starting the
+// scan that fills it) on first use. An insert must take the set before its
+// commit and add its ids after: a record committed before the set existed
+// is seen by the scan, which starts later; one committed after is added by
+// its insert.
 func (d *DB) idSet(org string) *idSet {
-	d.ids.mu.Lock()
-	defer d.ids.mu.Unlock()
-	if s, ok := d.ids.orgs[org]; ok {
+	return d.set(&d.ids, org, func(ctx context.Context, s *idSet) error {
+		return d.fillSet(ctx, termPrefix(org, allTerm), s, func(k []byte) []byte {
+			if len(k) != postingLen {
+				return nil
+			}
+			return k[postingLen-idLen:]
+		})
+	})
+}
+
+// refSet returns org's set of ids that stored records target, on the same
+// terms as idSet.
+func (d *DB) refSet(org string) *idSet {
+	p := appendEsc([]byte("R"), org)
+	return d.set(&d.refs, org, func(ctx context.Context, s *idSet) error {
+		return d.fillSet(ctx, p, s, func(k []byte) []byte {
+			if len(k) != len(p)+2*idLen {
+				return nil
+			}
+			return k[len(p) : len(p)+idLen]
+		})
+	})
+}
+
+func (d *DB) set(sets *idSets, org string, fill func(context.Context, *idSet) error) *idSet {
+	sets.mu.Lock()
+	defer sets.mu.Unlock()
+	if s, ok := sets.orgs[org]; ok {
 		return s
 	}
 	s := newIDSet()
-	d.ids.orgs[org] = s
+	sets.orgs[org] = s
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		if err := d.fillIDSet(d.bgCtx, org, s); err != nil {
-			d.logger.Warn("no in-memory filter of stored statement ids; every conflict check reads the store", "org", org, "err", err)
+		if err := fill(d.bgCtx, s); err != nil {
+			d.logger.Warn("no in-memory filter of statement ids; their lookups read the store", "org", org, "err", err)
 		}
 	}()
 	return s
 }
 
-// fillIDSet adds the ids of org's stored records to s, then marks it ready.
-func (d *DB) fillIDSet(ctx context.Context, org string, s *idSet) error {
+// fillSet adds the id that id(key) extracts from every key under prefix to
+// s (nil: none), then marks it ready.
+func (d *DB) fillSet(ctx context.Context, prefix []byte, s *idSet, id func(k []byte) []byte) error {
 	if err := d.acquire(ctx, "scan statement ids"); err != nil {
 		return err
 	}
 	defer d.mu.RUnlock()
-	p := termPrefix(org, allTerm)
-	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return err
 	}
@@ -113,11 +143,9 @@ func (d *DB) fillIDSet(ctx context.Context, org string, s *idSet) error {
 				return err
 			}
 		}
-		k := it.Key()
-		if len(k) != postingLen {
-			continue
+		if b := id(it.Key()); b != nil {
+			s.add(b)
 		}
-		s.add(k[len(k)-idLen:])
 	}
 	if err := it.Error(); err != nil {
 		return err

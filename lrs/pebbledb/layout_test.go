@@ -397,3 +397,48 @@ func TestIDSetGrows(t *testing.T) {
 		}
 	}
 }
+
+// The in-memory set of ref targets holds every target stored before this
+// process and after, so Referrers still finds every referrer once the set
+// answers for the store.
+func TestRefSet(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	targets := []lrs.StatementRecord{newRec(1), newRec(2), newRec(3)}
+	if err := db.InsertStatements(ctx, "o", targets); err != nil {
+		t.Fatal(err)
+	}
+	ref := func(target lrs.StatementRecord) lrs.StatementRecord {
+		r := newRec(4)
+		r.RefTarget = target.ID
+		if err := db.InsertStatements(ctx, "o", []lrs.StatementRecord{r}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := ref(targets[0])
+	db.Close()
+	db = open(t, dir)
+	set := db.refSet("o")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		set.mu.RLock()
+		ready := set.ready
+		set.mu.RUnlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ref set did not fill in 10s")
+		}
+	}
+	after := ref(targets[1])
+	got, err := db.ReferrersOf(ctx, "o", []string{targets[0].ID, targets[1].ID, targets[2].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{targets[0].ID: {before.ID}, targets[1].ID: {after.ID}}
+	if len(got) != len(want) || !slices.Equal(got[targets[0].ID], want[targets[0].ID]) || !slices.Equal(got[targets[1].ID], want[targets[1].ID]) {
+		t.Errorf("referrers = %q, want %q", got, want)
+	}
+}
