@@ -22,7 +22,7 @@ func decodeTree(body []byte) (any, error) {
 		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: int64(off),
 			Message: fmt.Sprintf("malformed JSON at byte %d: invalid UTF-8", off)}
 	}
-	p := &treeParser{data: body}
+	p := &treeParser{data: body, text: string(body)}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
