@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -47,23 +46,8 @@ func (c *commands) during(t *testing.T, fn func()) []string {
 }
 
 func openMonitored(t *testing.T) (*mongo.DB, *commands) {
-	t.Helper()
-	uri := mongoURI(t)
 	c := &commands{}
-	name := "lrs_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: name, Timeout: 10 * time.Second, Monitor: c.monitor()})
-	if err != nil {
-		t.Fatalf("open MongoDB engine: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = db.Drop(ctx)
-		_ = db.Close()
-	})
-	return db, c
+	return openWith(t, c.monitor()), c
 }
 
 // batch returns n new statements (fresh ids) from agents and activities

@@ -108,38 +108,13 @@ func (d *DB) migrate() error {
 // parseLayout1RecordKey splits s/<org><id>.
 func parseLayout1RecordKey(k []byte) (org, id string, err error) {
 	rest := k[len(layout1Records):]
-	org, rest, ok := readEsc(rest)
+	org, rest, ok := unescape(rest)
 	if !ok {
 		return "", "", errors.New("bad organization")
 	}
-	id, rest, ok = readEsc(rest)
+	id, rest, ok = unescape(rest)
 	if !ok || len(rest) != 0 {
 		return "", "", errors.New("bad id")
 	}
 	return org, id, nil
-}
-
-// readEsc reads one escaped component (see appendEsc) and returns it and
-// what follows its terminator.
-func readEsc(b []byte) (string, []byte, bool) {
-	var s []byte
-	for i := 0; i < len(b); i++ {
-		if b[i] != 0 {
-			s = append(s, b[i])
-			continue
-		}
-		if i+1 >= len(b) {
-			return "", nil, false
-		}
-		switch b[i+1] {
-		case 0xff:
-			s = append(s, 0)
-			i++
-		case 1:
-			return string(s), b[i+2:], true
-		default:
-			return "", nil, false
-		}
-	}
-	return "", nil, false
 }
