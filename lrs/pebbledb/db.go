@@ -137,8 +137,11 @@ func (a slogAdapter) Fatalf(format string, args ...any) {
 
 // Close releases the store. Idempotent.
 func (d *DB) Close() error {
+	// The background scans stop at their next check, release the store and
+	// are waited for once it is closed: none can start after that, since
+	// they start from calls that hold the store open.
 	d.bgCancel()
-	d.bg.Wait()
+	defer d.bg.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
