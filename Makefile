@@ -3,7 +3,7 @@ GO ?= go
 # The MongoDB-compatible test server, built from its own module (tools/ferretdb).
 FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build check test bench ferretdb
+.PHONY: run build check test bench bench-http ferretdb
 
 # The server on the embedded store, as built: exec makes lrs make's own child,
 # so a signal to make (SIGTERM, or Ctrl-C) reaches it and it shuts down.
@@ -45,3 +45,10 @@ test: $(FERRETDB) $(XAPI_CLIENT)
 
 bench:
 	$(GO) test -run '^$$' -bench . ./auth ./schema ./lrs/...
+
+# The LRS over HTTP: boots the binary on a fresh embedded store, drives it
+# with cmd/lrsbench to 100k statements (batches of 100, 8 clients) and
+# prints the rate, the query percentiles and the server's CPU per statement
+# (see BENCHMARKS.md). ARGS go to lrsbench, e.g. make bench-http ARGS='-n 20000'.
+bench-http: build
+	tools/bench-http $(ARGS)

@@ -28,10 +28,11 @@ type ActivityStore interface {
 // the Agents resource. This product links no identities: an agent is its
 // IFI, and what is kept per IFI is the set of names it was seen with.
 type AgentStore interface {
-	// AddAgentNames adds names to the set of names seen with the agent of
-	// IFI key (schema.AgentKey form). Idempotent and safe under concurrency:
+	// AddAgentNames adds, for each IFI key (schema.AgentKey form) of
+	// names, its names to the set of names seen with that agent: all the
+	// agents of a batch in one call. Idempotent and safe under concurrency:
 	// no name added by any caller is lost.
-	AddAgentNames(ctx context.Context, org, key string, names []string) error
+	AddAgentNames(ctx context.Context, org string, names map[string][]string) error
 
 	// AgentNames returns the names seen with key, sorted, without
 	// duplicates; none (and no error) for an unknown key.

@@ -2,10 +2,13 @@ package lrs
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strconv"
 
 	"github.com/lrs-project/lrs/schema"
 )
@@ -18,53 +21,88 @@ import (
 // (in batch order), so each activity and agent costs one store call per
 // batch; statements without definitions or named agents cost nothing.
 //
+// A definition is recorded only when it changes: the process remembers the
+// fingerprint of the definition it merged last for each activity, and a
+// batch whose only definition of an activity is that one costs neither a
+// store call nor an encoding (content repeats an activity's definition on
+// every statement about it).
+//
 // It runs for new and repeated statements alike, so that a client's retry
 // completes a batch whose recording was cut short.
 func (s *Service) recordDefinitions(ctx context.Context, org string, stmts []*schema.Statement) error {
 	if s.activities == nil && s.agents == nil {
 		return nil
 	}
-	c := collector{defs: map[string][]byte{}, names: map[string][]string{}}
+	c := collector{defs: map[string][]definitionSeen{}, names: map[string][]string{}}
 	for _, st := range stmts {
 		c.statement(st.Tree())
-		if c.err != nil {
-			return c.err
-		}
 	}
 	if s.activities != nil {
 		for _, id := range c.order {
-			k := recentKey("activity", org, id, string(c.defs[id]))
-			if s.recorded.has(k) {
-				continue // this process merged this very definition already
+			seq := c.defs[id]
+			k := recentKey("activity", org, id)
+			last := seq[len(seq)-1].fp
+			if len(seq) == 1 && s.recordedDefs.is(k, last) {
+				continue // this process merged this very definition last
 			}
-			if err := s.activities.MergeActivity(ctx, org, id, c.defs[id]); err != nil {
+			var merged []byte
+			for i, d := range seq {
+				raw, err := encodeJSON(d.def)
+				switch {
+				case err != nil:
+				case i == 0:
+					merged = raw
+				default:
+					merged, err = MergeDefinition(merged, raw)
+				}
+				if err != nil {
+					return fmt.Errorf("definition of activity %s: %w", id, err)
+				}
+			}
+			if err := s.activities.MergeActivity(ctx, org, id, merged); err != nil {
 				return fmt.Errorf("merge definition of activity %s: %w", id, err)
 			}
-			s.recorded.add(k)
+			s.recordedDefs.put(k, last)
 		}
 	}
 	if s.agents != nil {
+		add := map[string][]string{}
+		var keys [][16]byte
 		for _, key := range c.agentOrder {
 			k := recentKey(append([]string{"agent", org, key}, c.names[key]...)...)
-			if s.recorded.has(k) {
+			if _, ok := s.recordedNames.get(k); ok {
 				continue
 			}
-			if err := s.agents.AddAgentNames(ctx, org, key, c.names[key]); err != nil {
-				return fmt.Errorf("record names of agent %s: %w", key, err)
+			add[key] = c.names[key]
+			keys = append(keys, k)
+		}
+		if len(add) > 0 {
+			if err := s.agents.AddAgentNames(ctx, org, add); err != nil {
+				return fmt.Errorf("record names of %d agents: %w", len(add), err)
 			}
-			s.recorded.add(k)
+			for _, k := range keys {
+				s.recordedNames.put(k, struct{}{})
+			}
 		}
 	}
 	return nil
 }
 
+// definitionSeen is one definition of an activity in a batch.
+type definitionSeen struct {
+	def map[string]any
+	fp  uint64 // fingerprint(def)
+}
+
 // collector gathers the definitions and agent names of a batch.
 type collector struct {
-	defs       map[string][]byte // activity id -> definition merged so far
+	// defs holds, per activity id, its definitions in batch order, each
+	// run of equal definitions kept once (merging one twice in a row
+	// changes nothing).
+	defs       map[string][]definitionSeen
 	order      []string
 	names      map[string][]string // IFI key -> names
 	agentOrder []string
-	err        error
 }
 
 func (c *collector) statement(m map[string]any) {
@@ -108,22 +146,79 @@ func (c *collector) statement(m map[string]any) {
 func (c *collector) activity(m map[string]any) {
 	id, _ := m["id"].(string)
 	def, ok := m["definition"].(map[string]any)
-	if id == "" || !ok || c.err != nil {
+	if id == "" || !ok {
 		return
 	}
-	raw, err := encodeJSON(def)
-	if err == nil {
-		_, seen := c.defs[id]
-		raw, err = MergeDefinition(c.defs[id], raw)
-		if !seen {
-			c.order = append(c.order, id)
+	fp := fingerprint(def)
+	seq, seen := c.defs[id]
+	if !seen {
+		c.order = append(c.order, id)
+	} else if seq[len(seq)-1].fp == fp {
+		return
+	}
+	c.defs[id] = append(seq, definitionSeen{def: def, fp: fp})
+}
+
+// fingerprintSeed is this process's seed of definition fingerprints, which
+// are only ever compared within the process.
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint hashes a decoded JSON value: equal values (object keys in
+// any order) have equal fingerprints, and different ones differ but for a
+// chance of 2^-64. Object members are combined by a sum of their hashes,
+// so no key is sorted and nothing is allocated.
+func fingerprint(v any) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	switch x := v.(type) {
+	case nil:
+		h.WriteByte('n')
+	case bool:
+		if x {
+			h.WriteByte('t')
+		} else {
+			h.WriteByte('f')
 		}
+	case string:
+		h.WriteByte('s')
+		h.WriteString(x)
+	case json.Number:
+		h.WriteByte('d')
+		h.WriteString(string(x))
+	case float64:
+		h.WriteByte('d')
+		h.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+	case int:
+		h.WriteByte('d')
+		h.WriteString(strconv.Itoa(x))
+	case []any:
+		h.WriteByte('[')
+		for _, e := range x {
+			writeUint64(&h, fingerprint(e))
+		}
+	case map[string]any:
+		var sum uint64
+		for k, e := range x {
+			var m maphash.Hash
+			m.SetSeed(fingerprintSeed)
+			m.WriteString(k)
+			writeUint64(&m, fingerprint(e))
+			sum += m.Sum64()
+		}
+		h.WriteByte('{')
+		writeUint64(&h, sum)
+		writeUint64(&h, uint64(len(x)))
+	default:
+		h.WriteByte('?')
+		h.WriteString(fmt.Sprintf("%T %v", v, v))
 	}
-	if err != nil {
-		c.err = fmt.Errorf("definition of activity %s: %w", id, err)
-		return
-	}
-	c.defs[id] = raw
+	return h.Sum64()
+}
+
+func writeUint64(h *maphash.Hash, v uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	h.Write(b[:])
 }
 
 func (c *collector) agent(v any) {

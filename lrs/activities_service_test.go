@@ -47,13 +47,15 @@ func (r *recorder) GetActivity(_ context.Context, org, id string) ([]byte, error
 	return d, nil
 }
 
-func (r *recorder) AddAgentNames(_ context.Context, org, key string, names []string) error {
+func (r *recorder) AddAgentNames(_ context.Context, org string, names map[string][]string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.adds++
-	for _, n := range names {
-		if !slices.Contains(r.names[org+" "+key], n) {
-			r.names[org+" "+key] = append(r.names[org+" "+key], n)
+	for key, ns := range names {
+		for _, n := range ns {
+			if !slices.Contains(r.names[org+" "+key], n) {
+				r.names[org+" "+key] = append(r.names[org+" "+key], n)
+			}
 		}
 	}
 	return nil
@@ -145,6 +147,54 @@ func TestRecordDefinitionsOncePerActivity(t *testing.T) {
 	sameJSON(t, "person", p, `{"objectType":"Person","name":["Ann","Annie"],"mbox":["mailto:A@example.com"]}`)
 	if _, err := svc.GetPerson(ctx, writer.Org, []byte(`{"objectType":"Group","mbox":"mailto:g@example.com"}`), schema.V2_0_0); lrs.ErrorCode(err) != lrs.EINVALID {
 		t.Errorf("GetPerson of a Group: %v, want EINVALID", err)
+	}
+}
+
+// A definition is recorded when it changes, not on every statement that
+// repeats it: a batch that only repeats the definition this process merged
+// last for an activity costs no store call; a different one, or the first
+// one again after it, is merged (the latest statement's definition wins).
+func TestRecordDefinitionsOnlyWhenChanged(t *testing.T) {
+	rec := newRecorder()
+	svc := lrs.NewService(openStore(t), lrs.ServiceOptions{Activities: rec, Agents: rec})
+	ctx := context.Background()
+	const act = "http://example.com/activities/y"
+	withDef := func(def string) *schema.Statement {
+		return parse(t, `{"actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/attempted"},"object":{"id":"`+act+`","definition":`+def+`}}`)
+	}
+	d := `{"name":{"en-US":"Y","fr":"Y-fr"},"type":"http://t/1","extensions":{"http://e/1":[1,{"a":true,"b":null}]}}`
+	dReordered := `{"extensions":{"http://e/1":[1,{"b":null,"a":true}]},"type":"http://t/1","name":{"fr":"Y-fr","en-US":"Y"}}`
+	e := `{"name":{"en-US":"Y2"},"type":"http://t/1"}`
+	for i, step := range []struct {
+		defs   []string
+		merges int // store calls so far
+		want   string
+	}{
+		{[]string{d, d}, 1, d},
+		{[]string{d}, 1, d},
+		{[]string{dReordered, d}, 1, d}, // the same definition, keys in another order
+		{[]string{e}, 2, `{"name":{"en-US":"Y2","fr":"Y-fr"},"type":"http://t/1","extensions":{"http://e/1":[1,{"a":true,"b":null}]}}`},
+		{[]string{e, e}, 2, ""},
+		{[]string{d}, 3, d}, // d again, after e: d wins again
+		{[]string{e, d}, 4, d},
+	} {
+		stmts := make([]*schema.Statement, len(step.defs))
+		for j, def := range step.defs {
+			stmts[j] = withDef(def)
+		}
+		if _, err := svc.PostStatements(ctx, writer, stmts, schema.V2_0_0); err != nil {
+			t.Fatal(err)
+		}
+		if rec.merges != step.merges {
+			t.Errorf("step %d: %d merges, want %d", i, rec.merges, step.merges)
+		}
+		if step.want != "" {
+			got, err := svc.GetActivity(ctx, writer.Org, act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameJSON(t, "activity", got, `{"objectType":"Activity","id":"`+act+`","definition":`+step.want+`}`)
+		}
 	}
 }
 

@@ -5,20 +5,20 @@ import (
 	"sync"
 )
 
-// recentSet remembers, per process, facts already written to the store
-// (an activity definition merged, an agent's names recorded), so that the
-// statements repeating them (nearly all of them) cost no store call. It is
-// bounded: two generations of at most max entries each; when the young one
-// fills up, the old one is dropped. Forgetting only costs a store call.
-type recentSet struct {
+// recentMap remembers, per process, facts already written to the store
+// (the last activity definition merged, an agent's names recorded), so that
+// the statements repeating them (nearly all of them) cost no store call. It
+// is bounded: two generations of at most max entries each; when the young
+// one fills up, the old one is dropped. Forgetting only costs a store call.
+type recentMap[V comparable] struct {
 	mu    sync.Mutex
 	max   int
-	young map[[16]byte]struct{}
-	old   map[[16]byte]struct{}
+	young map[[16]byte]V
+	old   map[[16]byte]V
 }
 
-func newRecentSet(max int) *recentSet {
-	return &recentSet{max: max, young: map[[16]byte]struct{}{}, old: map[[16]byte]struct{}{}}
+func newRecentMap[V comparable](max int) *recentMap[V] {
+	return &recentMap[V]{max: max, young: map[[16]byte]V{}, old: map[[16]byte]V{}}
 }
 
 func recentKey(parts ...string) [16]byte {
@@ -32,27 +32,28 @@ func recentKey(parts ...string) [16]byte {
 	return k
 }
 
-func (r *recentSet) has(k [16]byte) bool {
-	if r == nil {
-		return false
-	}
+// get returns the value remembered for k.
+func (r *recentMap[V]) get(k [16]byte) (V, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.young[k]; ok {
-		return true
+	if v, ok := r.young[k]; ok {
+		return v, true
 	}
-	_, ok := r.old[k]
-	return ok
+	v, ok := r.old[k]
+	return v, ok
 }
 
-func (r *recentSet) add(k [16]byte) {
-	if r == nil {
-		return
-	}
+// is reports whether v is the value remembered for k.
+func (r *recentMap[V]) is(k [16]byte, v V) bool {
+	got, ok := r.get(k)
+	return ok && got == v
+}
+
+func (r *recentMap[V]) put(k [16]byte, v V) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.young) >= r.max {
-		r.old, r.young = r.young, make(map[[16]byte]struct{}, r.max)
+	if _, ok := r.young[k]; !ok && len(r.young) >= r.max {
+		r.old, r.young = r.young, make(map[[16]byte]V, r.max)
 	}
-	r.young[k] = struct{}{}
+	r.young[k] = v
 }

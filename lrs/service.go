@@ -104,7 +104,10 @@ type Service struct {
 
 	activities ActivityStore
 	agents     AgentStore
-	recorded   *recentSet // definitions and names this process recorded
+	// What this process recorded: the fingerprint of the definition last
+	// merged per activity, and the agent names added.
+	recordedDefs  *recentMap[uint64]
+	recordedNames *recentMap[struct{}]
 
 	attachments AttachmentStore
 	observer    StatementObserver
@@ -131,9 +134,10 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		clock:    opts.Clock,
 		now:      opts.Now,
 
-		activities: opts.Activities,
-		agents:     opts.Agents,
-		recorded:   newRecentSet(100_000),
+		activities:    opts.Activities,
+		agents:        opts.Agents,
+		recordedDefs:  newRecentMap[uint64](100_000),
+		recordedNames: newRecentMap[struct{}](100_000),
 
 		attachments: opts.Attachments,
 		observer:    opts.Observer,
@@ -210,9 +214,11 @@ func (s *Service) PutStatement(ctx context.Context, w Writer, id string, st *sch
 func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.Statement, v schema.Version) ([]string, error) {
 	ids := make([]string, len(stmts))
 	inBatch := make(map[string]*schema.Statement, len(stmts))
+	assigned := make(map[string]bool)
 	for i, st := range stmts {
 		if st.ID() == "" {
 			st.SetID(uuid.NewString())
+			assigned[st.ID()] = true
 		}
 		ids[i] = st.ID()
 		if _, dup := inBatch[ids[i]]; dup {
@@ -258,12 +264,11 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 
 	pending := stmts
 
-	// The statements as received, before the LRS sets stored, authority,
-	// timestamp and version: what a conflicting write is compared with.
-	received := make(map[string]*schema.Statement, len(pending))
-	for _, st := range pending {
-		received[st.ID()] = st.Clone()
-	}
+	// What a conflicting write is compared with is the statement as
+	// received, before the LRS sets stored, authority, timestamp and
+	// version. The comparison ignores all but the timestamp, so only
+	// whether the client sent one is kept (see received), not a copy.
+	lrsTimestamp := make(map[string]bool)
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
 	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
@@ -274,6 +279,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		}
 		if !st.HasTimestamp() {
 			st.SetTimestamp(stored)
+			lrsTimestamp[st.ID()] = true
 		}
 		if !st.HasVersion() {
 			st.SetVersion(statementVersion(v))
@@ -292,10 +298,10 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 			}
 		}
 		terms[st.ID()] = t
-		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref})
+		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref, Assigned: assigned[st.ID()]})
 	}
 
-	inserted, err := s.insert(ctx, w.Org, recs, received)
+	inserted, err := s.insert(ctx, w.Org, recs, func(id string) *schema.Statement { return received(inBatch[id], lrsTimestamp[id]) })
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +335,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 // insert writes recs; when some ids turn out to be taken meanwhile (another
 // request, another process), those must hold equivalent statements, and the
 // rest is written again. It returns how many records this call stored.
-func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch map[string]*schema.Statement) (int, error) {
+func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch func(id string) *schema.Statement) (int, error) {
 	stored := 0
 	for attempt := 0; len(recs) > 0; attempt++ {
 		err := s.store.InsertStatements(ctx, org, recs)
@@ -358,7 +364,7 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 				stored++ // ours, from the failed attempt
 				continue
 			}
-			if err := sameStatement(batch[r.ID], got); err != nil {
+			if err := sameStatement(batch(r.ID), got); err != nil {
 				return 0, err
 			}
 		}
@@ -444,6 +450,18 @@ func (s *Service) propagate(ctx context.Context, org, id string, terms []string)
 		level = next
 	}
 	return nil
+}
+
+// received returns st as the client sent it, for the comparison with a
+// stored statement of the same id: without the timestamp when the LRS set
+// it (the comparison ignores stored, authority and version).
+func received(st *schema.Statement, lrsTimestamp bool) *schema.Statement {
+	if !lrsTimestamp {
+		return st
+	}
+	c := st.Clone()
+	delete(c.Tree(), "timestamp")
+	return c
 }
 
 // sameStatement returns nil when received is equivalent to the stored

@@ -155,6 +155,20 @@ func TestPutRepeatedID(t *testing.T) {
 	if err := svc.PutStatement(ctx, writer, uuid.NewString(), parse(t, body), schema.V2_0_0); lrs.ErrorCode(err) != lrs.EINVALID {
 		t.Errorf("body id differs from parameter: err = %v, want EINVALID", err)
 	}
+	// A client's own timestamp is part of the statement; one the LRS set
+	// (above) is not.
+	id = uuid.NewString()
+	withTS := stmt(id, "ben@example.com", "passed", "a1", `"timestamp":"2025-01-02T03:04:05Z"`)
+	if err := svc.PutStatement(ctx, writer, id, parse(t, withTS), schema.V2_0_0); err != nil {
+		t.Fatalf("put with a timestamp: %v", err)
+	}
+	if err := svc.PutStatement(ctx, writer, id, parse(t, withTS), schema.V2_0_0); err != nil {
+		t.Errorf("same statement with its timestamp again: err = %v, want nil", err)
+	}
+	otherTS := stmt(id, "ben@example.com", "passed", "a1", `"timestamp":"2025-01-02T03:04:06Z"`)
+	if err := svc.PutStatement(ctx, writer, id, parse(t, otherTS), schema.V2_0_0); lrs.ErrorCode(err) != lrs.ECONFLICT {
+		t.Errorf("another timestamp, same id: err = %v, want ECONFLICT", err)
+	}
 }
 
 func TestConcurrentPutsOfOneIDStoreOnce(t *testing.T) {

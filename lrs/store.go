@@ -23,6 +23,11 @@ type StatementRecord struct {
 	// RefTarget is the id of the statement this one targets by StatementRef
 	// (including a voiding statement's target), or "".
 	RefTarget string
+	// Assigned is true when the LRS generated ID (a random UUID) for this
+	// statement: no stored record can hold it, so an engine may skip its
+	// conflict check. A repeat still fails with ECONFLICT where the engine
+	// detects it anyway (a unique index).
+	Assigned bool
 }
 
 // StatementQuery selects records: all Terms present, Since < Stored <= Until

@@ -32,7 +32,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var buf [16]string // statement objects have fewer keys: no allocation
+		keys := buf[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

@@ -14,6 +14,9 @@ import (
 // object keys, which encoding/json silently accepts.
 type treeParser struct {
 	data []byte
+	// text is data as one string, allocated once: the strings without
+	// escapes (nearly all) are slices of it, not allocations of their own.
+	text string
 	pos  int
 	path []pathSeg // where the parser is, for error paths only
 	// finite refuses numbers a double cannot hold (1e400): set for what
@@ -185,7 +188,7 @@ func (p *treeParser) string() (string, error) {
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		if c == '"' {
-			s := string(p.data[start:p.pos])
+			s := p.text[start:p.pos]
 			p.pos++
 			return s, nil
 		}

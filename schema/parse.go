@@ -28,7 +28,7 @@ func decode(body []byte, finite bool) (any, error) {
 		return nil, &Error{Path: "$", Rule: "json-syntax", Offset: int64(off),
 			Message: fmt.Sprintf("malformed JSON at byte %d: invalid UTF-8", off)}
 	}
-	p := &treeParser{data: body, finite: finite}
+	p := &treeParser{data: body, text: string(body), finite: finite}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err

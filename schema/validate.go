@@ -71,7 +71,25 @@ func (c *checker) object(path string, m map[string]any, allowed props, required 
 	if !c.ok() {
 		return false
 	}
-	keys := sortedKeys(m)
+	clean := true // the common case, checked without sorting the keys
+	for k, v := range m {
+		if !allowed[k] || v == nil {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		for _, k := range required {
+			if _, ok := m[k]; !ok {
+				clean = false
+				break
+			}
+		}
+	}
+	if clean {
+		return true
+	}
+	keys := sortedKeys(m) // the first problem in key order, as reported
 	for _, k := range keys {
 		if !allowed[k] {
 			c.fail(childPath(path, k), "unknown-property", "property %q is not allowed here", k)

@@ -15,6 +15,6 @@ func (s *fakeStore) GetActivity(_ context.Context, _, id string) ([]byte, error)
 	return nil, lrs.Errorf(lrs.ENOTFOUND, "fakeStore keeps no activity %s", id)
 }
 
-func (s *fakeStore) AddAgentNames(context.Context, string, string, []string) error { return nil }
+func (s *fakeStore) AddAgentNames(context.Context, string, map[string][]string) error { return nil }
 
 func (s *fakeStore) AgentNames(context.Context, string, string) ([]string, error) { return nil, nil }

@@ -59,6 +59,10 @@ type Config struct {
 	// token endpoint.
 	TokenTTL time.Duration
 
+	// DebugAddr is the listen address of net/http/pprof and expvar; ""
+	// (the default) serves neither.
+	DebugAddr string
+
 	// Forwarding to LMS destinations and its alert mail (forward.go).
 	Forward ForwardConfig
 }
@@ -338,6 +342,21 @@ var serverSettings = []setting{
 			return nil
 		},
 		show: func(c *Config) string { return c.BootstrapSecret.String() },
+	},
+	{
+		flag: "debug-addr", env: "LRS_DEBUG_ADDR", def: "",
+		usage: "address of a separate listener serving net/http/pprof and expvar, host:port (no host: loopback only); unset: none",
+		apply: func(c *Config, v string) error {
+			addr, err := debugAddr(v)
+			c.DebugAddr = addr
+			return err
+		},
+		show: func(c *Config) string {
+			if c.DebugAddr == "" {
+				return "(not set)"
+			}
+			return c.DebugAddr
+		},
 	},
 	{
 		env: "LRS_ADMIN_TOKEN", secret: true,

@@ -107,6 +107,7 @@ type app struct {
 	srv        *http.Server
 	serveErr   chan error   // receives the error if Serve fails
 	forward    *forwarding  // the forwarding engine; nil when off
+	debug      *debugServer // pprof and expvar; nil when off
 	reconciler *reconciling // the forwarding reconciler; nil when off
 }
 
@@ -208,6 +209,10 @@ func (a *app) doStart(ctx context.Context) error {
 		return fmt.Errorf("forwarding: %w", err)
 	}
 
+	if a.debug, err = startDebug(cfg.DebugAddr, a.logger); err != nil {
+		return err
+	}
+
 	endpoint := publicURL + cfg.XAPIRoot + "/"
 	fmt.Fprintf(a.stdout, "xAPI endpoint: %s\n", endpoint)
 	fmt.Fprintf(a.stdout, "OAuth 2.0 token URL: %s\n", publicURL+api.TokenPath)
@@ -215,6 +220,9 @@ func (a *app) doStart(ctx context.Context) error {
 		fmt.Fprintln(a.stdout, line)
 	}
 	fmt.Fprintf(a.stdout, "listening on %s\n", ln.Addr())
+	if a.debug != nil {
+		fmt.Fprintf(a.stdout, "debug listening on %s\n", a.debug.ln.Addr())
+	}
 	a.logger.Info("serving", "addr", ln.Addr().String(), "endpoint", endpoint, "store", storeName(cfg))
 
 	a.serveErr = make(chan error, 1)
@@ -246,6 +254,7 @@ func (a *app) doStop() error {
 	case a.ln != nil:
 		_ = a.ln.Close()
 	}
+	a.debug.stop()
 	// The reconciler, then the engine, stop before the store closes.
 	a.reconciler.stop()
 	if err := a.forward.stop(a.cfg.ShutdownTimeout); err != nil { // before the store closes

@@ -22,23 +22,29 @@ const (
 
 // bench holds what the phases share.
 type bench struct {
-	cfg    *config
-	pools  *pools
-	base   string
-	client *http.Client
-	stderr io.Writer
+	cfg     *config
+	pools   *pools
+	base    string
+	metrics string // "" when off
+	client  *http.Client
+	stderr  io.Writer
 
 	errMu     sync.Mutex
 	errBodies int
 }
 
 func newBench(cfg *config, p *pools, stderr io.Writer) *bench {
+	metrics := cfg.metrics
+	if metrics == "off" {
+		metrics = ""
+	}
 	return &bench{
-		cfg:    cfg,
-		pools:  p,
-		base:   strings.TrimRight(cfg.url, "/"),
-		client: newClient(max(cfg.c, cfg.qc), cfg.timeout),
-		stderr: stderr,
+		cfg:     cfg,
+		pools:   p,
+		base:    strings.TrimRight(cfg.url, "/"),
+		metrics: metrics,
+		client:  newClient(max(cfg.c, cfg.qc), cfg.timeout),
+		stderr:  stderr,
 	}
 }
 
@@ -174,7 +180,7 @@ func (b *bench) postPhase(ctx context.Context) opResult {
 	start := time.Now()
 	runWorkers(ctx, cfg.c, batches, func(i int) {
 		size := min(cfg.batch, cfg.n-i*cfg.batch)
-		body, err := b.pools.batchBody(cfg.seed, i, size, now)
+		body, err := b.pools.batchBody(cfg.seed, i, size, now, cfg.ids == "client")
 		if err != nil {
 			b.record(ctx, rec, opPost, outcome{err: err}, "transport", 0)
 			return

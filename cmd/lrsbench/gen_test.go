@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/lrs-project/lrs/schema"
 )
 
 var testNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -27,7 +29,7 @@ func TestBatchBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, err := p.batchBody(42, 7, tt.size, testNow)
+			body, err := p.batchBody(42, 7, tt.size, testNow, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,10 +97,12 @@ func checkStatement(t *testing.T, p *pools, st map[string]any) {
 	if _, err := fmt.Sscanf(str("object", "id"), "http://example.com/activities/%d", &m); err != nil || m < 0 || m >= p.activities {
 		t.Errorf("object.id = %q", str("object", "id"))
 	}
-	if str("object", "objectType") != "Activity" || str("object", "definition", "type") != "http://adlnet.gov/expapi/activities/course" {
+	if str("object", "objectType") != "Activity" || str("object", "definition", "type") != "http://adlnet.gov/expapi/activities/cmi.interaction" ||
+		str("object", "definition", "interactionType") != "choice" {
 		t.Errorf("object = %v", get("object"))
 	}
-	if get("result", "score", "scaled") != 0.8 || get("result", "success") != true ||
+	raw, _ := get("result", "score", "raw").(float64)
+	if get("result", "score", "scaled") != raw/100 || get("result", "success") != (raw >= 50) ||
 		get("result", "completion") != true || str("result", "duration") != "PT1M30S" {
 		t.Errorf("result = %v", get("result"))
 	}
@@ -109,22 +113,55 @@ func checkStatement(t *testing.T, p *pools, st map[string]any) {
 	if len(parents) != 1 || parents[0].(map[string]any)["id"] != courseIRI(m) {
 		t.Errorf("context.contextActivities.parent = %v, want course of activity %d", parents, m)
 	}
+	grouping, _ := get("context", "contextActivities", "grouping").([]any)
+	if len(grouping) != 1 || grouping[0].(map[string]any)["id"] != programIRI(m) {
+		t.Errorf("context.contextActivities.grouping = %v, want program of activity %d", grouping, m)
+	}
 	if ts, err := time.Parse(time.RFC3339, str("timestamp")); err != nil || !ts.Equal(testNow) {
 		t.Errorf("timestamp = %q (%v)", str("timestamp"), err)
 	}
 }
 
+// The generated statements are valid xAPI 2.0 statements of about 1.7 KB,
+// each activity always with the same definition, with or without ids.
+func TestBatchBodyShape(t *testing.T) {
+	p := newPools(10000, 2000, 20, 50000)
+	for _, withIDs := range []bool{true, false} {
+		body, err := p.batchBody(5, 1, 100, testNow, withIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, isArray, err := schema.ParseStatements(body, schema.V2_0_0, 100)
+		if err != nil || !isArray || len(stmts) != 100 {
+			t.Fatalf("ids %v: parse: %v (array %v, %d statements)", withIDs, err, isArray, len(stmts))
+		}
+		if size := len(body) / 100; size < 1600 || size > 1800 {
+			t.Errorf("ids %v: %d bytes per statement, want about 1.7 KB", withIDs, size)
+		}
+		for _, st := range stmts {
+			if (st.ID() != "") != withIDs {
+				t.Errorf("ids %v: statement id %q", withIDs, st.ID())
+			}
+		}
+	}
+	a, _ := json.Marshal(objectDefinition(7))
+	b, _ := json.Marshal(objectDefinition(7))
+	if !bytes.Equal(a, b) {
+		t.Error("an activity's definition changes between statements")
+	}
+}
+
 func TestBatchBodyDeterministic(t *testing.T) {
 	p := newPools(1000, 100, 20, 500)
-	a, _ := p.batchBody(1, 3, 50, testNow)
-	b, _ := p.batchBody(1, 3, 50, testNow)
+	a, _ := p.batchBody(1, 3, 50, testNow, true)
+	b, _ := p.batchBody(1, 3, 50, testNow, true)
 	if !bytes.Equal(a, b) {
 		t.Error("same seed and batch index gave different statements")
 	}
-	if c, _ := p.batchBody(2, 3, 50, testNow); bytes.Equal(a, c) {
+	if c, _ := p.batchBody(2, 3, 50, testNow, true); bytes.Equal(a, c) {
 		t.Error("different seeds gave the same statements")
 	}
-	if d, _ := p.batchBody(1, 4, 50, testNow); bytes.Equal(a, d) {
+	if d, _ := p.batchBody(1, 4, 50, testNow, true); bytes.Equal(a, d) {
 		t.Error("different batch indices gave the same statements")
 	}
 	// The registration pool is independent of the seed and of the pool object.

@@ -41,7 +41,7 @@ var errUsage = errors.New("usage error")
 
 // config holds the parsed flags.
 type config struct {
-	url, key, secret                         string
+	url, key, secret, metrics, ids           string
 	n, batch, c                              int
 	queries, qc, warmup                      int
 	agents, activities, verbs, registrations int
@@ -68,6 +68,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&cfg.verbs, "verbs", 20, "verb pool size")
 	fs.IntVar(&cfg.registrations, "registrations", 50000, "registration pool size")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "random seed for statement ids and draws (0 = pick one from the clock)")
+	fs.StringVar(&cfg.ids, "ids", "client", "statement ids: client (each statement carries one) or lrs (the LRS assigns them)")
+	fs.StringVar(&cfg.metrics, "metrics", "", "the LRS's Prometheus endpoint, read for its process CPU and memory (default: /metrics at the -url origin; off: none)")
 	fs.BoolVar(&cfg.skipPost, "skip-post", false, "skip the POST phase, only query")
 	fs.BoolVar(&cfg.json, "json", false, "also print the results as JSON")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout")
@@ -110,6 +112,16 @@ func (cfg *config) validate() error {
 	if cfg.timeout <= 0 {
 		return errors.New("-timeout must be positive")
 	}
+	if cfg.ids != "client" && cfg.ids != "lrs" {
+		return fmt.Errorf("-ids must be client or lrs, got %q", cfg.ids)
+	}
+	if cfg.metrics == "" {
+		m, err := metricsURL(cfg.url)
+		if err != nil {
+			return err
+		}
+		cfg.metrics = m
+	}
 	return nil
 }
 
@@ -122,29 +134,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	b := newBench(cfg, p, stderr)
 	defer b.client.CloseIdleConnections()
 
-	fmt.Fprintf(stdout, "lrsbench: url=%s seed=%d n=%d batch=%d c=%d queries=%d qc=%d warmup=%d\n",
-		b.base, cfg.seed, cfg.n, cfg.batch, cfg.c, cfg.queries, cfg.qc, cfg.warmup)
+	fmt.Fprintf(stdout, "lrsbench: url=%s seed=%d n=%d batch=%d c=%d ids=%s queries=%d qc=%d warmup=%d\n",
+		b.base, cfg.seed, cfg.n, cfg.batch, cfg.c, cfg.ids, cfg.queries, cfg.qc, cfg.warmup)
 
 	if err := b.preflight(ctx); err != nil {
 		return err
 	}
 
 	var rows []opResult
+	var server []*serverResult
 	if !cfg.skipPost && cfg.n > 0 {
-		rows = append(rows, b.postPhase(ctx))
+		w := b.watchServer(ctx)
+		r := b.postPhase(ctx)
+		rows = append(rows, r)
+		server = append(server, w.end(ctx, "post", r.Statements))
 	}
 	if ctx.Err() == nil && cfg.queries > 0 {
 		b.warmupPhase(ctx)
+		w := b.watchServer(ctx)
 		rows = append(rows, b.queryPhase(ctx)...)
+		server = append(server, w.end(ctx, "query", 0))
 	}
 
 	fmt.Fprintln(stdout)
 	if err := printTable(stdout, rows); err != nil {
 		return err
 	}
+	printServer(stdout, server)
 	if cfg.json {
 		fmt.Fprintln(stdout)
-		if err := printJSON(stdout, report{Config: cfg.asMap(), Operations: rows}); err != nil {
+		rep := report{Config: cfg.asMap(), Operations: rows}
+		for _, s := range server {
+			if s != nil {
+				rep.Server = append(rep.Server, *s)
+			}
+		}
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	}
@@ -167,6 +192,6 @@ func (cfg *config) asMap() map[string]any {
 		"url": cfg.url, "n": cfg.n, "batch": cfg.batch, "c": cfg.c,
 		"queries": cfg.queries, "qc": cfg.qc, "warmup": cfg.warmup,
 		"agents": cfg.agents, "activities": cfg.activities, "verbs": cfg.verbs,
-		"registrations": cfg.registrations, "seed": cfg.seed, "skip_post": cfg.skipPost,
+		"registrations": cfg.registrations, "seed": cfg.seed, "skip_post": cfg.skipPost, "ids": cfg.ids,
 	}
 }

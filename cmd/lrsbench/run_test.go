@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // fakeLRS emulates the statements resource minimally.
@@ -22,6 +26,15 @@ type fakeLRS struct {
 	posts    int
 	gets     map[string]int // by query parameter
 	problems []string
+	metrics  http.Handler // the process's own figures, as the LRS serves them
+}
+
+// processMetrics serves this test process's CPU and memory the way the LRS
+// serves its own (client_golang's process collector).
+func processMetrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 func (f *fakeLRS) fail(format string, args ...any) {
@@ -33,6 +46,10 @@ func (f *fakeLRS) fail(format string, args ...any) {
 func (f *fakeLRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/xapi/about" {
 		io.WriteString(w, `{"version":["2.0.0"]}`)
+		return
+	}
+	if r.URL.Path == "/metrics" && f.metrics != nil {
+		f.metrics.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Path != "/xapi/statements" {
@@ -89,7 +106,7 @@ func (f *fakeLRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestRun(t *testing.T) {
-	f := &fakeLRS{t: t, ids: map[string]bool{}, gets: map[string]int{}}
+	f := &fakeLRS{t: t, ids: map[string]bool{}, gets: map[string]int{}, metrics: processMetrics()}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 
@@ -139,6 +156,62 @@ func TestRun(t *testing.T) {
 	if len(rep.Operations) != 5 || rep.Operations[0].Statements != 250 {
 		t.Errorf("JSON operations = %+v", rep.Operations)
 	}
+	// The server's figures, read from its metrics endpoint.
+	if len(rep.Server) != 2 || rep.Server[0].Phase != "post" || rep.Server[1].Phase != "query" {
+		t.Fatalf("JSON server figures = %+v", rep.Server)
+	}
+	for _, s := range rep.Server {
+		if s.CPUSeconds < 0 || s.RSSEnd <= 0 || s.RSSMax < s.RSSEnd {
+			t.Errorf("server figures %+v", s)
+		}
+	}
+	if rep.Server[0].CPUSeconds > 0 && rep.Server[0].CPUPerStmt <= 0 {
+		t.Errorf("post phase used %.3f s of CPU but no CPU per statement: %+v", rep.Server[0].CPUSeconds, rep.Server[0])
+	}
+	if !regexp.MustCompile(`(?m)^server post: cpu [\d.]+ s .*rss \d+ MiB`).MatchString(out) {
+		t.Errorf("report lacks the server's post line")
+	}
+}
+
+// Without ids, the LRS assigns them: the statements POSTed carry none.
+func TestRunLRSAssignedIDs(t *testing.T) {
+	var withID, without int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/xapi/about" {
+			io.WriteString(w, `{"version":["2.0.0"]}`)
+			return
+		}
+		var sts []map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&sts); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		ids := make([]string, len(sts))
+		mu.Lock()
+		for i, st := range sts {
+			if _, ok := st["id"]; ok {
+				withID++
+			} else {
+				without++
+			}
+			ids[i] = fmt.Sprint(i)
+		}
+		mu.Unlock()
+		json.NewEncoder(w).Encode(ids)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL + "/xapi", "-n", "30", "-batch", "10", "-c", "2", "-queries", "0", "-ids", "lrs", "-metrics", "off"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if withID != 0 || without != 30 {
+		t.Errorf("%d statements with an id, %d without; want 0 and 30", withID, without)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("unexpected stderr: %s", stderr.String())
+	}
 }
 
 func TestRunErrors(t *testing.T) {
@@ -147,7 +220,7 @@ func TestRunErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL, "-n", "10", "-batch", "1", "-c", "2", "-queries", "4", "-warmup", "0", "-registrations", "3"}
+	args := []string{"-url", srv.URL, "-n", "10", "-batch", "1", "-c", "2", "-queries", "4", "-warmup", "0", "-registrations", "3", "-metrics", "off"}
 	err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "14 of 14 requests failed") {
 		t.Errorf("run error = %v", err)

@@ -149,6 +149,7 @@ func printTable(w io.Writer, rows []opResult) error {
 type report struct {
 	Config     map[string]any `json:"config"`
 	Operations []opResult     `json:"operations"`
+	Server     []serverResult `json:"server,omitempty"`
 }
 
 func printJSON(w io.Writer, rep report) error {

@@ -138,16 +138,19 @@ func (d *DB) GetActivity(ctx context.Context, org, id string) ([]byte, error) {
 	return []byte(doc.Def), nil
 }
 
-// AddAgentNames inserts one document per name, unordered; names already
-// stored fail on their _id and are skipped.
-func (d *DB) AddAgentNames(ctx context.Context, org, key string, names []string) error {
-	if len(names) == 0 {
-		return ctx.Err()
+// AddAgentNames inserts one document per name, all agents in one
+// unordered insert (one round trip); names already stored fail on their
+// _id and are skipped.
+func (d *DB) AddAgentNames(ctx context.Context, org string, names map[string][]string) error {
+	var docs []any
+	for key, ns := range names {
+		prefix := docKey(org, key)
+		for _, n := range ns {
+			docs = append(docs, agentNameDoc{Key: prefix + "\x00" + n, Org: org, IFI: key, Name: n})
+		}
 	}
-	prefix := docKey(org, key)
-	docs := make([]any, len(names))
-	for i, n := range names {
-		docs[i] = agentNameDoc{Key: prefix + "\x00" + n, Org: org, IFI: key, Name: n}
+	if len(docs) == 0 {
+		return ctx.Err()
 	}
 	_, err := d.db.Collection(agentsCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -52,6 +53,9 @@ type Options struct {
 	// MaxClockSkew is the largest difference allowed between the clocks
 	// of the lrs processes sharing the database. Default 1s.
 	MaxClockSkew time.Duration
+	// Monitor, when set, sees every command sent to the server (the
+	// round trips of each operation are counted with it in tests).
+	Monitor *event.CommandMonitor
 }
 
 // DB is the MongoDB engine.
@@ -99,6 +103,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		SetTimeout(opts.Timeout).
 		SetWriteConcern(writeconcern.Majority()).
 		SetAppName("lrs")
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor)
+	}
 	client, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/lrs-project/lrs/lrs/mongo"
 	"github.com/lrs-project/lrs/lrs/storetest"
@@ -29,13 +30,16 @@ func mongoURI(t *testing.T) string {
 	return uri
 }
 
-func open(t *testing.T) *mongo.DB {
+func open(t *testing.T) *mongo.DB { return openWith(t, nil) }
+
+// openWith opens a fresh database whose commands monitor sees (nil: none).
+func openWith(t *testing.T, monitor *event.CommandMonitor) *mongo.DB {
 	t.Helper()
 	uri := mongoURI(t)
 	name := "lrs_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: name, Timeout: 10 * time.Second})
+	db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: name, Timeout: 10 * time.Second, Monitor: monitor})
 	if err != nil {
 		t.Fatalf("open MongoDB engine: %v", err)
 	}

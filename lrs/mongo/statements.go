@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -139,9 +140,13 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 			bson.D{{Key: "s", Value: at}, {Key: "i", Value: bson.D{{Key: op, Value: q.After.ID}}}},
 		}})
 	}
+	// The whole page in one batch, and the cursor closed with it: one
+	// round trip (a negative limit asks for a single batch; without it the
+	// server's first batch holds 101 documents and a getMore follows).
 	opts := options.Find().
 		SetSort(bson.D{{Key: "s", Value: dir}, {Key: "i", Value: dir}}).
-		SetLimit(int64(q.Limit))
+		SetLimit(-int64(q.Limit)).
+		SetBatchSize(int32(min(q.Limit, math.MaxInt32)))
 	cur, err := d.statements.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, translate(fmt.Errorf("mongo: query statements: %w", err))
@@ -151,11 +156,30 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 		return nil, translate(fmt.Errorf("mongo: query statements: %w", err))
 	}
 	out := make([]lrs.StatementRecord, len(docs))
+	size := 0
 	for i, doc := range docs {
 		out[i] = doc.record()
+		size += len(doc.Raw)
+	}
+	// A single batch stops at 16 MiB: a short page of large statements
+	// may have been cut there, so the rest is asked for after it.
+	if len(out) > 0 && len(out) < q.Limit && size > singleBatchCut {
+		last := out[len(out)-1]
+		rest := q
+		rest.After = &lrs.Cursor{Stored: last.Stored, ID: last.ID}
+		rest.Limit = q.Limit - len(out)
+		more, err := d.QueryStatements(ctx, org, rest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
 	}
 	return out, nil
 }
+
+// singleBatchCut is the size of a page's statements above which a short
+// single batch may have been cut by the server's 16 MiB batch limit.
+const singleBatchCut = 8 << 20
 
 // SetVoided marks a statement voided.
 func (d *DB) SetVoided(ctx context.Context, org, id string) error {

@@ -80,27 +80,29 @@ func (d *DB) GetActivity(ctx context.Context, org, id string) ([]byte, error) {
 	return def, nil
 }
 
-// AddAgentNames writes one key per name not yet stored. Keys are only
-// ever added, so no lock is needed.
-func (d *DB) AddAgentNames(ctx context.Context, org, key string, names []string) error {
+// AddAgentNames writes one key per name not yet stored, in one batch.
+// Keys are only ever added, so no lock is needed.
+func (d *DB) AddAgentNames(ctx context.Context, org string, names map[string][]string) error {
 	if err := d.acquire(ctx, "add agent names"); err != nil {
 		return err
 	}
 	defer d.mu.RUnlock()
-	p := agentNamesPrefix(org, key)
 	b := d.db.NewBatch()
 	defer b.Close()
-	for _, n := range names {
-		k := append(bytes.Clone(p), n...)
-		ok, err := d.get(k, nil)
-		if err != nil {
-			return fmt.Errorf("pebble: add agent names: %w", err)
-		}
-		if ok {
-			continue
-		}
-		if err := b.Set(k, nil, nil); err != nil {
-			return fmt.Errorf("pebble: add agent names: %w", err)
+	for key, ns := range names {
+		p := agentNamesPrefix(org, key)
+		for _, n := range ns {
+			k := append(bytes.Clone(p), n...)
+			ok, err := d.get(k, nil)
+			if err != nil {
+				return fmt.Errorf("pebble: add agent names: %w", err)
+			}
+			if ok {
+				continue
+			}
+			if err := b.Set(k, nil, nil); err != nil {
+				return fmt.Errorf("pebble: add agent names: %w", err)
+			}
 		}
 	}
 	if b.Empty() {

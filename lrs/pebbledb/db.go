@@ -1,12 +1,13 @@
-// Package pebble is the embedded storage engine of the LRS, on
+// Package pebbledb is the embedded storage engine of the LRS, on
 // github.com/cockroachdb/pebble (pure Go). It implements lrs.Store and
 // auth.CredentialStore in one directory; every write is synced before it
-// returns. It was chosen over bbolt by lrs/enginebench (see BENCHMARKS.md).
+// returns. It was chosen over bbolt by tools/enginebench (see BENCHMARKS.md).
 package pebbledb
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +67,15 @@ type DB struct {
 	pendMu  sync.Mutex
 	pending map[string]chan struct{}
 
+	// ids filters the conflict checks of inserts (idfilter.go); its scans
+	// run in the background until Close.
+	ids      idSets
+	refs     idSets
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	logger   *slog.Logger
+
 	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }
@@ -96,7 +106,15 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}}
+	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}, logger: logger}
+	d.ids.orgs = map[string]*idSet{}
+	d.refs.orgs = map[string]*idSet{}
+	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
+	if err := d.migrate(); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	if err := d.releaseLeases(); err != nil {
 		_ = db.Close()
 		cache.Unref()
@@ -119,6 +137,11 @@ func (a slogAdapter) Fatalf(format string, args ...any) {
 
 // Close releases the store. Idempotent.
 func (d *DB) Close() error {
+	// The background scans stop at their next check, release the store and
+	// are waited for once it is closed: none can start after that, since
+	// they start from calls that hold the store open.
+	d.bgCancel()
+	defer d.bg.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -194,7 +217,7 @@ func (d *DB) get(key []byte, fn func(v []byte) error) (ok bool, err error) {
 	return true, err
 }
 
-func (d *DB) getRecord(org, id string) (record, bool, error) {
+func (d *DB) getRecord(org string, id [idLen]byte) (record, bool, error) {
 	var r record
 	ok, err := d.get(recordKey(org, id), func(v []byte) error {
 		var err error
@@ -225,6 +248,38 @@ func postingTerms(terms []string) []string {
 	return slices.Compact(out)
 }
 
+// kv is one key of a batch.
+type kv struct{ k, v []byte }
+
+// recordKeys appends a record's keys: the record, a posting per term and
+// its ref key.
+func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
+	out = append(out, kv{recordKey(org, id), encodeRecord(r)})
+	for _, t := range postingTerms(r.terms) {
+		out = append(out, kv{k: postingKey(termPrefix(org, t), r.storedMs, id)})
+	}
+	if r.refTarget != "" {
+		target, ok := parseID(r.refTarget)
+		if !ok {
+			return nil, fmt.Errorf("ref target %q is not a lower-case UUID", r.refTarget)
+		}
+		out = append(out, kv{k: refKey(org, target, id)})
+	}
+	return out, nil
+}
+
+// setSorted adds keys to b in key order: the memtable's skiplist inserts
+// of neighbouring keys reuse each other's search path.
+func setSorted(b *cpebble.Batch, keys []kv) error {
+	slices.SortFunc(keys, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	for _, e := range keys {
+		if err := b.Set(e.k, e.v, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // InsertStatements stores new records in one synced batch. If an id exists
 // (or repeats within recs) it stores nothing and returns ECONFLICT.
 func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.StatementRecord) error {
@@ -235,46 +290,56 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	if len(recs) == 0 {
 		return nil
 	}
-	ids := make([]string, len(recs))
+	ids := make([][idLen]byte, len(recs))
 	for i := range recs {
-		ids[i] = recs[i].ID
+		id, ok := parseID(recs[i].ID)
+		if !ok {
+			return lrs.Errorf(lrs.EINVALID, "Statement id %q is not a lower-case UUID.", recs[i].ID)
+		}
+		if t := recs[i].RefTarget; t != "" {
+			if _, ok := parseID(t); !ok {
+				return lrs.Errorf(lrs.EINVALID, "Statement %s targets %q, which is not a lower-case UUID.", recs[i].ID, t)
+			}
+		}
+		ids[i] = id
 	}
-	keys, err := d.reserve(ctx, org, ids)
+	set, refs := d.idSet(org), d.refSet(org)
+	keys, err := d.reserve(ctx, org, recs, ids, set)
 	if err != nil {
 		return err
 	}
 	defer d.release(keys)
 	b := d.db.NewBatch()
 	defer b.Close()
+	kvs := make([]kv, 0, len(recs)*16)
 	for i := range recs {
 		r := &recs[i]
-		ms := floorMs(r.Stored)
-		v := encodeRecord(&record{storedMs: ms, voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw})
-		if err := b.Set(recordKey(org, r.ID), v, nil); err != nil {
+		rec := record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
+		if kvs, err = recordKeys(kvs, org, ids[i], &rec); err != nil {
 			return fmt.Errorf("pebble: insert statements: %w", err)
 		}
-		for _, t := range postingTerms(r.Terms) {
-			if err := b.Set(postingKey(org, t, ms, r.ID), nil, nil); err != nil {
-				return fmt.Errorf("pebble: insert statements: %w", err)
-			}
-		}
-		if r.RefTarget != "" {
-			if err := b.Set(refKey(org, r.RefTarget, r.ID), nil, nil); err != nil {
-				return fmt.Errorf("pebble: insert statements: %w", err)
-			}
-		}
+	}
+	if err := setSorted(b, kvs); err != nil {
+		return fmt.Errorf("pebble: insert statements: %w", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fmt.Errorf("pebble: insert statements: commit: %w", err)
+	}
+	for i := range ids { // before release: a waiting insert of an id sees it
+		set.add(ids[i][:])
+		if t, ok := parseID(recs[i].RefTarget); ok {
+			refs.add(t[:])
+		}
 	}
 	return nil
 }
 
 // reserve checks that no id exists or is being inserted, and marks them
-// pending; release unmarks them once the commit is done (or failed).
-func (d *DB) reserve(ctx context.Context, org string, ids []string) ([]string, error) {
+// pending; release unmarks them once the commit is done (or failed). Ids
+// the LRS assigned (random UUIDs) are neither checked nor marked.
+func (d *DB) reserve(ctx context.Context, org string, recs []lrs.StatementRecord, ids [][idLen]byte, set *idSet) ([]string, error) {
 	for {
-		keys, wait, err := d.tryReserve(org, ids)
+		keys, wait, err := d.tryReserve(org, recs, ids, set)
 		if wait == nil {
 			return keys, err
 		}
@@ -286,16 +351,37 @@ func (d *DB) reserve(ctx context.Context, org string, ids []string) ([]string, e
 	}
 }
 
-func (d *DB) tryReserve(org string, ids []string) ([]string, chan struct{}, error) {
-	unlock := d.lockIDs(ids...)
+func (d *DB) tryReserve(org string, recs []lrs.StatementRecord, ids [][idLen]byte, set *idSet) ([]string, chan struct{}, error) {
+	check := make([]string, 0, len(recs))
+	for i := range recs {
+		if !recs[i].Assigned {
+			check = append(check, recs[i].ID)
+		}
+	}
+	if len(check) == 0 {
+		if len(recs) > 1 {
+			seen := make(map[[idLen]byte]bool, len(ids))
+			for i, id := range ids {
+				if seen[id] {
+					return nil, nil, lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", recs[i].ID)
+				}
+				seen[id] = true
+			}
+		}
+		return nil, nil, nil
+	}
+	unlock := d.lockIDs(check...)
 	defer unlock()
-	keys := make([]string, 0, len(ids))
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
+	keys := make([]string, 0, len(check))
+	seen := make(map[[idLen]byte]bool, len(ids))
+	for i, id := range ids {
 		if seen[id] {
-			return nil, nil, lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", id)
+			return nil, nil, lrs.Errorf(lrs.ECONFLICT, "Statement id %s is given twice.", recs[i].ID)
 		}
 		seen[id] = true
+		if recs[i].Assigned {
+			continue
+		}
 		key := recordKey(org, id)
 		d.pendMu.Lock()
 		wait, busy := d.pending[string(key)]
@@ -303,12 +389,14 @@ func (d *DB) tryReserve(org string, ids []string) ([]string, chan struct{}, erro
 		if busy {
 			return nil, wait, nil
 		}
-		ok, err := d.get(key, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("pebble: insert statements: read %s: %w", id, err)
-		}
-		if ok {
-			return nil, nil, lrs.Errorf(lrs.ECONFLICT, "A statement with id %s already exists.", id)
+		if set.mayHold(id[:]) {
+			ok, err := d.get(key, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("pebble: insert statements: read %s: %w", recs[i].ID, err)
+			}
+			if ok {
+				return nil, nil, lrs.Errorf(lrs.ECONFLICT, "A statement with id %s already exists.", recs[i].ID)
+			}
 		}
 		keys = append(keys, string(key))
 	}
@@ -342,7 +430,11 @@ func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[s
 	defer d.mu.RUnlock()
 	out := make(map[string]lrs.StatementRecord, len(ids))
 	for _, id := range ids {
-		r, ok, err := d.getRecord(org, id)
+		b, ok := parseID(id)
+		if !ok {
+			continue // no record has it
+		}
+		r, ok, err := d.getRecord(org, b)
 		if err != nil {
 			return nil, fmt.Errorf("pebble: get statement %s: %w", id, err)
 		}
@@ -353,9 +445,27 @@ func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[s
 	return out, nil
 }
 
+// cursorID is the 16-byte form of a cursor's id. A cursor from a record
+// holds a lower-case UUID; any other string is placed where its text sorts
+// among UUIDs when it sorts before or after all of them ("" or "~"), and
+// is invalid otherwise.
+func cursorID(id string) (b []byte, err error) {
+	if u, ok := parseID(id); ok {
+		return u[:], nil
+	}
+	switch {
+	case id < "00000000-0000-0000-0000-000000000000":
+		return nil, nil // before every id
+	case id > "ffffffff-ffff-ffff-ffff-ffffffffffff":
+		return bytes.Repeat([]byte{0xff}, idLen+1), nil // after every id
+	}
+	return nil, lrs.Errorf(lrs.EINVALID, "The cursor id %q is not a statement id.", id)
+}
+
 // QueryStatements scans the postings of the first non-TermAll term of q
 // within the stored range and cursor, in q's order, and checks each hit's
-// record for the other terms and voiding.
+// record: the same stored time and the scanned term among its terms (two
+// terms may share a posting prefix), the other terms, and voiding.
 func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQuery) ([]lrs.StatementRecord, error) {
 	if err := d.acquire(ctx, "query statements"); err != nil {
 		return nil, err
@@ -365,15 +475,16 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 		return nil, nil
 	}
 	scan := lrs.TermAll
-	var others []string
+	var want []string // terms a hit's record must hold
 	for _, t := range q.Terms {
 		if t == lrs.TermAll {
 			continue
 		}
 		if scan == lrs.TermAll {
 			scan = t
-		} else if t != scan {
-			others = append(others, t)
+		}
+		if !slices.Contains(want, t) {
+			want = append(want, t)
 		}
 	}
 	prefix := termPrefix(org, scan)
@@ -385,7 +496,11 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 		hi = appendMs(bytes.Clone(prefix), floorMs(q.Until)+1)
 	}
 	if c := q.After; c != nil {
-		k := append(appendMs(bytes.Clone(prefix), floorMs(c.Stored)), c.ID...)
+		cid, err := cursorID(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		k := append(appendMs(bytes.Clone(prefix), floorMs(c.Stored)), cid...)
 		if q.Ascending {
 			k = append(k, 0) // strictly after
 			if bytes.Compare(k, lo) > 0 {
@@ -404,7 +519,6 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	}
 	defer it.Close()
 	out := make([]lrs.StatementRecord, 0, min(q.Limit, 128))
-	plen := len(prefix) + 8
 	var ok bool
 	if q.Ascending {
 		ok = it.First()
@@ -418,16 +532,17 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 			}
 		}
 		k := it.Key()
-		if len(k) < plen {
+		if len(k) != postingLen {
 			return nil, fmt.Errorf("pebble: query statements: bad posting key %q", k)
 		}
-		id := string(k[plen:])
+		ms := int64(binary.BigEndian.Uint64(k[1+hashLen:]) ^ (1 << 63))
+		id := [idLen]byte(k[postingLen-idLen:])
 		r, found, err := d.getRecord(org, id)
 		if err != nil {
-			return nil, fmt.Errorf("pebble: query statements: read %s: %w", id, err)
+			return nil, fmt.Errorf("pebble: query statements: read %s: %w", formatID(id[:]), err)
 		}
-		if found && !r.voided && hasAll(r.terms, others) {
-			out = append(out, toLRS(id, r))
+		if found && r.storedMs == ms && !r.voided && hasAll(r.terms, want) {
+			out = append(out, toLRS(formatID(id[:]), r))
 		}
 		if q.Ascending {
 			ok = it.Next()
@@ -457,8 +572,12 @@ func (d *DB) update(ctx context.Context, op, org, id string, fn func(r *record) 
 		return err
 	}
 	defer d.mu.RUnlock()
+	b16, ok := parseID(id)
+	if !ok {
+		return lrs.Errorf(lrs.ENOTFOUND, "No statement with id %s.", id)
+	}
 	defer d.lockIDs(id)()
-	r, ok, err := d.getRecord(org, id)
+	r, ok, err := d.getRecord(org, b16)
 	if err != nil {
 		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 	}
@@ -471,11 +590,11 @@ func (d *DB) update(ctx context.Context, op, org, id string, fn func(r *record) 
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
-	if err := b.Set(recordKey(org, id), encodeRecord(&r), nil); err != nil {
+	if err := b.Set(recordKey(org, b16), encodeRecord(&r), nil); err != nil {
 		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 	}
 	for _, t := range newTerms {
-		if err := b.Set(postingKey(org, t, r.storedMs, id), nil, nil); err != nil {
+		if err := b.Set(postingKey(termPrefix(org, t), r.storedMs, b16), nil, nil); err != nil {
 			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 		}
 	}
@@ -518,24 +637,11 @@ func (d *DB) AddTerms(ctx context.Context, org, id string, terms []string) error
 
 // Referrers returns the ids of the records whose RefTarget is id.
 func (d *DB) Referrers(ctx context.Context, org, id string) ([]string, error) {
-	if err := d.acquire(ctx, "referrers"); err != nil {
+	out, err := d.ReferrersOf(ctx, org, []string{id})
+	if err != nil {
 		return nil, err
 	}
-	defer d.mu.RUnlock()
-	p := refPrefix(org, id)
-	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: referrers: %w", err)
-	}
-	defer it.Close()
-	var out []string
-	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, string(it.Key()[len(p):]))
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("pebble: referrers: %w", err)
-	}
-	return out, nil
+	return out[id], nil
 }
 
 // ReferrersOf returns the referrers of many ids, with one iterator.
@@ -545,25 +651,31 @@ func (d *DB) ReferrersOf(ctx context.Context, org string, ids []string) (map[str
 	}
 	defer d.mu.RUnlock()
 	out := map[string][]string{}
-	if len(ids) == 0 {
+	targets := make([][idLen]byte, 0, len(ids))
+	refs := d.refSet(org)
+	for _, id := range ids {
+		if b, ok := parseID(id); ok && refs.mayHold(b[:]) {
+			targets = append(targets, b)
+		}
+	}
+	if len(targets) == 0 {
 		return out, nil
 	}
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
-	lo := appendEsc([]byte("ref/"), org) // every target of the org
+	slices.SortFunc(targets, func(a, b [idLen]byte) int { return bytes.Compare(a[:], b[:]) })
+	targets = slices.Compact(targets)
+	lo := appendEsc([]byte("R"), org) // every target of the org
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: referrers: %w", err)
 	}
 	defer it.Close()
-	for _, id := range sorted {
-		if id == "" {
-			continue
-		}
-		p := refPrefix(org, id)
+	for _, t := range targets {
+		p := refPrefix(org, t)
 		for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
-			out[id] = append(out[id], string(it.Key()[len(p):]))
+			if k := it.Key(); len(k) == len(p)+idLen {
+				id := formatID(t[:])
+				out[id] = append(out[id], formatID(k[len(p):]))
+			}
 		}
 	}
 	if err := it.Error(); err != nil {

@@ -1,24 +1,34 @@
 package pebbledb
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"time"
 )
 
-// Key layout (every variable part is escaped, so no org, term or id can
-// make one key a prefix of another's space):
+// Key layout of statements (layout 2; layout 1 is migrated on open, see
+// migrate.go):
 //
-//	s/<org><id>                      -> record value (see encodeRecord)
-//	p/<org><term><stored BE ms><id>  -> empty, one posting per term
-//	ref/<org><target><id>            -> empty, for Referrers
+//	S<org><id>                       -> record value (see encodeRecord)
+//	P<term hash><stored BE ms><id>   -> empty, one posting per term
+//	R<org><target id><id>            -> empty, for Referrers
+//	meta/statements                  -> "2", the layout of the keys above
+//
+// and of the rest:
+//
 //	c/<key>                          -> JSON of auth.Credential
 //	org/<id>                         -> JSON of auth.Organization
 //	key/<name>                       -> version byte, secret key (secretkeys.go)
 //
 // where <x> is x with each 0x00 byte written as 0x00 0xFF, followed by the
-// terminator 0x00 0x01 (order-preserving and prefix-free), except the final
-// <id> of a posting or ref key, which is written raw (it ends the key).
+// terminator 0x00 0x01 (order-preserving and prefix-free); <id> is a
+// statement id, a lower-case UUID, as its 16 bytes (their order is the
+// order of the text); and <term hash> is the first 8 bytes of
+// SHA-256(<org> term): fixed-width posting keys (34 bytes, where whole
+// IRIs made them 60 to 200), which keep the LSM's rewriting cheap. Two
+// terms may share a hash; a query therefore checks each hit against its
+// record (same stored time, the term among the record's terms).
 
 func appendEsc(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
@@ -31,18 +41,79 @@ func appendEsc(b []byte, s string) []byte {
 	return append(b, 0, 1)
 }
 
-func recordKey(org, id string) []byte {
-	b := make([]byte, 0, 2+len(org)+len(id)+4)
-	b = append(b, "s/"...)
-	b = appendEsc(b, org)
-	return appendEsc(b, id)
+const (
+	idLen      = 16
+	hashLen    = 8
+	postingLen = 1 + hashLen + 8 + idLen
+	allTerm    = "*" // lrs.TermAll
+)
+
+// parseID returns the 16 bytes of a lower-case UUID; false for any other
+// string (no record can have it).
+func parseID(id string) (b [idLen]byte, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return b, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, ok1 := fromHex(id[i])
+		lo, ok2 := fromHex(id[i+1])
+		if !ok1 || !ok2 {
+			return b, false
+		}
+		b[j] = hi<<4 | lo
+		j++
+	}
+	return b, true
 }
 
-func termPrefix(org, term string) []byte {
-	b := make([]byte, 0, 2+len(org)+len(term)+4+8+36)
-	b = append(b, "p/"...)
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// formatID is the text of a 16-byte id.
+func formatID(b []byte) string {
+	const hex = "0123456789abcdef"
+	var s [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hex[c>>4], hex[c&0xf]
+		j += 2
+	}
+	return string(s[:])
+}
+
+func recordKey(org string, id [idLen]byte) []byte {
+	b := make([]byte, 0, 1+len(org)+2+idLen)
+	b = append(b, 'S')
 	b = appendEsc(b, org)
-	return appendEsc(b, term)
+	return append(b, id[:]...)
+}
+
+// termPrefix is the prefix of the postings of term in org.
+func termPrefix(org, term string) []byte {
+	h := sha256.New()
+	h.Write([]byte(org))
+	h.Write([]byte{0})
+	h.Write([]byte(term))
+	var sum [sha256.Size]byte
+	b := make([]byte, 1, postingLen)
+	b[0] = 'P'
+	return append(b, h.Sum(sum[:0])[:hashLen]...)
 }
 
 // appendMs appends ms as 8 big-endian bytes that sort like the signed value.
@@ -50,18 +121,26 @@ func appendMs(b []byte, ms int64) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(ms)^(1<<63))
 }
 
-func postingKey(org, term string, ms int64, id string) []byte {
-	return append(appendMs(termPrefix(org, term), ms), id...)
+// postingKey is the posting of id under the term whose prefix is p.
+func postingKey(p []byte, ms int64, id [idLen]byte) []byte {
+	k := make([]byte, 0, postingLen)
+	return append(appendMs(append(k, p...), ms), id[:]...)
 }
 
-func refPrefix(org, target string) []byte {
-	b := make([]byte, 0, 4+len(org)+len(target)+4+36)
-	b = append(b, "ref/"...)
+func refPrefix(org string, target [idLen]byte) []byte {
+	b := make([]byte, 0, 1+len(org)+2+2*idLen)
+	b = append(b, 'R')
 	b = appendEsc(b, org)
-	return appendEsc(b, target)
+	return append(b, target[:]...)
 }
 
-func refKey(org, target, id string) []byte { return append(refPrefix(org, target), id...) }
+func refKey(org string, target, id [idLen]byte) []byte {
+	return append(refPrefix(org, target), id[:]...)
+}
+
+var layoutKey = []byte("meta/statements")
+
+const layout = "2"
 
 var credPrefix = []byte("c/")
 

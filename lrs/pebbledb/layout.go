@@ -15,17 +15,27 @@ type RecordValue struct {
 	Raw       []byte
 }
 
-// RecordKey is the key of statement id's record in org.
-func RecordKey(org, id string) []byte { return recordKey(org, id) }
+// RecordKey is the key of statement id's record in org; id must be a
+// UUID (it panics otherwise, as only a caller's bug can make it one).
+func RecordKey(org, id string) []byte { return recordKey(org, mustID(id)) }
+
+func mustID(id string) [idLen]byte {
+	b, ok := parseID(id)
+	if !ok {
+		panic("pebbledb: not a UUID: " + id)
+	}
+	return b
+}
 
 // PostingPrefix is the prefix of every posting of term in org.
 func PostingPrefix(org, term string) []byte { return termPrefix(org, term) }
 
-// PostingKey is the posting of the statement id, stored at storedMs, under
-// term: PostingPrefix, the stored time (8 bytes that sort like the signed
-// millisecond count), then the id.
+// PostingKey is the posting of the statement id (a UUID), stored at
+// storedMs, under term: PostingPrefix (a fixed-width hash of org and term),
+// the stored time (8 bytes that sort like the signed millisecond count),
+// then the id's 16 bytes.
 func PostingKey(org, term string, storedMs int64, id string) []byte {
-	return postingKey(org, term, storedMs, id)
+	return postingKey(termPrefix(org, term), storedMs, mustID(id))
 }
 
 // AppendMs appends ms as PostingKey writes it.
@@ -48,3 +58,6 @@ func DecodeRecord(b []byte) (RecordValue, error) {
 	}
 	return RecordValue{StoredMs: r.storedMs, Voided: r.voided, RefTarget: r.refTarget, Terms: r.terms, Raw: r.raw}, nil
 }
+
+// PostingID is the statement id a PostingKey ends with.
+func PostingID(posting []byte) string { return formatID(posting[len(posting)-idLen:]) }

@@ -156,13 +156,13 @@ func testAgentNames(t *testing.T, s ActivityAgentStore) {
 	if got := mustNames(t, s, orgA, key); len(got) != 0 {
 		t.Errorf("AgentNames of an unknown agent = %q, want none", got)
 	}
-	if err := s.AddAgentNames(ctx, orgA, key, []string{"Alice", "Alice B."}); err != nil {
+	if err := s.AddAgentNames(ctx, orgA, map[string][]string{key: {"Alice", "Alice B."}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddAgentNames(ctx, orgA, key, []string{"Alice", "Al"}); err != nil {
+	if err := s.AddAgentNames(ctx, orgA, map[string][]string{key: {"Alice", "Al"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddAgentNames(ctx, orgA, key, nil); err != nil {
+	if err := s.AddAgentNames(ctx, orgA, map[string][]string{key: nil}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := mustNames(t, s, orgA, key), []string{"Al", "Alice", "Alice B."}; !slices.Equal(got, want) {
@@ -175,11 +175,30 @@ func testAgentNames(t *testing.T, s ActivityAgentStore) {
 		t.Errorf("AgentNames of another agent = %q, want none", got)
 	}
 	other := "account:http://example.com alice"
-	if err := s.AddAgentNames(ctx, orgA, other, []string{"Zed"}); err != nil {
+	if err := s.AddAgentNames(ctx, orgA, map[string][]string{other: {"Zed"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := mustNames(t, s, orgA, other), []string{"Zed"}; !slices.Equal(got, want) {
 		t.Errorf("AgentNames(%s) = %q, want %q", other, got, want)
+	}
+	// Many agents in one call, some names already known.
+	many := map[string][]string{key: {"Alice", "Ally"}, other: {"Zed", "Zee"}}
+	for i := range 50 {
+		many[fmt.Sprintf("mbox:mailto:m%d@example.com", i)] = []string{fmt.Sprintf("M %d", i)}
+	}
+	if err := s.AddAgentNames(ctx, orgA, many); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustNames(t, s, orgA, key), []string{"Al", "Alice", "Alice B.", "Ally"}; !slices.Equal(got, want) {
+		t.Errorf("AgentNames after a call for many agents = %q, want %q", got, want)
+	}
+	if got, want := mustNames(t, s, orgA, other), []string{"Zed", "Zee"}; !slices.Equal(got, want) {
+		t.Errorf("AgentNames(%s) after a call for many agents = %q, want %q", other, got, want)
+	}
+	for i := range 50 {
+		if got := mustNames(t, s, orgA, fmt.Sprintf("mbox:mailto:m%d@example.com", i)); !slices.Equal(got, []string{fmt.Sprintf("M %d", i)}) {
+			t.Errorf("agent %d of a call for many: %q", i, got)
+		}
 	}
 }
 
@@ -190,7 +209,7 @@ func testAgentConcurrency(t *testing.T, s ActivityAgentStore) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			if err := s.AddAgentNames(context.Background(), orgA, key, []string{fmt.Sprintf("Bob %02d", i), "Bob"}); err != nil {
+			if err := s.AddAgentNames(context.Background(), orgA, map[string][]string{key: {fmt.Sprintf("Bob %02d", i), "Bob"}}); err != nil {
 				errs <- err
 			}
 		})

@@ -411,6 +411,27 @@ func testConflict(t *testing.T, o opener) {
 			}
 		}
 	})
+	o.leaf(t, "AssignedIDs", func(t *testing.T, s Store) {
+		// Records whose ids the LRS generated are stored like any other,
+		// and a client's later insert of such an id still conflicts.
+		var recs []lrs.StatementRecord
+		for i := range 20 {
+			r := rec(i, "v:assigned")
+			r.Assigned = true
+			recs = append(recs, r)
+		}
+		mustInsert(t, s, orgA, recs...)
+		for _, r := range recs {
+			checkRecord(t, "assigned-id record", mustGetOne(t, s, orgA, r.ID), r)
+		}
+		got := mustQuery(t, s, orgA, lrs.StatementQuery{Terms: []string{"v:assigned"}, Ascending: true, Limit: 100})
+		checkOrder(t, "query of assigned-id records", got, recs)
+		dup := rec(30, "v:dup")
+		dup.ID = recs[7].ID
+		err := s.InsertStatements(t.Context(), orgA, []lrs.StatementRecord{dup})
+		checkCode(t, "InsertStatements of a client id equal to an assigned one", err, lrs.ECONFLICT)
+		checkRecord(t, "assigned-id record after the conflict", mustGetOne(t, s, orgA, recs[7].ID), recs[7])
+	})
 	o.leaf(t, "VoidedStillConflicts", func(t *testing.T, s Store) {
 		orig := rec(1)
 		mustInsert(t, s, orgA, orig)
@@ -681,6 +702,25 @@ func testQuery(t *testing.T, o opener) {
 		}
 		q := lrs.StatementQuery{Terms: []string{"v:x"}, Since: at(2), Until: at(8), Limit: 2, Ascending: true}
 		checkOrder(t, "limit with a time window "+fmtQuery(q), mustQuery(t, s, orgA, q), sorted(all, true)[3:5])
+	})
+	o.leaf(t, "LargePage", func(t *testing.T, s Store) {
+		// A page larger than what an engine may get back in one piece
+		// (MongoDB's 16 MiB batch) is still whole.
+		var all []lrs.StatementRecord
+		for i := range 12 {
+			r := rec(i, "v:big")
+			r.Raw = rawFor(r.ID, i, strings.Repeat("x", 1536<<10))
+			all = append(all, r)
+		}
+		for _, r := range all {
+			mustInsert(t, s, orgA, r)
+		}
+		q := lrs.StatementQuery{Terms: []string{"v:big"}, Limit: 20}
+		got := mustQuery(t, s, orgA, q)
+		if len(got) != len(all) {
+			t.Fatalf("%s: %d records of 1.5 MiB, want %d", fmtQuery(q), len(got), len(all))
+		}
+		checkOrder(t, "a page of 18 MiB "+fmtQuery(q), got, sorted(all, false))
 	})
 	o.leaf(t, "Paging", func(t *testing.T, s Store) {
 		var all []lrs.StatementRecord

@@ -37,3 +37,6 @@ func Decode(id string, b []byte) (Record, error) {
 	v, err := pebbledb.DecodeRecord(b)
 	return Record{ID: id, RecordValue: v}, err
 }
+
+// PostingID is the statement id of a posting key.
+func PostingID(k []byte) string { return pebbledb.PostingID(k) }

@@ -131,14 +131,13 @@ func (e *pebbleEngine) query(org, term string, sinceMs, untilMs int64, limit int
 		return nil, err
 	}
 	defer it.Close()
-	plen := len(TermPrefix(org, term)) + 8
 	var out []Record
 	ok := it.First()
 	if desc {
 		ok = it.Last()
 	}
 	for ; ok && len(out) < limit; ok = step(it, desc) {
-		id := string(it.Key()[plen:])
+		id := PostingID(it.Key())
 		v, closer, err := e.db.Get(PrimaryKey(org, id))
 		if err != nil {
 			return nil, err
@@ -222,7 +221,6 @@ func (e *boltEngine) insertGroup(org string, recs []Record) error {
 
 func (e *boltEngine) query(org, term string, sinceMs, untilMs int64, limit int, desc bool) ([]Record, error) {
 	lo, hi := bounds(org, term, sinceMs, untilMs)
-	plen := len(TermPrefix(org, term)) + 8
 	var out []Record
 	err := e.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
@@ -242,7 +240,7 @@ func (e *boltEngine) query(org, term string, sinceMs, untilMs int64, limit int, 
 			if bytes.Compare(k, lo) < 0 || bytes.Compare(k, hi) >= 0 {
 				break
 			}
-			id := string(k[plen:])
+			id := PostingID(k)
 			v := b.Get(PrimaryKey(org, id))
 			if v == nil {
 				return fmt.Errorf("dangling posting %q", k)

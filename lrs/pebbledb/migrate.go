@@ -1,0 +1,120 @@
+package pebbledb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	cpebble "github.com/cockroachdb/pebble"
+)
+
+// Layout 1 of the statement keys (before layout 2, see keys.go):
+//
+//	s/<org><id>                      -> record value (the same as layout 2's)
+//	p/<org><term><stored BE ms><id>  -> empty, one posting per term
+//	ref/<org><target><id>            -> empty
+//
+// with <x> escaped as in keys.go and the final <id> of a posting or ref key
+// raw text. A store of layout 1 is migrated when it is opened: every record
+// is written again under layout 2, then the layout-1 keys are deleted and
+// the layout recorded, in one synced batch. A crash in between leaves
+// layout 1 in place (and some layout-2 keys, written again by the next
+// attempt), so the migration simply runs again.
+var (
+	layout1Records  = []byte("s/")
+	layout1Postings = []byte("p/")
+	layout1Refs     = []byte("ref/")
+)
+
+// migrate brings the statement keys to layout 2.
+func (d *DB) migrate() error {
+	var cur []byte
+	if _, err := d.get(layoutKey, func(v []byte) error { cur = bytes.Clone(v); return nil }); err != nil {
+		return fmt.Errorf("pebble: read the statement key layout: %w", err)
+	}
+	switch string(cur) {
+	case layout:
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("pebble: the store's statements are in key layout %q, which this version does not know (it writes layout %s): it was written by a newer version", cur, layout)
+	}
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: layout1Records, UpperBound: prefixEnd(layout1Records)})
+	if err != nil {
+		return fmt.Errorf("pebble: migrate statements: %w", err)
+	}
+	defer it.Close()
+	start := time.Now()
+	n := 0
+	b := d.db.NewBatch()
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == 0 {
+			d.logger.Info("migrating the stored statements to key layout " + layout + " (fixed-width posting keys); the store opens when it is done")
+		}
+		org, id, err := parseLayout1RecordKey(it.Key())
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("pebble: migrate statements: key %q: %w", it.Key(), err)
+		}
+		bid, ok := parseID(id)
+		if !ok {
+			b.Close()
+			return fmt.Errorf("pebble: migrate statements: statement id %q is not a lower-case UUID", id)
+		}
+		r, err := decodeRecord(it.Value())
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("pebble: migrate statements: statement %s: %w", id, err)
+		}
+		kvs, err := recordKeys(nil, org, bid, &r)
+		if err == nil {
+			err = setSorted(b, kvs)
+		}
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("pebble: migrate statements: statement %s: %w", id, err)
+		}
+		if n++; b.Len() > 4<<20 {
+			if err := b.Commit(cpebble.NoSync); err != nil {
+				b.Close()
+				return fmt.Errorf("pebble: migrate statements: %w", err)
+			}
+			b.Close()
+			b = d.db.NewBatch()
+		}
+	}
+	defer b.Close()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("pebble: migrate statements: %w", err)
+	}
+	for _, p := range [][]byte{layout1Records, layout1Postings, layout1Refs} {
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return fmt.Errorf("pebble: migrate statements: %w", err)
+		}
+	}
+	if err := b.Set(layoutKey, []byte(layout), nil); err != nil {
+		return fmt.Errorf("pebble: migrate statements: %w", err)
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fmt.Errorf("pebble: migrate statements: %w", err)
+	}
+	if n > 0 {
+		d.logger.Info("migrated the stored statements to key layout "+layout, "statements", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// parseLayout1RecordKey splits s/<org><id>.
+func parseLayout1RecordKey(k []byte) (org, id string, err error) {
+	rest := k[len(layout1Records):]
+	org, rest, ok := unescape(rest)
+	if !ok {
+		return "", "", errors.New("bad organization")
+	}
+	id, rest, ok = unescape(rest)
+	if !ok || len(rest) != 0 {
+		return "", "", errors.New("bad id")
+	}
+	return org, id, nil
+}
