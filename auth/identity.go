@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -763,4 +765,135 @@ func (m *Identity) ResetPassword(ctx context.Context, token, password string) (A
 		return a, fmt.Errorf("auth: password reset: %w", err)
 	}
 	return a, nil
+}
+
+// ---- sealed values ----
+
+// Seal encrypts and authenticates b (AES-256-GCM under a key derived from
+// the CSRF key and purpose), for state a browser carries between two
+// requests that may reach different processes (the OpenID Connect
+// sign-in's state, nonce and PKCE verifier).
+func (m *Identity) Seal(purpose string, b []byte) (string, error) {
+	aead, err := m.aead(purpose)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("auth: seal: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, b, []byte(purpose))), nil
+}
+
+// ErrUnsealed: a sealed value was altered, or sealed for another purpose
+// or under another key.
+var ErrUnsealed = errors.New("auth: the sealed value is not valid")
+
+// Open returns what Seal sealed for purpose; ErrUnsealed if s is not such
+// a value.
+func (m *Identity) Open(purpose, s string) ([]byte, error) {
+	aead, err := m.aead(purpose)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
+		return nil, ErrUnsealed
+	}
+	b, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(purpose))
+	if err != nil {
+		return nil, ErrUnsealed
+	}
+	return b, nil
+}
+
+func (m *Identity) aead(purpose string) (cipher.AEAD, error) {
+	mac := hmac.New(sha256.New, m.csrf)
+	mac.Write([]byte("lrs seal\x00" + purpose))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("auth: seal: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// ---- external sign-in ----
+
+// External is who an OpenID Connect provider says signed in.
+type External struct {
+	Issuer, Subject string
+	Email           string
+	EmailVerified   bool
+	// Values are the values of the provider's mapped claim.
+	Values []string
+}
+
+// ExternalRule maps a provider's identities to accounts.
+type ExternalRule struct {
+	// Org, when set, is the one organization the provider signs in to:
+	// it signs in that organization's administrators only.
+	Org string
+	// Claim "email" (or empty): the verified email names an existing
+	// account. Any other claim: its values map to a role through Roles,
+	// and the account of the verified email is created or updated to it.
+	Claim string
+	// Roles maps claim values to "operator" or to the id of the
+	// organization the account administers. With Org set, any mapped
+	// value makes an administrator of Org.
+	Roles map[string]string
+}
+
+// ErrExternalRefused: the provider's identity maps to no account. It is
+// also ErrSignInRefused.
+var ErrExternalRefused error = &signInRefusal{"refused"}
+
+// SignInExternal returns the account an external identity signs in as.
+// Errors: ErrExternalRefused, ErrAccountDisabled, wrapped store errors.
+func (m *Identity) SignInExternal(ctx context.Context, x External, r ExternalRule) (Account, error) {
+	email, err := NormalizeEmail(x.Email)
+	if err != nil || !x.EmailVerified {
+		return Account{}, ErrExternalRefused
+	}
+	a, err := m.store.GetAccountByEmail(ctx, email)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrAccountNotFound) {
+		return Account{}, fmt.Errorf("auth: external sign-in: %w", err)
+	}
+	if found && a.Disabled {
+		return Account{}, ErrAccountDisabled
+	}
+	if r.Claim == "" || r.Claim == "email" {
+		if !found || r.Org != "" && !(a.Role == RoleOrgAdmin && a.Org == r.Org) {
+			return Account{}, ErrExternalRefused
+		}
+		return a, nil
+	}
+	role, org := Role(""), ""
+	for _, v := range x.Values {
+		to, ok := r.Roles[v]
+		switch {
+		case !ok:
+		case r.Org != "":
+			role, org = RoleOrgAdmin, r.Org
+		case to == string(RoleOperator):
+			role, org = RoleOperator, ""
+		case role == "":
+			role, org = RoleOrgAdmin, to
+		}
+	}
+	if role == "" {
+		return Account{}, ErrExternalRefused
+	}
+	if found && r.Org != "" && !(a.Role == RoleOrgAdmin && a.Org == r.Org) {
+		// An organization's provider never touches an operator or another
+		// organization's administrator.
+		return Account{}, ErrExternalRefused
+	}
+	if !found {
+		return m.CreateAccount(ctx, NewAccount{Email: email, Role: role, Org: org})
+	}
+	if a.Role == role && a.Org == org {
+		return a, nil
+	}
+	return m.UpdateAccount(ctx, a.ID, AccountChange{Role: &role, Org: &org})
 }
