@@ -549,4 +549,3 @@ func TestOrgAdminCredentials(t *testing.T) {
 	b.want(204, "DELETE", api.AdminPrefix+"/orgs/org-a/credentials/"+c.Key, "")
 	b.want(403, "POST", api.AdminPrefix+"/orgs/org-b/credentials", `{"name":"theirs","scopes":["all"]}`)
 }
-
