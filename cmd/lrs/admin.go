@@ -61,7 +61,7 @@ func bootstrapOrg(ctx context.Context, st store) error {
 
 const adminUsage = `Usage: lrs admin [--server URL] [--token TOKEN] COMMAND [flags]
 
-Manages organizations and credentials through the admin API of a running
+Manages organizations, credentials and accounts through the admin API of a running
 server. --server defaults to $LRS_ADMIN_URL, else http://localhost:8080;
 --token to $LRS_ADMIN_TOKEN (or the file named by $LRS_ADMIN_TOKEN_FILE).
 Both flags may also follow the command.
@@ -74,6 +74,7 @@ Commands:
   credential list --org ID                list the credentials of an organization
   credential revoke --key KEY             revoke a credential (refused everywhere within 5 s)
 
+` + adminAccountsUsage + `
 ` + adminForwardUsage + `
 Scopes: ` + "statements/write, statements/read, statements/read/mine, all/read, all, state, define, profile" + `
 Add --json to any command to print the server's JSON answer.
@@ -120,6 +121,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&help, "help", false, "")
 	fs.BoolVar(&help, "h", false, "")
 	ff := addForwardFlags(fs) // admin_forward.go
+	af := addAccountFlags(fs) // admin_accounts.go
 	// Flags and words may interleave: parse, take a word, parse the rest.
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -242,6 +244,10 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "credential %s revoked (refused by every server within 5 s)\n", key)
 	default:
+		af.name, af.id, af.org, af.asJSON = name, id, org, asJSON
+		if handled, err := af.run(ctx, c, cmd, need, stdout); handled { // admin_accounts.go
+			return err
+		}
 		ff.name, ff.id, ff.org, ff.key, ff.asJSON = name, id, org, key, asJSON
 		if handled, err := ff.run(ctx, c, cmd, need, stdout); handled { // admin_forward.go
 			return err

@@ -48,6 +48,7 @@ func defaults() Config {
 		IdleTimeout:       2 * time.Minute,
 		MaxConnsPerClient: 256,
 		TokenTTL:          time.Hour,
+		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
 	}
 }
 
