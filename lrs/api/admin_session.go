@@ -152,7 +152,9 @@ func (s *server) adminGate(c *gin.Context) {
 	route := strings.TrimPrefix(c.FullPath(), AdminPrefix)
 	acc, _ := accessOf(c.Request.Method, route)
 	if acc == accessPublic {
-		if s.crossSite(c) {
+		// GET: the OpenID Connect sign-in, whose callback is a navigation
+		// from the provider's site (its state protects it).
+		if unsafeMethod(c.Request.Method) && s.crossSite(c) {
 			s.refuse(c, "cross-site requests are refused")
 			return
 		}
@@ -200,22 +202,28 @@ func (s *server) refuse(c *gin.Context, msg string) {
 }
 
 // crossSite reports whether a browser sent the request from another site
-// (the Origin header, else Sec-Fetch-Site): such a request is never
+// (Sec-Fetch-Site, else the Origin header): such a request is never
 // accepted for a state-changing or public admin route, whatever cookies it
 // carries. Scripts send neither header.
 func (s *server) crossSite(c *gin.Context) bool {
-	if o := c.Request.Header.Get("Origin"); o != "" {
-		st := s.admin.identity
-		if st != nil && st.origin != "" && o == st.origin {
-			return false
-		}
-		scheme := "http"
-		if c.Request.TLS != nil {
-			scheme = "https"
-		}
-		return o != scheme+"://"+c.Request.Host
+	switch c.Request.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none": // "none": typed by the user
+		return false
+	case "cross-site", "same-site":
+		return true
 	}
-	return c.Request.Header.Get("Sec-Fetch-Site") == "cross-site"
+	o := c.Request.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	if st := s.admin.identity; st != nil && st.origin != "" && o == st.origin {
+		return false
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return o != scheme+"://"+c.Request.Host // "null" included
 }
 
 // adminAuthenticate returns the principal of the request: the operator

@@ -38,7 +38,7 @@ func consoleHeaders(c *gin.Context) {
 	h.Set("Content-Security-Policy", consoleCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer") // the mailed links carry tokens
+	h.Set("Referrer-Policy", "same-origin") // the mailed links carry tokens: never to another site
 	h.Set("Cache-Control", "no-store")
 	c.Next()
 }
