@@ -3,7 +3,7 @@ GO ?= go
 # The MongoDB-compatible test server, built from its own module (tools/ferretdb).
 FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build test bench ferretdb
+.PHONY: run build test bench ferretdb chromium
 
 run:
 	$(GO) run ./cmd/lrs
@@ -21,13 +21,17 @@ XAPI_CLIENT := tools/xapi-client/node_modules/.package-lock.json
 $(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.json
 	npm ci --prefix tools/xapi-client --no-audit --no-fund
 
+# Headless Chromium for the console's browser tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+
 # The whole suite: vet, formatting, every test on both storage engines (the
-# MongoDB ones against the test server; a real xAPI client library against the
-# binary), then a brief fuzz of the parser.
-test: $(FERRETDB) $(XAPI_CLIENT)
+# MongoDB ones against the test server; a real xAPI client library and a
+# real browser against the binary), then a brief fuzz of the parser.
+test: $(FERRETDB) $(XAPI_CLIENT) chromium
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	LRS_TEST_REQUIRE_NODE=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
+	LRS_TEST_REQUIRE_NODE=1 LRS_TEST_REQUIRE_BROWSER=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
 
 bench:
