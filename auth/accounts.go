@@ -262,6 +262,9 @@ type LoginFailureStore interface {
 	LoginFailures(ctx context.Context, key string) (int, time.Time, error)
 	// ResetLoginFailures forgets the failures of key.
 	ResetLoginFailures(ctx context.Context, key string) error
+	// DeleteLoginFailuresBefore forgets the keys whose last failure is
+	// before t and returns how many.
+	DeleteLoginFailuresBefore(ctx context.Context, t time.Time) (int, error)
 }
 
 // IdentityStore is what accounts and sessions need of a storage engine.

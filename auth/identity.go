@@ -400,8 +400,12 @@ func (m *Identity) StartSession(ctx context.Context, a Account, method, client s
 	}
 	now := m.opts.Now().UTC().Truncate(time.Millisecond)
 	s := Session{Hash: hash, AccountID: a.ID, Method: method, Client: client, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(m.opts.MaxAge)}
-	// Expired sessions are removed at sign-in, which is rare enough for it.
+	// Expired sessions and stale failure counts are removed at sign-in,
+	// which is rare enough for it.
 	if _, err := m.store.DeleteExpiredSessions(ctx, now, now.Add(-m.opts.IdleTimeout)); err != nil {
+		return "", Session{}, fmt.Errorf("auth: start session: %w", err)
+	}
+	if _, err := m.store.DeleteLoginFailuresBefore(ctx, now.Add(-m.opts.Throttle.Window)); err != nil {
 		return "", Session{}, fmt.Errorf("auth: start session: %w", err)
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
@@ -645,7 +649,7 @@ func (m *Identity) Accounts(ctx context.Context) ([]Account, error) {
 
 // ---- invitations and password resets ----
 
-// ErrTokenExpired is returned for a mailed token used after its expiry
+// ErrMailedTokenExpired is returned for a mailed token used after its expiry
 // (it is consumed all the same). It is also ErrTokenNotFound.
 var ErrMailedTokenExpired = fmt.Errorf("%w: expired", ErrTokenNotFound)
 
@@ -718,34 +722,54 @@ func (m *Identity) AcceptInvitation(ctx context.Context, token, password, name s
 	return m.CreateAccount(ctx, NewAccount{Email: t.Email, Name: name, Role: t.Role, Org: t.Org, Password: password})
 }
 
+// MaxLiveResets is how many unexpired reset links an account may have.
+const MaxLiveResets = 3
+
 // RequestPasswordReset returns a reset token for the enabled account with
 // the email, and the account; ok is false (and no error) when there is no
-// such account, which the caller must not reveal.
-func (m *Identity) RequestPasswordReset(ctx context.Context, email string) (token string, a Account, ok bool, err error) {
+// such account, or a reset link was mailed to it less than a minute ago,
+// or MaxLiveResets links are live: the caller must not reveal which.
+func (m *Identity) RequestPasswordReset(ctx context.Context, email string) (token string, a Account, expires time.Time, ok bool, err error) {
 	a, err = m.AccountByEmail(ctx, email)
 	if errors.Is(err, ErrAccountNotFound) {
-		return "", Account{}, false, nil
+		return "", Account{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return "", Account{}, false, fmt.Errorf("auth: password reset: %w", err)
+		return "", Account{}, time.Time{}, false, fmt.Errorf("auth: password reset: %w", err)
 	}
 	if a.Disabled {
-		return "", Account{}, false, nil
+		return "", Account{}, time.Time{}, false, nil
+	}
+	now := m.opts.Now().UTC().Truncate(time.Millisecond)
+	// At most one reset mail a minute, and MaxLiveResets live links, per
+	// account: asking again and again must not flood a mailbox.
+	pending, err := m.store.ListAccountTokens(ctx, TokenPasswordReset)
+	if err != nil {
+		return "", Account{}, time.Time{}, false, fmt.Errorf("auth: password reset: %w", err)
+	}
+	live := 0
+	for _, t := range pending {
+		if t.AccountID != a.ID || !now.Before(t.ExpiresAt) {
+			continue
+		}
+		live++
+		if now.Sub(t.CreatedAt) < time.Minute || live >= MaxLiveResets {
+			return "", Account{}, time.Time{}, false, nil
+		}
 	}
 	tok, hash, err := newSecretToken()
 	if err != nil {
-		return "", Account{}, false, err
+		return "", Account{}, time.Time{}, false, err
 	}
-	now := m.opts.Now().UTC().Truncate(time.Millisecond)
 	t := AccountToken{Hash: hash, Kind: TokenPasswordReset, Email: a.Email, AccountID: a.ID,
 		CreatedBy: "password-reset", CreatedAt: now, ExpiresAt: now.Add(m.opts.ResetTTL)}
 	if _, err := m.store.DeleteExpiredAccountTokens(ctx, now); err != nil {
-		return "", Account{}, false, fmt.Errorf("auth: password reset: %w", err)
+		return "", Account{}, time.Time{}, false, fmt.Errorf("auth: password reset: %w", err)
 	}
 	if err := m.store.CreateAccountToken(ctx, t); err != nil {
-		return "", Account{}, false, fmt.Errorf("auth: password reset: %w", err)
+		return "", Account{}, time.Time{}, false, fmt.Errorf("auth: password reset: %w", err)
 	}
-	return tok, a, true, nil
+	return tok, a, t.ExpiresAt, true, nil
 }
 
 // ResetPassword consumes the reset token, sets the password (validated by

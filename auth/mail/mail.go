@@ -82,9 +82,9 @@ func (m *Mailer) SendInvitation(ctx context.Context, to, link string, t auth.Acc
 }
 
 // SendPasswordReset mails the link that sets a new password.
-func (m *Mailer) SendPasswordReset(ctx context.Context, to, link string, a auth.Account) error {
+func (m *Mailer) SendPasswordReset(ctx context.Context, to, link string, a auth.Account, expires time.Time) error {
 	return m.mail(ctx, to, "Reset your password on "+m.site, resetTmpl,
-		data{Name: a.Name, Email: a.Email, Site: m.site, Link: link, Until: until(m.now().Add(time.Hour))})
+		data{Name: a.Name, Email: a.Email, Site: m.site, Link: link, Until: until(expires)})
 }
 
 func (m *Mailer) mail(ctx context.Context, to, subject string, tmpl *template.Template, d data) error {

@@ -33,7 +33,7 @@ import (
 // AccountMailer mails invitations and password reset links.
 type AccountMailer interface {
 	SendInvitation(ctx context.Context, to, link string, t auth.AccountToken) error
-	SendPasswordReset(ctx context.Context, to, link string, a auth.Account) error
+	SendPasswordReset(ctx context.Context, to, link string, a auth.Account, expires time.Time) error
 }
 
 const (
@@ -822,7 +822,7 @@ func (s *server) requestReset(c *gin.Context) {
 
 func (s *server) sendReset(ctx context.Context, email string) {
 	st := s.admin.identity
-	token, a, ok, err := st.id.RequestPasswordReset(ctx, email)
+	token, a, expires, ok, err := st.id.RequestPasswordReset(ctx, email)
 	switch {
 	case err != nil:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "password reset failed", slog.String("error", err.Error()))
@@ -835,7 +835,7 @@ func (s *server) sendReset(ctx context.Context, email string) {
 		return
 	}
 	link := st.publicURL + consolePath + "/reset?token=" + url.QueryEscape(token)
-	if err := st.mailer.SendPasswordReset(ctx, a.Email, link, a); err != nil {
+	if err := st.mailer.SendPasswordReset(ctx, a.Email, link, a, expires); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "password reset mail failed", slog.String("account", a.ID), slog.String("error", err.Error()))
 	}
 }

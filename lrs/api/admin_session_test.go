@@ -441,7 +441,8 @@ func TestInvitationWithoutMail(t *testing.T) {
 
 func TestPasswordResetByMail(t *testing.T) {
 	smtp := mailtest.NewServer(t)
-	n := newIdentityNode(t, openPebble(t), auth.IdentityOptions{}, smtp)
+	clk := &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	n := newIdentityNode(t, openPebble(t), auth.IdentityOptions{Now: clk.Now}, smtp)
 	n.newAccount("op@example.com", "operator", "")
 	old := n.browser()
 	old.signIn("op@example.com", testPassword)
@@ -469,6 +470,20 @@ func TestPasswordResetByMail(t *testing.T) {
 	old.want(401, "GET", api.AdminPrefix+"/session", "") // signed out everywhere
 	anon.want(401, "POST", api.AdminPrefix+"/session", `{"email":"op@example.com","password":"`+testPassword+`"}`)
 	anon.signIn("op@example.com", newPassword)
+
+	// One reset mail a minute per account: a second request at once is
+	// answered alike but mails nothing; two minutes later it mails again.
+	anon.want(202, "POST", api.AdminPrefix+"/password-reset", `{"email":"op@example.com"}`)
+	first := smtp.Wait(t, 10*time.Second)
+	if again := anon.want(202, "POST", api.AdminPrefix+"/password-reset", `{"email":"op@example.com"}`); string(again) != string(known) {
+		t.Errorf("a throttled reset request is answered %s", again)
+	}
+	clk.Add(2 * time.Minute)
+	anon.want(202, "POST", api.AdminPrefix+"/password-reset", `{"email":"op@example.com"}`)
+	second := smtp.Wait(t, 10*time.Second)
+	if !strings.Contains(first.Body(), "until 2026-03-01 11:00 UTC") || !strings.Contains(second.Body(), "until 2026-03-01 11:02 UTC") {
+		t.Errorf("the mails after the throttled request are not the first and the later one:\n%s\n---\n%s", first.Body(), second.Body())
+	}
 	select {
 	case extra := <-smtp.Mail:
 		t.Errorf("an unexpected mail to %v", extra.To)

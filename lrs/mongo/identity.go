@@ -98,6 +98,7 @@ func (d *DB) identityIndexes() []struct {
 		{d.sessions(), mongo.IndexModel{Keys: bson.D{{Key: "account", Value: 1}}, Options: options.Index().SetName("account")}},
 		{d.sessions(), mongo.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires")}},
 		{d.accountTokens(), mongo.IndexModel{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("kind_created")}},
+		{d.loginFailures(), mongo.IndexModel{Keys: bson.D{{Key: "last", Value: 1}}, Options: options.Index().SetName("last")}},
 	}
 }
 
@@ -411,4 +412,13 @@ func (d *DB) ResetLoginFailures(ctx context.Context, key string) error {
 		return translate(fmt.Errorf("mongo: reset login failures: %w", err))
 	}
 	return nil
+}
+
+// DeleteLoginFailuresBefore forgets the keys whose last failure is before t.
+func (d *DB) DeleteLoginFailuresBefore(ctx context.Context, t time.Time) (int, error) {
+	res, err := d.loginFailures().DeleteMany(ctx, bson.D{{Key: "last", Value: bson.D{{Key: "$lt", Value: t.UTC()}}}})
+	if err != nil {
+		return 0, translate(fmt.Errorf("mongo: delete login failures: %w", err))
+	}
+	return int(res.DeletedCount), nil
 }

@@ -584,3 +584,31 @@ func (d *DB) ResetLoginFailures(ctx context.Context, key string) error {
 }
 
 var errNoFailures = fmt.Errorf("pebble: no login failures")
+
+// DeleteLoginFailuresBefore forgets the keys whose last failure is before t.
+func (d *DB) DeleteLoginFailuresBefore(ctx context.Context, t time.Time) (int, error) {
+	n := 0
+	err := d.identityOp(ctx, "delete login failures", func() error {
+		b := d.db.NewBatch()
+		defer b.Close()
+		err := d.fwdScan([]byte("if/"), false, func(k, v []byte) (bool, error) {
+			var r failureRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return false, err
+			}
+			if r.Last.Before(t) {
+				n++
+				_ = b.Delete(bytes.Clone(k), nil)
+			}
+			return true, nil
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+		return b.Commit(cpebble.Sync)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pebble: delete login failures: %w", err)
+	}
+	return n, nil
+}

@@ -326,4 +326,19 @@ func testLoginFailures(t *testing.T, s auth.IdentityStore) {
 	if err := s.ResetLoginFailures(ctx, key); err != nil {
 		t.Errorf("ResetLoginFailures of nothing: %v", err)
 	}
+	// Stale counts are purged, live ones kept.
+	for k, ms := range map[string]int{"old@example.com": 1000, "new@example.com": 9000} {
+		if _, err := s.AddLoginFailure(ctx, k, at(ms), window); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.DeleteLoginFailuresBefore(ctx, at(5000)); err != nil || n != 1 {
+		t.Errorf("DeleteLoginFailuresBefore = %d, %v; want 1", n, err)
+	}
+	if n, _, _ := s.LoginFailures(ctx, "old@example.com"); n != 0 {
+		t.Errorf("a stale count survived the purge: %d", n)
+	}
+	if n, _, _ := s.LoginFailures(ctx, "new@example.com"); n != 1 {
+		t.Errorf("a live count was purged: %d", n)
+	}
 }
