@@ -66,6 +66,8 @@ var (
 	ErrEmailTaken = errors.New("auth: email taken")
 	// ErrAccountTaken: an account with the id exists.
 	ErrAccountTaken = errors.New("auth: account id taken")
+	// ErrInvalidEmail: not one plain email address.
+	ErrInvalidEmail = errors.New("auth: not an email address")
 )
 
 // NormalizeEmail returns the canonical form of an email address (trimmed,
@@ -74,11 +76,11 @@ var (
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 254 {
-		return "", errors.New("not an email address")
+		return "", ErrInvalidEmail
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s || !strings.Contains(s, "@") {
-		return "", errors.New("not an email address")
+		return "", ErrInvalidEmail
 	}
 	return strings.ToLower(s), nil
 }

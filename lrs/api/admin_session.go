@@ -528,6 +528,8 @@ func (s *server) failIdentity(c *gin.Context, err error) {
 		err = lrs.Errorf(lrs.ECONFLICT, "an account with this email already exists")
 	case errors.Is(err, auth.ErrTokenNotFound):
 		err = lrs.Errorf(lrs.EINVALID, "this link is not valid: it was used, withdrawn or has expired")
+	case errors.Is(err, auth.ErrInvalidEmail):
+		err = lrs.Errorf(lrs.EINVALID, "email: is not one plain email address")
 	}
 	s.failAdmin(c, err)
 }

@@ -40,8 +40,15 @@ func consoleHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin") // the mailed links carry tokens: never to another site
 	h.Set("Cache-Control", "no-store")
+	if c.Request.Method == http.MethodPost { // the forms hold a few short fields
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxConsoleForm)
+	}
 	c.Next()
 }
+
+// maxConsoleForm bounds a console form's body (a longer one reads as empty
+// and is refused like an empty form).
+const maxConsoleForm = 64 << 10
 
 func (s *server) routesConsole(e *gin.Engine) {
 	css, _ := consoleFS.ReadFile("console/console.css")

@@ -96,3 +96,21 @@ func TestConsolePages(t *testing.T) {
 		t.Errorf("reset with an unknown token: %d\n%s", res.StatusCode, html)
 	}
 }
+
+func TestConsoleFormLimits(t *testing.T) {
+	n := newIdentityNode(t, openPebble(t), auth.IdentityOptions{}, nil)
+	n.newAccount("a@example.com", "operator", "")
+	b := n.browser()
+	res, _ := b.form("/console/login", url.Values{"email": {"a@example.com"}, "password": {testPassword}, "pad": {strings.Repeat("x", 100<<10)}})
+	if res.StatusCode == http.StatusSeeOther {
+		t.Error("a 100 KiB sign-in form was accepted")
+	}
+	// An address the validator lets through but mail parsing refuses is a
+	// 400, not a 500.
+	for _, e := range []string{"a..b@example.com", "a@b@example.com", "A <a@example.com>"} {
+		body := `{"email":"` + e + `","role":"operator"}`
+		if res, out := b.do("POST", api.AdminPrefix+"/accounts", body, "Authorization", "Bearer "+adminToken); res.StatusCode != 400 || !strings.Contains(string(out), "email") {
+			t.Errorf("email %q: %d %s, want a 400 naming the email", e, res.StatusCode, out)
+		}
+	}
+}
