@@ -32,9 +32,11 @@ import (
 //
 // Other files of this package add admin endpoints (for instance the
 // forwarding objects) with addAdminRoutes from an init function; their
-// handlers run behind the token check and use s.bindAdmin (validated
-// JSON bodies), s.failAdmin (errors) and s.audited (audit log and
-// metrics), and may extend AdminOptions with the stores they need.
+// handlers run behind adminGate (authentication, then the access rule of
+// admin_access.go: a route under /orgs/:org is that organization's) and
+// use s.bindAdmin (validated JSON bodies), s.failAdmin (errors) and
+// s.audited (audit log and metrics), and may extend AdminOptions with the
+// stores they need.
 
 // AdminPrefix is the path of the admin API.
 const AdminPrefix = "/admin/v1"
@@ -87,8 +89,8 @@ var (
 	adminHooks   []func(s *server, g *gin.RouterGroup)
 )
 
-// addAdminRoutes registers fn to add routes to the admin group (behind the
-// token check) of every handler New builds afterwards. Call it from init.
+// addAdminRoutes registers fn to add routes to the admin group (behind
+// adminGate) of every handler New builds afterwards. Call it from init.
 func addAdminRoutes(fn func(s *server, g *gin.RouterGroup)) {
 	adminHooksMu.Lock()
 	defer adminHooksMu.Unlock()
