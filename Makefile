@@ -3,7 +3,7 @@ GO ?= go
 # The MongoDB-compatible test server, built from its own module (tools/ferretdb).
 FERRETDB := .tools/ferretdb-test
 
-.PHONY: run build check test bench bench-http ferretdb
+.PHONY: run build check test bench bench-http ferretdb chromium
 
 # The server on the embedded store, as built: exec makes lrs make's own child,
 # so a signal to make (SIGTERM, or Ctrl-C) reaches it and it shuts down.
@@ -28,18 +28,23 @@ XAPI_CLIENT := tools/xapi-client/node_modules/.package-lock.json
 $(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.json
 	npm ci --prefix tools/xapi-client --no-audit --no-fund
 
+# Headless Chromium for the console's browser tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+
 # Test modules of their own (their dependencies stay out of the server's
 # go.mod): the storage engine comparison and the container files check.
 TOOL_MODULES := tools/enginebench tools/dockertest
 
 # The whole suite: vet, formatting, every test on both storage engines (the
-# MongoDB ones against the test server; a real xAPI client library against the
-# binary), the test modules under tools/, then a brief fuzz of the parser.
-test: $(FERRETDB) $(XAPI_CLIENT)
+# MongoDB ones against the test server; a real xAPI client library and a
+# real browser against the binary), the test modules under tools/, then a
+# brief fuzz of the parser.
+test: $(FERRETDB) $(XAPI_CLIENT) chromium
 	$(GO) vet ./...
 	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	LRS_TEST_REQUIRE_NODE=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
+	LRS_TEST_REQUIRE_NODE=1 LRS_TEST_REQUIRE_BROWSER=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
 	@for m in $(TOOL_MODULES); do (cd $$m && CGO_ENABLED=0 $(GO) test -count=1 ./...) || exit 1; done
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
 

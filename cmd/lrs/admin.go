@@ -54,7 +54,7 @@ func bootstrapOrg(ctx context.Context, orgs auth.OrgStore) error {
 func adminUsage(types *forward.Registry) string {
 	return `Usage: lrs admin [--server URL] [--token TOKEN] COMMAND [flags]
 
-Manages organizations and credentials through the admin API of a running
+Manages organizations, credentials and accounts through the admin API of a running
 server. --server defaults to $LRS_ADMIN_URL, else http://localhost:8080;
 --token to $LRS_ADMIN_TOKEN (or the file named by $LRS_ADMIN_TOKEN_FILE).
 Both flags may also follow the command.
@@ -67,6 +67,7 @@ Commands:
   credential list --org ID                list the credentials of an organization
   credential revoke --key KEY             revoke a credential (refused everywhere within 5 s)
 
+` + adminAccountsUsage + `
 ` + adminForwardUsage(types) + `
 Scopes: ` + "statements/write, statements/read, statements/read/mine, all/read, all, state, define, profile" + `
 Add --json to any command to print the server's JSON answer.
@@ -118,6 +119,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	ff := addForwardFlags(fs, types) // admin_forward.go
+	af := addAccountFlags(fs)        // admin_accounts.go
 	// Flags and words may interleave: parse, take a word, parse the rest.
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -240,6 +242,10 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "credential %s revoked (refused by every server within 5 s)\n", key)
 	default:
+		af.name, af.id, af.org, af.asJSON = name, id, org, asJSON
+		if handled, err := af.run(ctx, c, cmd, need, stdout); handled { // admin_accounts.go
+			return err
+		}
 		ff.name, ff.id, ff.org, ff.asJSON = name, id, org, asJSON
 		if handled, err := ff.run(ctx, c, cmd, need, stdout); handled { // admin_forward.go
 			return err

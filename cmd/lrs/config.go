@@ -65,6 +65,9 @@ type Config struct {
 
 	// Forwarding to LMS destinations and its alert mail (forward.go).
 	Forward ForwardConfig
+
+	// Accounts, sessions and single sign-on (accounts.go).
+	Accounts AccountsConfig
 }
 
 // Secret is a string that never prints itself.
@@ -491,6 +494,7 @@ func loadConfig(getenv func(string) string, flags map[string]string) (Config, er
 	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") && !hasError(errs, "LRS_BOOTSTRAP_") {
 		errs = append(errs, errors.New("LRS_BOOTSTRAP_KEY and LRS_BOOTSTRAP_SECRET must be set together (or neither, to generate a credential)"))
 	}
+	errs = append(errs, c.Accounts.check()...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, &ConfigError{err}
 	}

@@ -48,6 +48,7 @@ func defaults() Config {
 		IdleTimeout:       2 * time.Minute,
 		MaxConnsPerClient: 256,
 		TokenTTL:          time.Hour,
+		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
 	}
 }
 
@@ -179,6 +180,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad key", nil, []string{"LRS_BOOTSTRAP_KEY=my key", "LRS_BOOTSTRAP_SECRET=long-enough"}, []string{"LRS_BOOTSTRAP_KEY"}},
 		{"variable and _FILE both set", nil, []string{"LRS_BOOTSTRAP_KEY=k12", "LRS_BOOTSTRAP_SECRET=long-enough", "LRS_BOOTSTRAP_SECRET_FILE=" + secretFile}, []string{"LRS_BOOTSTRAP_SECRET and LRS_BOOTSTRAP_SECRET_FILE are both set"}},
 		{"missing _FILE", nil, []string{"LRS_BOOTSTRAP_KEY=k12", "LRS_BOOTSTRAP_SECRET_FILE=/does/not/exist"}, []string{"LRS_BOOTSTRAP_SECRET_FILE"}},
+		{"zero session idle timeout", nil, []string{"LRS_SESSION_IDLE_TIMEOUT=0s"}, []string{"LRS_SESSION_IDLE_TIMEOUT"}},
+		{"OIDC issuer without client", nil, []string{"LRS_OIDC_ISSUER=https://idp.example"}, []string{"LRS_OIDC_ISSUER and LRS_OIDC_CLIENT_ID must be set together"}},
+		{"OIDC issuer not a URL", nil, []string{"LRS_OIDC_ISSUER=idp.example", "LRS_OIDC_CLIENT_ID=lrs"}, []string{"LRS_OIDC_ISSUER", "not an http(s) URL"}},
+		{"OIDC claim without roles", nil, []string{"LRS_OIDC_ISSUER=https://idp.example", "LRS_OIDC_CLIENT_ID=lrs", "LRS_OIDC_CLAIM=groups"}, []string{"LRS_OIDC_CLAIM", "needs LRS_OIDC_ROLES"}},
+		{"OIDC roles malformed", nil, []string{"LRS_OIDC_ROLES=admins"}, []string{"LRS_OIDC_ROLES", "want VALUE=operator or VALUE=ORG"}},
+		{"OIDC roles to a bad org id", []string{"--oidc-roles=admins=not an org"}, nil, []string{"--oidc-roles"}},
+		{"OIDC org providers file missing", nil, []string{"LRS_OIDC_ORG_PROVIDERS=/does/not/exist"}, []string{"LRS_OIDC_ORG_PROVIDERS"}},
+		{"OIDC org provider incomplete", nil, []string{"LRS_OIDC_ORG_PROVIDERS=" + writeFile(t, `[{"org":"acme","claim":"groups"}]`)}, []string{"issuer and client_id are required", "a claim other than email needs values"}},
 		{
 			"every error reported at once",
 			[]string{"--max-limit=0"},

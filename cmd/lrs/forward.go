@@ -50,7 +50,7 @@ var forwardSettings = []setting{
 	},
 	{
 		flag: "smtp-host", env: "LRS_SMTP_HOST",
-		usage: "SMTP server for alert mail to LMS configuration contacts (unset: no mail)",
+		usage: "SMTP server for alert mail to LMS configuration contacts and for account mail (invitations, password resets); unset: no mail",
 		apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
 		show:  func(c *Config) string { return c.Forward.SMTPHost },
 	},
@@ -69,7 +69,7 @@ var forwardSettings = []setting{
 	},
 	{
 		flag: "smtp-from", env: "LRS_SMTP_FROM",
-		usage: "sender address of alert mail",
+		usage: "sender address of alert and account mail",
 		apply: func(c *Config, v string) error { c.Forward.SMTPFrom = v; return nil },
 		show:  func(c *Config) string { return c.Forward.SMTPFrom },
 	},

@@ -178,6 +178,9 @@ func (a *app) doStart(ctx context.Context) error {
 	adminOpts := a.adminOptions(st, authn, publicURL)
 	if adminOpts != nil {
 		adminOpts.Forward = fwd.admin(st)
+		if err := a.identity(ctx, st, adminOpts, publicURL); err != nil { // accounts.go
+			return fmt.Errorf("accounts: %w", err)
+		}
 	}
 	handler, err := api.New(api.Options{
 		Service:        svc,
@@ -216,6 +219,9 @@ func (a *app) doStart(ctx context.Context) error {
 	endpoint := publicURL + cfg.XAPIRoot + "/"
 	fmt.Fprintf(a.stdout, "xAPI endpoint: %s\n", endpoint)
 	fmt.Fprintf(a.stdout, "OAuth 2.0 token URL: %s\n", publicURL+api.TokenPath)
+	if adminOpts != nil && adminOpts.Identity != nil {
+		fmt.Fprintf(a.stdout, "console: %s/console/\n", publicURL)
+	}
 	for _, line := range banner {
 		fmt.Fprintln(a.stdout, line)
 	}

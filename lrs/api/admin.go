@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -27,12 +26,15 @@ import (
 )
 
 // The admin API: JSON under /admin/v1, protected by a bearer token
-// configured at start (LRS_ADMIN_TOKEN). It manages organizations and
-// credentials, and the forwarding objects of organizations
-// (admin_forward.go); admin_openapi.json documents it
-// (TestAdminOpenAPIInSync keeps the two in step). Handlers run behind the
-// token check and use s.bindAdmin (validated JSON bodies), s.failAdmin
-// (errors) and s.audited (audit log and metrics).
+// configured at start (LRS_ADMIN_TOKEN) or an account's session
+// (admin_session.go), each route by the rule of admin_access.go. It
+// manages organizations, credentials and accounts, and the forwarding
+// objects of organizations (admin_forward.go); admin_openapi.json
+// documents it (TestAdminOpenAPIInSync keeps the two in step). Handlers run
+// behind adminGate (authentication, then the access rule of
+// admin_access.go: a route under /orgs/:org is that organization's) and use
+// s.bindAdmin (validated JSON bodies), s.failAdmin (errors) and s.audited
+// (audit log and metrics).
 
 // AdminPrefix is the path of the admin API.
 const AdminPrefix = "/admin/v1"
@@ -58,16 +60,26 @@ type AdminOptions struct {
 	// Forward enables the forwarding objects (admin_forward.go); nil:
 	// their endpoints answer 503.
 	Forward *forward.Admin
+	// Identity enables accounts, sessions and the console's sign-in
+	// (admin_session.go, console.go); nil: only the token.
+	Identity *auth.Identity
+	// Mailer mails invitations and password resets; nil: none are mailed
+	// (an invitation's answer then carries its link).
+	Mailer AccountMailer
+	// OIDC are the OpenID Connect providers accounts may sign in through
+	// (admin_oidc.go).
+	OIDC []OIDCProvider
 }
 
 // MinAdminTokenLen is the shortest admin token accepted.
 const MinAdminTokenLen = 32
 
 type adminState struct {
-	opts    AdminOptions
-	token   [32]byte // SHA-256 of the token: compared in constant time
-	audit   *slog.Logger
-	actions *prometheus.CounterVec // nil: not counted
+	opts     AdminOptions
+	token    [32]byte // SHA-256 of the token: compared in constant time
+	audit    *slog.Logger
+	actions  *prometheus.CounterVec // nil: not counted
+	identity *identityState         // nil: no accounts (admin_session.go)
 }
 
 //go:embed admin_openapi.json
@@ -100,6 +112,9 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 		a.actions = cv
 	}
 	s.admin = a
+	if err := s.mountIdentity(a, reg); err != nil {
+		return err
+	}
 
 	openAPI := adminOpenAPI
 	if opts.Forward != nil {
@@ -110,7 +125,9 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 		openAPI = doc
 	}
 	e.GET(AdminPrefix+"/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
-	g := e.Group(AdminPrefix, s.adminAuth)
+	// Every route of the group is authenticated and authorized by
+	// adminGate (admin_access.go).
+	g := e.Group(AdminPrefix, s.adminGate)
 	g.GET("/orgs", s.audited("org.list", s.listOrgs))
 	g.POST("/orgs", s.audited("org.create", s.createOrg))
 	g.GET("/orgs/:org", s.audited("org.get", s.getOrg))
@@ -123,23 +140,11 @@ func (s *server) mountAdmin(e *gin.Engine, opts *AdminOptions, reg prometheus.Re
 	g.DELETE("/credentials/:key", s.audited("credential.delete", s.deleteCredential))
 	g.POST("/credentials/:key/revoke", s.audited("credential.revoke", s.revokeCredential))
 	s.forwardRoutes(g)
-	return nil
-}
-
-// adminAuth checks the bearer token in constant time.
-func (s *server) adminAuth(c *gin.Context) {
-	// The scheme is case-insensitive (RFC 9110 §11.1).
-	scheme, tok, ok := strings.Cut(c.Request.Header.Get("Authorization"), " ")
-	ok = ok && strings.EqualFold(scheme, "Bearer")
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	if !ok || subtle.ConstantTimeCompare(sum[:], s.admin.token[:]) != 1 {
-		s.guard.fail(c, "admin_token")
-		c.Header("WWW-Authenticate", `Bearer realm="lrs-admin"`)
-		writeError(c, http.StatusUnauthorized, lrs.EUNAUTHORIZED, "a valid admin bearer token is required")
-		s.auditRecord(c, "auth", "", http.StatusUnauthorized)
-		return
+	s.routesIdentity(g) // admin_session.go
+	if a.identity != nil {
+		s.routesConsole(e) // console.go
 	}
-	c.Next()
+	return nil
 }
 
 const keyAdminTarget = "lrs.admin.target"
@@ -173,7 +178,7 @@ func (s *server) auditRecord(c *gin.Context, action, target string, status int) 
 		s.admin.actions.WithLabelValues(action, outcome).Inc()
 	}
 	s.admin.audit.LogAttrs(c.Request.Context(), slog.LevelInfo, "admin action",
-		slog.String("who", "admin-token"),
+		slog.String("who", adminPrincipalOf(c).who()),
 		slog.String("client", c.RemoteIP()),
 		slog.String("action", action),
 		slog.String("target", target),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
@@ -25,7 +26,15 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	s := &server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := s.mountAdmin(e, &AdminOptions{Token: strings.Repeat("t", MinAdminTokenLen), Store: db}, nil); err != nil {
+	key, err := auth.LoadIdentityKey(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := auth.NewIdentity(db, key, auth.IdentityOptions{Password: auth.PasswordParams{Memory: 64, Time: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.mountAdmin(e, &AdminOptions{Token: strings.Repeat("t", MinAdminTokenLen), Store: db, Identity: id}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
@@ -80,6 +89,10 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		"Configuration": configurationJSON{}, "ConfigurationWrite": configurationRequest{}, "ConfigurationStatus": statusJSON{},
 		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{},
 		"Delivery": deliveryJSON{}, "Attempt": attemptJSON{},
+		"Account": accountJSON{}, "AccountCreate": accountCreateRequest{}, "AccountUpdate": accountUpdateRequest{},
+		"Session": sessionJSON{}, "SignIn": signInRequest{}, "SignedOut": signedOutJSON{},
+		"Invitation": invitationJSON{}, "InvitationCreate": invitationCreateRequest{}, "InvitationAccept": invitationAcceptRequest{},
+		"ResetRequest": resetRequest{}, "ResetConfirm": resetConfirmRequest{},
 	} {
 		sc, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -91,14 +91,20 @@ type server struct {
 
 // New returns the HTTP handler of the LRS.
 func New(opts Options) (http.Handler, error) {
+	_, h, err := build(opts)
+	return h, err
+}
+
+// build returns the router and the handler around it.
+func build(opts Options) (*gin.Engine, http.Handler, error) {
 	if opts.Service == nil {
-		return nil, errors.New("api: Options.Service is required")
+		return nil, nil, errors.New("api: Options.Service is required")
 	}
 	if opts.Documents == nil {
-		return nil, errors.New("api: Options.Documents is required")
+		return nil, nil, errors.New("api: Options.Documents is required")
 	}
 	if opts.Auth == nil {
-		return nil, errors.New("api: Options.Auth is required")
+		return nil, nil, errors.New("api: Options.Auth is required")
 	}
 	root := opts.Root
 	if root == "" {
@@ -132,7 +138,7 @@ func New(opts Options) (http.Handler, error) {
 	if len(opts.Versions) > 0 {
 		for _, v := range opts.Versions {
 			if !slices.Contains(schema.Versions, v) {
-				return nil, fmt.Errorf("api: Options.Versions: %q is not a version schema implements", v)
+				return nil, nil, fmt.Errorf("api: Options.Versions: %q is not a version schema implements", v)
 			}
 		}
 		vs := slices.Clone(opts.Versions)
@@ -145,18 +151,18 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Registerer != nil {
 		m, err := newHTTPMetrics(opts.Registerer)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s.metrics = m
 	}
 
 	guard, err := newAuthGuard(opts.Slowdown, opts.Registerer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.guard = guard
 	if s.tokenRequests, err = newTokenRequests(opts.Registerer); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	gin.SetMode(gin.ReleaseMode)
@@ -194,14 +200,14 @@ func New(opts Options) (http.Handler, error) {
 	s.registerDocuments(x)
 	if opts.Admin != nil {
 		if err := s.mountAdmin(e, opts.Admin, opts.Registerer); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
 	e.NoRoute(s.noRoute(http.StatusNotFound, lrs.ENOTFOUND, "no resource at this path"))
 	e.NoMethod(s.noRoute(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
 
-	return bodyDeadline(s.alternateSyntax(e), opts.BodyTimeout), nil
+	return e, bodyDeadline(s.alternateSyntax(e), opts.BodyTimeout), nil
 }
 
 // underRoot reports whether path is the xAPI root or below it.

@@ -15,6 +15,7 @@
 //	document_locks _id as documents  (writes in flight; tiny)
 //	activities   _id "<org>\x00<activity id>\x00<version>"  shard key {_id: 1}
 //	agents       _id "<org>\x00<ifi key>\x00<name>"         shard key {_id: 1}
+//	accounts, sessions, account_tokens, login_failures (identity.go; few, unsharded)
 package mongo
 
 import (
@@ -185,7 +186,8 @@ func (d *DB) createIndexes(ctx context.Context) error {
 		// Documents: a scope's listing by updated time, and its deletion.
 		{d.documentsColl(), documentIndex},
 	}
-	specs = append(specs, d.forwardIndexes()...) // forward.go
+	specs = append(specs, d.forwardIndexes()...)  // forward.go
+	specs = append(specs, d.identityIndexes()...) // identity.go
 	for _, s := range specs {
 		if _, err := s.coll.Indexes().CreateOne(ctx, s.model); err != nil {
 			return translate(fmt.Errorf("mongo: create index %s: %w", *indexName(s.model), err))
