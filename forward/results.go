@@ -220,7 +220,11 @@ type ObjectiveResult struct {
 	// Gen increases on every write of the result (a change of the
 	// computed values under an override, of the sources, …): the
 	// compare-and-swap token of ResultStore.PutResults. 0: not stored.
-	Gen       int64
+	Gen int64
+	// RulesAt is the UpdatedAt of the objective whose rules computed the
+	// values: a process that reads a result computed under a newer edit
+	// of its objective than it knows reads the objective again.
+	RulesAt   time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time // when Revision last increased
 }

@@ -122,19 +122,19 @@ func TestResultRules(t *testing.T) {
 		},
 		{
 			name: "failed then passed: the later pass", obj: best,
-			cs: []Contribution{contrib("f", 0, VerbFailed), contrib("p", 5, VerbPassed)},
+			cs:         []Contribution{contrib("f", 0, VerbFailed), contrib("p", 5, VerbPassed)},
 			completion: "unknown", success: "true", score: "none", attempts: 1, statements: 2,
 			sources: Sources{Success: "p", FirstActivity: "f", LastActivity: "p"},
 		},
 		{
 			name: "two fails: the later one sets it", obj: best,
-			cs: []Contribution{contrib("f1", 0, VerbFailed), contrib("f2", 5, VerbFailed)},
+			cs:         []Contribution{contrib("f1", 0, VerbFailed), contrib("f2", 5, VerbFailed)},
 			completion: "unknown", success: "false", score: "none", attempts: 1, statements: 2,
 			sources: Sources{Success: "f2", FirstActivity: "f1", LastActivity: "f2"},
 		},
 		{
 			name: "result fields win over the verb", obj: best,
-			cs: []Contribution{withResult(contrib("c", 0, VerbCompleted), ptr(false), nil), withResult(contrib("p", 1, VerbPassed), nil, ptr(false))},
+			cs:         []Contribution{withResult(contrib("c", 0, VerbCompleted), ptr(false), nil), withResult(contrib("p", 1, VerbPassed), nil, ptr(false))},
 			completion: "false", success: "false", score: "none", attempts: 1, statements: 2,
 			sources: Sources{Completion: "c", Success: "p", FirstActivity: "c", LastActivity: "p"},
 		},
