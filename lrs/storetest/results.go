@@ -35,6 +35,7 @@ func RunResults(t *testing.T, open func(t *testing.T) forward.ResultStore) {
 		{"ListSince", testResListSince},
 		{"ListByParticipant", testResListParticipant},
 		{"Delete", testResDelete},
+		{"ObjectiveAttemptRule", testResObjectiveRule},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -588,5 +589,24 @@ func testResDelete(t *testing.T, s forward.ResultStore) {
 	mustPut(t, s, false, forward.ObjectiveResult{ResultKey: k, Revision: 1})
 	if _, err := s.GetResults(t.Context(), []forward.ResultKey{k}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An objective's attempt rule (LatestAttemptCounts) is kept, when the
+// store keeps objectives.
+func testResObjectiveRule(t *testing.T, s forward.ResultStore) {
+	os, ok := s.(forward.ObjectiveStore)
+	if !ok {
+		t.Skip("not an ObjectiveStore")
+	}
+	for _, latest := range []bool{true, false} {
+		o := forward.Objective{ID: "obj-1", Org: orgA, Name: "Quiz", ActivityID: "https://example.com/act", LatestAttemptCounts: latest, CreatedAt: fat(0), UpdatedAt: fat(1)}
+		if err := os.PutObjective(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.GetObjective(t.Context(), orgA, "obj-1")
+		if err != nil || got.LatestAttemptCounts != latest {
+			t.Errorf("objective with LatestAttemptCounts %v read back as %v (%v)", latest, got.LatestAttemptCounts, err)
+		}
 	}
 }
