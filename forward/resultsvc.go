@@ -521,7 +521,8 @@ type OverrideChange struct {
 }
 
 // Override applies ch to the stored result of key and returns the result
-// written (its revision increased). ErrNotFound when there is no result.
+// written (its revision increased). ErrNotFound when there is no result,
+// ErrNotOverridden when ch only clears values that are not overridden.
 func (r *Results) Override(ctx context.Context, key ResultKey, ch OverrideChange) (ObjectiveResult, error) {
 	for attempt := 0; ; attempt++ {
 		if attempt == maxResultAttempts {
@@ -546,8 +547,14 @@ func (r *Results) Override(ctx context.Context, key ResultKey, ch OverrideChange
 		for f, e := range cur.Override.Set {
 			set[f] = e
 		}
+		cleared := false
 		for _, f := range ch.Clear {
+			_, was := set[f]
+			cleared = cleared || was
 			delete(set, f)
+		}
+		if len(ch.Fields) == 0 && !cleared {
+			return ObjectiveResult{}, ErrNotOverridden
 		}
 		for _, f := range ch.Fields {
 			next.Override.Values.copyField(f, ch.Values)
@@ -580,6 +587,10 @@ func (r *Results) Override(ctx context.Context, key ResultKey, ch OverrideChange
 		return next, err
 	}
 }
+
+// ErrNotOverridden: an override change only clears values that are not
+// overridden.
+var ErrNotOverridden = errors.New("forward: not overridden")
 
 // Observers is a StatementObserver that calls every one of its observers,
 // in order, and returns their errors joined (the call may be repeated:
