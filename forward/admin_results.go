@@ -146,14 +146,23 @@ func (a *Admin) resultKey(ctx context.Context, org, objectiveID, participant, re
 }
 
 // ListResults returns a page of q (q.Org's results of q.ObjectiveID, of
-// q.Participant, or both). ErrNotFound (the objective), ErrInvalid (no
-// objective nor participant, a participant, a limit out of 1..1000).
-func (a *Admin) ListResults(ctx context.Context, q ResultQuery) ([]ObjectiveResult, error) {
+// q.Participant, or both) and the position after which the next page
+// starts (nil: this is the last page). ErrNotFound (the objective),
+// ErrInvalid (no objective nor participant, a participant, a limit out of
+// 1..1000).
+func (a *Admin) ListResults(ctx context.Context, q ResultQuery) ([]ObjectiveResult, *ResultCursor, error) {
 	q, err := a.checkQuery(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return a.store.ListResults(ctx, q)
+	q.Limit++ // one more tells whether there is a next page
+	page, err := a.store.ListResults(ctx, q)
+	if err != nil || len(page) < q.Limit {
+		return page, nil, err
+	}
+	page = page[:q.Limit-1]
+	next := page[len(page)-1].Cursor()
+	return page, &next, nil
 }
 
 func (a *Admin) checkQuery(ctx context.Context, q ResultQuery) (ResultQuery, error) {

@@ -125,11 +125,19 @@ func TestAdminResults(t *testing.T) {
 	}
 
 	// Lists and their checks.
-	page, err := h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Completed: ptrTo(true), Limit: 10})
-	if err != nil || len(page) != 2 {
-		t.Fatalf("completed results: %d, %v", len(page), err)
+	page, next, err := h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Completed: ptrTo(true), Limit: 10})
+	if err != nil || len(page) != 2 || next != nil {
+		t.Fatalf("completed results: %d, next %v, %v", len(page), next, err)
 	}
-	page, err = h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, Participant: "ada@example.com", Limit: 10})
+	page, next, err = h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Limit: 1})
+	if err != nil || len(page) != 1 || next == nil || next.Participant != page[0].Participant {
+		t.Fatalf("a first page of one: %d, next %v, %v", len(page), next, err)
+	}
+	page, next, err = h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Limit: 1, After: next})
+	if err != nil || len(page) != 1 || next != nil || page[0].Participant != "mbox:mailto:grace@example.com" {
+		t.Fatalf("the last page: %d, next %v, %v", len(page), next, err)
+	}
+	page, _, err = h.admin.ListResults(ctx, forward.ResultQuery{Org: resOrg, Participant: "ada@example.com", Limit: 10})
 	if err != nil || len(page) != 1 || page[0].ObjectiveID != "fire" {
 		t.Fatalf("Ada's results: %+v, %v", page, err)
 	}
@@ -139,7 +147,7 @@ func TestAdminResults(t *testing.T) {
 		{Org: resOrg, ObjectiveID: "fire", Limit: 1001},
 		{Org: resOrg, Participant: "nobody", Limit: 10},
 	} {
-		if _, err := h.admin.ListResults(ctx, q); !errors.Is(err, forward.ErrInvalid) {
+		if _, _, err := h.admin.ListResults(ctx, q); !errors.Is(err, forward.ErrInvalid) {
 			t.Errorf("ListResults(%+v): %v, want ErrInvalid", q, err)
 		}
 	}
@@ -201,7 +209,7 @@ func TestAdminObjectiveRulesRecompute(t *testing.T) {
 	}
 	// Without a read model, results answer ErrConflict.
 	bare := forward.NewAdmin(h.db, forwardtest.Registry(t, probeType()), forward.AdminOptions{})
-	if _, err := bare.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Limit: 1}); !errors.Is(err, forward.ErrConflict) {
+	if _, _, err := bare.ListResults(ctx, forward.ResultQuery{Org: resOrg, ObjectiveID: "fire", Limit: 1}); !errors.Is(err, forward.ErrConflict) {
 		t.Errorf("results without a read model: %v", err)
 	}
 }
