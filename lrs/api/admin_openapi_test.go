@@ -80,6 +80,8 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		"Configuration": configurationJSON{}, "ConfigurationWrite": configurationRequest{}, "ConfigurationStatus": statusJSON{},
 		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{},
 		"Delivery": deliveryJSON{}, "Attempt": attemptJSON{},
+		"Result": resultJSON{}, "ResultValues": valuesJSON{}, "Actor": actorJSON{}, "Override": overrideJSON{},
+		"OverrideEvent": overrideEventJSON{}, "OverrideWrite": overrideRequest{}, "Score": scoreJSON{},
 	} {
 		sc, ok := doc.Components.Schemas[name]
 		if !ok {
@@ -87,13 +89,21 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 			continue
 		}
 		var fields, props []string
-		rt := reflect.TypeOf(v)
-		for i := 0; i < rt.NumField(); i++ {
-			n, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			if n != "" && n != "-" {
-				fields = append(fields, n)
+		var add func(rt reflect.Type)
+		add = func(rt reflect.Type) {
+			for i := 0; i < rt.NumField(); i++ {
+				f := rt.Field(i)
+				if f.Anonymous { // embedded: its fields are the parent's
+					add(f.Type)
+					continue
+				}
+				n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if n != "" && n != "-" {
+					fields = append(fields, n)
+				}
 			}
 		}
+		add(reflect.TypeOf(v))
 		for p := range sc.Properties {
 			props = append(props, p)
 		}
