@@ -1,6 +1,7 @@
 package pebbledb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -301,6 +302,7 @@ func normResult(r *forward.ObjectiveResult) {
 type resultPos struct {
 	forward.ResultCursor
 	completed, passed bool
+	record            []byte // the result's record, when the scan read it
 }
 
 // ListResults scans the index that serves q (the participant's rp/ keys,
@@ -328,21 +330,43 @@ func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.
 	if err != nil {
 		return nil, fwdErr("list results", err)
 	}
-	for _, p := range pos {
-		k := forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration}
-		v, closer, err := snap.Get(resultKey(k))
-		if errors.Is(err, cpebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fwdErr("list results", err)
+	// The records: decoded from the scan (rr/), or read with one iterator
+	// over the organization's results, seeking forward in key order.
+	prefix := fwdKey("rr/", q.Org)
+	it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fwdErr("list results", err)
+	}
+	defer it.Close()
+	keys := make([][]byte, len(pos))
+	order := make([]int, len(pos)) // the positions in key order, for forward seeks
+	for i, p := range pos {
+		keys[i] = resultKey(forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration})
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
+	found := make([]*forward.ObjectiveResult, len(pos))
+	for _, i := range order {
+		v := pos[i].record
+		if v == nil {
+			if !it.SeekGE(keys[i]) || !bytes.Equal(it.Key(), keys[i]) {
+				if err := it.Error(); err != nil {
+					return nil, fwdErr("list results", err)
+				}
+				continue // not on this snapshot (the index and the record are written together)
+			}
+			v = it.Value()
 		}
 		r, err := decodeResult(v)
-		closer.Close()
 		if err != nil {
 			return nil, fwdErr("list results", err)
 		}
-		out = append(out, r)
+		found[i] = &r
+	}
+	for _, r := range found {
+		if r != nil {
+			out = append(out, *r)
+		}
 	}
 	return out, nil
 }
@@ -456,9 +480,9 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 	default:
 		prefix = append([]byte("rr/"), obj...)
 		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
-		parse = func(rest, _ []byte) (resultPos, bool) {
+		parse = func(rest, v []byte) (resultPos, bool) {
 			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}}, ok
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}, record: slices.Clone(v)}, ok
 		}
 	}
 	lower := prefix
