@@ -52,7 +52,9 @@ func BenchmarkResultQueries(b *testing.B) {
 	day := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	r := rand.New(rand.NewPCG(1, 1))
 	participant := func(i int) string { return fmt.Sprintf("mbox:mailto:learner%d@example.com", i) }
-	registration := func(i, k int) string { return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%d/%d", i, k)).String() }
+	registration := func(i, k int) string {
+		return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%d/%d", i, k)).String()
+	}
 	start := time.Now()
 	var batch []forward.ObjectiveResult
 	for i := range n {

@@ -275,7 +275,7 @@ func TestResultsOnEngines(t *testing.T) {
 			s := resSession("a", 0, 0.8, true)
 			n.mustPost(t, org, s...)
 			before := n.mustResult(t, resKey(org, "fire"))
-			n.mustPost(t, org, s...)     // the client's retry: 204s
+			n.mustPost(t, org, s...)      // the client's retry: 204s
 			n.mustPost(t, org, s[2:4]...) // part of it again
 			rec := &forward.Reconciler{Store: st, Statements: lrsStatements{n.svc}, Obligations: n.ob, Margin: time.Hour}
 			waitServiceConsistent(t, n.svc)

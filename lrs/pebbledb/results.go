@@ -452,7 +452,9 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 	switch {
 	case !q.Since.IsZero():
 		prefix = append([]byte("ru/"), obj...)
-		after = func(c forward.ResultCursor) []byte { return pr(appendMs(slices.Clone(prefix), floorMs(c.UpdatedAt)), c) }
+		after = func(c forward.ResultCursor) []byte {
+			return pr(appendMs(slices.Clone(prefix), floorMs(c.UpdatedAt)), c)
+		}
 		parse = func(rest, v []byte) (resultPos, bool) {
 			if len(rest) < 8 || len(v) != 2 {
 				return resultPos{}, false
