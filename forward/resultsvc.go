@@ -2,7 +2,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lrs-project/lrs/schema"
@@ -136,7 +136,9 @@ func (r *Results) rules(ctx context.Context, org string) (*resultRules, error) {
 	return rr, nil
 }
 
-// resultStmt is what the read model reads of a statement.
+// resultStmt is what the read model reads of a statement (with
+// goccy/go-json, which decodes it 3 to 5 times faster than encoding/json:
+// every statement an objective may match is decoded once more here).
 type resultStmt struct {
 	Actor struct {
 		ObjectType  string `json:"objectType"`

@@ -104,11 +104,17 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 			c.Voided = c.Voided || old.Voided
 		}
 		if !c.Voided {
-			voided, err := d.get(voidKey(c.Org, c.StatementID), nil)
+			hasVoids, err := d.orgHasVoids(c.Org)
 			if err != nil {
 				return fwdErr("add contributions", err)
 			}
-			c.Voided = voided
+			if hasVoids {
+				voided, err := d.get(voidKey(c.Org, c.StatementID), nil)
+				if err != nil {
+					return fwdErr("add contributions", err)
+				}
+				c.Voided = voided
+			}
 		}
 		v, err := encodeContribution(c)
 		if err != nil {
@@ -143,6 +149,7 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 		locks[i] = stmtStripeKey(org, v.Target)
 	}
 	defer d.lockIDs(locks...)()
+	d.voidOrgs.Store(org, true) // before the voids: an add of a target holds its stripe meanwhile
 	b := d.db.NewBatch()
 	defer b.Close()
 	for _, v := range voids {
@@ -175,6 +182,26 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 	return nil
 }
 
+// orgHasVoids reports whether org has voided statements: most have none,
+// which spares an add the read of its statements' voids. The answer is
+// read from the store once per organization and process, then kept by
+// VoidStatements (one process owns the store).
+func (d *DB) orgHasVoids(org string) (bool, error) {
+	if v, ok := d.voidOrgs.Load(org); ok {
+		return v.(bool), nil
+	}
+	found := false
+	err := d.fwdScan(fwdKey("rv/", org), false, func(_, _ []byte) (bool, error) {
+		found = true
+		return false, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	v, _ := d.voidOrgs.LoadOrStore(org, found)
+	return v.(bool), nil
+}
+
 // ResultContributions scans each result's contributions (rk/).
 func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) (map[forward.ResultKey][]forward.Contribution, error) {
 	if err := d.acquire(ctx, "result contributions"); err != nil {
@@ -182,17 +209,39 @@ func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) 
 	}
 	defer d.mu.RUnlock()
 	out := make(map[forward.ResultKey][]forward.Contribution, len(keys))
-	for _, k := range keys {
+	if len(keys) == 0 {
+		return out, nil
+	}
+	// One iterator over the contributions, seeking forward from result to
+	// result in key order.
+	prefixes := make([][]byte, len(keys))
+	for i, k := range keys {
+		prefixes[i] = contribPrefix(k)
+	}
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(prefixes[order[a]], prefixes[order[b]]) < 0 })
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: prefixes[order[0]], UpperBound: prefixEnd(prefixes[order[len(order)-1]])})
+	if err != nil {
+		return nil, fwdErr("result contributions", err)
+	}
+	defer it.Close()
+	for _, i := range order {
+		k := keys[i]
 		if _, done := out[k]; done {
 			continue
 		}
 		var cs []forward.Contribution
-		err := d.fwdScan(contribPrefix(k), false, func(_, v []byte) (bool, error) {
-			c, err := decodeContribution(v)
+		for ok := it.SeekGE(prefixes[i]); ok && bytes.HasPrefix(it.Key(), prefixes[i]); ok = it.Next() {
+			c, err := decodeContribution(it.Value())
+			if err != nil {
+				return nil, fwdErr("result contributions", err)
+			}
 			cs = append(cs, c)
-			return err == nil, err
-		})
-		if err != nil {
+		}
+		if err := it.Error(); err != nil {
 			return nil, fwdErr("result contributions", err)
 		}
 		if len(cs) > 0 {
@@ -256,13 +305,6 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 			conflicts = append(conflicts, r.ResultKey)
 			continue
 		}
-		if ok {
-			for _, kv := range resultIndexKeys(old) {
-				if err := b.Delete(kv[0], nil); err != nil {
-					return nil, fwdErr("put results", err)
-				}
-			}
-		}
 		r.Gen = old.Gen + 1
 		normResult(&r)
 		v, err := encodeResult(r)
@@ -272,7 +314,20 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
 			return nil, fwdErr("put results", err)
 		}
-		for _, kv := range resultIndexKeys(r) {
+		// The index keys that changed (each index holds one key per result).
+		var was [][2][]byte
+		if ok {
+			was = resultIndexKeys(old)
+		}
+		for j, kv := range resultIndexKeys(r) {
+			if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
+				continue
+			}
+			if was != nil && !bytes.Equal(was[j][0], kv[0]) {
+				if err := b.Delete(was[j][0], nil); err != nil {
+					return nil, fwdErr("put results", err)
+				}
+			}
 			if err := b.Set(kv[0], kv[1], nil); err != nil {
 				return nil, fwdErr("put results", err)
 			}
