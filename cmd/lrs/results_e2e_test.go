@@ -62,6 +62,9 @@ func graceStmt(id, verb string, min int, result string) string {
 }
 
 func TestResultsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the binary")
+	}
 	forEachEngine(t, func(t *testing.T, storeEnv []string) {
 		p := startLRS(t, append(storeEnv, "LRS_ADMIN_TOKEN="+testAdminToken, "LRS_BOOTSTRAP_KEY="+resCredKey, "LRS_BOOTSTRAP_SECRET="+resCredSecret)...)
 		x := &client{t: t, base: p.base + "/xapi", key: resCredKey, secret: resCredSecret, version: "1.0.3"}
@@ -143,6 +146,16 @@ func TestResultsEndToEnd(t *testing.T) {
 				t.Errorf("results?%s: %v, want %v", q, got, want)
 			}
 		}
+		if out := mustAdmin(t, p.base, "result", "list", "--org", "default", "--objective", obj, "--passed", "false", "--limit", "1"); !strings.Contains(out, "mbox:mailto:grace@example.com") ||
+			strings.Contains(out, resAda) || strings.Contains(out, "more: --cursor") {
+			t.Errorf("result list --passed false:\n%s", out)
+		}
+		if out := mustAdmin(t, p.base, "result", "list", "--org", "default", "--objective", obj, "--limit", "1"); !strings.Contains(out, resAda) || !strings.Contains(out, "more: --cursor") {
+			t.Errorf("result list --limit 1:\n%s", out)
+		}
+		if out, err := admin(t, p.base, "result", "list", "--org", "default"); err == nil || !strings.Contains(out+err.Error(), "--objective or --participant") {
+			t.Errorf("result list without objective or participant: %v\n%s", err, out)
+		}
 		get("/results?participant=grace@example.com", &l)
 		if len(l.Results) != 1 || l.Results[0].ObjectiveID != obj {
 			t.Errorf("Grace's results: %+v", l.Results)
@@ -200,6 +213,10 @@ func TestResultsEndToEnd(t *testing.T) {
 		get(progress, &r)
 		if *r.Success || *r.Score.Scaled != 0.2 {
 			t.Errorf("after switching to the latest attempt: success %v score %v", *r.Success, *r.Score.Scaled)
+		}
+
+		if out := mustAdmin(t, p.base, "result", "recompute", "--org", "default", "--objective", obj); !strings.Contains(out, "2 results recomputed") {
+			t.Errorf("result recompute:\n%s", out)
 		}
 
 		// Refusals.
