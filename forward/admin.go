@@ -73,6 +73,9 @@ type AdminOptions struct {
 	// objectives changed (Obligations.Invalidate), so that its next
 	// statements see the change; optional.
 	Invalidate func(org string)
+	// Results is the results read model (admin_results.go); nil: results
+	// are not kept, and their operations answer ErrConflict.
+	Results *Results
 	// TestTimeout bounds a test connection; default 15s.
 	TestTimeout time.Duration
 	// Now returns the current time; default time.Now.
@@ -435,6 +438,8 @@ type ObjectiveInput struct {
 	ActivityID     string
 	Verbs          []string // none: every verb counts
 	Configurations []string // ids of the organization's configurations
+	// LatestAttemptCounts: results follow the latest attempt, not the best.
+	LatestAttemptCounts bool
 }
 
 // ListObjectives returns org's objectives, ordered by ID.
@@ -520,8 +525,12 @@ func (a *Admin) UpdateObjective(ctx context.Context, org, id string, in Objectiv
 	if err != nil {
 		return Objective{}, err
 	}
+	before := o
 	if err := a.putObjective(ctx, &o, in, a.now()); err != nil {
 		return Objective{}, err
+	}
+	if err := a.recomputeIfRulesChanged(ctx, before, o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -535,6 +544,7 @@ func (a *Admin) putObjective(ctx context.Context, o *Objective, in ObjectiveInpu
 		return invalid(errs)
 	}
 	o.Name, o.ActivityID, o.Verbs, o.Configurations, o.UpdatedAt = in.Name, in.ActivityID, in.Verbs, in.Configurations, now
+	o.LatestAttemptCounts = in.LatestAttemptCounts
 	if err := a.store.PutObjective(ctx, *o); err != nil {
 		return err
 	}
@@ -542,7 +552,8 @@ func (a *Admin) putObjective(ctx context.Context, o *Objective, in ObjectiveInpu
 	return nil
 }
 
-// DeleteObjective removes the objective (org, id). ErrNotFound.
+// DeleteObjective removes the objective (org, id) and its results.
+// ErrNotFound.
 func (a *Admin) DeleteObjective(ctx context.Context, org, id string) error {
 	if err := a.store.DeleteObjective(ctx, org, id); errors.Is(err, ErrNotFound) {
 		return adminError(ErrNotFound, "no objective %q in organization %q", id, org)
@@ -550,7 +561,7 @@ func (a *Admin) DeleteObjective(ctx context.Context, org, id string) error {
 		return err
 	}
 	a.invalidate(org)
-	return nil
+	return a.deleteResults(ctx, org, id)
 }
 
 // StatementDeliveries returns the deliveries one statement of org owes.

@@ -57,8 +57,13 @@ type Objective struct {
 	ActivityID     string
 	Verbs          []string
 	Configurations []string // attached configuration ids
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// LatestAttemptCounts: a result's completion, success, score and
+	// duration are those of the participant's latest attempt; otherwise
+	// (the default) its best: a pass is not undone by a later attempt, nor
+	// a score lowered (README, Results).
+	LatestAttemptCounts bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // Delivery states.

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type Store interface {
 	StatusStore
 	AttemptLog
 	WatermarkStore
+	ResultStore
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.
@@ -141,4 +143,117 @@ type WatermarkStore interface {
 	GetWatermark(ctx context.Context, name string) (time.Time, error)
 	// SetWatermark stores the named time, at millisecond precision.
 	SetWatermark(ctx context.Context, name string, t time.Time) error
+}
+
+// ResultStore keeps the results read model (results.go): the
+// contribution of each statement to each result, the statements known to
+// be voided, and the results computed from the contributions, overrides
+// included. A contribution is known by (Org, ObjectiveID, StatementID); a
+// result by its ResultKey.
+//
+// The read model can be rebuilt from the statements (the reconciler
+// re-observes every statement stored since its watermark), so its derived
+// writes (AddContributions, VoidStatements, PutResults with durable
+// false) need not be durable when they return: an engine may make them
+// durable with its next durable write, provided that a crash keeps a
+// prefix of its writes. Every other write is durable when it returns.
+type ResultStore interface {
+	// AddContributions stores cs: a contribution whose key is free is
+	// inserted; one whose key is taken replaces the stored one only if
+	// its Stored is earlier (a client's retry of a statement whose first
+	// request died carries a later stored time), keeping it voided if it
+	// was. A contribution of a statement recorded voided (VoidStatements)
+	// is stored Voided, whichever of the two calls comes first, also when
+	// they run concurrently in different processes. Idempotent.
+	AddContributions(ctx context.Context, cs []Contribution) error
+	// VoidStatements records that each Target of org was voided, then
+	// marks the contributions of the Target to each of its Results voided
+	// (those not stored yet are voided when they are added). Idempotent.
+	VoidStatements(ctx context.Context, org string, voids []Void) error
+	// ResultContributions returns the stored contributions of each result
+	// of keys (voided ones included), in StatementID order; a result
+	// without any is absent from the map.
+	ResultContributions(ctx context.Context, keys []ResultKey) (map[ResultKey][]Contribution, error)
+	// GetResults returns the stored results of keys; a key without a
+	// result is absent from the map.
+	GetResults(ctx context.Context, keys []ResultKey) (map[ResultKey]ObjectiveResult, error)
+	// PutResults stores each result r of rs if the stored result's Gen is
+	// still r.Gen (no result stored when r.Gen is 0), giving it a greater
+	// Gen, and returns the keys of the results it did not store because
+	// another writer changed them first (read them again). A key repeated
+	// in rs is an error. durable: as the interface's comment says.
+	PutResults(ctx context.Context, rs []ObjectiveResult, durable bool) (conflicts []ResultKey, err error)
+	// ListResults returns at most q.Limit results of q (ResultQuery says
+	// which and in which order), after q.After.
+	ListResults(ctx context.Context, q ResultQuery) ([]ObjectiveResult, error)
+	// DeleteResults removes the results and contributions of an
+	// objective (none: no error).
+	DeleteResults(ctx context.Context, org, objectiveID string) error
+}
+
+// Void says that the statement Target was voided by the statement By;
+// Results are the results Target contributes to (or would).
+type Void struct {
+	Target  string
+	By      string
+	Results []ResultKey
+}
+
+// ResultQuery selects results of an organization: those of ObjectiveID,
+// of Participant, or both (at least one is set), whose effective
+// completion is Completed (true: completed; false: not completed, known
+// or not) and success Passed (true: passed; false: not passed), when set,
+// and whose UpdatedAt is at or after Since, when set. They are ordered by
+// (ObjectiveID, Participant, Registration), or with Since by (UpdatedAt,
+// ObjectiveID, Participant, Registration); After is the position of the
+// last result of the previous page (ObjectiveResult.Cursor).
+type ResultQuery struct {
+	Org         string
+	ObjectiveID string
+	Participant string
+	Completed   *bool
+	Passed      *bool
+	Since       time.Time
+	After       *ResultCursor
+	Limit       int
+}
+
+// ResultCursor is a position in the order of a ResultQuery.
+type ResultCursor struct {
+	UpdatedAt    time.Time
+	ObjectiveID  string
+	Participant  string
+	Registration string
+}
+
+// Cursor is r's position in the order of a ResultQuery.
+func (r ObjectiveResult) Cursor() ResultCursor {
+	return ResultCursor{UpdatedAt: r.UpdatedAt, ObjectiveID: r.ObjectiveID, Participant: r.Participant, Registration: r.Registration}
+}
+
+// Matches reports whether r is selected by q's filters (not its position).
+func (q ResultQuery) Matches(r ObjectiveResult) bool {
+	return r.Org == q.Org && (q.ObjectiveID == "" || r.ObjectiveID == q.ObjectiveID) &&
+		(q.Participant == "" || r.Participant == q.Participant) &&
+		(q.Completed == nil || r.Completed() == *q.Completed) && (q.Passed == nil || r.Passed() == *q.Passed) &&
+		(q.Since.IsZero() || !r.UpdatedAt.Before(q.Since))
+}
+
+// Less reports whether position a comes before b in q's order.
+func (q ResultQuery) Less(a, b ResultCursor) bool { return q.Compare(a, b) < 0 }
+
+// Compare orders positions as q orders results.
+func (q ResultQuery) Compare(a, b ResultCursor) int {
+	if !q.Since.IsZero() {
+		if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
+			return c
+		}
+	}
+	if c := strings.Compare(a.ObjectiveID, b.ObjectiveID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Participant, b.Participant); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Registration, b.Registration)
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
@@ -38,6 +40,32 @@ func (s lrsStatements) ScanStored(ctx context.Context, org string, after forward
 
 func (s lrsStatements) ConsistentThrough(ctx context.Context) (time.Time, error) {
 	return s.svc.ConsistentThrough(ctx)
+}
+
+// laterStatements is lrsStatements for a service made after its reader
+// (the results read model is the service's observer and reads it).
+type laterStatements struct {
+	mu  sync.Mutex
+	svc *lrs.Service
+}
+
+var _ forward.StatementGetter = (*laterStatements)(nil)
+
+func (l *laterStatements) set(svc *lrs.Service) {
+	l.mu.Lock()
+	l.svc = svc
+	l.mu.Unlock()
+}
+
+// GetStatement is lrsStatements.GetStatement, once the service is set.
+func (l *laterStatements) GetStatement(ctx context.Context, org, id string) ([]byte, error) {
+	l.mu.Lock()
+	svc := l.svc
+	l.mu.Unlock()
+	if svc == nil {
+		return nil, errors.New("the LRS service is not started yet")
+	}
+	return lrsStatements{svc}.GetStatement(ctx, org, id)
 }
 
 // observer is forwarding's statement observer as the LRS service's.

@@ -27,9 +27,10 @@ func adminForwardUsage(types *forward.Registry) string {
   configuration status --org ID --id ID   status, counts and last error of a configuration
   configuration test --org ID --id ID     test connection (sends no statement)
   objective create --org ID --name NAME --activity-id IRI [--verb IRI ...] [--configuration ID ...]
+                   [--latest-attempt-counts]
                                           create an objective attached to configurations
   objective list --org ID                 list the objectives of an organization
-
+` + resultsUsage + `
 Types (--type; the first is the default):
 `)
 	for _, t := range types.Types() {
@@ -70,6 +71,8 @@ type forwardFlags struct {
 	props, verbs, configurations  multiFlag
 	fields                        map[string]*string // by flag name, the type fields' flags this adds
 
+	results *resultFlags // admin_results.go
+
 	// Shared with the other commands (set by runAdmin).
 	name, id, org string
 	asJSON        bool
@@ -88,6 +91,7 @@ func addForwardFlags(fs *flag.FlagSet, types *forward.Registry) *forwardFlags {
 	fs.Var(&f.props, "property", "")
 	fs.Var(&f.verbs, "verb", "")
 	fs.Var(&f.configurations, "configuration", "")
+	f.results = addResultFlags(fs)
 	for _, t := range types.Types() {
 		for _, fd := range slices.Concat(t.Properties, t.Secrets) {
 			name := fd.FlagName()
@@ -237,7 +241,8 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 			return true, err
 		}
 		body := map[string]any{"name": f.name, "activity_id": f.activityID,
-			"verbs": nonNilStrings(f.verbs), "configurations": nonNilStrings(f.configurations)}
+			"verbs": nonNilStrings(f.verbs), "configurations": nonNilStrings(f.configurations),
+			"latest_attempt_counts": f.results.latestAttemptCounts}
 		if err := c.do(ctx, "POST", "/orgs/"+org+"/objectives", body, &out); err != nil {
 			return true, err
 		}
@@ -267,7 +272,7 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		}
 		return true, tw.Flush()
 	default:
-		return false, nil
+		return f.results.run(ctx, c, cmd, f.org, f.asJSON, need, stdout) // admin_results.go
 	}
 	return true, nil
 }

@@ -102,6 +102,17 @@ type forwardParts struct {
 	types       *forward.Registry
 	sealer      *forward.Sealer
 	obligations *forward.Obligations
+	// results is the results read model, the LRS service's other
+	// statement observer; it reads voided statements through statements,
+	// whose service is set once the service exists.
+	results    *forward.Results
+	statements *laterStatements
+}
+
+// observer is what the LRS service and the reconciler tell of stored
+// statements: the deliveries they owe, then the results they change.
+func (p forwardParts) observer() forward.StatementObserver {
+	return forward.Observers{p.obligations, p.results}
 }
 
 // destinationTypes are the destination types this binary serves: a new
@@ -112,12 +123,18 @@ func destinationTypes() (*forward.Registry, error) {
 	)
 }
 
-func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, error) {
+func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *slog.Logger) (forwardParts, error) {
 	types, err := destinationTypes()
 	if err != nil {
 		return forwardParts{}, err
 	}
-	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger.With("component", "forward"), nil)}
+	logger = logger.With("component", "forward")
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{}}
+	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
+		Metrics: forward.NewResultMetrics(reg), Logger: logger,
+		// The hook of result changes: counted (Metrics) until the
+		// overwrite deliveries use it.
+	})
 	if cfg.Forward.Key != "" {
 		key, err := forward.ParseKey(string(cfg.Forward.Key))
 		if err != nil {
@@ -132,7 +149,10 @@ func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, e
 
 // admin is the forwarding administration of the admin API.
 func (p forwardParts) admin(st store) *forward.Admin {
-	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Invalidate: p.obligations.Invalidate})
+	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Results: p.results, Invalidate: func(org string) {
+		p.obligations.Invalidate(org)
+		p.results.Invalidate(org)
+	}})
 }
 
 // startForwarding starts the engine when the key is set; it returns nil

@@ -15,8 +15,9 @@ type reconciling struct {
 }
 
 // startReconciler runs the reconciler of ob (which finds the statements
-// whose request died before their deliveries were ensured) until stop.
-func startReconciler(st store, svc *lrs.Service, ob *forward.Obligations, logger *slog.Logger) *reconciling {
+// whose request died before their deliveries were ensured and their
+// results brought up to date) until stop.
+func startReconciler(st store, svc *lrs.Service, ob forward.StatementObserver, logger *slog.Logger) *reconciling {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &reconciling{cancel: cancel, done: make(chan struct{})}
 	rec := &forward.Reconciler{Store: st, Statements: lrsStatements{svc}, Obligations: ob, Logger: logger.With("component", "forward")}

@@ -130,15 +130,16 @@ func (a *app) doStart(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	metrics := lrs.NewMetrics(reg)
-	fwd, err := newForwardParts(cfg, st, a.logger) // forward.go
+	fwd, err := newForwardParts(cfg, st, reg, a.logger) // forward.go
 	if err != nil {
 		return fmt.Errorf("forwarding: %w", err)
 	}
 	svc := lrs.NewService(st, lrs.ServiceOptions{
 		MaxLimit: cfg.MaxLimit, Metrics: metrics, Activities: st, Agents: st, Attachments: st, Clock: st.Clock(),
-		Observer: observer{fwd.obligations}, // deliveries are durable before a POST is answered
+		Observer: observer{fwd.observer()}, // deliveries and results are durable before a POST is answered
 	})
-	a.reconciler = startReconciler(st, svc, fwd.obligations, a.logger)
+	fwd.statements.set(svc)
+	a.reconciler = startReconciler(st, svc, fwd.observer(), a.logger)
 	authn := auth.NewAuthenticator(st, auth.AuthenticatorOptions{})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

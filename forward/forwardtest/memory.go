@@ -24,6 +24,7 @@ type Memory struct {
 	attempts   map[[2]string][]forward.Attempt
 	marks      map[string]time.Time
 	attemptCap int
+	results    memResults // results.go
 }
 
 var _ forward.Store = (*Memory)(nil)

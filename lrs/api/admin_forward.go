@@ -43,6 +43,7 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.PUT(o+"/objectives/:id", s.audited("objective.update", s.fwd(s.updateObjective)))
 	g.DELETE(o+"/objectives/:id", s.audited("objective.delete", s.fwd(s.deleteObjective)))
 	g.GET(o+"/statements/:id/deliveries", s.audited("statement.deliveries", s.fwd(s.statementDeliveries)))
+	s.resultRoutes(g) // admin_results.go
 }
 
 // fadmin is the forwarding administration (set: fwd checked it).
@@ -144,32 +145,37 @@ func (r configurationRequest) input() forward.ConfigurationInput {
 }
 
 type objectiveJSON struct {
-	ID             string    `json:"id"`
-	Org            string    `json:"org"`
-	Name           string    `json:"name"`
-	ActivityID     string    `json:"activity_id"`
-	Verbs          []string  `json:"verbs"`
-	Configurations []string  `json:"configurations"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string   `json:"id"`
+	Org            string   `json:"org"`
+	Name           string   `json:"name"`
+	ActivityID     string   `json:"activity_id"`
+	Verbs          []string `json:"verbs"`
+	Configurations []string `json:"configurations"`
+	// LatestAttemptCounts: results follow the latest attempt (admin_results.go).
+	LatestAttemptCounts bool      `json:"latest_attempt_counts"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 func objectiveOut(o forward.Objective) objectiveJSON {
 	return objectiveJSON{ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: nonNil(o.Verbs),
-		Configurations: nonNil(o.Configurations), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC()}
+		Configurations: nonNil(o.Configurations), LatestAttemptCounts: o.LatestAttemptCounts,
+		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC()}
 }
 
 // objectiveRequest creates or replaces an objective (forward.Admin checks
 // it).
 type objectiveRequest struct {
-	Name           string   `json:"name"`
-	ActivityID     string   `json:"activity_id"`
-	Verbs          []string `json:"verbs"`
-	Configurations []string `json:"configurations"`
+	Name                string   `json:"name"`
+	ActivityID          string   `json:"activity_id"`
+	Verbs               []string `json:"verbs"`
+	Configurations      []string `json:"configurations"`
+	LatestAttemptCounts bool     `json:"latest_attempt_counts"`
 }
 
 func (r objectiveRequest) input() forward.ObjectiveInput {
-	return forward.ObjectiveInput{Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs, Configurations: r.Configurations}
+	return forward.ObjectiveInput{Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs, Configurations: r.Configurations,
+		LatestAttemptCounts: r.LatestAttemptCounts}
 }
 
 type statusJSON struct {

@@ -93,6 +93,8 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		"Session": sessionJSON{}, "SignIn": signInRequest{}, "SignedOut": signedOutJSON{},
 		"Invitation": invitationJSON{}, "InvitationCreate": invitationCreateRequest{}, "InvitationAccept": invitationAcceptRequest{},
 		"ResetRequest": resetRequest{}, "ResetConfirm": resetConfirmRequest{},
+		"Result": resultJSON{}, "ResultValues": valuesJSON{}, "Actor": actorJSON{}, "Override": overrideJSON{},
+		"OverrideEvent": overrideEventJSON{}, "OverrideWrite": overrideRequest{}, "Score": scoreJSON{},
 	} {
 		sc, ok := doc.Components.Schemas[name]
 		if !ok {
@@ -100,13 +102,21 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 			continue
 		}
 		var fields, props []string
-		rt := reflect.TypeOf(v)
-		for i := 0; i < rt.NumField(); i++ {
-			n, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			if n != "" && n != "-" {
-				fields = append(fields, n)
+		var add func(rt reflect.Type)
+		add = func(rt reflect.Type) {
+			for i := 0; i < rt.NumField(); i++ {
+				f := rt.Field(i)
+				if f.Anonymous { // embedded: its fields are the parent's
+					add(f.Type)
+					continue
+				}
+				n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if n != "" && n != "-" {
+					fields = append(fields, n)
+				}
 			}
 		}
+		add(reflect.TypeOf(v))
 		for p := range sc.Properties {
 			props = append(props, p)
 		}

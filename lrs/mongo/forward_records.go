@@ -92,20 +92,22 @@ type objectiveDoc struct {
 }
 
 type objectiveData struct {
-	ID             string    `bson:"id"`
-	Org            string    `bson:"org"`
-	Name           string    `bson:"name"`
-	ActivityID     string    `bson:"activityid"`
-	Verbs          []string  `bson:"verbs"`
-	Configurations []string  `bson:"configurations"`
-	CreatedAt      time.Time `bson:"createdat"`
-	UpdatedAt      time.Time `bson:"updatedat"`
+	ID             string   `bson:"id"`
+	Org            string   `bson:"org"`
+	Name           string   `bson:"name"`
+	ActivityID     string   `bson:"activityid"`
+	Verbs          []string `bson:"verbs"`
+	Configurations []string `bson:"configurations"`
+	// Added with the results read model; absent (false) in older documents.
+	LatestAttemptCounts bool      `bson:"latestattemptcounts,omitempty"`
+	CreatedAt           time.Time `bson:"createdat"`
+	UpdatedAt           time.Time `bson:"updatedat"`
 }
 
 func toObjectiveDoc(o forward.Objective) objectiveDoc {
 	return objectiveDoc{Key: fkey(o.Org, o.ID), V: fwdDocVersion, Org: o.Org, Activity: o.ActivityID, Objective: objectiveData{
 		ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: o.Configurations,
-		CreatedAt: fwdMs(o.CreatedAt), UpdatedAt: fwdMs(o.UpdatedAt),
+		LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: fwdMs(o.CreatedAt), UpdatedAt: fwdMs(o.UpdatedAt),
 	}}
 }
 
@@ -113,7 +115,7 @@ func (x objectiveDoc) objective() (forward.Objective, error) {
 	o := x.Objective
 	return forward.Objective{
 		ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: o.Configurations,
-		CreatedAt: fwdTime(o.CreatedAt), UpdatedAt: fwdTime(o.UpdatedAt),
+		LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: fwdTime(o.CreatedAt), UpdatedAt: fwdTime(o.UpdatedAt),
 	}, checkDocVersion(x.V)
 }
 

@@ -188,6 +188,7 @@ func (d *DB) createIndexes(ctx context.Context) error {
 	}
 	specs = append(specs, d.forwardIndexes()...)  // forward.go
 	specs = append(specs, d.identityIndexes()...) // identity.go
+	specs = append(specs, d.resultIndexes()...)   // results.go
 	for _, s := range specs {
 		if _, err := s.coll.Indexes().CreateOne(ctx, s.model); err != nil {
 			return translate(fmt.Errorf("mongo: create index %s: %w", *indexName(s.model), err))

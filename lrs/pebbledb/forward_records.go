@@ -63,21 +63,23 @@ func decodeConfig(b []byte) (forward.Configuration, error) {
 }
 
 type objectiveRecord struct {
-	V              int       `json:"v"`
-	ID             string    `json:"id"`
-	Org            string    `json:"org"`
-	Name           string    `json:"name"`
-	ActivityID     string    `json:"activity_id"`
-	Verbs          []string  `json:"verbs"`
-	Configurations []string  `json:"configurations"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	V              int      `json:"v"`
+	ID             string   `json:"id"`
+	Org            string   `json:"org"`
+	Name           string   `json:"name"`
+	ActivityID     string   `json:"activity_id"`
+	Verbs          []string `json:"verbs"`
+	Configurations []string `json:"configurations"`
+	// Added with the results read model; absent (false) in older records.
+	LatestAttemptCounts bool      `json:"latest_attempt_counts,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 func encodeObjective(o forward.Objective) ([]byte, error) {
 	return json.Marshal(objectiveRecord{
 		V: fwdRecordVersion, ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs,
-		Configurations: o.Configurations, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Configurations: o.Configurations, LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	})
 }
 
@@ -88,7 +90,7 @@ func decodeObjective(b []byte) (forward.Objective, error) {
 	}
 	return forward.Objective{
 		ID: r.ID, Org: r.Org, Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs,
-		Configurations: r.Configurations, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Configurations: r.Configurations, LatestAttemptCounts: r.LatestAttemptCounts, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}, checkVersion(r.V)
 }
 

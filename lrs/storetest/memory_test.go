@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/auth"
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/lrs"
 	"github.com/lrs-project/lrs/lrs/storetest"
@@ -232,4 +233,8 @@ func TestMemory(t *testing.T) {
 // the engines keep.
 func TestMemoryForward(t *testing.T) {
 	storetest.RunForward(t, func(t *testing.T) storetest.ForwardStore { return forwardtest.NewMemory() })
+}
+
+func TestMemoryResults(t *testing.T) {
+	storetest.RunResults(t, func(t *testing.T) forward.ResultStore { return forwardtest.NewMemory() })
 }

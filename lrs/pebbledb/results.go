@@ -1,0 +1,604 @@
+package pebbledb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"sort"
+
+	cpebble "github.com/cockroachdb/pebble"
+
+	"github.com/lrs-project/lrs/forward"
+)
+
+var _ forward.ResultStore = (*DB)(nil)
+
+// Key layout of the results read model (<x> escaped as in keys.go, <ms>
+// as appendMs, <c> and <s> one byte: 1 when the effective result is
+// completed / passed, else 0):
+//
+//	rk/<org><objective><participant><registration><statement>
+//	                                          -> contributionRecord
+//	rv/<org><statement>                       -> the voiding statement's id
+//	rr/<org><objective><participant><registration>
+//	                                          -> resultRecord
+//	rc/<org><objective><c><participant><registration>   -> <s>
+//	rs/<org><objective><s><participant><registration>   -> <c>
+//	ru/<org><objective><updated ms><participant><registration> -> <c><s>
+//	rp/<org><participant><objective><registration>      -> <c><s><updated ms>
+//
+// The rc/, rs/, ru/ and rp/ keys index the results for ListResults; they
+// are written in the batch that writes the result (under its stripe lock),
+// so that they always match it. Contributions and voids of one statement
+// hold the stripe lock of (org, statement), so an add and a void of it
+// never interleave. Derived writes are not synced on their own: Pebble's
+// write-ahead log keeps them in order, so they are durable once a later
+// synced write (a statement, a delivery, the reconciler's watermark) is,
+// and a crash loses a suffix of them that the reconciler rebuilds.
+
+func contribPrefix(k forward.ResultKey) []byte {
+	return fwdKey("rk/", k.Org, k.ObjectiveID, k.Participant, k.Registration)
+}
+func contribKey(k forward.ResultKey, stmt string) []byte { return appendEsc(contribPrefix(k), stmt) }
+func voidKey(org, stmt string) []byte                    { return fwdKey("rv/", org, stmt) }
+func resultKey(k forward.ResultKey) []byte {
+	return fwdKey("rr/", k.Org, k.ObjectiveID, k.Participant, k.Registration)
+}
+
+func flag(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// resultIndexKeys are the index keys (and values) of r.
+func resultIndexKeys(r forward.ObjectiveResult) [][2][]byte {
+	c, s := flag(r.Completed()), flag(r.Passed())
+	ms := floorMs(r.UpdatedAt)
+	pr := func(b []byte) []byte { return appendEsc(appendEsc(b, r.Participant), r.Registration) }
+	rp := appendEsc(appendEsc(fwdKey("rp/", r.Org, r.Participant), r.ObjectiveID), r.Registration)
+	return [][2][]byte{
+		{pr(append(fwdKey("rc/", r.Org, r.ObjectiveID), c)), {s}},
+		{pr(append(fwdKey("rs/", r.Org, r.ObjectiveID), s)), {c}},
+		{pr(appendMs(fwdKey("ru/", r.Org, r.ObjectiveID), ms)), {c, s}},
+		{rp, appendMs([]byte{c, s}, ms)},
+	}
+}
+
+func stmtStripeKey(org, stmt string) string { return org + "\x00" + stmt }
+
+// AddContributions inserts each contribution whose key is free (or
+// replaces one stored later), voided when its statement is (rv/), under
+// the stripe locks of the statements.
+func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) error {
+	if err := d.acquire(ctx, "add contributions"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(cs) == 0 {
+		return nil
+	}
+	locks := make([]string, len(cs))
+	for i, c := range cs {
+		locks[i] = stmtStripeKey(c.Org, c.StatementID)
+	}
+	defer d.lockIDs(locks...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	inBatch := map[string]forward.Contribution{}
+	for _, c := range cs {
+		key := contribKey(c.ResultKey, c.StatementID)
+		old, ok := inBatch[string(key)]
+		if !ok {
+			var err error
+			if old, ok, err = fwdGet(d, key, decodeContribution); err != nil {
+				return fwdErr("add contributions", err)
+			}
+		}
+		if ok {
+			if !c.Stored.Before(old.Stored) {
+				continue
+			}
+			c.Voided = c.Voided || old.Voided
+		}
+		if !c.Voided {
+			hasVoids, err := d.orgHasVoids(c.Org)
+			if err != nil {
+				return fwdErr("add contributions", err)
+			}
+			if hasVoids {
+				voided, err := d.get(voidKey(c.Org, c.StatementID), nil)
+				if err != nil {
+					return fwdErr("add contributions", err)
+				}
+				c.Voided = voided
+			}
+		}
+		v, err := encodeContribution(c)
+		if err != nil {
+			return fwdErr("add contributions", err)
+		}
+		if err := b.Set(key, v, nil); err != nil {
+			return fwdErr("add contributions", err)
+		}
+		inBatch[string(key)] = c
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(cpebble.NoSync); err != nil {
+		return fwdErr("add contributions", err)
+	}
+	return nil
+}
+
+// VoidStatements records each target voided, then marks its stored
+// contributions, under the stripe locks of the targets.
+func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Void) error {
+	if err := d.acquire(ctx, "void statements"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(voids) == 0 {
+		return nil
+	}
+	locks := make([]string, len(voids))
+	for i, v := range voids {
+		locks[i] = stmtStripeKey(org, v.Target)
+	}
+	defer d.lockIDs(locks...)()
+	d.voidOrgs.Store(org, true) // before the voids: an add of a target holds its stripe meanwhile
+	b := d.db.NewBatch()
+	defer b.Close()
+	for _, v := range voids {
+		if err := b.Set(voidKey(org, v.Target), []byte(v.By), nil); err != nil {
+			return fwdErr("void statements", err)
+		}
+		for _, k := range v.Results {
+			k.Org = org
+			key := contribKey(k, v.Target)
+			c, ok, err := fwdGet(d, key, decodeContribution)
+			if err != nil {
+				return fwdErr("void statements", err)
+			}
+			if !ok || c.Voided {
+				continue
+			}
+			c.Voided = true
+			val, err := encodeContribution(c)
+			if err != nil {
+				return fwdErr("void statements", err)
+			}
+			if err := b.Set(key, val, nil); err != nil {
+				return fwdErr("void statements", err)
+			}
+		}
+	}
+	if err := b.Commit(cpebble.NoSync); err != nil {
+		return fwdErr("void statements", err)
+	}
+	return nil
+}
+
+// orgHasVoids reports whether org has voided statements: most have none,
+// which spares an add the read of its statements' voids. The answer is
+// read from the store once per organization and process, then kept by
+// VoidStatements (one process owns the store).
+func (d *DB) orgHasVoids(org string) (bool, error) {
+	if v, ok := d.voidOrgs.Load(org); ok {
+		return v.(bool), nil
+	}
+	found := false
+	err := d.fwdScan(fwdKey("rv/", org), false, func(_, _ []byte) (bool, error) {
+		found = true
+		return false, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	v, _ := d.voidOrgs.LoadOrStore(org, found)
+	return v.(bool), nil
+}
+
+// ResultContributions scans each result's contributions (rk/).
+func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) (map[forward.ResultKey][]forward.Contribution, error) {
+	if err := d.acquire(ctx, "result contributions"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := make(map[forward.ResultKey][]forward.Contribution, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	// One iterator over the contributions, seeking forward from result to
+	// result in key order.
+	prefixes := make([][]byte, len(keys))
+	for i, k := range keys {
+		prefixes[i] = contribPrefix(k)
+	}
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(prefixes[order[a]], prefixes[order[b]]) < 0 })
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: prefixes[order[0]], UpperBound: prefixEnd(prefixes[order[len(order)-1]])})
+	if err != nil {
+		return nil, fwdErr("result contributions", err)
+	}
+	defer it.Close()
+	for _, i := range order {
+		k := keys[i]
+		if _, done := out[k]; done {
+			continue
+		}
+		var cs []forward.Contribution
+		for ok := it.SeekGE(prefixes[i]); ok && bytes.HasPrefix(it.Key(), prefixes[i]); ok = it.Next() {
+			c, err := decodeContribution(it.Value())
+			if err != nil {
+				return nil, fwdErr("result contributions", err)
+			}
+			cs = append(cs, c)
+		}
+		if err := it.Error(); err != nil {
+			return nil, fwdErr("result contributions", err)
+		}
+		if len(cs) > 0 {
+			out[k] = cs
+		}
+	}
+	return out, nil
+}
+
+// GetResults reads each result (rr/).
+func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forward.ResultKey]forward.ObjectiveResult, error) {
+	if err := d.acquire(ctx, "get results"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := make(map[forward.ResultKey]forward.ObjectiveResult, len(keys))
+	for _, k := range keys {
+		r, ok, err := fwdGet(d, resultKey(k), decodeResult)
+		if err != nil {
+			return nil, fwdErr("get results", err)
+		}
+		if ok {
+			out[k] = r
+		}
+	}
+	return out, nil
+}
+
+var errRepeatedResult = errors.New("a result is repeated in PutResults")
+
+// PutResults writes, in one batch under the stripe locks of the results,
+// each result whose stored Gen is still the one it was read at, with its
+// index keys.
+func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durable bool) ([]forward.ResultKey, error) {
+	if err := d.acquire(ctx, "put results"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(rs))
+	seen := make(map[string]bool, len(rs))
+	for i, r := range rs {
+		keys[i] = string(resultKey(r.ResultKey))
+		if seen[keys[i]] {
+			return nil, fwdErr("put results", errRepeatedResult)
+		}
+		seen[keys[i]] = true
+	}
+	defer d.lockIDs(keys...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	var conflicts []forward.ResultKey
+	for i, r := range rs {
+		old, ok, err := fwdGet(d, []byte(keys[i]), decodeResult)
+		if err != nil {
+			return nil, fwdErr("put results", err)
+		}
+		if old.Gen != r.Gen || ok != (r.Gen != 0) {
+			conflicts = append(conflicts, r.ResultKey)
+			continue
+		}
+		r.Gen = old.Gen + 1
+		normResult(&r)
+		v, err := encodeResult(r)
+		if err != nil {
+			return nil, fwdErr("put results", err)
+		}
+		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
+			return nil, fwdErr("put results", err)
+		}
+		// The index keys that changed (each index holds one key per result).
+		var was [][2][]byte
+		if ok {
+			was = resultIndexKeys(old)
+		}
+		for j, kv := range resultIndexKeys(r) {
+			if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
+				continue
+			}
+			if was != nil && !bytes.Equal(was[j][0], kv[0]) {
+				if err := b.Delete(was[j][0], nil); err != nil {
+					return nil, fwdErr("put results", err)
+				}
+			}
+			if err := b.Set(kv[0], kv[1], nil); err != nil {
+				return nil, fwdErr("put results", err)
+			}
+		}
+	}
+	if b.Empty() {
+		return conflicts, nil
+	}
+	opt := cpebble.NoSync
+	if durable {
+		opt = cpebble.Sync
+	}
+	if err := b.Commit(opt); err != nil {
+		return nil, fwdErr("put results", err)
+	}
+	return conflicts, nil
+}
+
+// normResult truncates r's own times to the millisecond, as they are
+// stored (the index keys are computed from the stored form).
+func normResult(r *forward.ObjectiveResult) {
+	r.UpdatedAt, r.CreatedAt, r.RulesAt = normMs(r.UpdatedAt), normMs(r.CreatedAt), normMs(r.RulesAt)
+}
+
+// resultPos is a result found in an index: its key, and what the index
+// says of it.
+type resultPos struct {
+	forward.ResultCursor
+	completed, passed bool
+	record            []byte // the result's record, when the scan read it
+}
+
+// ListResults scans the index that serves q (the participant's rp/ keys,
+// or the objective's ru/ with Since, rc/ with Completed, rs/ with Passed,
+// rr/ otherwise), filters on what the index keys hold, and reads the
+// results found, all on one snapshot.
+func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.ObjectiveResult, error) {
+	if err := d.acquire(ctx, "list results"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.ObjectiveResult{}
+	if q.Limit <= 0 {
+		return out, nil
+	}
+	snap := d.db.NewSnapshot()
+	defer snap.Close()
+	var pos []resultPos
+	var err error
+	if q.Participant != "" {
+		pos, err = d.participantResults(snap, q)
+	} else {
+		pos, err = d.objectiveResults(snap, q)
+	}
+	if err != nil {
+		return nil, fwdErr("list results", err)
+	}
+	// The records: decoded from the scan (rr/), or read with one iterator
+	// over the organization's results, seeking forward in key order.
+	prefix := fwdKey("rr/", q.Org)
+	it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fwdErr("list results", err)
+	}
+	defer it.Close()
+	keys := make([][]byte, len(pos))
+	order := make([]int, len(pos)) // the positions in key order, for forward seeks
+	for i, p := range pos {
+		keys[i] = resultKey(forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration})
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
+	found := make([]*forward.ObjectiveResult, len(pos))
+	for _, i := range order {
+		v := pos[i].record
+		if v == nil {
+			if !it.SeekGE(keys[i]) || !bytes.Equal(it.Key(), keys[i]) {
+				if err := it.Error(); err != nil {
+					return nil, fwdErr("list results", err)
+				}
+				continue // not on this snapshot (the index and the record are written together)
+			}
+			v = it.Value()
+		}
+		r, err := decodeResult(v)
+		if err != nil {
+			return nil, fwdErr("list results", err)
+		}
+		found[i] = &r
+	}
+	for _, r := range found {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+// filtered reports whether a result with these index values passes q's
+// filters.
+func filtered(q forward.ResultQuery, completed, passed bool, updatedMs int64) bool {
+	return (q.Completed == nil || *q.Completed == completed) && (q.Passed == nil || *q.Passed == passed) &&
+		(q.Since.IsZero() || updatedMs >= floorMs(q.Since))
+}
+
+// participantResults reads the participant's index keys (few), filters,
+// orders them as q says and keeps one page after q.After.
+func (d *DB) participantResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]resultPos, error) {
+	prefix := fwdKey("rp/", q.Org, q.Participant)
+	if q.ObjectiveID != "" {
+		prefix = appendEsc(prefix, q.ObjectiveID)
+	}
+	it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	base := len(fwdKey("rp/", q.Org, q.Participant))
+	var all []resultPos
+	for ok := it.First(); ok; ok = it.Next() {
+		rest := it.Key()[base:]
+		obj, n := unescNext(rest)
+		if n < 0 {
+			return nil, errBadIndexKey
+		}
+		reg, m := unescNext(rest[n:])
+		v := it.Value()
+		if m < 0 || len(v) != 10 {
+			return nil, errBadIndexKey
+		}
+		ms := msFromKey(v[2:])
+		if !filtered(q, v[0] == 1, v[1] == 1, ms) {
+			continue
+		}
+		p := resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(ms), ObjectiveID: obj, Participant: q.Participant, Registration: reg},
+			completed: v[0] == 1, passed: v[1] == 1}
+		if q.After == nil || q.Less(*q.After, p.ResultCursor) {
+			all = append(all, p)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool { return q.Less(all[i].ResultCursor, all[j].ResultCursor) })
+	return all[:min(len(all), q.Limit)], nil
+}
+
+var errBadIndexKey = errors.New("malformed results index key")
+
+// msFromKey reads an appendMs time.
+func msFromKey(b []byte) int64 {
+	var u uint64
+	for _, x := range b[:8] {
+		u = u<<8 | uint64(x)
+	}
+	return int64(u ^ (1 << 63))
+}
+
+// objectiveResults scans the objective's index that serves q from q.After
+// on, until it has a page.
+func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]resultPos, error) {
+	obj := fwdKey("", q.Org, q.ObjectiveID)
+	var prefix []byte
+	var after func(c forward.ResultCursor) []byte
+	var parse func(rest, v []byte) (resultPos, bool)
+	pr := func(b []byte, c forward.ResultCursor) []byte {
+		return appendEsc(appendEsc(b, c.Participant), c.Registration)
+	}
+	parsePR := func(rest []byte) (string, string, bool) {
+		p, n := unescNext(rest)
+		if n < 0 {
+			return "", "", false
+		}
+		r, m := unescNext(rest[n:])
+		return p, r, m >= 0
+	}
+	switch {
+	case !q.Since.IsZero():
+		prefix = append([]byte("ru/"), obj...)
+		after = func(c forward.ResultCursor) []byte {
+			return pr(appendMs(slices.Clone(prefix), floorMs(c.UpdatedAt)), c)
+		}
+		parse = func(rest, v []byte) (resultPos, bool) {
+			if len(rest) < 8 || len(v) != 2 {
+				return resultPos{}, false
+			}
+			p, r, ok := parsePR(rest[8:])
+			return resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(msFromKey(rest)), Participant: p, Registration: r},
+				completed: v[0] == 1, passed: v[1] == 1}, ok
+		}
+	case q.Completed != nil:
+		prefix = append(append([]byte("rc/"), obj...), flag(*q.Completed))
+		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
+		parse = func(rest, v []byte) (resultPos, bool) {
+			p, r, ok := parsePR(rest)
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
+				completed: *q.Completed, passed: len(v) == 1 && v[0] == 1}, ok && len(v) == 1
+		}
+	case q.Passed != nil:
+		prefix = append(append([]byte("rs/"), obj...), flag(*q.Passed))
+		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
+		parse = func(rest, v []byte) (resultPos, bool) {
+			p, r, ok := parsePR(rest)
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
+				completed: len(v) == 1 && v[0] == 1, passed: *q.Passed}, ok && len(v) == 1
+		}
+	default:
+		prefix = append([]byte("rr/"), obj...)
+		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
+		parse = func(rest, v []byte) (resultPos, bool) {
+			p, r, ok := parsePR(rest)
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}, record: slices.Clone(v)}, ok
+		}
+	}
+	lower := prefix
+	if !q.Since.IsZero() {
+		lower = appendMs(slices.Clone(prefix), floorMs(q.Since))
+	}
+	if q.After != nil {
+		if a := append(after(*q.After), 0); string(a) > string(lower) { // the smallest key after the cursor's
+			lower = a
+		}
+	}
+	it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []resultPos
+	for ok := it.First(); ok && len(out) < q.Limit; ok = it.Next() {
+		p, ok := parse(it.Key()[len(prefix):], it.Value())
+		if !ok {
+			return nil, errBadIndexKey
+		}
+		p.ObjectiveID = q.ObjectiveID
+		if filtered(q, p.completed, p.passed, floorMs(p.UpdatedAt)) {
+			out = append(out, p)
+		}
+	}
+	return out, it.Error()
+}
+
+// DeleteResults deletes the objective's results with their participant
+// index keys, then its other index ranges and its contributions, in one
+// synced batch.
+func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
+	if err := d.acquire(ctx, "delete results"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	b := d.db.NewBatch()
+	defer b.Close()
+	err := d.fwdScan(fwdKey("rr/", org, objectiveID), false, func(_, v []byte) (bool, error) {
+		r, err := decodeResult(v)
+		if err != nil {
+			return false, err
+		}
+		ks := resultIndexKeys(r)
+		return true, b.Delete(ks[len(ks)-1][0], nil) // rp/
+	})
+	if err != nil {
+		return fwdErr("delete results", err)
+	}
+	for _, p := range []string{"rr/", "rc/", "rs/", "ru/", "rk/"} {
+		prefix := fwdKey(p, org, objectiveID)
+		if err := b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
+			return fwdErr("delete results", err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("delete results", err)
+	}
+	return nil
+}
