@@ -291,10 +291,10 @@ func (a *Admin) DeleteConfiguration(ctx context.Context, org, id string) error {
 	return nil
 }
 
-// redactor removes a configuration's secrets from text shown to the
-// administrator (the engine stores redacted text already: defence in
-// depth). Values shorter than 4 characters are left: they would blank out
-// ordinary text.
+// redactor removes a configuration's secrets, in every form the kit
+// knows, from text shown to the administrator. The engine stored the text
+// redacted already; redacting again on the way out also scrubs what an
+// earlier version stored with a weaker redaction.
 func (a *Admin) redactor(c Configuration) *Redactor {
 	if a.opts.Sealer == nil || len(c.SealedSecret) == 0 {
 		return nil
@@ -303,13 +303,7 @@ func (a *Admin) redactor(c Configuration) *Redactor {
 	if err != nil {
 		return nil
 	}
-	var values []string
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			values = append(values, v)
-		}
-	}
-	return NewRedactor(values...)
+	return ConfigRedactor(c.Properties, secrets)
 }
 
 // Status returns the status of the configuration (org, id), Not attempted
@@ -405,7 +399,7 @@ func (a *Admin) TestConfiguration(ctx context.Context, org, id string) (Result, 
 	}
 	dest, err := t.Factory(c, secrets)
 	if err != nil {
-		return Result{Outcome: OutcomeDestination, Message: a.redactor(c).Redact("invalid configuration: " + err.Error())}, nil
+		return Result{Outcome: OutcomeDestination, Message: ConfigRedactor(c.Properties, secrets).Redact("invalid configuration: " + err.Error())}, nil
 	}
 	tester, ok := dest.(Tester)
 	if !ok {
@@ -413,9 +407,7 @@ func (a *Admin) TestConfiguration(ctx context.Context, org, id string) (Result, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.TestTimeout)
 	defer cancel()
-	r := tester.Test(ctx)
-	r.Message = a.redactor(c).Redact(r.Message)
-	return r, nil
+	return redactorOf(c, secrets, dest).RedactResult(tester.Test(ctx)), nil
 }
 
 // Redrive makes the configuration's parked and rejected deliveries pending

@@ -40,32 +40,6 @@ func Truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Redactor removes secrets from text shown to anyone: results, logs,
-// stored errors, mail.
-type Redactor struct {
-	r *strings.Replacer
-}
-
-// NewRedactor returns a Redactor of the non-empty secrets.
-func NewRedactor(secrets ...string) *Redactor {
-	var pairs []string
-	for _, s := range secrets {
-		if s != "" {
-			pairs = append(pairs, s, "[redacted]")
-		}
-	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
-}
-
-// Redact returns s with every secret replaced by "[redacted]". A nil
-// Redactor returns s.
-func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	return r.r.Replace(s)
-}
-
 // NewHTTPClient returns the HTTP client of a destination type, shared by
 // all its destinations: it does not follow redirects (a 3xx where a 2xx is
 // expected is a destination-wide rejection, and a redirect could carry

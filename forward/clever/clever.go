@@ -153,6 +153,11 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 	return d, nil
 }
 
+// Redactor is the destination's redaction (the forward kit's), with the
+// tokens it fetched: what the engine redacts its outcomes with
+// (forward.Redacting).
+func (d *Destination) Redactor() *forward.Redactor { return d.c.redact }
+
 func (d *Destination) log() *slog.Logger {
 	return d.opts.Logger.With("destination", TypeClever, "org", d.org, "configuration", d.config)
 }

@@ -119,7 +119,6 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 	default:
 		return nil, fmt.Errorf("version %q: want 1.0.3 or 2.0.0", d.version)
 	}
-	var hidden []string
 	switch d.auth {
 	case "", AuthBasic:
 		d.auth = AuthBasic
@@ -127,20 +126,19 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 		if d.key == "" || d.secret == "" {
 			return nil, errors.New("basic authentication needs a key and a secret")
 		}
-		hidden = append(hidden, d.secret)
 	case AuthOAuth2:
 		t, err := newTokenSource(get(SecretClientID), get(SecretClientSecret), c.Properties, &d.opts)
 		if err != nil {
 			return nil, err
 		}
 		d.token = t
-		hidden = append(hidden, t.cfg.ClientSecret)
 	default:
 		return nil, fmt.Errorf("auth %q: want basic or oauth2", d.auth)
 	}
-	d.redact = forward.NewRedactor(hidden...)
+	d.redact = forward.ConfigRedactor(c.Properties, secrets)
+	d.redact.AddBasic(d.key, d.secret)
 	if d.token != nil {
-		d.token.redact = d.redact.Redact // not redactString: it takes the token's lock
+		d.token.redact = d.redact
 	}
 	return d, nil
 }
@@ -171,16 +169,14 @@ func statementsURL(endpoint string) (string, error) {
 // MaxBatch is how many statements one Send carries.
 func (d *Destination) MaxBatch() int { return MaxBatch }
 
-// redactString removes secrets (and the current token) from s.
-func (d *Destination) redactString(s string) string {
-	s = d.redact.Redact(s)
-	if d.token != nil {
-		if tok := d.token.current(); tok != "" {
-			s = strings.ReplaceAll(s, tok, "[redacted]")
-		}
-	}
-	return s
-}
+// Redactor knows the destination's secrets in every form, and the tokens
+// it obtained (forward.Redacting).
+func (d *Destination) Redactor() *forward.Redactor { return d.redact }
+
+var _ forward.Redacting = (*Destination)(nil)
+
+// redactString removes secrets (and the tokens obtained) from s.
+func (d *Destination) redactString(s string) string { return d.redact.Redact(s) }
 
 // entry is one statement ready to send.
 type entry struct {
@@ -374,7 +370,7 @@ func (d *Destination) classify(res response) forward.Result {
 		r.RetryAfter = forward.RetryAfter(res.header.Get("Retry-After"), d.opts.Now())
 		return r
 	case res.status >= 300 && res.status < 400:
-		return d.failure(outcome, res, "redirected to "+res.header.Get("Location"))
+		return d.failure(outcome, res, d.redactString("redirected to "+res.header.Get("Location")))
 	default: // 401, 403, 404, 405, other 4xx, unexpected 2xx
 		return d.failure(outcome, res, "")
 	}
