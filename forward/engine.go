@@ -86,6 +86,13 @@ func (e *Engine) Wake() {
 	}
 }
 
+// Redriven tells the engine that deliveries of configuration (org, id)
+// were made due by the administration (an edit, a re-drive): it forgets
+// what it knew of the destination's failures and sends at once.
+func (e *Engine) Redriven(org, id string) {
+	e.Wake()
+}
+
 type cfgKey struct{ org, id string }
 
 type cachedDest struct {

@@ -74,7 +74,7 @@ func newHarness(t *testing.T, alerter forward.Alerter) *harness {
 		t: t, store: store, clock: forwardtest.NewClock(t0), up: &forwardtest.Statements{},
 		down: forwardtest.NewLRS(t, nil), sealer: sealer, reg: prometheus.NewRegistry(), alerter: alerter,
 	}
-	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now}))
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second, Now: h.clock.Now}))
 	h.engine, err = forward.New(h.store, h.up, types, sealer.OpenConfiguration,
 		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, xapi.TypeName),
 		forward.Options{Now: h.clock.Now, Alerter: alerter, Owner: "test", Rand: func() float64 { return 0.5 }})
@@ -398,7 +398,7 @@ func TestEngineRunAndStop(t *testing.T) {
 	h := newHarness(t, nil)
 	h.configure("c1", forwardtest.DownSecret, 1)
 	store := h.store
-	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{})),
+	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback})),
 		h.sealer.OpenConfiguration, nil, nil, forward.Options{Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -177,10 +177,10 @@ func newFwdNode(t *testing.T, sealed bool) *fwdNode {
 			t.Fatal(err)
 		}
 	}
-	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second}))
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second}))
 	n := newAPINode(t, db, func(o *api.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		o.Admin.Forward = forward.NewAdmin(db, types, forward.AdminOptions{Sealer: sealer, Invalidate: inv.Invalidate, TestTimeout: 10 * time.Second})
+		o.Admin.Forward = forward.NewAdmin(db, types, forward.AdminOptions{Sealer: sealer, Invalidate: inv.Invalidate, TestTimeout: 10 * time.Second, Egress: forwardtest.Loopback})
 	})
 	for _, org := range []string{"org-a", "org-b"} {
 		n.admin("POST", api.AdminPrefix+"/orgs", `{"id":"`+org+`","name":"Org `+org+`"}`, 201, nil)
@@ -389,22 +389,54 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 		t.Errorf("statement deliveries: %+v", dl.Deliveries)
 	}
 
-	// An edit re-drives the parked and rejected deliveries.
-	n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms2.example/xapi/"}}`, 200, nil)
+	// Moving the endpoint to another host without the secrets is refused:
+	// they were entered for the first one.
+	b := string(n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms2.example/xapi/"}}`, 400, nil))
+	if !strings.Contains(b, "properties.endpoint moves from https://lms.example:443 to https://lms2.example:443: enter the secrets again") {
+		t.Errorf("host change without secrets: %s", b)
+	}
+	var got cfgOut
+	n.admin("GET", cfgPath("org-a", "/", cf.ID), "", 200, &got)
+	if got.Revision != 1 || got.Properties["endpoint"] != "https://lms.example/xapi/" {
+		t.Errorf("the refused edit changed the configuration: %+v", got)
+	}
+	// A rename re-drives the parked and rejected deliveries; the pending
+	// one keeps its slot.
+	n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle 2","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms.example/xapi/","version":"1.0.3"}}`, 200, nil)
 	for _, id := range []string{"s-parked", "s-rejected"} {
 		d, err := n.db.GetDelivery(ctx, "org-a", cf.ID, id)
 		if err != nil || d.State != forward.StatePending {
 			t.Errorf("%s after the edit: %v %+v", id, err, d)
 		}
 	}
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); !d.NextAttempt.Equal(old) {
+		t.Errorf("a rename re-drove the pending delivery: %+v", d)
+	}
 	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-done"); d.State != forward.StateDelivered {
 		t.Errorf("delivered touched: %+v", d)
 	}
-	var rd struct{ Redriven int }
-	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
-	if rd.Redriven != 0 {
-		t.Errorf("redrive after the edit: %d", rd.Redriven)
+	// A fix (the secrets, with the new host) re-drives the pending one too.
+	before := time.Now().UTC().Add(-time.Second)
+	n.admin("PUT", cfgPath("org-a", "/", cf.ID), cfgBody("https://lms2.example/xapi/", "k1", downSecretValue), 200, nil)
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); d.State != forward.StatePending || d.NextAttempt.Before(before) {
+		t.Errorf("the pending delivery after the fix: %+v, want due now", d)
 	}
+	// POST …/redrive takes the states; by default pending, parked and
+	// rejected.
+	var rd struct{ Redriven int }
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"states":["delivered"]}`, 200, &rd)
+	if rd.Redriven != 1 {
+		t.Errorf("redrive of the delivered: %d, want 1", rd.Redriven)
+	}
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
+	if rd.Redriven != 4 {
+		t.Errorf("redrive by default: %d, want the 4 pending", rd.Redriven)
+	}
+	b = string(n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"states":["lost"]}`, 400, nil))
+	if !strings.Contains(b, `states[0]: \"lost\"`) {
+		t.Errorf("redrive of an unknown state: %s", b)
+	}
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"state":"pending"}`, 400, nil)
 }
 
 func TestForwardAdminOrgIsolation(t *testing.T) {

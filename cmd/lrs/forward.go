@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,13 +19,18 @@ import (
 
 // ForwardConfig configures forwarding and its alert mail.
 type ForwardConfig struct {
-	Key          Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
-	Workers      int
-	SMTPHost     string
-	SMTPPort     int
-	SMTPFrom     string
-	SMTPUsername string
-	SMTPPassword Secret
+	Key     Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
+	Workers int
+	// Egress is the egress policy of destinations (AllowedNetworks parsed;
+	// nil: public unicast only).
+	Egress          *forward.Egress
+	AllowedNetworks string
+	AttemptTimeout  time.Duration
+	SMTPHost        string
+	SMTPPort        int
+	SMTPFrom        string
+	SMTPUsername    string
+	SMTPPassword    Secret
 }
 
 // forwardSettings are the settings of forwarding and its alert mail
@@ -47,6 +53,25 @@ var forwardSettings = []setting{
 		usage: "LMS configurations sent to concurrently (default 4)",
 		apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
 		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+	},
+	{
+		flag: "forward-allowed-networks", env: "LRS_FORWARD_ALLOWED_NETWORKS",
+		usage: "networks destinations may be reached at besides public unicast addresses: comma-separated CIDRs, e.g. 127.0.0.0/8,10.0.0.0/8 (default none)",
+		apply: func(c *Config, v string) error {
+			e, err := forward.ParseEgress(v)
+			if err != nil {
+				return err
+			}
+			c.Forward.Egress, c.Forward.AllowedNetworks = e, e.String()
+			return nil
+		},
+		show: func(c *Config) string { return c.Forward.AllowedNetworks },
+	},
+	{
+		flag: "forward-attempt-timeout", env: "LRS_FORWARD_ATTEMPT_TIMEOUT", def: "30s",
+		usage: "deadline of one request to a destination: connect, TLS, headers and body",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.AttemptTimeout }),
+		show:  func(c *Config) string { return c.Forward.AttemptTimeout.String() },
 	},
 	{
 		flag: "smtp-host", env: "LRS_SMTP_HOST",
@@ -102,22 +127,33 @@ type forwardParts struct {
 	types       *forward.Registry
 	sealer      *forward.Sealer
 	obligations *forward.Obligations
+	egress      *forward.Egress
+	engine      *atomic.Pointer[forward.Engine] // set once the engine starts
+}
+
+// redriven tells the running engine (if any) that deliveries of a
+// configuration were made due by the administration.
+func (p forwardParts) redriven(org, id string) {
+	if e := p.engine.Load(); e != nil {
+		e.Redriven(org, id)
+	}
 }
 
 // destinationTypes are the destination types this binary serves: a new
 // destination is its package and one line here.
-func destinationTypes() (*forward.Registry, error) {
+func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 	return forward.NewRegistry(
-		xapi.Type(xapi.Options{}),
+		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
 	)
 }
 
 func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, error) {
-	types, err := destinationTypes()
+	types, err := destinationTypes(cfg.Forward)
 	if err != nil {
 		return forwardParts{}, err
 	}
-	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger.With("component", "forward"), nil)}
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger.With("component", "forward"), nil),
+		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
 	if cfg.Forward.Key != "" {
 		key, err := forward.ParseKey(string(cfg.Forward.Key))
 		if err != nil {
@@ -132,7 +168,8 @@ func newForwardParts(cfg Config, st store, logger *slog.Logger) (forwardParts, e
 
 // admin is the forwarding administration of the admin API.
 func (p forwardParts) admin(st store) *forward.Admin {
-	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Invalidate: p.obligations.Invalidate})
+	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Invalidate: p.obligations.Invalidate,
+		Egress: p.egress, Redriven: p.redriven})
 }
 
 // startForwarding starts the engine when the key is set; it returns nil
@@ -162,6 +199,7 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 		return nil, err
 	}
 	p.obligations.SetWake(engine.Wake) // send new results at once
+	p.engine.Store(engine)
 	f := &forwarding{engine: engine, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)

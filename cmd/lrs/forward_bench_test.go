@@ -58,7 +58,7 @@ func TestForwardingBenchmark(t *testing.T) {
 	common := []string{"LRS_LOG_LEVEL=warn", "LRS_MAX_LIMIT=1000"}
 	upEnv := func() []string {
 		return append(slices.Clone(common), "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken,
-			"LRS_FORWARD_KEY="+fwdKey, "LRS_FORWARD_WORKERS="+workers,
+			"LRS_FORWARD_KEY="+fwdKey, "LRS_FORWARD_WORKERS="+workers, "LRS_FORWARD_ALLOWED_NETWORKS="+loopbackNetworks,
 			"LRS_BOOTSTRAP_KEY="+upKey, "LRS_BOOTSTRAP_SECRET="+upSecret)
 	}
 

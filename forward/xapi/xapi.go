@@ -48,21 +48,25 @@ const MaxBatch = 50
 
 // Options are shared by every xAPI destination.
 type Options struct {
-	// Client sends every request; default forward.NewHTTPClient, one for
-	// every destination NewFactory builds.
+	// Client sends every request; default forward.NewHTTPClient with
+	// Timeout and Egress, one for every destination NewFactory builds.
 	Client *http.Client
-	// Timeout bounds each HTTP request (an attempt); default 30s.
+	// Timeout bounds each HTTP request (an attempt: connect, TLS, headers
+	// and body); default 30s.
 	Timeout time.Duration
+	// Egress is the policy of the addresses the default Client connects
+	// to; nil: public unicast only.
+	Egress *forward.Egress
 	// Now is the clock of token expiry; default time.Now.
 	Now func() time.Time
 }
 
 func (o *Options) defaults() {
-	if o.Client == nil {
-		o.Client = forward.NewHTTPClient()
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = forward.NewHTTPClient(forward.HTTPOptions{Timeout: o.Timeout, Egress: o.Egress})
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -144,11 +148,10 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 }
 
 func absoluteURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an absolute http(s) URL")
+	if _, err := forward.CheckURLSyntax(s); err != nil {
+		return nil, err
 	}
-	return u, nil
+	return url.Parse(strings.TrimSpace(s))
 }
 
 // statementsURL accepts the LRS base URL or the full statements URL.
