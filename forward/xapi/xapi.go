@@ -43,8 +43,10 @@ const (
 	AuthOAuth2 = "oauth2"
 )
 
-// MaxBatch is how many statements one POST carries.
-const MaxBatch = 50
+// MaxBatch is the most statements one POST carries: this LRS's own
+// LRS_MAX_BATCH default. The engine starts smaller and grows the batch
+// while the LRS takes it; a 413 halves it (Result.TooLarge).
+const MaxBatch = 1000
 
 // Options are shared by every xAPI destination.
 type Options struct {
@@ -281,7 +283,7 @@ func merge(a, b forward.Result) forward.Result {
 			return r
 		}
 	}
-	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}}
+	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}, TooLarge: a.TooLarge || b.TooLarge}
 	for _, r := range []forward.Result{a, b} {
 		if r.Outcome == forward.OutcomeSuccess {
 			out.Outcome, out.Status, out.Message = forward.OutcomeSuccess, r.Status, r.Message
@@ -323,10 +325,12 @@ func (d *Destination) sendBatch(ctx context.Context, batch []entry) forward.Resu
 		}
 		half := len(batch) / 2
 		left := d.sendBatch(ctx, batch[:half])
-		if left.Outcome != forward.OutcomeSuccess && left.Outcome != forward.OutcomeItem {
-			return left
+		r := left
+		if left.Outcome == forward.OutcomeSuccess || left.Outcome == forward.OutcomeItem {
+			r = merge(left, d.sendBatch(ctx, batch[half:]))
 		}
-		return merge(left, d.sendBatch(ctx, batch[half:]))
+		r.TooLarge = r.TooLarge || status == http.StatusRequestEntityTooLarge
+		return r
 	default:
 		return d.classify(res)
 	}

@@ -97,7 +97,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}}
-	if err := d.releaseLeases(); err != nil {
+	if err := d.releaseLeases(logger); err != nil {
 		_ = db.Close()
 		cache.Unref()
 		return nil, err

@@ -148,6 +148,7 @@ type statusRecord struct {
 	LastSuccess     time.Time `json:"last_success,omitzero"`
 	LastAlert       time.Time `json:"last_alert,omitzero"`
 	AlertedStatus   string    `json:"alerted_status,omitempty"`
+	Since           time.Time `json:"since,omitzero"` // absent in records written before it was kept
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
@@ -155,7 +156,7 @@ func encodeStatus(s forward.ConfigStatus) ([]byte, error) {
 	return json.Marshal(statusRecord{
 		V: fwdRecordVersion, Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError,
 		LastStatus: s.LastStatus, FirstFailure: s.FirstFailure, LastSuccess: s.LastSuccess, LastAlert: s.LastAlert,
-		AlertedStatus: s.AlertedStatus, UpdatedAt: s.UpdatedAt,
+		AlertedStatus: s.AlertedStatus, Since: s.Since, UpdatedAt: s.UpdatedAt,
 	})
 }
 
@@ -167,7 +168,7 @@ func decodeStatus(b []byte) (forward.ConfigStatus, error) {
 	return forward.ConfigStatus{
 		Org: r.Org, ConfigurationID: r.ConfigurationID, Status: r.Status, LastError: r.LastError, LastStatus: r.LastStatus,
 		FirstFailure: r.FirstFailure, LastSuccess: r.LastSuccess, LastAlert: r.LastAlert, AlertedStatus: r.AlertedStatus,
-		UpdatedAt: r.UpdatedAt,
+		Since: r.Since, UpdatedAt: r.UpdatedAt,
 	}, checkVersion(r.V)
 }
 
@@ -199,4 +200,44 @@ func decodeAttempt(b []byte) (forward.Attempt, error) {
 		Org: r.Org, ConfigurationID: r.ConfigurationID, StatementIDs: r.StatementIDs, At: r.At,
 		Duration: time.Duration(r.DurationNs), Outcome: r.Outcome, Status: r.Status, Response: r.Response,
 	}, checkVersion(r.V)
+}
+
+// periodRecord is the claim of one period of a periodic task.
+type periodRecord struct {
+	V        int       `json:"v"`
+	Owner    string    `json:"owner"`
+	Until    time.Time `json:"until"`
+	Finished time.Time `json:"finished,omitzero"`
+}
+
+func encodePeriod(r periodRecord) ([]byte, error) {
+	r.V = fwdRecordVersion
+	return json.Marshal(r)
+}
+
+func decodePeriod(b []byte) (periodRecord, error) {
+	var r periodRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, err
+	}
+	return r, checkVersion(r.V)
+}
+
+// rejectionRecord is an item awaiting the digest (the key holds the rest).
+type rejectionRecord struct {
+	V      int       `json:"v"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+func encodeRejection(r forward.RejectedItem) ([]byte, error) {
+	return json.Marshal(rejectionRecord{V: fwdRecordVersion, Reason: r.Reason, At: r.At})
+}
+
+func decodeRejection(b []byte) (rejectionRecord, error) {
+	var r rejectionRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, err
+	}
+	return r, checkVersion(r.V)
 }
