@@ -19,8 +19,13 @@ import (
 
 // ForwardConfig configures forwarding and its alert mail.
 type ForwardConfig struct {
-	Key     Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
-	Workers int
+	Key      Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
+	Workers  int
+	InFlight int
+	// ProbeInterval, AlertInterval, RecoveryDelay: forward.Options.
+	ProbeInterval time.Duration
+	AlertInterval time.Duration
+	RecoveryDelay time.Duration
 	// Egress is the egress policy of destinations (AllowedNetworks parsed;
 	// nil: public unicast only).
 	Egress          *forward.Egress
@@ -49,10 +54,34 @@ var forwardSettings = []setting{
 		show: func(c *Config) string { return c.Forward.Key.String() },
 	},
 	{
-		flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
-		usage: "LMS configurations sent to concurrently (default 4)",
+		flag: "forward-workers", env: "LRS_FORWARD_WORKERS", def: "8",
+		usage: "sends to healthy LMS configurations in flight at once, shared in turn across organizations and configurations",
 		apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
 		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+	},
+	{
+		flag: "forward-in-flight", env: "LRS_FORWARD_IN_FLIGHT", def: "4",
+		usage: "batches of one LMS configuration in flight at once",
+		apply: positiveInt(func(c *Config) *int { return &c.Forward.InFlight }),
+		show:  func(c *Config) string { return strconv.Itoa(c.Forward.InFlight) },
+	},
+	{
+		flag: "forward-probe-interval", env: "LRS_FORWARD_PROBE_INTERVAL", def: "5m",
+		usage: "longest wait between two probes of a failing LMS configuration (its queue waits meanwhile)",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.ProbeInterval }),
+		show:  func(c *Config) string { return c.Forward.ProbeInterval.String() },
+	},
+	{
+		flag: "forward-alert-interval", env: "LRS_FORWARD_ALERT_INTERVAL", def: "1h",
+		usage: "least time between two status mails of an LMS configuration",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.AlertInterval }),
+		show:  func(c *Config) string { return c.Forward.AlertInterval.String() },
+	},
+	{
+		flag: "forward-recovery-delay", env: "LRS_FORWARD_RECOVERY_DELAY", def: "15m",
+		usage: "how long an LMS configuration must stay OK before its recovery is mailed",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.RecoveryDelay }),
+		show:  func(c *Config) string { return c.Forward.RecoveryDelay.String() },
 	},
 	{
 		flag: "forward-allowed-networks", env: "LRS_FORWARD_ALLOWED_NETWORKS",
@@ -180,7 +209,8 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 		logger.Info("forwarding disabled: LRS_FORWARD_KEY is not set")
 		return nil, nil
 	}
-	opts := forward.Options{Workers: cfg.Forward.Workers, StopTimeout: cfg.ShutdownTimeout}
+	opts := forward.Options{Workers: cfg.Forward.Workers, InFlight: cfg.Forward.InFlight, StopTimeout: cfg.ShutdownTimeout,
+		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
 			Host: cfg.Forward.SMTPHost, Port: cfg.Forward.SMTPPort, From: cfg.Forward.SMTPFrom,
