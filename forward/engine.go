@@ -260,16 +260,36 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	defer func() { <-hk }()
 
-	var lastLook time.Time
+	// Due deliveries are looked for beside the sends too (every Poll, at
+	// once when woken or when a claim filled its batch), so that a slow
+	// store query never delays a send.
+	look := make(chan struct{})
+	go func() {
+		defer close(look)
+		for {
+			e.discover(sendCtx, e.opts.Now())
+			e.s.signal()
+			t := time.NewTimer(e.opts.Poll)
+			select {
+			case <-ctx.Done():
+			case <-e.stop:
+			case <-e.wake:
+			case <-e.s.again:
+			case <-t.C:
+			}
+			t.Stop()
+			if e.stopping(ctx) {
+				return
+			}
+		}
+	}()
+	defer func() { <-look }()
+
 	for {
 		if e.stopping(ctx) {
 			break
 		}
 		now := e.opts.Now()
-		if lastLook.IsZero() || now.Sub(lastLook) >= e.opts.Poll || e.s.lookAgain() {
-			e.discover(sendCtx, now)
-			lastLook = now
-		}
 		e.dispatch(sendCtx, now, nil)
 		wait := e.opts.Poll
 		if next := e.s.nextProbe(); !next.IsZero() {
@@ -279,8 +299,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-e.stop:
-		case <-e.wake:
-			lastLook = time.Time{}
 		case <-e.s.kick:
 		case <-t.C:
 		}
@@ -330,6 +348,15 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 	}
 	e.mails.Wait()
 	return int(claimed.Load()), err
+}
+
+// Due tells the engine that deliveries of the configurations became due
+// (Obligations.SetDue): they are sent at once, without looking for them in
+// the store. It never blocks.
+func (e *Engine) Due(keys []ConfigKey) {
+	for _, k := range keys {
+		e.s.markDue(cfgKey{k.Org, k.ID})
+	}
 }
 
 // Redriven tells the engine that deliveries of configuration (org, id)

@@ -54,6 +54,7 @@ type confState struct {
 	batch     int       // the batch size (0: not set yet)
 	ceiling   int       // a batch this large was too large (0: none seen)
 	revision  int64     // of the configuration as last seen (0: not seen)
+	checked   time.Time // when discover last read the configuration of the open circuit
 
 	statusMu sync.Mutex // serializes this process's status updates of the configuration
 }
@@ -64,11 +65,11 @@ type sched struct {
 	confs   map[cfgKey]*confState
 	used    int // workers held
 	jobs    int // jobs running
-	look    bool
 	lastOrg string
 	lastCfg map[string]string
 	idleC   *sync.Cond
 	kick    chan struct{} // a job claimed or ended: dispatch again
+	again   chan struct{} // a claim filled its batch: look for due deliveries again
 }
 
 func (s *sched) init() {
@@ -76,6 +77,7 @@ func (s *sched) init() {
 	s.lastCfg = make(map[string]string)
 	s.idleC = sync.NewCond(&s.mu)
 	s.kick = make(chan struct{}, 1)
+	s.again = make(chan struct{}, 1)
 }
 
 func (s *sched) signal() {
@@ -128,16 +130,6 @@ func (s *sched) waitIdle() {
 	s.mu.Unlock()
 }
 
-// lookAgain reports (and clears) whether a job found more work than it
-// could take, so that due configurations are looked for before the poll.
-func (s *sched) lookAgain() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.look
-	s.look = false
-	return l
-}
-
 // nextProbe is the earliest probe time of an open circuit with work.
 func (s *sched) nextProbe() time.Time {
 	s.mu.Lock()
@@ -151,9 +143,14 @@ func (s *sched) nextProbe() time.Time {
 	return next
 }
 
+// editCheck is how often an open circuit's configuration is read to see
+// whether another process edited it.
+const editCheck = 10 * time.Second
+
 // discover marks the configurations with due deliveries. An open circuit
-// whose configuration was edited meanwhile (maybe by another process) is
-// reset, so that the fix is tried at once.
+// whose configuration was edited meanwhile (maybe by another process: an
+// edit in this one calls Redriven) is reset within editCheck, so that the
+// fix is tried at once.
 func (e *Engine) discover(ctx context.Context, now time.Time) error {
 	keys, err := e.store.DueConfigurations(ctx, now)
 	if err != nil {
@@ -169,7 +166,8 @@ func (e *Engine) discover(ctx context.Context, now time.Time) error {
 	for _, k := range keys {
 		st := e.s.state(cfgKey{k.Org, k.ID})
 		st.due = true
-		if st.mode == modeOpen && st.inflight == 0 && now.Before(st.nextProbe) {
+		if st.mode == modeOpen && st.inflight == 0 && now.Before(st.nextProbe) && now.Sub(st.checked) >= editCheck {
+			st.checked = now
 			open = append(open, seen{st, st.revision})
 		}
 	}
@@ -339,12 +337,17 @@ func (e *Engine) claimedHint(j *job, n, limit int) {
 		st.full = n >= limit
 		if !st.full {
 			st.due = false
-		} else {
-			s.look = true
 		}
 	}
+	full := st.full
 	s.mu.Unlock()
 	s.signal()
+	if full {
+		select {
+		case s.again <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // slowRelease gives a slow job's worker back (time.AfterFunc).

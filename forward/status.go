@@ -37,8 +37,8 @@ func (e *Engine) statusLock(k cfgKey) func() {
 }
 
 // setStatus records a destination-level outcome in the configuration's
-// status, mails the contact when a mail is due, and re-drives parked
-// deliveries when the destination recovers.
+// status, mails the contact when a mail is due, and re-drives the waiting
+// and parked deliveries when the destination recovers.
 func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configuration, r Result, at time.Time) {
 	defer e.statusLock(cfgKey{cfg.Org, cfg.ID})()
 	prev, err := e.store.GetStatus(ctx, cfg.Org, cfg.ID)
@@ -69,11 +69,13 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 		log.Warn("storing the status failed", "err", err)
 	}
 	if s.Status == StatusOK && isErrorStatus(prev.Status) {
-		n, err := e.store.Redrive(ctx, cfg.Org, cfg.ID, []string{StateParked}, at)
+		// The recovery flush (sinks.md §0.4): what waited behind the open
+		// circuit, at a backoff slot maybe hours away, or parked, is due now.
+		n, err := e.store.Redrive(ctx, cfg.Org, cfg.ID, []string{StatePending, StateParked}, at)
 		if err != nil {
-			log.Warn("re-driving parked deliveries failed", "err", err)
+			log.Warn("re-driving waiting deliveries failed", "err", err)
 		} else if n > 0 {
-			log.Info("destination recovered; parked deliveries re-driven", "count", n)
+			log.Info("destination recovered; waiting and parked deliveries re-driven", "count", n)
 		}
 	}
 }

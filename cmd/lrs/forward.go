@@ -228,7 +228,7 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 	if err != nil {
 		return nil, err
 	}
-	p.obligations.SetWake(engine.Wake) // send new results at once
+	p.obligations.SetDue(engine.Due) // send new results at once
 	p.engine.Store(engine)
 	f := &forwarding{engine: engine, done: make(chan struct{})}
 	go func() {
