@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -92,19 +93,7 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		return
 	}
 
-	var items []Item
-	for _, d := range ds {
-		raw, err := e.statements.GetStatement(ctx, d.Org, d.StatementID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			e.skip(ctx, cfg.Type, d, "statement not found")
-		case err != nil:
-			log.Warn("reading a statement failed", "statement", d.StatementID, "err", err)
-			e.release(ctx, []Delivery{d}, e.opts.Now().Add(storageRetry))
-		default:
-			items = append(items, Item{Delivery: d, Statement: raw})
-		}
-	}
+	items := e.readStatements(ctx, log, cfg, ds)
 	if len(items) == 0 {
 		return
 	}
@@ -131,6 +120,50 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 	default:
 		r.outcome = res.Outcome
 	}
+}
+
+// readStatements returns the items of ds with their statements: a
+// delivery whose statement is gone is skipped, and one whose statement
+// cannot be read now is released for later.
+func (e *Engine) readStatements(ctx context.Context, log *slog.Logger, cfg Configuration, ds []Delivery) []Item {
+	items := make([]Item, 0, len(ds))
+	if many, ok := e.statements.(StatementsGetter); ok && len(ds) > 1 {
+		ids := make([]string, len(ds))
+		for i, d := range ds {
+			ids[i] = d.StatementID
+		}
+		got, err := many.GetStatements(ctx, cfg.Org, ids)
+		if err != nil {
+			log.Warn("reading statements failed", "count", len(ds), "err", err)
+			e.release(ctx, ds, e.opts.Now().Add(storageRetry))
+			return nil
+		}
+		for _, d := range ds {
+			raw, ok := got[d.StatementID]
+			if !ok {
+				raw, ok = got[strings.ToLower(d.StatementID)]
+			}
+			if !ok {
+				e.skip(ctx, cfg.Type, d, "statement not found")
+				continue
+			}
+			items = append(items, Item{Delivery: d, Statement: raw})
+		}
+		return items
+	}
+	for _, d := range ds {
+		raw, err := e.statements.GetStatement(ctx, d.Org, d.StatementID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e.skip(ctx, cfg.Type, d, "statement not found")
+		case err != nil:
+			log.Warn("reading a statement failed", "statement", d.StatementID, "err", err)
+			e.release(ctx, []Delivery{d}, e.opts.Now().Add(storageRetry))
+		default:
+			items = append(items, Item{Delivery: d, Statement: raw})
+		}
+	}
+	return items
 }
 
 // claim leases a batch for the job and tells the scheduler what it found.

@@ -119,9 +119,11 @@ type DeliveryQueue interface {
 	// per configuration.
 	DeliveriesOfStatement(ctx context.Context, org, statementID string) ([]Delivery, error)
 	// Redrive makes the configuration's deliveries in states pending again,
-	// due at now, with Attempts, FirstFailure and Reason reset and any lease
-	// dropped, and returns how many. A delivery that changes meanwhile keeps
-	// its new state.
+	// due at now, with Attempts, FirstFailure and Reason reset, and returns
+	// how many it changed. A pending delivery that is leased at now (being
+	// sent) or already due with a fresh schedule is left as it is, and so
+	// is one that changes meanwhile. A lease of a delivery in another state
+	// is dropped.
 	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
 	// CountDeliveries counts a configuration's deliveries by state, with the
 	// creation time of its oldest pending one (zero Counts when it has none).

@@ -400,6 +400,10 @@ func (m *Memory) Redrive(ctx context.Context, org, configID string, states []str
 	n := 0
 	for k, d := range m.deliveries {
 		if k[0] == org && k[1] == configID && slices.Contains(states, d.State) {
+			if d.State == forward.StatePending && ((d.LeaseOwner != "" && d.LeaseUntil.After(now)) ||
+				(!d.NextAttempt.After(now) && d.Attempts == 0 && d.FirstFailure.IsZero() && d.Reason == "")) {
+				continue // being sent, or due now with a fresh schedule already
+			}
 			d.State, d.Attempts, d.NextAttempt, d.FirstFailure, d.Reason, d.UpdatedAt = forward.StatePending, 0, now, time.Time{}, "", now
 			d.LeaseOwner, d.LeaseUntil = "", time.Time{}
 			m.deliveries[k] = d

@@ -606,6 +606,10 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	}
 	n := 0
 	for _, cur := range docs {
+		if cur.State == forward.StatePending && ((cur.LeaseOwner != "" && cur.LeaseUntil.After(now)) ||
+			(!cur.NextAttempt.After(now) && cur.Attempts == 0 && cur.FirstFailure.IsZero() && cur.Reason == "")) {
+			continue // being sent, or due now with a fresh schedule already
+		}
 		next := cur
 		next.State, next.Attempts, next.NextAttempt = forward.StatePending, 0, now
 		next.FirstFailure, next.Reason, next.UpdatedAt = time.Time{}, "", now

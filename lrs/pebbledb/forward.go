@@ -401,6 +401,42 @@ func (d *DB) getDelivery(key []byte) (forward.Delivery, bool, error) {
 	return fwdGet(d, key, decodeDelivery)
 }
 
+// seekEach calls fn with the value of each of keys that exists (decode
+// nil: existence only), reading them with one iterator in key order: a
+// batch's records cost one iterator, not one point lookup each.
+func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: []byte(sorted[0]), UpperBound: append([]byte(sorted[len(sorted)-1]), 0)})
+	if err != nil {
+		return err
+	}
+	for _, k := range sorted {
+		if it.SeekGE([]byte(k)) && string(it.Key()) == k {
+			if err := fn(k, it.Value()); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// getDeliveries reads the deliveries of keys that exist (seekEach).
+func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
+	out := make(map[string]forward.Delivery, len(keys))
+	err := d.seekEach(keys, func(k string, v []byte) error {
+		dl, err := decodeDelivery(v)
+		out[k] = dl
+		return err
+	})
+	return out, err
+}
+
 // putDelivery writes v and moves its index keys from old (nil when new).
 func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
@@ -455,21 +491,17 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		keys[i] = string(deliveryKey(ds[i].Org, ds[i].ConfigurationID, ds[i].StatementID))
 	}
 	defer d.lockIDs(keys...)()
+	seen := make(map[string]bool, len(ds))
+	if err := d.seekEach(keys, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
+		return fwdErr("ensure deliveries", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
-	seen := make(map[string]bool, len(ds))
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
 		}
 		seen[keys[i]] = true
-		ok, err := d.get([]byte(keys[i]), nil)
-		if err != nil {
-			return fwdErr("ensure deliveries", err)
-		}
-		if ok {
-			continue
-		}
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
 		if err := putDelivery(b, nil, &dl); err != nil {
@@ -641,14 +673,15 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		keys[i] = e.key
 	}
 	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return nil, fwdErr("claim deliveries", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	out := make([]forward.Delivery, 0, len(cands))
 	for _, e := range cands {
-		old, ok, err := d.getDelivery([]byte(e.key))
-		if err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
+		old, ok := recs[e.key]
 		if !ok || old.State != forward.StatePending || floorMs(old.NextAttempt) > floorMs(dueBy) ||
 			(!old.LeaseUntil.IsZero() && floorMs(old.LeaseUntil) > nowMs) {
 			continue
@@ -684,18 +717,14 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		keys[i] = string(deliveryKey(dl.Org, dl.ConfigurationID, dl.StatementID))
 	}
 	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return nil, fwdErr("update deliveries", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
-	written := map[string]forward.Delivery{} // a key twice in ds: the later one reads the earlier
 	for i, dl := range ds {
-		old, ok := written[keys[i]]
-		if !ok {
-			var err error
-			old, ok, err = d.getDelivery([]byte(keys[i]))
-			if err != nil {
-				return nil, fwdErr("update deliveries", err)
-			}
-		}
+		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
 		switch {
 		case !ok:
 			out[i] = forward.ErrNotFound
@@ -710,7 +739,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		if err := putDelivery(b, &old, &v); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
-		written[keys[i]] = v
+		recs[keys[i]] = v
 	}
 	if !b.Empty() {
 		if err := b.Commit(cpebble.Sync); err != nil {
@@ -911,16 +940,20 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 
 func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return 0, err
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	n := 0
 	for _, k := range keys {
-		old, ok, err := d.getDelivery([]byte(k))
-		if err != nil {
-			return 0, err
-		}
+		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
 			continue
+		}
+		if old.State == forward.StatePending && (leased(old, now) || redriven(old, now)) {
+			continue // being sent, or due now with a fresh schedule already
 		}
 		v := old
 		v.State = forward.StatePending
@@ -942,6 +975,17 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// leased reports whether a worker holds the delivery at now.
+func leased(d forward.Delivery, now time.Time) bool {
+	return d.LeaseOwner != "" && floorMs(d.LeaseUntil) > floorMs(now)
+}
+
+// redriven reports whether a pending delivery is already what Redrive
+// makes it: due at now, with a fresh schedule.
+func redriven(d forward.Delivery, now time.Time) bool {
+	return floorMs(d.NextAttempt) <= floorMs(now) && d.Attempts == 0 && d.FirstFailure.IsZero() && d.Reason == ""
 }
 
 // CountDeliveries counts a configuration's deliveries by state (index

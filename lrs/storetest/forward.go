@@ -626,6 +626,31 @@ func testFwdRedrive(t *testing.T, s ForwardStore) {
 	if ids := stmtIDs(got); len(ids) != 2 || !slices.Contains(ids, "parked") || !slices.Contains(ids, "rejected") {
 		t.Errorf("claim after redrive = %v, want the two redriven deliveries", ids)
 	}
+	// Pending ones: one being sent (leased) is left to its sender, one due
+	// now with a fresh schedule needs nothing, one waiting at a later slot
+	// is due now.
+	mustEnsure(t, s, delivery(orgA, "c3", "fresh", fat(100)), delivery(orgA, "c3", "later", fat(90)), delivery(orgA, "c3", "sending", fat(80)))
+	c3 := forward.Claim{Org: orgA, ConfigurationID: "c3", Owner: "sender", Now: fat(100), Lease: time.Minute, Limit: 1}
+	if got := mustClaimOf(t, s, c3); len(got) != 1 || got[0].StatementID != "sending" {
+		t.Fatalf("claim of sending = %v", stmtIDs(got))
+	}
+	c3.Owner = "w"
+	for _, d := range mustClaimOf(t, s, c3) {
+		d.Attempts, d.FirstFailure, d.NextAttempt = 3, fat(50), fat(5000)
+		if err := s.UpdateDelivery(ctx, d, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err = s.Redrive(ctx, orgA, "c3", []string{forward.StatePending}, fat(110))
+	if err != nil || n != 1 {
+		t.Errorf("Redrive of pending = %d, %v; want 1 (only the one waiting at a later slot)", n, err)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c3", "later"); d.Attempts != 0 || !d.NextAttempt.Equal(fat(110)) || !d.FirstFailure.IsZero() {
+		t.Errorf("the waiting delivery after Redrive: %+v, want due now with a fresh schedule", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c3", "sending"); d.LeaseOwner != "sender" || !d.NextAttempt.Equal(fat(80)) {
+		t.Errorf("Redrive took the delivery being sent from its sender: %+v", d)
+	}
 }
 
 func testFwdCounts(t *testing.T, s ForwardStore) {
