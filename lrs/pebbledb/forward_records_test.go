@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,35 @@ func TestForwardRecordVersion(t *testing.T) {
 	}
 	if _, err := d.GetConfiguration(ctx, "o", "c1"); !errors.Is(err, errRecordVersion) {
 		t.Fatalf("reading a version 2 record: %v, want errRecordVersion", err)
+	}
+}
+
+// Deliveries are written in their binary version 2; every field comes back,
+// zero times as zero times; another version, or a record cut short, is
+// refused, not read as something else.
+func TestDeliveryRecordVersion2(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
+	d := forward.Delivery{Org: "acme", ConfigurationID: "cfg\x00x", StatementID: "6fa459ea-ee8a-4ca4-894e-db77e1603500", ObjectiveID: "obj-1",
+		Participant: "ann@example.com", State: forward.StatePending, Attempts: 3, NextAttempt: at.Add(time.Hour), FirstFailure: at,
+		LastAttempt: at.Add(time.Minute), LastStatus: 503, LastError: "HTTP 503: é busy", CreatedAt: at.Add(-time.Hour), UpdatedAt: at,
+		LeaseOwner: "host-1", LeaseUntil: at.Add(5 * time.Minute)}
+	b, err := encodeDelivery(&d)
+	if err != nil || b[0] != 2 {
+		t.Fatalf("encoded %x, %v: want version 2 first", b, err)
+	}
+	got, err := decodeDelivery(b)
+	if err != nil || !reflect.DeepEqual(got, d) {
+		t.Fatalf("round trip:\n got %+v (%v)\nwant %+v", got, err, d)
+	}
+	empty := forward.Delivery{Org: "o", ConfigurationID: "c", StatementID: "s", State: forward.StateDelivered}
+	b, _ = encodeDelivery(&empty)
+	if got, err := decodeDelivery(b); err != nil || !reflect.DeepEqual(got, empty) || !got.LeaseUntil.IsZero() {
+		t.Fatalf("round trip of zero times: %+v, %v", got, err)
+	}
+	if _, err := decodeDelivery(append([]byte{3}, b[1:]...)); !errors.Is(err, errRecordVersion) {
+		t.Errorf("version 3: %v, want errRecordVersion", err)
+	}
+	if _, err := decodeDelivery(b[:len(b)-3]); err == nil {
+		t.Error("a record cut short was read")
 	}
 }
