@@ -340,9 +340,14 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 	n.admin("POST", cfgPath("org-a"), cfgBody("https://lms.example/xapi/", "k1", downSecretValue), 201, &cf)
 	ctx := context.Background()
 	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	later := old.Add(3 * time.Hour) // a backoff slot two hours away
 	mk := func(id, state string) forward.Delivery {
-		return forward.Delivery{Org: "org-a", ConfigurationID: cf.ID, StatementID: id, Participant: "ann@example.com",
+		d := forward.Delivery{Org: "org-a", ConfigurationID: cf.ID, StatementID: id, Participant: "ann@example.com",
 			State: state, NextAttempt: old, CreatedAt: old, UpdatedAt: old}
+		if state == forward.StatePending {
+			d.Attempts, d.FirstFailure, d.NextAttempt = 6, old, later
+		}
+		return d
 	}
 	if err := n.db.EnsureDeliveries(ctx, []forward.Delivery{mk("s-pending", forward.StatePending), mk("s-parked", forward.StateParked),
 		mk("s-rejected", forward.StateRejected), mk("s-done", forward.StateDelivered)}); err != nil {
@@ -409,7 +414,7 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 			t.Errorf("%s after the edit: %v %+v", id, err, d)
 		}
 	}
-	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); !d.NextAttempt.Equal(old) {
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); !d.NextAttempt.Equal(later) || d.Attempts != 6 {
 		t.Errorf("a rename re-drove the pending delivery: %+v", d)
 	}
 	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-done"); d.State != forward.StateDelivered {
@@ -418,8 +423,9 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 	// A fix (the secrets, with the new host) re-drives the pending one too.
 	before := time.Now().UTC().Add(-time.Second)
 	n.admin("PUT", cfgPath("org-a", "/", cf.ID), cfgBody("https://lms2.example/xapi/", "k1", downSecretValue), 200, nil)
-	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); d.State != forward.StatePending || d.NextAttempt.Before(before) {
-		t.Errorf("the pending delivery after the fix: %+v, want due now", d)
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); d.State != forward.StatePending || d.NextAttempt.Before(before) ||
+		d.NextAttempt.After(time.Now()) || d.Attempts != 0 {
+		t.Errorf("the pending delivery after the fix: %+v, want due now with a fresh schedule", d)
 	}
 	// POST …/redrive takes the states; by default pending, parked and
 	// rejected.
@@ -428,9 +434,19 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 	if rd.Redriven != 1 {
 		t.Errorf("redrive of the delivered: %d, want 1", rd.Redriven)
 	}
+	// Everything is due now with a fresh schedule: nothing to re-drive;
+	// then one waiting at a backoff slot, one parked and one rejected are.
 	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
-	if rd.Redriven != 4 {
-		t.Errorf("redrive by default: %d, want the 4 pending", rd.Redriven)
+	if rd.Redriven != 0 {
+		t.Errorf("redrive of what is due already: %d, want 0", rd.Redriven)
+	}
+	if err := n.db.EnsureDeliveries(ctx, []forward.Delivery{mk("s-wait", forward.StatePending), mk("s-parked2", forward.StateParked),
+		mk("s-rejected2", forward.StateRejected), mk("s-done2", forward.StateDelivered)}); err != nil {
+		t.Fatal(err)
+	}
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
+	if rd.Redriven != 3 {
+		t.Errorf("redrive by default: %d, want 3 (pending, parked and rejected)", rd.Redriven)
 	}
 	b = string(n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"states":["lost"]}`, 400, nil))
 	if !strings.Contains(b, `states[0]: \"lost\"`) {
