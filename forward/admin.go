@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"slices"
 	"strings"
@@ -76,6 +77,13 @@ type AdminOptions struct {
 	// Results is the results read model (admin_results.go); nil: results
 	// are not kept, and their operations answer ErrConflict.
 	Results *Results
+	// Redriven is called after deliveries of configuration (org, id) were
+	// made due by an edit or a re-drive (Engine.Redriven: it probes the
+	// destination again at once); optional.
+	Redriven func(org, id string)
+	// Egress is the egress policy the URLs of configurations are checked
+	// against when they are saved; nil: public unicast only.
+	Egress *Egress
 	// TestTimeout bounds a test connection; default 15s.
 	TestTimeout time.Duration
 	// Now returns the current time; default time.Now.
@@ -86,8 +94,10 @@ type AdminOptions struct {
 // through it, the CLI and the console) does with an organization's
 // configurations, objectives and deliveries, with the rules that hold for
 // every caller: secrets are sealed and never answered, a configuration is
-// checked by its type in the registry, an edit re-drives what was parked
-// or rejected, and the obligations see every edit. Organizations
+// checked by its type in the registry and its URLs by the egress policy,
+// its secrets never follow a URL to another host, an edit re-drives what
+// was parked or rejected (and what is pending, when it is a fix), and the
+// obligations see every edit. Organizations
 // themselves (whether one exists) are the caller's concern.
 type Admin struct {
 	store Store
@@ -152,8 +162,12 @@ func (a *Admin) Configuration(ctx context.Context, org, id string) (Configuratio
 }
 
 // CheckConfiguration returns every problem of in (nil when it can be
-// stored), with kept the secrets a replace without secrets keeps.
-func (a *Admin) CheckConfiguration(in ConfigurationInput, kept map[string]string) []string {
+// stored) as a replacement of old (nil when new), with kept the secrets a
+// replace without secrets keeps: the fields' rules, the type's, the egress
+// policy on every URL, and, when in brings no secrets, no URL of old whose
+// origin (scheme, host, port) changes, as the kept secrets were entered for
+// the old one.
+func (a *Admin) CheckConfiguration(ctx context.Context, in ConfigurationInput, old *Configuration, kept map[string]string) []string {
 	var errs []string
 	errs = append(errs, checkText("name", in.Name, maxName)...)
 	switch addr, err := mail.ParseAddress(in.ContactEmail); {
@@ -185,9 +199,34 @@ func (a *Admin) CheckConfiguration(in ConfigurationInput, kept map[string]string
 		if secrets == nil {
 			secrets = kept
 		}
-		errs = append(errs, t.Check(in.Properties, secrets)...)
+		checked := t.Check(in.Properties, secrets)
+		errs = append(errs, checked...)
+		for _, f := range t.Properties {
+			v := in.Properties[f.Name]
+			if !f.URL || v == "" || slices.ContainsFunc(checked, func(e string) bool { return strings.HasPrefix(e, "properties."+f.Name+":") }) {
+				continue
+			}
+			if err := a.opts.Egress.CheckURL(ctx, v); err != nil {
+				errs = append(errs, fmt.Sprintf("properties.%s: %v", f.Name, err))
+			}
+		}
+		if old != nil && in.Secrets == nil && len(old.SealedSecret) > 0 {
+			for _, f := range t.Properties {
+				if was, now := Origin(old.Properties[f.Name]), Origin(in.Properties[f.Name]); f.URL && was != now {
+					errs = append(errs, fmt.Sprintf("secrets: properties.%s moves from %s to %s: enter the secrets again (they are never sent to a host they were not entered for)",
+						f.Name, orNone(was), orNone(now)))
+				}
+			}
+		}
 	}
 	return errs
+}
+
+func orNone(origin string) string {
+	if origin == "" {
+		return "none"
+	}
+	return origin
 }
 
 func checkText(field, v string, max int) []string {
@@ -207,7 +246,7 @@ func (a *Admin) CreateConfiguration(ctx context.Context, org string, in Configur
 	if !a.CanWrite() {
 		return Configuration{}, adminError(ErrNoKey, "destination secrets cannot be sealed: no sealing key is configured")
 	}
-	if errs := a.CheckConfiguration(in, nil); len(errs) > 0 {
+	if errs := a.CheckConfiguration(ctx, in, nil, nil); len(errs) > 0 {
 		return Configuration{}, invalid(errs)
 	}
 	now := a.now()
@@ -219,8 +258,10 @@ func (a *Admin) CreateConfiguration(ctx context.Context, org string, in Configur
 }
 
 // UpdateConfiguration replaces the configuration (org, id) with in (nil
-// Secrets keep the stored ones), bumps its revision and re-drives its
-// parked and rejected deliveries. ErrNoKey, ErrNotFound, ErrInvalid.
+// Secrets keep the stored ones, unless a URL's origin changes), bumps its
+// revision and re-drives its parked and rejected deliveries, and its
+// pending ones too (due now) when what is sent or where changes (type,
+// identifier, properties or secrets). ErrNoKey, ErrNotFound, ErrInvalid.
 func (a *Admin) UpdateConfiguration(ctx context.Context, org, id string, in ConfigurationInput) (Configuration, error) {
 	if !a.CanWrite() {
 		return Configuration{}, adminError(ErrNoKey, "destination secrets cannot be sealed: no sealing key is configured")
@@ -233,7 +274,8 @@ func (a *Admin) UpdateConfiguration(ctx context.Context, org, id string, in Conf
 	if err != nil {
 		kept = nil // unreadable (the key changed): the input must bring the secrets
 	}
-	if errs := a.CheckConfiguration(in, kept); len(errs) > 0 {
+	old := c
+	if errs := a.CheckConfiguration(ctx, in, &old, kept); len(errs) > 0 {
 		return Configuration{}, invalid(errs)
 	}
 	now := a.now()
@@ -241,7 +283,11 @@ func (a *Admin) UpdateConfiguration(ctx context.Context, org, id string, in Conf
 	if err := a.putConfiguration(ctx, &c, in, now); err != nil {
 		return Configuration{}, err
 	}
-	if _, err := a.store.Redrive(ctx, org, id, []string{StateParked, StateRejected}, now); err != nil {
+	states := []string{StateParked, StateRejected}
+	if in.Secrets != nil || c.Type != old.Type || c.Identifier != old.Identifier || !maps.Equal(c.Properties, old.Properties) {
+		states = append(states, StatePending) // a fix: try at once, not at the old schedule's slot
+	}
+	if _, err := a.redrive(ctx, org, id, states, now); err != nil {
 		return Configuration{}, fmt.Errorf("re-drive after the edit: %w", err)
 	}
 	return c, nil
@@ -294,10 +340,10 @@ func (a *Admin) DeleteConfiguration(ctx context.Context, org, id string) error {
 	return nil
 }
 
-// redactor removes a configuration's secrets from text shown to the
-// administrator (the engine stores redacted text already: defence in
-// depth). Values shorter than 4 characters are left: they would blank out
-// ordinary text.
+// redactor removes a configuration's secrets, in every form the kit
+// knows, from text shown to the administrator. The engine stored the text
+// redacted already; redacting again on the way out also scrubs what an
+// earlier version stored with a weaker redaction.
 func (a *Admin) redactor(c Configuration) *Redactor {
 	if a.opts.Sealer == nil || len(c.SealedSecret) == 0 {
 		return nil
@@ -306,13 +352,7 @@ func (a *Admin) redactor(c Configuration) *Redactor {
 	if err != nil {
 		return nil
 	}
-	var values []string
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			values = append(values, v)
-		}
-	}
-	return NewRedactor(values...)
+	return ConfigRedactor(c.Properties, secrets)
 }
 
 // Status returns the status of the configuration (org, id), Not attempted
@@ -408,7 +448,7 @@ func (a *Admin) TestConfiguration(ctx context.Context, org, id string) (Result, 
 	}
 	dest, err := t.Factory(c, secrets)
 	if err != nil {
-		return Result{Outcome: OutcomeDestination, Message: a.redactor(c).Redact("invalid configuration: " + err.Error())}, nil
+		return Result{Outcome: OutcomeDestination, Message: ConfigRedactor(c.Properties, secrets).Redact("invalid configuration: " + err.Error())}, nil
 	}
 	tester, ok := dest.(Tester)
 	if !ok {
@@ -416,18 +456,41 @@ func (a *Admin) TestConfiguration(ctx context.Context, org, id string) (Result, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.TestTimeout)
 	defer cancel()
-	r := tester.Test(ctx)
-	r.Message = a.redactor(c).Redact(r.Message)
-	return r, nil
+	return redactorOf(c, secrets, dest).RedactResult(tester.Test(ctx)), nil
 }
 
-// Redrive makes the configuration's parked and rejected deliveries pending
-// again, due now, and returns how many. ErrNotFound.
-func (a *Admin) Redrive(ctx context.Context, org, id string) (int, error) {
+// RedriveStates are the states Redrive re-drives when none are given.
+var RedriveStates = []string{StatePending, StateParked, StateRejected}
+
+// Redrive makes the configuration's deliveries in states (default
+// RedriveStates) pending again, due now, with a fresh retry schedule, and
+// returns how many. Delivered ones re-driven are sent again. ErrInvalid
+// for an unknown state, ErrNotFound.
+func (a *Admin) Redrive(ctx context.Context, org, id string, states []string) (int, error) {
+	if len(states) == 0 {
+		states = RedriveStates
+	}
+	var errs []string
+	for i, st := range states {
+		if !slices.Contains(States, st) {
+			errs = append(errs, fmt.Sprintf("states[%d]: %q: want one of %s", i, st, strings.Join(States, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return 0, invalid(errs)
+	}
 	if _, err := a.Configuration(ctx, org, id); err != nil {
 		return 0, err
 	}
-	return a.store.Redrive(ctx, org, id, []string{StateParked, StateRejected}, a.now())
+	return a.redrive(ctx, org, id, slices.Compact(slices.Sorted(slices.Values(states))), a.now())
+}
+
+func (a *Admin) redrive(ctx context.Context, org, id string, states []string, now time.Time) (int, error) {
+	n, err := a.store.Redrive(ctx, org, id, states, now)
+	if err == nil && a.opts.Redriven != nil {
+		a.opts.Redriven(org, id)
+	}
+	return n, err
 }
 
 // ---- objectives ----

@@ -3,6 +3,7 @@ package forward_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func (p probe) Test(context.Context) forward.Result {
 func probeType() forward.Type {
 	return forward.Type{
 		Name: "probe", Sink: forward.SinkAppend,
-		Properties: []forward.Field{{Name: "url", Required: true}},
+		Properties: []forward.Field{{Name: "url", Required: true, URL: true}, {Name: "token_url", URL: true}, {Name: "mode"}},
 		Secrets:    []forward.Field{{Name: "token", Required: true}},
 		Factory: func(_ forward.Configuration, secrets map[string]string) (forward.Destination, error) {
 			return probe{secrets["token"]}, nil
@@ -159,5 +160,56 @@ func TestAdminObjectives(t *testing.T) {
 	}
 	if err := h.admin.DeleteObjective(ctx, org, o.ID); !errors.Is(err, forward.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
+	}
+}
+
+// URLs are checked against the egress policy when saved, and the stored
+// secrets never follow a URL to another origin.
+func TestAdminEgressAndSecretsFollowHosts(t *testing.T) {
+	h := newAdmin(t, true)
+	ctx := context.Background()
+	for url, want := range map[string]string{
+		"http://169.254.169.254/latest/meta-data/": "properties.url: 169.254.169.254 is a link-local address",
+		"http://10.0.0.7/":                         "properties.url: 10.0.0.7 is a private address",
+		"http://2130706433/":                       "properties.url: host \"2130706433\" is an address in a non-standard notation",
+		"https://admin:hunter22@lms.example/":      "properties.url: must not carry a user name or password",
+	} {
+		in := goodConfig
+		in.Properties = map[string]string{"url": url}
+		_, err := h.admin.CreateConfiguration(ctx, org, in)
+		if !errors.Is(err, forward.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("create with %s: %v, want %q", url, err, want)
+		}
+		if strings.Contains(fmt.Sprint(err), "hunter22") {
+			t.Errorf("the error repeats the URL's password: %v", err)
+		}
+	}
+	c, err := h.admin.CreateConfiguration(ctx, org, goodConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, props := range []map[string]string{
+		{"url": "https://evil.example"},                                        // another host
+		{"url": "http://lms.example"},                                          // another scheme
+		{"url": "https://lms.example:8443"},                                    // another port
+		{"url": "https://lms.example", "token_url": "https://t.example/token"}, // a new URL the secrets would go to
+	} {
+		in := goodConfig
+		in.Properties, in.Secrets = props, nil
+		_, err := h.admin.UpdateConfiguration(ctx, org, c.ID, in)
+		if !errors.Is(err, forward.ErrInvalid) || !strings.Contains(err.Error(), "enter the secrets again") {
+			t.Errorf("edit to %v without secrets: %v, want a 400 asking for the secrets", props, err)
+		}
+	}
+	// The same origin (another path, the default port written out) keeps
+	// them; another origin with the secrets entered again is accepted.
+	in := goodConfig
+	in.Properties, in.Secrets = map[string]string{"url": "https://LMS.example:443/other/path", "mode": "x"}, nil
+	if _, err := h.admin.UpdateConfiguration(ctx, org, c.ID, in); err != nil {
+		t.Errorf("edit on the same origin: %v", err)
+	}
+	in.Properties, in.Secrets = map[string]string{"url": "https://lms2.example"}, map[string]string{"token": "n3w-secret"}
+	if _, err := h.admin.UpdateConfiguration(ctx, org, c.ID, in); err != nil {
+		t.Errorf("edit to another host with the secrets: %v", err)
 	}
 }

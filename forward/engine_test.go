@@ -74,7 +74,7 @@ func newHarness(t *testing.T, alerter forward.Alerter) *harness {
 		t: t, store: store, clock: forwardtest.NewClock(t0), up: &forwardtest.Statements{},
 		down: forwardtest.NewLRS(t, nil), sealer: sealer, reg: prometheus.NewRegistry(), alerter: alerter,
 	}
-	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: h.clock.Now}))
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second, Now: h.clock.Now}))
 	h.engine, err = forward.New(h.store, h.up, types, sealer.OpenConfiguration,
 		slog.New(slog.DiscardHandler), forward.NewMetrics(h.reg, xapi.TypeName),
 		forward.Options{Now: h.clock.Now, Alerter: alerter, Owner: "test", Rand: func() float64 { return 0.5 }})
@@ -276,19 +276,31 @@ func TestEngineOutageAndRecovery(t *testing.T) {
 	h.tick()
 	h.wantDeliveredOnce("c1", ids)
 	s = h.status("c1")
-	if s.Status != forward.StatusOK || s.AlertedStatus != forward.StatusOK || !s.FirstFailure.IsZero() {
+	if s.Status != forward.StatusOK || !s.FirstFailure.IsZero() {
 		t.Fatalf("status %+v, want OK", s)
 	}
+	// The recovery re-drove the parked delivery, sent in the same round.
+	h.wantDeliveredOnce("c1", []string{parked})
+	// The recovery is mailed once the configuration has stayed OK for the
+	// recovery delay, and an hour after the last mail.
+	h.clock.Advance(15 * time.Minute)
+	h.tick()
+	select {
+	case m := <-smtpd.Mail:
+		t.Fatalf("a recovery mail within the hour of the alert:\n%s", m.Data)
+	default:
+	}
+	h.clock.Advance(45 * time.Minute)
+	h.tick()
 	m = smtpd.Wait(t, 5*time.Second)
 	if !strings.Contains(m.Data, "OK again") {
 		t.Fatalf("recovery mail:\n%s", m.Data)
 	}
-	// The recovery re-drove the parked delivery.
-	if d := h.delivery("c1", parked); d.State != forward.StatePending {
-		t.Fatalf("parked delivery after recovery: %s", d.State)
+	if s := h.status("c1"); s.AlertedStatus != forward.StatusOK {
+		t.Fatalf("status after the recovery mail %+v", s)
 	}
+	h.clock.Advance(2 * time.Hour)
 	h.tick()
-	h.wantDeliveredOnce("c1", []string{parked})
 	select {
 	case m := <-smtpd.Mail:
 		t.Fatalf("unexpected mail:\n%s", m.Data)
@@ -329,30 +341,58 @@ func TestEngineParksAfterTheScheduleAndSweeps(t *testing.T) {
 	h.wantDeliveredOnce("c1", ids)
 }
 
-// Wrong credentials: Server Error. Fixing the configuration (a new
-// revision) and re-driving delivers.
+// Wrong credentials: Server Error, and the circuit opens: only one
+// delivery probes the destination, at growing intervals. Fixing the
+// configuration through the administration (the product's edit path)
+// re-drives the pending deliveries at once, and the next round delivers
+// them all; the recovery is mailed after the damping delay.
 func TestEngineWrongCredentialsThenFixed(t *testing.T) {
 	alerts := &recordingAlerter{}
 	h := newHarness(t, alerts)
-	h.configure("c1", "wrong-secret", 1)
-	ids := h.enqueue("c1", statements(2))
+	admin := forward.NewAdmin(h.store, forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback})),
+		forward.AdminOptions{Sealer: h.sealer, Egress: forwardtest.Loopback, Now: h.clock.Now, Redriven: h.engine.Redriven})
+	cfg, err := admin.CreateConfiguration(context.Background(), org, forward.ConfigurationInput{Name: "LMS", ContactEmail: "admin@example.com",
+		Type: xapi.TypeName, Properties: map[string]string{"endpoint": h.down.Endpoint()},
+		Secrets: map[string]string{"key": forwardtest.DownKey, "secret": "wrong-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := h.enqueue(cfg.ID, statements(5))
 	h.tick()
-	s := h.status("c1")
+	s := h.status(cfg.ID)
 	if s.Status != forward.StatusServerError || s.LastStatus != 401 {
 		t.Fatalf("status %+v, want Server Error 401", s)
 	}
 	if strings.Contains(s.LastError, "wrong-secret") {
 		t.Fatalf("secret in the status: %q", s.LastError)
 	}
-	h.configure("c1", forwardtest.DownSecret, 2)
-	if _, err := h.store.Redrive(context.Background(), org, "c1", []string{forward.StatePending, forward.StateParked, forward.StateRejected}, h.clock.Now()); err != nil {
+	// The circuit is open: the next rounds probe with one delivery.
+	for range 3 {
+		h.clock.Advance(10 * time.Minute)
+		before := h.down.Requests()
+		h.tick()
+		if n := h.down.Requests() - before; n != 1 {
+			t.Fatalf("%d requests in a round of the open circuit, want one probe", n)
+		}
+	}
+	// Fixed through the administration: due now, delivered at the next round.
+	in := forward.ConfigurationInput{Name: cfg.Name, ContactEmail: cfg.ContactEmail, Type: cfg.Type, Properties: cfg.Properties,
+		Secrets: map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}}
+	if _, err := admin.UpdateConfiguration(context.Background(), org, cfg.ID, in); err != nil {
 		t.Fatal(err)
 	}
+	for _, id := range ids {
+		if d := h.delivery(cfg.ID, id); d.State != forward.StatePending || d.NextAttempt.After(h.clock.Now()) || d.Attempts != 0 {
+			t.Fatalf("%s after the fix: %+v, want pending, due now, a fresh schedule", id, d)
+		}
+	}
 	h.tick()
-	h.wantDeliveredOnce("c1", ids)
-	if s := h.status("c1"); s.Status != forward.StatusOK {
+	h.wantDeliveredOnce(cfg.ID, ids)
+	if s := h.status(cfg.ID); s.Status != forward.StatusOK {
 		t.Fatalf("status %+v, want OK", s)
 	}
+	h.clock.Advance(time.Hour)
+	h.tick()
 	if got := alerts.kinds(); strings.Join(got, ",") != "status:Server Error,recovery:OK" {
 		t.Fatalf("alerts %v", got)
 	}
@@ -398,7 +438,7 @@ func TestEngineRunAndStop(t *testing.T) {
 	h := newHarness(t, nil)
 	h.configure("c1", forwardtest.DownSecret, 1)
 	store := h.store
-	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{})),
+	e, err := forward.New(store, h.up, forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback})),
 		h.sealer.OpenConfiguration, nil, nil, forward.Options{Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

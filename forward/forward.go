@@ -132,7 +132,10 @@ type ConfigStatus struct {
 	LastSuccess     time.Time
 	LastAlert       time.Time // last status mail
 	AlertedStatus   string    // status the last mail announced
-	UpdatedAt       time.Time
+	// Since is when the configuration entered its current Status (zero in
+	// statuses stored before it was kept: UpdatedAt stands for it).
+	Since     time.Time
+	UpdatedAt time.Time
 }
 
 // Counts are a configuration's deliveries by state, and the age of its
@@ -175,12 +178,19 @@ type Result struct {
 	// one (after bisecting a batch) to the reason; they are Rejected while
 	// the others of the batch are delivered.
 	Rejected map[string]string
+	// TooLarge: the destination refused a batch as too large (HTTP 413)
+	// before taking it in parts; the engine halves the configuration's
+	// batch size.
+	TooLarge bool
 }
 
 // Destination sends batches of items to one configured endpoint. New
 // destinations are built per configuration (with its decrypted secrets) by
 // a Factory. Send must not retry by itself (the engine schedules retries),
-// must bound its own time by ctx, and must never put a secret in Result.
+// must bound its own time by ctx, and should put no secret in Result (the
+// engine redacts every Result with the kit's Redactor all the same, and
+// with the destination's own when it implements Redacting). Several Sends
+// of one destination may run at once, never with the same delivery.
 type Destination interface {
 	Send(ctx context.Context, items []Item) Result
 	// MaxBatch is how many items one Send may carry.

@@ -40,45 +40,6 @@ func Truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Redactor removes secrets from text shown to anyone: results, logs,
-// stored errors, mail.
-type Redactor struct {
-	r *strings.Replacer
-}
-
-// NewRedactor returns a Redactor of the non-empty secrets.
-func NewRedactor(secrets ...string) *Redactor {
-	var pairs []string
-	for _, s := range secrets {
-		if s != "" {
-			pairs = append(pairs, s, "[redacted]")
-		}
-	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
-}
-
-// Redact returns s with every secret replaced by "[redacted]". A nil
-// Redactor returns s.
-func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	return r.r.Replace(s)
-}
-
-// NewHTTPClient returns the HTTP client of a destination type, shared by
-// all its destinations: it does not follow redirects (a 3xx where a 2xx is
-// expected is a destination-wide rejection, and a redirect could carry
-// credentials elsewhere).
-func NewHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 8
-	return &http.Client{
-		Transport:     t,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
 // ClassifyStatus is the outcome class of an HTTP response that is neither
 // the destination's success nor its item-level rejection: 408, 429 and 5xx
 // are transient (retried on schedule, not before Retry-After); anything
@@ -140,8 +101,11 @@ func TransportMessage(err error) string {
 		unkAuth x509.UnknownAuthorityError
 		hostErr x509.HostnameError
 		recErr  tls.RecordHeaderError
+		egress  *EgressError
 	)
 	switch {
+	case errors.As(err, &egress):
+		return egress.Error()
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "timeout: no response in time"
 	case errors.Is(err, context.Canceled):

@@ -41,7 +41,8 @@ type Obligations struct {
 	mu    sync.Mutex
 	cache map[string]*orgRules
 
-	wake func() // set by SetWake: tells a local engine that deliveries are due
+	wake func()                 // set by SetWake: tells a local engine that deliveries are due
+	due  func(keys []ConfigKey) // set by SetDue: tells it which configurations' are
 }
 
 // SetWake registers f, called after new deliveries were ensured, so that
@@ -49,6 +50,14 @@ type Obligations struct {
 func (o *Obligations) SetWake(f func()) {
 	o.mu.Lock()
 	o.wake = f
+	o.mu.Unlock()
+}
+
+// SetDue registers f, called after new deliveries were ensured with the
+// configurations they are due to (Engine.Due), instead of SetWake's.
+func (o *Obligations) SetDue(f func(keys []ConfigKey)) {
+	o.mu.Lock()
+	o.due = f
 	o.mu.Unlock()
 }
 
@@ -152,9 +161,18 @@ func (o *Obligations) StatementsStored(ctx context.Context, org string, stmts []
 		return fmt.Errorf("forwarding obligations: ensure %d deliveries: %w", len(ds), err)
 	}
 	o.mu.Lock()
-	wake := o.wake
+	wake, due := o.wake, o.due
 	o.mu.Unlock()
-	if wake != nil {
+	switch {
+	case due != nil:
+		var keys []ConfigKey
+		for _, d := range ds {
+			if k := (ConfigKey{d.Org, d.ConfigurationID}); d.State == StatePending && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		due(keys)
+	case wake != nil:
 		wake()
 	}
 	return nil

@@ -2,6 +2,7 @@ package forward_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -157,7 +158,13 @@ func TestObligationsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The delivery progresses; a retry of the statement leaves it alone.
-	got, err := db.ClaimDeliveries(t.Context(), "w", now, time.Minute, 10)
+	var got []forward.Delivery
+	due, err := db.DueConfigurations(t.Context(), now)
+	for _, k := range due {
+		ds, cerr := db.ClaimDeliveries(t.Context(), forward.Claim{Org: k.Org, ConfigurationID: k.ID, Owner: "w", Now: now, Lease: time.Minute, Limit: 10})
+		err = errors.Join(err, cerr)
+		got = append(got, ds...)
+	}
 	if err != nil || len(got) != 2 {
 		t.Fatalf("claim: %v, %d deliveries", err, len(got))
 	}

@@ -5,47 +5,152 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
-// Sending: a worker builds the configuration's destination, reads the
-// statements, sends them batch by batch and persists every outcome.
+// Sending: a job reads its configuration, builds the destination, claims
+// a batch of the configuration's due deliveries, reads the statements,
+// sends them, redacts the verdict and persists every outcome.
 
 // storageRetry is when a delivery is tried again after a storage error
 // kept it from being sent (not an attempt).
 const storageRetry = 30 * time.Second
 
-// process sends one configuration's claimed deliveries, batch by batch.
-func (e *Engine) process(ctx context.Context, k cfgKey, ds []Delivery) {
+// deletedBatch is how many deliveries of a deleted configuration one job
+// skips.
+const deletedBatch = 200
+
+// runJob is one job of the scheduler (sched.go).
+func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
+	var r jobResult
+	defer func() { e.finish(j, r) }()
+	if j.pooled {
+		t := time.AfterFunc(e.opts.SlowAfter, func() { e.slowRelease(j) })
+		defer t.Stop()
+	}
+	k := j.st.key
 	log := e.log.With("org", k.org, "configuration", k.id)
+	now := e.opts.Now()
+	claim := Claim{Org: k.org, ConfigurationID: k.id, Owner: e.opts.Owner, Now: now, Lease: e.opts.Lease}
+
 	cfg, err := e.store.GetConfiguration(ctx, k.org, k.id)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		claim.Limit = deletedBatch
+		ds := e.claim(ctx, log, j, claim)
+		r.claimed, r.limit = len(ds), claim.Limit
 		for _, d := range ds {
 			e.skip(ctx, "", d, "configuration deleted")
+		}
+		if claimed != nil {
+			claimed.Add(int64(len(ds)))
 		}
 		return
 	case err != nil:
 		log.Warn("reading the configuration failed", "err", err)
-		e.release(ctx, ds, e.opts.Now().Add(storageRetry))
 		return
 	}
+	r.revision = cfg.Revision
 	e.noteOrg(cfg.Org)
 	log = log.With("type", cfg.Type)
 
-	dest, err := e.destination(cfg)
-	if err != nil {
+	dest, redact, derr := e.destination(cfg)
+	claim.Limit = j.batch
+	if dest != nil {
+		r.max = max(dest.MaxBatch(), 1)
+		claim.Limit = min(claim.Limit, r.max)
+	}
+	if j.probe {
+		claim.Limit, claim.DueBy = 1, now.Add(probeAhead)
+	}
+	r.limit = claim.Limit
+	ds := e.claim(ctx, log, j, claim)
+	r.claimed = len(ds)
+	if claimed != nil {
+		claimed.Add(int64(len(ds)))
+	}
+	if len(ds) == 0 {
+		return
+	}
+	early := map[string]bool{} // taken by a probe before their scheduled attempt
+	for _, d := range ds {
+		if d.NextAttempt.After(now) {
+			early[d.StatementID] = true
+		}
+	}
+	if derr != nil {
 		// A configuration that cannot be built is a destination-wide
 		// rejection: retried on schedule and when the configuration is edited.
 		items := make([]Item, len(ds))
 		for i, d := range ds {
 			items[i] = Item{Delivery: d}
 		}
-		e.apply(ctx, log, cfg, items, Result{Outcome: OutcomeDestination, Message: "invalid configuration: " + err.Error()}, 0)
+		res := Result{Outcome: OutcomeDestination, Message: redact.Redact("invalid configuration: " + derr.Error())}
+		e.apply(ctx, log, cfg, items, res, 0, early)
+		r.outcome = res.Outcome
 		return
 	}
 
-	var items []Item
+	items := e.readStatements(ctx, log, cfg, ds)
+	if len(items) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		e.releaseItems(items)
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, e.opts.SendTimeout)
+	start := time.Now()
+	res := dest.Send(sctx, items)
+	elapsed := time.Since(start)
+	cancel()
+	if ctx.Err() != nil && res.Outcome != OutcomeSuccess {
+		// Stopped mid-send: not the destination's fault, not an attempt.
+		e.releaseItems(items)
+		return
+	}
+	res = redact.RedactResult(res) // before anything is stored, logged or mailed
+	e.apply(ctx, log, cfg, items, res, elapsed, early)
+	r.sent, r.tooLarge, r.retryAfter = len(items), res.TooLarge, res.RetryAfter
+	switch res.Outcome {
+	case OutcomeSuccess, OutcomeItem:
+		r.outcome = OutcomeSuccess // the destination answered for its items
+	default:
+		r.outcome = res.Outcome
+	}
+}
+
+// readStatements returns the items of ds with their statements: a
+// delivery whose statement is gone is skipped, and one whose statement
+// cannot be read now is released for later.
+func (e *Engine) readStatements(ctx context.Context, log *slog.Logger, cfg Configuration, ds []Delivery) []Item {
+	items := make([]Item, 0, len(ds))
+	if many, ok := e.statements.(StatementsGetter); ok && len(ds) > 1 {
+		ids := make([]string, len(ds))
+		for i, d := range ds {
+			ids[i] = d.StatementID
+		}
+		got, err := many.GetStatements(ctx, cfg.Org, ids)
+		if err != nil {
+			log.Warn("reading statements failed", "count", len(ds), "err", err)
+			e.release(ctx, ds, e.opts.Now().Add(storageRetry))
+			return nil
+		}
+		for _, d := range ds {
+			raw, ok := got[d.StatementID]
+			if !ok {
+				raw, ok = got[strings.ToLower(d.StatementID)]
+			}
+			if !ok {
+				e.skip(ctx, cfg.Type, d, "statement not found")
+				continue
+			}
+			items = append(items, Item{Delivery: d, Statement: raw})
+		}
+		return items
+	}
 	for _, d := range ds {
 		raw, err := e.statements.GetStatement(ctx, d.Org, d.StatementID)
 		switch {
@@ -58,58 +163,56 @@ func (e *Engine) process(ctx context.Context, k cfgKey, ds []Delivery) {
 			items = append(items, Item{Delivery: d, Statement: raw})
 		}
 	}
-	size := max(dest.MaxBatch(), 1)
-	for len(items) > 0 {
-		batch := items[:min(size, len(items))]
-		items = items[len(batch):]
-		if ctx.Err() != nil {
-			e.releaseItems(batch)
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, e.opts.SendTimeout)
-		start := time.Now()
-		r := dest.Send(sctx, batch)
-		elapsed := time.Since(start)
-		cancel()
-		if ctx.Err() != nil && r.Outcome != OutcomeSuccess {
-			// Stopped mid-send: not the destination's fault, not an attempt.
-			e.releaseItems(batch)
-			continue
-		}
-		e.apply(ctx, log, cfg, batch, r, elapsed)
-	}
+	return items
 }
 
-// destination returns the configuration's Destination, built again when the
-// configuration changed.
-func (e *Engine) destination(cfg Configuration) (Destination, error) {
+// claim leases a batch for the job and tells the scheduler what it found.
+func (e *Engine) claim(ctx context.Context, log *slog.Logger, j *job, c Claim) []Delivery {
+	ds, err := e.store.ClaimDeliveries(ctx, c)
+	if err != nil {
+		log.Warn("claiming deliveries failed", "err", err)
+		ds = nil
+	}
+	e.claimedHint(j, len(ds), c.Limit)
+	return ds
+}
+
+// destination returns the configuration's Destination and the Redactor of
+// its secrets (every form, and what the destination learns at run time),
+// built again when the configuration changed. With an error the Redactor
+// is still usable.
+func (e *Engine) destination(cfg Configuration) (Destination, *Redactor, error) {
 	k := cfgKey{cfg.Org, cfg.ID}
 	e.mu.Lock()
 	c, ok := e.dests[k]
 	e.mu.Unlock()
 	if ok && c.revision == cfg.Revision && c.updated.Equal(cfg.UpdatedAt) {
-		return c.dest, nil
+		return c.dest, c.redact, nil
 	}
 	typ, ok := e.types.Lookup(cfg.Type)
 	if !ok {
-		return nil, fmt.Errorf("unknown type %q", cfg.Type)
+		return nil, nil, fmt.Errorf("unknown type %q", cfg.Type)
 	}
 	secrets, err := e.open(cfg)
 	if err != nil {
-		return nil, errors.New("cannot open the sealed secrets")
+		return nil, nil, errors.New("cannot open the sealed secrets")
 	}
+	redact := ConfigRedactor(cfg.Properties, secrets)
 	dest, err := typ.Factory(cfg, secrets)
 	if err != nil {
-		return nil, err
+		return nil, redact, err
 	}
+	redact = redactorOf(cfg, secrets, dest)
 	e.mu.Lock()
-	e.dests[k] = cachedDest{revision: cfg.Revision, updated: cfg.UpdatedAt, dest: dest}
+	e.dests[k] = cachedDest{revision: cfg.Revision, updated: cfg.UpdatedAt, dest: dest, redact: redact}
 	e.mu.Unlock()
-	return dest, nil
+	return dest, redact, nil
 }
 
-// apply persists the outcome of one attempt on a batch.
-func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration, batch []Item, r Result, elapsed time.Duration) {
+// apply persists the outcome of one attempt on a batch. Items in early
+// were taken by a probe before their scheduled attempt: a failure is not
+// one of their attempts.
+func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration, batch []Item, r Result, elapsed time.Duration, early map[string]bool) {
 	at := e.opts.Now()
 	switch r.Outcome {
 	case OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem:
@@ -128,10 +231,10 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 		log.Warn("recording an attempt failed", "err", err)
 	}
 
+	ds := make([]Delivery, len(batch))
 	switch r.Outcome {
 	case OutcomeSuccess, OutcomeItem:
-		var rejected []RejectedItem
-		for _, it := range batch {
+		for i, it := range batch {
 			d := it.Delivery
 			d.Attempts++
 			d.LastAttempt, d.UpdatedAt, d.LastStatus = at, at, r.Status
@@ -144,60 +247,94 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 			} else {
 				d.State, d.LastError = StateDelivered, ""
 			}
-			if !e.update(ctx, log, d) {
-				continue
-			}
-			if d.State == StateRejected {
+			ds[i] = d
+		}
+		applied := e.updateAll(ctx, log, ds)
+		var rejected []PendingRejection
+		for i, d := range ds {
+			switch {
+			case !applied[i]:
+			case d.State == StateRejected:
 				e.metrics.delivery(cfg.Type, CountRejected, 1)
-				rejected = append(rejected, RejectedItem{StatementID: d.StatementID, Reason: d.Reason, At: at})
-			} else {
+				rejected = append(rejected, PendingRejection{Org: cfg.Org, ConfigurationID: cfg.ID,
+					RejectedItem: RejectedItem{StatementID: d.StatementID, Reason: d.Reason, At: at}})
+			default:
 				e.metrics.delivery(cfg.Type, CountDelivered, 1)
 			}
 		}
 		if len(rejected) > 0 {
 			log.Info("items rejected by the destination", "count", len(rejected))
-			e.mu.Lock()
-			k := cfgKey{cfg.Org, cfg.ID}
-			e.digest[k] = append(e.digest[k], rejected...)
-			e.mu.Unlock()
+			if err := e.store.AddRejected(ctx, rejected); err != nil {
+				log.Warn("keeping rejected items for the digest failed", "err", err)
+			}
 		}
-		if r.Outcome == OutcomeSuccess {
-			e.setStatus(ctx, log, cfg, r, at, time.Time{})
+		if r.Outcome == OutcomeSuccess || len(rejected) < len(batch) {
+			e.setStatus(ctx, log, cfg, Result{Outcome: OutcomeSuccess, Status: r.Status}, at)
 		}
 	default:
 		var next time.Time
 		parked := 0
-		for _, it := range batch {
+		for i, it := range batch {
 			d := it.Delivery
+			d.LastAttempt, d.UpdatedAt = at, at
+			d.LastStatus, d.LastError = r.Status, Truncate(r.Message, MaxText)
+			ds[i] = d
+			if early[d.StatementID] {
+				continue // probed ahead of its schedule: not one of its attempts
+			}
 			d.Attempts++
 			if d.Attempts == 1 || d.FirstFailure.IsZero() {
 				d.FirstFailure = at
 			}
-			d.LastAttempt, d.UpdatedAt = at, at
-			d.LastStatus, d.LastError = r.Status, Truncate(r.Message, MaxText)
 			n, park := e.opts.Policy.Next(d.Attempts, d.FirstFailure, at, r.RetryAfter, e.opts.Rand)
 			if park {
 				d.State = StateParked
+				parked++
 			} else {
 				d.NextAttempt = n
 				if next.IsZero() || n.Before(next) {
 					next = n
 				}
 			}
-			if !e.update(ctx, log, d) {
-				continue
-			}
-			if park {
-				parked++
+			ds[i] = d
+		}
+		applied := e.updateAll(ctx, log, ds)
+		for i, d := range ds {
+			switch {
+			case !applied[i], early[d.StatementID]:
+			case d.State == StateParked:
 				e.metrics.delivery(cfg.Type, CountParked, 1)
-			} else {
+			default:
 				e.metrics.delivery(cfg.Type, CountRetried, 1)
 			}
 		}
 		log.Info("send failed", "outcome", r.Outcome, "status", r.Status, "error", r.Message,
 			"items", len(batch), "parked", parked, "next_attempt", next)
-		e.setStatus(ctx, log, cfg, r, at, next)
+		e.setStatus(ctx, log, cfg, r, at)
 	}
+}
+
+// updateAll persists the transitions of a batch; a lost lease means
+// another worker owns the delivery now, and its transition is dropped. It
+// reports which were applied.
+func (e *Engine) updateAll(ctx context.Context, log *slog.Logger, ds []Delivery) []bool {
+	applied := make([]bool, len(ds))
+	errs, err := e.store.UpdateDeliveries(ctx, ds, e.opts.Owner)
+	if err != nil {
+		log.Warn("updating deliveries failed", "count", len(ds), "err", err)
+		return applied
+	}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			applied[i] = true
+		case errors.Is(err, ErrLeaseLost):
+			log.Debug("lease lost; transition dropped", "statement", ds[i].StatementID)
+		default:
+			log.Warn("updating a delivery failed", "statement", ds[i].StatementID, "err", err)
+		}
+	}
+	return applied
 }
 
 // update persists a delivery's transition; a lost lease means another
@@ -237,7 +374,9 @@ func (e *Engine) release(ctx context.Context, ds []Delivery, next time.Time) {
 func (e *Engine) releaseItems(batch []Item) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, it := range batch {
-		e.update(ctx, e.log, it.Delivery)
+	ds := make([]Delivery, len(batch))
+	for i, it := range batch {
+		ds[i] = it.Delivery
 	}
+	e.updateAll(ctx, e.log, ds)
 }

@@ -33,6 +33,17 @@ type StatementGetter interface {
 	GetStatement(ctx context.Context, org, id string) ([]byte, error)
 }
 
+// StatementsGetter is a StatementGetter that also reads many statements
+// at once; the engine reads a batch's with one call when its getter is
+// one.
+type StatementsGetter interface {
+	StatementGetter
+	// GetStatements returns the statements of ids of org that exist, by
+	// id, exactly as stored, voided or not (an id without a statement is
+	// absent); an error is a storage failure.
+	GetStatements(ctx context.Context, org string, ids []string) (map[string][]byte, error)
+}
+
 // StatementSource is what the reconciler reads of the LRS.
 type StatementSource interface {
 	// ScanStored returns up to limit statements of org stored strictly

@@ -8,8 +8,8 @@ import (
 )
 
 // Status: a configuration's status is the class of its latest
-// destination-level outcome; a change is mailed and a recovery re-drives
-// what was parked.
+// destination-level outcome; changes are mailed (damped, alerts.go) and a
+// recovery re-drives what was parked.
 
 // StatusOf is the configuration status an attempt's outcome class stands
 // for (sinks.md §0.2): OK, Can't Connect (no response) or Server Error.
@@ -26,10 +26,21 @@ func StatusOf(outcome string) string {
 
 func isErrorStatus(s string) bool { return s == StatusCantConnect || s == StatusServerError }
 
+// statusLock is the lock of the configuration's status updates in this
+// process (several batches of a configuration may end at once).
+func (e *Engine) statusLock(k cfgKey) func() {
+	e.s.mu.Lock()
+	st := e.s.state(k)
+	e.s.mu.Unlock()
+	st.statusMu.Lock()
+	return st.statusMu.Unlock
+}
+
 // setStatus records a destination-level outcome in the configuration's
-// status, mails the contact on a change, and re-drives parked deliveries
-// when the destination recovers.
-func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configuration, r Result, at, next time.Time) {
+// status, mails the contact when a mail is due, and re-drives the waiting
+// and parked deliveries when the destination recovers.
+func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configuration, r Result, at time.Time) {
+	defer e.statusLock(cfgKey{cfg.Org, cfg.ID})()
 	prev, err := e.store.GetStatus(ctx, cfg.Org, cfg.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -41,6 +52,10 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 	s := prev
 	s.Org, s.ConfigurationID = cfg.Org, cfg.ID
 	s.Status, s.LastStatus, s.UpdatedAt = StatusOf(r.Outcome), r.Status, at
+	if s.Status != prev.Status {
+		s.Since = at
+		log.Info("configuration status changed", "from", prev.Status, "to", s.Status)
+	}
 	if s.Status == StatusOK {
 		s.LastSuccess, s.LastError, s.FirstFailure = at, "", time.Time{}
 	} else {
@@ -49,36 +64,18 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 			s.FirstFailure = at
 		}
 	}
-	if s.Status != prev.Status {
-		log.Info("configuration status changed", "from", prev.Status, "to", s.Status)
-	}
-
-	kind := ""
-	switch {
-	case isErrorStatus(s.Status) && (s.AlertedStatus != s.Status || at.Sub(s.LastAlert) >= e.opts.AlertRepeat):
-		kind = AlertStatus
-	case s.Status == StatusOK && isErrorStatus(s.AlertedStatus):
-		kind = AlertRecovery
-	}
-	if kind != "" && e.opts.Alerter != nil && cfg.ContactEmail != "" && e.mayAlert(cfg, at) {
-		counts, err := e.store.CountDeliveries(ctx, cfg.Org, cfg.ID)
-		if err != nil {
-			log.Warn("counting deliveries failed", "err", err)
-		}
-		a := Alert{Kind: kind, Configuration: cfg, Status: s, Previous: prev.Status, Counts: counts, NextAttempt: next}
-		if e.sendAlert(ctx, log, cfg, a, at) {
-			s.LastAlert, s.AlertedStatus = at, s.Status
-		}
-	}
+	e.alertIfDue(ctx, log, cfg, &s, at) // may reserve a mail in s
 	if err := e.store.PutStatus(ctx, s); err != nil {
 		log.Warn("storing the status failed", "err", err)
 	}
 	if s.Status == StatusOK && isErrorStatus(prev.Status) {
-		n, err := e.store.Redrive(ctx, cfg.Org, cfg.ID, []string{StateParked}, at)
+		// The recovery flush (sinks.md §0.4): what waited behind the open
+		// circuit, at a backoff slot maybe hours away, or parked, is due now.
+		n, err := e.store.Redrive(ctx, cfg.Org, cfg.ID, []string{StatePending, StateParked}, at)
 		if err != nil {
-			log.Warn("re-driving parked deliveries failed", "err", err)
+			log.Warn("re-driving waiting deliveries failed", "err", err)
 		} else if n > 0 {
-			log.Info("destination recovered; parked deliveries re-driven", "count", n)
+			log.Info("destination recovered; waiting and parked deliveries re-driven", "count", n)
 		}
 	}
 }

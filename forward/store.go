@@ -38,6 +38,8 @@ type Store interface {
 	AttemptLog
 	WatermarkStore
 	ResultStore
+	PeriodStore
+	DigestQueue
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.
@@ -85,18 +87,31 @@ type DeliveryQueue interface {
 	// existing ones untouched (a key repeated in ds is inserted once).
 	// Idempotent: after an error, the call may be repeated.
 	EnsureDeliveries(ctx context.Context, ds []Delivery) error
-	// ClaimDeliveries leases up to limit pending deliveries whose
-	// NextAttempt is at or before now and whose lease is free or expired,
-	// oldest NextAttempt first, across all organizations, setting
-	// LeaseOwner = owner and LeaseUntil = now + lease, and returns them
-	// (none: an empty list). Two concurrent callers never receive the same
-	// delivery.
-	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// DueConfigurations returns the configurations, deleted ones
+	// included, that have a pending delivery due at or before now, each
+	// once, ordered by (Org, ID). It may also return one whose due
+	// deliveries are all leased (the claim then finds none). An engine
+	// answers it without reading every due delivery: a queue of a million
+	// due deliveries of one configuration costs what one costs.
+	DueConfigurations(ctx context.Context, now time.Time) ([]ConfigKey, error)
+	// ClaimDeliveries leases up to c.Limit pending deliveries of the
+	// configuration (c.Org, c.ConfigurationID) whose NextAttempt is at or
+	// before c.DueBy (c.Now when zero) and whose lease is free or expired
+	// at c.Now, oldest NextAttempt first (then by statement id), setting
+	// LeaseOwner = c.Owner and LeaseUntil = c.Now + c.Lease, and returns
+	// them (none: an empty list). Two concurrent callers never receive the
+	// same delivery.
+	ClaimDeliveries(ctx context.Context, c Claim) ([]Delivery, error)
 	// UpdateDelivery stores d's progress (state, attempts, times, errors,
 	// reason; its key, objective, participant and creation time stay) and
 	// releases the lease, if owner holds it: ErrLeaseLost otherwise, and
 	// ErrNotFound or ErrLeaseLost when the delivery does not exist.
 	UpdateDelivery(ctx context.Context, d Delivery, owner string) error
+	// UpdateDeliveries is UpdateDelivery for each of ds (the outcome of
+	// one batch), written together where the engine can: it returns, per
+	// delivery, nil, ErrLeaseLost or ErrNotFound. err is a storage failure,
+	// after which any of ds may or may not have been written.
+	UpdateDeliveries(ctx context.Context, ds []Delivery, owner string) (results []error, err error)
 	// GetDelivery returns one delivery, lease included, or ErrNotFound.
 	GetDelivery(ctx context.Context, org, configID, statementID string) (Delivery, error)
 	// ListDeliveries returns at most limit of a configuration's deliveries
@@ -106,14 +121,34 @@ type DeliveryQueue interface {
 	// per configuration.
 	DeliveriesOfStatement(ctx context.Context, org, statementID string) ([]Delivery, error)
 	// Redrive makes the configuration's deliveries in states pending again,
-	// due at now, with Attempts, FirstFailure and Reason reset and any lease
-	// dropped, and returns how many. A delivery that changes meanwhile keeps
-	// its new state.
+	// due at now, with Attempts, FirstFailure and Reason reset, and returns
+	// how many it changed. A pending delivery that is leased at now (being
+	// sent) or already due with a fresh schedule is left as it is, and so
+	// is one that changes meanwhile. A lease of a delivery in another state
+	// is dropped.
 	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
 	// CountDeliveries counts a configuration's deliveries by state, with the
 	// creation time of its oldest pending one (zero Counts when it has none).
 	CountDeliveries(ctx context.Context, org, configID string) (Counts, error)
 }
+
+// Claim asks ClaimDeliveries for due deliveries of one configuration.
+type Claim struct {
+	Org, ConfigurationID string
+	Owner                string
+	// Now is the time of the claim: a lease that ended at or before it is
+	// free; the new leases end at Now + Lease.
+	Now   time.Time
+	Lease time.Duration
+	// DueBy claims deliveries whose NextAttempt is at or before it; zero:
+	// Now. Later than Now, it takes deliveries before their time (a
+	// failing destination's probe takes the head of its queue).
+	DueBy time.Time
+	Limit int
+}
+
+// ConfigKey names a configuration.
+type ConfigKey struct{ Org, ID string }
 
 // StatusStore keeps each configuration's status.
 type StatusStore interface {
@@ -256,4 +291,46 @@ func (q ResultQuery) Compare(a, b ResultCursor) int {
 		return c
 	}
 	return strings.Compare(a.Registration, b.Registration)
+}
+
+// PeriodStore records who runs a periodic task (the daily sweep, the
+// hourly digest) in each of its periods, so that with any number of
+// processes, and across restarts, each period's run is claimed once. Every
+// write is a single-document insert, or a write of a document only its
+// claimer writes, so it holds on MongoDB-compatible servers without
+// transactions.
+type PeriodStore interface {
+	// ClaimPeriod claims the period (its start divided by the task's
+	// interval) of the named task for owner, until until, and reports
+	// whether the caller got it: true when no one claimed it, or when the
+	// claim there is neither finished nor held at now (its owner died
+	// during the run). Of concurrent callers, at most one gets it.
+	ClaimPeriod(ctx context.Context, name string, period int64, owner string, now, until time.Time) (bool, error)
+	// FinishPeriod marks owner's claim of the period finished at at (no
+	// error and no change when owner does not hold it).
+	FinishPeriod(ctx context.Context, name string, period int64, owner string, at time.Time) error
+	// LastPeriod returns the latest finished period of the named task and
+	// when it finished; ok is false when none has.
+	LastPeriod(ctx context.Context, name string) (period int64, at time.Time, ok bool, err error)
+}
+
+// PendingRejection is an item rejected by a configuration's destination
+// that awaits its digest.
+type PendingRejection struct {
+	Org, ConfigurationID string
+	RejectedItem
+}
+
+// DigestQueue keeps the items destinations rejected until a digest mails
+// them, so that a restart neither loses nor repeats them.
+type DigestQueue interface {
+	// AddRejected stores items awaiting the digest (an item of a statement
+	// already awaiting replaces it).
+	AddRejected(ctx context.Context, items []PendingRejection) error
+	// PendingRejected returns at most limit items awaiting a digest, of
+	// every organization, ordered by (Org, ConfigurationID, StatementID).
+	PendingRejected(ctx context.Context, limit int) ([]PendingRejection, error)
+	// DropRejected removes the items (mailed); an item added again since
+	// (another At) stays.
+	DropRejected(ctx context.Context, items []PendingRejection) error
 }

@@ -7,37 +7,82 @@ import (
 	"time"
 )
 
-// Sweeps: the periodic housekeeping of a round (the daily re-drive of parked
-// deliveries, the rejection digests, the queue gauges).
+// Housekeeping: the periodic work of the engine beside the sends: the
+// re-drive of parked deliveries (the sweep) and the digest of rejected
+// items, each once per period across every process (a period claim in the
+// store), and the queue gauges and deferred alerts of every configuration.
 
-// housekeeping runs what is due: the parked sweep, the rejection digests
-// and the queue gauges. The first call only starts the clocks (and the
-// gauges).
+// Names of the periodic tasks in the PeriodStore.
+const (
+	PeriodSweep  = "forward/sweep"
+	PeriodDigest = "forward/digest"
+)
+
+// periodLease is how long a claimed period's run may take before another
+// process takes it over.
+const periodLease = 10 * time.Minute
+
+// periodRecheck is how often a period claimed by another process is asked
+// about again (it may have died during its run).
+const periodRecheck = time.Minute
+
+// periodic is what housekeeping knows of one periodic task.
+type periodic struct {
+	done    int64 // the period this process ran, or saw finished
+	checked time.Time
+}
+
+// period is the index of the period of interval that holds t.
+func period(t time.Time, interval time.Duration) int64 {
+	ns := t.UnixNano()
+	p := ns / int64(interval)
+	if ns < 0 && ns%int64(interval) != 0 {
+		p--
+	}
+	return p
+}
+
+// housekeeping runs what is due at now.
 func (e *Engine) housekeeping(ctx context.Context, now time.Time) {
-	e.mu.Lock()
-	if !e.started {
-		e.started = true
-		e.lastSweep, e.lastDigest = now, now
+	e.runPeriodic(ctx, &e.hk.sweep, PeriodSweep, e.opts.SweepInterval, now, func() error {
+		_, err := e.scan(ctx, now, true, false)
+		return err
+	})
+	e.runPeriodic(ctx, &e.hk.digest, PeriodDigest, e.opts.DigestInterval, now, func() error {
+		return e.sendDigests(ctx)
+	})
+	if e.hk.stats.IsZero() || now.Sub(e.hk.stats) >= e.opts.StatsInterval {
+		e.hk.stats = now
+		_, _ = e.scan(ctx, now, false, true)
 	}
-	sweep := now.Sub(e.lastSweep) >= e.opts.SweepInterval
-	if sweep {
-		e.lastSweep = now
+}
+
+// runPeriodic runs task once in the period of now, if this process claims
+// it.
+func (e *Engine) runPeriodic(ctx context.Context, p *periodic, name string, interval time.Duration, now time.Time, task func() error) {
+	cur := period(now, interval)
+	switch {
+	case p.done == cur+1: // ran it
+		return
+	case p.done == cur && now.Sub(p.checked) < periodRecheck: // another process has it
+		return
 	}
-	digest := now.Sub(e.lastDigest) >= e.opts.DigestInterval
-	if digest {
-		e.lastDigest = now
+	got, err := e.store.ClaimPeriod(ctx, name, cur, e.opts.Owner, now, now.Add(periodLease))
+	if err != nil {
+		e.log.Warn("claiming a periodic task failed", "task", name, "err", err)
+		return
 	}
-	stats := e.lastStats.IsZero() || now.Sub(e.lastStats) >= e.opts.StatsInterval
-	if stats {
-		e.lastStats = now
+	if !got {
+		p.done, p.checked = cur, now // another process runs it (or ran it)
+		return
 	}
-	e.mu.Unlock()
-	if sweep || stats {
-		e.scan(ctx, now, sweep, stats)
+	if err := task(); err != nil {
+		e.log.Warn("a periodic task failed; it runs again next period", "task", name, "err", err)
 	}
-	if digest {
-		e.sendDigests(ctx, now)
+	if err := e.store.FinishPeriod(ctx, name, cur, e.opts.Owner, e.opts.Now()); err != nil {
+		e.log.Warn("recording a periodic task failed", "task", name, "err", err)
 	}
+	p.done, p.checked = cur+1, now
 }
 
 func (e *Engine) noteOrg(org string) {
@@ -72,11 +117,14 @@ func (e *Engine) organizations(ctx context.Context) []string {
 }
 
 // Sweep re-drives the parked deliveries of every configuration of the known
-// organizations and returns how many. Run does it every SweepInterval.
+// organizations and returns how many. Run does it once per SweepInterval.
 func (e *Engine) Sweep(ctx context.Context) (int, error) {
 	return e.scan(ctx, e.opts.Now(), true, false)
 }
 
+// scan walks every configuration: sweep re-drives its parked deliveries;
+// stats refreshes the queue gauges and sends the alerts that were
+// deferred.
 func (e *Engine) scan(ctx context.Context, now time.Time, sweep, stats bool) (int, error) {
 	total := 0
 	var errs []error
@@ -93,7 +141,13 @@ func (e *Engine) scan(ctx context.Context, now time.Time, sweep, stats bool) (in
 				if err != nil {
 					errs = append(errs, err)
 				}
+				if n > 0 {
+					e.s.markDue(cfgKey{c.Org, c.ID})
+				}
 				total += n
+			}
+			if stats {
+				e.alertDeferred(ctx, c, now)
 			}
 			if stats && e.metrics != nil {
 				counts, err := e.store.CountDeliveries(ctx, c.Org, c.ID)

@@ -35,6 +35,13 @@ type Field struct {
 	// AlsoProperty: a secret that may be given as a property instead (an
 	// identifier that is not secret in itself, such as a key or client id).
 	AlsoProperty bool
+	// URL: a property that is a URL the destination sends to, with its
+	// secrets. It must be an absolute http(s) URL without credentials
+	// (CheckURLSyntax), the administration checks it against the egress
+	// policy when it is saved, and a change of its origin (scheme, host,
+	// port) is refused unless the secrets are entered again, so that they
+	// never go to a host they were not entered for.
+	URL bool
 }
 
 // FlagName is the CLI flag of the field.
@@ -102,6 +109,10 @@ func (t Type) Check(props, secrets map[string]string) []string {
 				errs = append(errs, fmt.Sprintf("%s.%s: is required", where, f.Name))
 			case v != "" && len(f.Enum) > 0 && !slices.Contains(f.Enum, v):
 				errs = append(errs, fmt.Sprintf("%s.%s: %q: want %s", where, f.Name, v, orList(f.Enum)))
+			case v != "" && f.URL:
+				if _, err := CheckURLSyntax(v); err != nil {
+					errs = append(errs, fmt.Sprintf("%s.%s: %v", where, f.Name, err))
+				}
 			}
 		}
 	}

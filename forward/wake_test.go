@@ -18,7 +18,7 @@ import (
 func TestEngineWakesForNewDeliveries(t *testing.T) {
 	h := newHarness(t, nil)
 	h.configure("c1", forwardtest.DownSecret, 1)
-	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second}))
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second}))
 	engine, err := forward.New(h.store, h.up, types, h.sealer.OpenConfiguration,
 		slog.New(slog.DiscardHandler), forward.NewMetrics(prometheus.NewRegistry(), xapi.TypeName),
 		forward.Options{Owner: "waker", Poll: time.Hour})

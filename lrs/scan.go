@@ -31,6 +31,24 @@ func (s *Service) ScanStored(ctx context.Context, org string, after Cursor, unti
 // such as forwarding, needs (GetStatement hides voided statements from
 // statementId, as xAPI requires of the statements resource). ENOTFOUND if
 // no statement has the id.
+// StoredStatements is StoredStatement for many ids, with one read of the
+// store: the statements found, by (lower-case) id.
+func (s *Service) StoredStatements(ctx context.Context, org string, ids []string) (map[string]StoredStatement, error) {
+	lower := make([]string, len(ids))
+	for i, id := range ids {
+		lower[i] = strings.ToLower(id)
+	}
+	got, err := s.store.GetStatements(ctx, org, lower)
+	if err != nil {
+		return nil, fmt.Errorf("get %d statements: %w", len(ids), err)
+	}
+	out := make(map[string]StoredStatement, len(got))
+	for id, rec := range got {
+		out[id] = StoredStatement{ID: id, Stored: rec.Stored, Raw: rec.Raw}
+	}
+	return out, nil
+}
+
 func (s *Service) StoredStatement(ctx context.Context, org, id string) (StoredStatement, error) {
 	id = strings.ToLower(id)
 	got, err := s.store.GetStatements(ctx, org, []string{id})

@@ -19,9 +19,9 @@ import (
 type lrsStatements struct{ svc *lrs.Service }
 
 var (
-	_ forward.StatementGetter = lrsStatements{}
-	_ forward.StatementSource = lrsStatements{}
-	_ lrs.StatementObserver   = observer{}
+	_ forward.StatementsGetter = lrsStatements{}
+	_ forward.StatementSource  = lrsStatements{}
+	_ lrs.StatementObserver    = observer{}
 )
 
 // GetStatement returns a statement as stored, voided or not.
@@ -31,6 +31,19 @@ func (s lrsStatements) GetStatement(ctx context.Context, org, id string) ([]byte
 		return nil, fmt.Errorf("%w: %v", forward.ErrNotFound, err)
 	}
 	return st.Raw, err
+}
+
+// GetStatements returns statements as stored, voided or not, by id.
+func (s lrsStatements) GetStatements(ctx context.Context, org string, ids []string) (map[string][]byte, error) {
+	got, err := s.svc.StoredStatements(ctx, org, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(got))
+	for id, st := range got {
+		out[id] = st.Raw
+	}
+	return out, nil
 }
 
 func (s lrsStatements) ScanStored(ctx context.Context, org string, after forward.Cursor, until time.Time, limit int) ([]forward.Statement, error) {

@@ -177,10 +177,10 @@ func newFwdNode(t *testing.T, sealed bool) *fwdNode {
 			t.Fatal(err)
 		}
 	}
-	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second}))
+	types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second}))
 	n := newAPINode(t, db, func(o *api.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		o.Admin.Forward = forward.NewAdmin(db, types, forward.AdminOptions{Sealer: sealer, Invalidate: inv.Invalidate, TestTimeout: 10 * time.Second})
+		o.Admin.Forward = forward.NewAdmin(db, types, forward.AdminOptions{Sealer: sealer, Invalidate: inv.Invalidate, TestTimeout: 10 * time.Second, Egress: forwardtest.Loopback})
 	})
 	for _, org := range []string{"org-a", "org-b"} {
 		n.admin("POST", api.AdminPrefix+"/orgs", `{"id":"`+org+`","name":"Org `+org+`"}`, 201, nil)
@@ -340,9 +340,14 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 	n.admin("POST", cfgPath("org-a"), cfgBody("https://lms.example/xapi/", "k1", downSecretValue), 201, &cf)
 	ctx := context.Background()
 	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	later := old.Add(3 * time.Hour) // a backoff slot two hours away
 	mk := func(id, state string) forward.Delivery {
-		return forward.Delivery{Org: "org-a", ConfigurationID: cf.ID, StatementID: id, Participant: "ann@example.com",
+		d := forward.Delivery{Org: "org-a", ConfigurationID: cf.ID, StatementID: id, Participant: "ann@example.com",
 			State: state, NextAttempt: old, CreatedAt: old, UpdatedAt: old}
+		if state == forward.StatePending {
+			d.Attempts, d.FirstFailure, d.NextAttempt = 6, old, later
+		}
+		return d
 	}
 	if err := n.db.EnsureDeliveries(ctx, []forward.Delivery{mk("s-pending", forward.StatePending), mk("s-parked", forward.StateParked),
 		mk("s-rejected", forward.StateRejected), mk("s-done", forward.StateDelivered)}); err != nil {
@@ -389,22 +394,65 @@ func TestForwardAdminEditRedrivesAndStatus(t *testing.T) {
 		t.Errorf("statement deliveries: %+v", dl.Deliveries)
 	}
 
-	// An edit re-drives the parked and rejected deliveries.
-	n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms2.example/xapi/"}}`, 200, nil)
+	// Moving the endpoint to another host without the secrets is refused:
+	// they were entered for the first one.
+	b := string(n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms2.example/xapi/"}}`, 400, nil))
+	if !strings.Contains(b, "properties.endpoint moves from https://lms.example:443 to https://lms2.example:443: enter the secrets again") {
+		t.Errorf("host change without secrets: %s", b)
+	}
+	var got cfgOut
+	n.admin("GET", cfgPath("org-a", "/", cf.ID), "", 200, &got)
+	if got.Revision != 1 || got.Properties["endpoint"] != "https://lms.example/xapi/" {
+		t.Errorf("the refused edit changed the configuration: %+v", got)
+	}
+	// A rename re-drives the parked and rejected deliveries; the pending
+	// one keeps its slot.
+	n.admin("PUT", cfgPath("org-a", "/", cf.ID), `{"name":"Moodle 2","contact_email":"ops@example.com","type":"xapi","properties":{"endpoint":"https://lms.example/xapi/","version":"1.0.3"}}`, 200, nil)
 	for _, id := range []string{"s-parked", "s-rejected"} {
 		d, err := n.db.GetDelivery(ctx, "org-a", cf.ID, id)
 		if err != nil || d.State != forward.StatePending {
 			t.Errorf("%s after the edit: %v %+v", id, err, d)
 		}
 	}
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); !d.NextAttempt.Equal(later) || d.Attempts != 6 {
+		t.Errorf("a rename re-drove the pending delivery: %+v", d)
+	}
 	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-done"); d.State != forward.StateDelivered {
 		t.Errorf("delivered touched: %+v", d)
 	}
+	// A fix (the secrets, with the new host) re-drives the pending one too.
+	before := time.Now().UTC().Add(-time.Second)
+	n.admin("PUT", cfgPath("org-a", "/", cf.ID), cfgBody("https://lms2.example/xapi/", "k1", downSecretValue), 200, nil)
+	if d, _ := n.db.GetDelivery(ctx, "org-a", cf.ID, "s-pending"); d.State != forward.StatePending || d.NextAttempt.Before(before) ||
+		d.NextAttempt.After(time.Now()) || d.Attempts != 0 {
+		t.Errorf("the pending delivery after the fix: %+v, want due now with a fresh schedule", d)
+	}
+	// POST …/redrive takes the states; by default pending, parked and
+	// rejected.
 	var rd struct{ Redriven int }
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"states":["delivered"]}`, 200, &rd)
+	if rd.Redriven != 1 {
+		t.Errorf("redrive of the delivered: %d, want 1", rd.Redriven)
+	}
+	// Everything is due now with a fresh schedule: nothing to re-drive;
+	// then one waiting at a backoff slot, one parked and one rejected are.
 	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
 	if rd.Redriven != 0 {
-		t.Errorf("redrive after the edit: %d", rd.Redriven)
+		t.Errorf("redrive of what is due already: %d, want 0", rd.Redriven)
 	}
+	if err := n.db.EnsureDeliveries(ctx, []forward.Delivery{mk("s-wait", forward.StatePending), mk("s-parked2", forward.StateParked),
+		mk("s-rejected2", forward.StateRejected), mk("s-done2", forward.StateDelivered)}); err != nil {
+		t.Fatal(err)
+	}
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), "", 200, &rd)
+	if rd.Redriven != 3 {
+		t.Errorf("redrive by default: %d, want 3 (pending, parked and rejected)", rd.Redriven)
+	}
+	b = string(n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"states":["lost"]}`, 400, nil))
+	if !strings.Contains(b, `states[0]: \"lost\"`) {
+		t.Errorf("redrive of an unknown state: %s", b)
+	}
+	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/redrive"), `{"state":"pending"}`, 400, nil)
 }
 
 func TestForwardAdminOrgIsolation(t *testing.T) {

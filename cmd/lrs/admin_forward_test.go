@@ -15,7 +15,7 @@ var idRE = regexp.MustCompile(`(?m)^id:\s+(\S+)$`)
 func TestAdminForwardCLI(t *testing.T) {
 	const key, secret = "forward-key", "forward-secret-value-123"
 	fwdKey := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("f", 32)))
-	p := startLRS(t, "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdKey,
+	p := startLRS(t, "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdKey, "LRS_FORWARD_ALLOWED_NETWORKS="+loopbackNetworks,
 		"LRS_BOOTSTRAP_KEY="+key, "LRS_BOOTSTRAP_SECRET="+secret)
 
 	out := mustAdmin(t, p.base, "configuration", "create", "--org", "default", "--name", "Self", "--contact-email", "ops@example.com",

@@ -49,6 +49,8 @@ func defaults() Config {
 		MaxConnsPerClient: 256,
 		TokenTTL:          time.Hour,
 		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
+		Forward: ForwardConfig{Workers: 8, InFlight: 4, ProbeInterval: 5 * time.Minute, AlertInterval: time.Hour,
+			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second},
 	}
 }
 
@@ -193,6 +195,14 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{"--max-limit=0"},
 			[]string{"LRS_SHUTDOWN_TIMEOUT=soon", "LRS_XAPI_ROOT=xapi", "LRS_LOG_LEVEL=loud", "LRS_MAX_BATCH=0", "LRS_BOOTSTRAP_SECRET=long-enough"},
 			[]string{"LRS_SHUTDOWN_TIMEOUT", "LRS_XAPI_ROOT", "LRS_LOG_LEVEL", "LRS_MAX_BATCH", "--max-limit", "set together"},
+		},
+		{
+			"forwarding settings",
+			nil,
+			[]string{"LRS_FORWARD_ALLOWED_NETWORKS=10.0.0.0/8,intranet", "LRS_FORWARD_IN_FLIGHT=0", "LRS_FORWARD_PROBE_INTERVAL=often",
+				"LRS_FORWARD_ATTEMPT_TIMEOUT=-1s"},
+			[]string{"LRS_FORWARD_ALLOWED_NETWORKS", `"intranet": want a CIDR network`, "LRS_FORWARD_IN_FLIGHT", "LRS_FORWARD_PROBE_INTERVAL",
+				"LRS_FORWARD_ATTEMPT_TIMEOUT"},
 		},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,13 +19,23 @@ import (
 
 // ForwardConfig configures forwarding and its alert mail.
 type ForwardConfig struct {
-	Key          Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
-	Workers      int
-	SMTPHost     string
-	SMTPPort     int
-	SMTPFrom     string
-	SMTPUsername string
-	SMTPPassword Secret
+	Key      Secret // base64 32-byte key sealing destination secrets; forwarding is off without it
+	Workers  int
+	InFlight int
+	// ProbeInterval, AlertInterval, RecoveryDelay: forward.Options.
+	ProbeInterval time.Duration
+	AlertInterval time.Duration
+	RecoveryDelay time.Duration
+	// Egress is the egress policy of destinations (AllowedNetworks parsed;
+	// nil: public unicast only).
+	Egress          *forward.Egress
+	AllowedNetworks string
+	AttemptTimeout  time.Duration
+	SMTPHost        string
+	SMTPPort        int
+	SMTPFrom        string
+	SMTPUsername    string
+	SMTPPassword    Secret
 }
 
 // forwardSettings are the settings of forwarding and its alert mail
@@ -43,10 +54,53 @@ var forwardSettings = []setting{
 		show: func(c *Config) string { return c.Forward.Key.String() },
 	},
 	{
-		flag: "forward-workers", env: "LRS_FORWARD_WORKERS",
-		usage: "LMS configurations sent to concurrently (default 4)",
+		flag: "forward-workers", env: "LRS_FORWARD_WORKERS", def: "8",
+		usage: "sends to healthy LMS configurations in flight at once, shared in turn across organizations and configurations",
 		apply: positiveInt(func(c *Config) *int { return &c.Forward.Workers }),
 		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Workers) },
+	},
+	{
+		flag: "forward-in-flight", env: "LRS_FORWARD_IN_FLIGHT", def: "4",
+		usage: "batches of one LMS configuration in flight at once",
+		apply: positiveInt(func(c *Config) *int { return &c.Forward.InFlight }),
+		show:  func(c *Config) string { return strconv.Itoa(c.Forward.InFlight) },
+	},
+	{
+		flag: "forward-probe-interval", env: "LRS_FORWARD_PROBE_INTERVAL", def: "5m",
+		usage: "longest wait between two probes of a failing LMS configuration (its queue waits meanwhile)",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.ProbeInterval }),
+		show:  func(c *Config) string { return c.Forward.ProbeInterval.String() },
+	},
+	{
+		flag: "forward-alert-interval", env: "LRS_FORWARD_ALERT_INTERVAL", def: "1h",
+		usage: "least time between two status mails of an LMS configuration",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.AlertInterval }),
+		show:  func(c *Config) string { return c.Forward.AlertInterval.String() },
+	},
+	{
+		flag: "forward-recovery-delay", env: "LRS_FORWARD_RECOVERY_DELAY", def: "15m",
+		usage: "how long an LMS configuration must stay OK before its recovery is mailed",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.RecoveryDelay }),
+		show:  func(c *Config) string { return c.Forward.RecoveryDelay.String() },
+	},
+	{
+		flag: "forward-allowed-networks", env: "LRS_FORWARD_ALLOWED_NETWORKS",
+		usage: "networks destinations may be reached at besides public unicast addresses: comma-separated CIDRs, e.g. 127.0.0.0/8,10.0.0.0/8 (default none)",
+		apply: func(c *Config, v string) error {
+			e, err := forward.ParseEgress(v)
+			if err != nil {
+				return err
+			}
+			c.Forward.Egress, c.Forward.AllowedNetworks = e, e.String()
+			return nil
+		},
+		show: func(c *Config) string { return c.Forward.AllowedNetworks },
+	},
+	{
+		flag: "forward-attempt-timeout", env: "LRS_FORWARD_ATTEMPT_TIMEOUT", def: "30s",
+		usage: "deadline of one request to a destination: connect, TLS, headers and body",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.AttemptTimeout }),
+		show:  func(c *Config) string { return c.Forward.AttemptTimeout.String() },
 	},
 	{
 		flag: "smtp-host", env: "LRS_SMTP_HOST",
@@ -102,6 +156,8 @@ type forwardParts struct {
 	types       *forward.Registry
 	sealer      *forward.Sealer
 	obligations *forward.Obligations
+	egress      *forward.Egress
+	engine      *atomic.Pointer[forward.Engine] // set once the engine starts
 	// results is the results read model, the LRS service's other
 	// statement observer; it reads voided statements through statements,
 	// whose service is set once the service exists.
@@ -115,21 +171,30 @@ func (p forwardParts) observer() forward.StatementObserver {
 	return forward.Observers{p.obligations, p.results}
 }
 
+// redriven tells the running engine (if any) that deliveries of a
+// configuration were made due by the administration.
+func (p forwardParts) redriven(org, id string) {
+	if e := p.engine.Load(); e != nil {
+		e.Redriven(org, id)
+	}
+}
+
 // destinationTypes are the destination types this binary serves: a new
 // destination is its package and one line here.
-func destinationTypes() (*forward.Registry, error) {
+func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 	return forward.NewRegistry(
-		xapi.Type(xapi.Options{}),
+		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
 	)
 }
 
 func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *slog.Logger) (forwardParts, error) {
-	types, err := destinationTypes()
+	types, err := destinationTypes(cfg.Forward)
 	if err != nil {
 		return forwardParts{}, err
 	}
 	logger = logger.With("component", "forward")
-	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{}}
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
+		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
 	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
 		Metrics: forward.NewResultMetrics(reg), Logger: logger,
 		// The hook of result changes: counted (Metrics) until the
@@ -152,7 +217,7 @@ func (p forwardParts) admin(st store) *forward.Admin {
 	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Results: p.results, Invalidate: func(org string) {
 		p.obligations.Invalidate(org)
 		p.results.Invalidate(org)
-	}})
+	}, Egress: p.egress, Redriven: p.redriven})
 }
 
 // startForwarding starts the engine when the key is set; it returns nil
@@ -163,7 +228,8 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 		logger.Info("forwarding disabled: LRS_FORWARD_KEY is not set")
 		return nil, nil
 	}
-	opts := forward.Options{Workers: cfg.Forward.Workers, StopTimeout: cfg.ShutdownTimeout}
+	opts := forward.Options{Workers: cfg.Forward.Workers, InFlight: cfg.Forward.InFlight, StopTimeout: cfg.ShutdownTimeout,
+		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
 			Host: cfg.Forward.SMTPHost, Port: cfg.Forward.SMTPPort, From: cfg.Forward.SMTPFrom,
@@ -181,7 +247,8 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 	if err != nil {
 		return nil, err
 	}
-	p.obligations.SetWake(engine.Wake) // send new results at once
+	p.obligations.SetDue(engine.Due) // send new results at once
+	p.engine.Store(engine)
 	f := &forwarding{engine: engine, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)

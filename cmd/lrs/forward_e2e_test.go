@@ -34,6 +34,10 @@ const (
 	forwardLease = 5 * time.Minute
 )
 
+// loopbackNetworks opens the egress policy to the loopback networks, where
+// the tests' destinations listen.
+const loopbackNetworks = "127.0.0.0/8,::1/128"
+
 var fwdTestKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
 
 // startDownstream boots the receiving LRS on the embedded store.
@@ -46,7 +50,7 @@ func startDownstream(t *testing.T) (*proc, *client) {
 // upstreamEnv is the environment of a forwarding upstream on storeEnv.
 func upstreamEnv(storeEnv []string) []string {
 	return append(slices.Clone(storeEnv),
-		"LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdTestKey,
+		"LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdTestKey, "LRS_FORWARD_ALLOWED_NETWORKS="+loopbackNetworks,
 		"LRS_BOOTSTRAP_KEY="+fwdUpKey, "LRS_BOOTSTRAP_SECRET="+fwdUpSecret)
 }
 

@@ -54,7 +54,7 @@ func TestEngineDeliversOverEachEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		types := forwardtest.Registry(t, xapi.Type(xapi.Options{Timeout: 5 * time.Second, Now: clock.Now}))
+		types := forwardtest.Registry(t, xapi.Type(xapi.Options{Egress: forwardtest.Loopback, Timeout: 5 * time.Second, Now: clock.Now}))
 		engine, err := forward.New(st, up, types, sealer.OpenConfiguration, slog.New(slog.DiscardHandler),
 			forward.NewMetrics(reg, xapi.TypeName), forward.Options{Now: clock.Now, Owner: "test", Rand: func() float64 { return 0.5 }})
 		if err != nil {
@@ -158,7 +158,7 @@ func TestSendToRealLRS(t *testing.T) {
 	}
 	for _, endpoint := range []string{down.Endpoint(), down.Srv.URL + "/xapi/statements"} {
 		cfg := forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{"endpoint": endpoint}}
-		d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
+		d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Egress: forwardtest.Loopback, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,7 @@ func BenchmarkResultQueries(b *testing.B) {
 	}
 	b.Logf("stored %d results in %v", n, time.Since(start).Round(time.Millisecond))
 
-	types, err := destinationTypes()
+	types, err := destinationTypes(ForwardConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -62,9 +62,13 @@ type Outcome struct {
 
 // Options are shared by every Clever destination of the process.
 type Options struct {
-	// Client sends every request; default one that does not follow
-	// redirects.
+	// Client sends every request; default the forward kit's (no
+	// redirects, the egress policy Egress, each request bounded by
+	// Timeout).
 	Client *http.Client
+	// Egress is the default Client's egress policy; nil: public unicast
+	// only.
+	Egress *forward.Egress
 	// Timeout bounds each request; default 30 s (Clever advises 15–60 s:
 	// writes can be slow).
 	Timeout time.Duration
@@ -95,11 +99,11 @@ func (o *Options) defaults() error {
 	if o.Assignments == nil {
 		return errors.New("clever: Options.Assignments is required")
 	}
-	if o.Client == nil {
-		o.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = forward.NewHTTPClient(forward.HTTPOptions{Timeout: o.Timeout, Egress: o.Egress})
 	}
 	if o.Clock == nil {
 		o.Clock = realClock{}
@@ -152,6 +156,11 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 	d.rosters = newRosters(d.c, &d.opts)
 	return d, nil
 }
+
+// Redactor is the destination's redaction (the forward kit's), with the
+// tokens it fetched: what the engine redacts its outcomes with
+// (forward.Redacting).
+func (d *Destination) Redactor() *forward.Redactor { return d.c.redact }
 
 func (d *Destination) log() *slog.Logger {
 	return d.opts.Logger.With("destination", TypeClever, "org", d.org, "configuration", d.config)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // Clock is the time of the client: the rate limiter's waits, roster cache
@@ -76,7 +78,7 @@ const maxAnswer = 4 << 20
 type client struct {
 	cfg    *Config
 	opts   *Options
-	redact *strings.Replacer
+	redact *forward.Redactor // the secrets in every form, and the tokens fetched
 
 	fetchMu sync.Mutex // one token fetch at a time
 	mu      sync.Mutex
@@ -84,23 +86,14 @@ type client struct {
 }
 
 func newClient(cfg *Config, opts *Options) *client {
-	var pairs []string
-	for _, s := range []string{cfg.Token, cfg.ClientSecret} {
-		if s != "" {
-			pairs = append(pairs, s, "[redacted]")
-		}
-	}
-	return &client{cfg: cfg, opts: opts, redact: strings.NewReplacer(pairs...)}
+	red := forward.NewRedactor(cfg.Token, cfg.ClientSecret)
+	red.AddBasic(cfg.ClientID, cfg.ClientSecret)
+	return &client{cfg: cfg, opts: opts, redact: red}
 }
 
-// redactString removes the secrets and the fetched token from s.
-func (c *client) redactString(s string) string {
-	s = c.redact.Replace(s)
-	if tok := c.current(); tok != "" {
-		s = strings.ReplaceAll(s, tok, "[redacted]")
-	}
-	return s
-}
+// redactString removes the secrets and the fetched tokens from s (the
+// forward kit's redaction).
+func (c *client) redactString(s string) string { return c.redact.Redact(s) }
 
 func (c *client) current() string {
 	c.mu.Lock()
@@ -127,6 +120,7 @@ func (c *client) bearer(ctx context.Context, stale string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.redact.Add(tok)
 	c.mu.Lock()
 	c.fetched = tok
 	c.mu.Unlock()

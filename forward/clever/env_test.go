@@ -12,6 +12,7 @@ import (
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/clever"
 	"github.com/lrs-project/lrs/forward/clever/clevertest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 )
 
 var start = time.Date(2026, 9, 1, 10, 0, 0, 0, time.UTC)
@@ -56,7 +57,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 			e.addStudent(fmt.Sprintf("s%d.%d@example.com", s, i), id)
 		}
 	}
-	e.opts = clever.Options{Clock: e.clock, Assignments: e.store, Timeout: 5 * time.Second}
+	e.opts = clever.Options{Clock: e.clock, Assignments: e.store, Timeout: 5 * time.Second, Egress: forwardtest.Loopback}
 	e.opts.Limiters = clever.NewLimiters(e.clock, 1)
 	return e
 }

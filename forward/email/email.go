@@ -145,7 +145,7 @@ var textTmpl = template.Must(template.New("text").Funcs(funcs).Parse(`
 We cannot deliver results to your LMS configuration "{{.Name}}".
 
 Status:          {{.Status.Status}} (was {{.Previous}})
-Last error:      {{if .Status.LastStatus}}HTTP {{.Status.LastStatus}} {{end}}{{.Error}}
+Last error:      {{.Error}}
 First failure:   {{when .Status.FirstFailure}}
 Next attempt:    {{when .NextAttempt}}
 Queued results:  {{.Counts.Pending}}
@@ -153,6 +153,7 @@ Parked results:  {{.Counts.Parked}}
 
 {{if eq .Status.Status "Can't Connect"}}We could not reach the configured URL: check the address and that the server is up.{{else}}Your LMS answered with an error: check the URL and the credentials of the configuration.{{end}}
 Queued results are retried for 24 hours, then kept and sent again when the configuration is edited or the LMS recovers.
+This address gets at most one such mail an hour for this configuration.
 {{- else if eq .Kind "recovery" -}}
 Results are reaching your LMS configuration "{{.Name}}" again (status OK, was {{.Previous}}).
 
@@ -174,7 +175,7 @@ var htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <p>We cannot deliver results to your LMS configuration <b>{{.Name}}</b>.</p>
 <table>
 <tr><td>Status</td><td><b>{{.Status.Status}}</b> (was {{.Previous}})</td></tr>
-<tr><td>Last error</td><td>{{if .Status.LastStatus}}HTTP {{.Status.LastStatus}} {{end}}<code>{{.Error}}</code></td></tr>
+<tr><td>Last error</td><td><code>{{.Error}}</code></td></tr>
 <tr><td>First failure</td><td>{{when .Status.FirstFailure}}</td></tr>
 <tr><td>Next attempt</td><td>{{when .NextAttempt}}</td></tr>
 <tr><td>Queued results</td><td>{{.Counts.Pending}}</td></tr>

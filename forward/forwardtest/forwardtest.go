@@ -16,6 +16,11 @@ import (
 	"github.com/lrs-project/lrs/forward"
 )
 
+// Loopback is the egress policy of tests: public addresses and the
+// loopback networks, where the test servers listen (the setting
+// LRS_FORWARD_ALLOWED_NETWORKS=127.0.0.0/8,::1/128).
+var Loopback = forward.MustEgress("127.0.0.0/8,::1/128")
+
 // Clock is a controllable clock.
 type Clock struct {
 	mu sync.Mutex

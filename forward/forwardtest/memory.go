@@ -23,8 +23,21 @@ type Memory struct {
 	statuses   map[[2]string]forward.ConfigStatus
 	attempts   map[[2]string][]forward.Attempt
 	marks      map[string]time.Time
+	periods    map[periodKey]periodClaim
+	digest     map[[3]string]forward.PendingRejection
 	attemptCap int
 	results    memResults // results.go
+}
+
+type periodKey struct {
+	name   string
+	period int64
+}
+
+type periodClaim struct {
+	owner    string
+	until    time.Time
+	finished time.Time
 }
 
 var _ forward.Store = (*Memory)(nil)
@@ -38,6 +51,8 @@ func NewMemory() *Memory {
 		statuses:   map[[2]string]forward.ConfigStatus{},
 		attempts:   map[[2]string][]forward.Attempt{},
 		marks:      map[string]time.Time{},
+		periods:    map[periodKey]periodClaim{},
+		digest:     map[[3]string]forward.PendingRejection{},
 	}
 }
 
@@ -231,27 +246,52 @@ func (m *Memory) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) er
 	return nil
 }
 
-// ClaimDeliveries implements forward.DeliveryQueue.
-func (m *Memory) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]forward.Delivery, error) {
+// DueConfigurations implements forward.DeliveryQueue.
+func (m *Memory) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = ms(now)
-	due := []forward.Delivery{}
+	set := map[forward.ConfigKey]bool{}
 	for _, d := range m.deliveries {
 		if d.State == forward.StatePending && !d.NextAttempt.After(now) && (d.LeaseUntil.IsZero() || !d.LeaseUntil.After(now)) {
+			set[forward.ConfigKey{Org: d.Org, ID: d.ConfigurationID}] = true
+		}
+	}
+	out := make([]forward.ConfigKey, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b forward.ConfigKey) int { return cmp.Or(cmp.Compare(a.Org, b.Org), cmp.Compare(a.ID, b.ID)) })
+	return out, nil
+}
+
+// ClaimDeliveries implements forward.DeliveryQueue.
+func (m *Memory) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now, dueBy := ms(c.Now), ms(c.DueBy)
+	if dueBy.IsZero() {
+		dueBy = now
+	}
+	due := []forward.Delivery{}
+	for _, d := range m.deliveries {
+		if d.Org == c.Org && d.ConfigurationID == c.ConfigurationID && d.State == forward.StatePending &&
+			!d.NextAttempt.After(dueBy) && (d.LeaseUntil.IsZero() || !d.LeaseUntil.After(now)) {
 			due = append(due, d)
 		}
 	}
 	slices.SortFunc(due, func(a, b forward.Delivery) int {
-		ka, kb := dkey(a), dkey(b)
-		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), slices.Compare(ka[:], kb[:]))
+		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.StatementID, b.StatementID))
 	})
-	due = due[:min(max(limit, 0), len(due))]
+	due = due[:min(max(c.Limit, 0), len(due))]
 	for i := range due {
-		due[i].LeaseOwner, due[i].LeaseUntil = owner, ms(now.Add(lease))
+		due[i].LeaseOwner, due[i].LeaseUntil = c.Owner, ms(now.Add(c.Lease))
 		m.deliveries[dkey(due[i])] = due[i]
 	}
 	return due, nil
@@ -264,6 +304,24 @@ func (m *Memory) UpdateDelivery(ctx context.Context, d forward.Delivery, owner s
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.update(d, owner)
+}
+
+// UpdateDeliveries implements forward.DeliveryQueue.
+func (m *Memory) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner string) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]error, len(ds))
+	for i, d := range ds {
+		out[i] = m.update(d, owner)
+	}
+	return out, nil
+}
+
+func (m *Memory) update(d forward.Delivery, owner string) error {
 	cur, ok := m.deliveries[dkey(d)]
 	switch {
 	case !ok:
@@ -343,6 +401,10 @@ func (m *Memory) Redrive(ctx context.Context, org, configID string, states []str
 	n := 0
 	for k, d := range m.deliveries {
 		if k[0] == org && k[1] == configID && slices.Contains(states, d.State) {
+			if d.State == forward.StatePending && ((d.LeaseOwner != "" && d.LeaseUntil.After(now)) ||
+				(!d.NextAttempt.After(now) && d.Attempts == 0 && d.FirstFailure.IsZero() && d.Reason == "")) {
+				continue // being sent, or due now with a fresh schedule already
+			}
 			d.State, d.Attempts, d.NextAttempt, d.FirstFailure, d.Reason, d.UpdatedAt = forward.StatePending, 0, now, time.Time{}, "", now
 			d.LeaseOwner, d.LeaseUntil = "", time.Time{}
 			m.deliveries[k] = d
@@ -405,6 +467,7 @@ func (m *Memory) PutStatus(ctx context.Context, s forward.ConfigStatus) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.FirstFailure, s.LastSuccess, s.LastAlert, s.UpdatedAt = ms(s.FirstFailure), ms(s.LastSuccess), ms(s.LastAlert), ms(s.UpdatedAt)
+	s.Since = ms(s.Since)
 	m.statuses[[2]string{s.Org, s.ConfigurationID}] = s
 	return nil
 }
@@ -471,5 +534,106 @@ func (m *Memory) SetWatermark(ctx context.Context, name string, t time.Time) err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.marks[name] = ms(t)
+	return nil
+}
+
+// ClaimPeriod implements forward.PeriodStore.
+func (m *Memory) ClaimPeriod(ctx context.Context, name string, period int64, owner string, now, until time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := periodKey{name, period}
+	if c, ok := m.periods[k]; ok && (!c.finished.IsZero() || c.until.After(ms(now))) {
+		return false, nil
+	}
+	m.periods[k] = periodClaim{owner: owner, until: ms(until)}
+	return true, nil
+}
+
+// FinishPeriod implements forward.PeriodStore.
+func (m *Memory) FinishPeriod(ctx context.Context, name string, period int64, owner string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := periodKey{name, period}
+	if c, ok := m.periods[k]; ok && c.owner == owner && c.finished.IsZero() {
+		c.finished = ms(at)
+		m.periods[k] = c
+	}
+	return nil
+}
+
+// LastPeriod implements forward.PeriodStore.
+func (m *Memory) LastPeriod(ctx context.Context, name string) (int64, time.Time, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var (
+		best int64
+		at   time.Time
+		ok   bool
+	)
+	for k, c := range m.periods {
+		if k.name == name && !c.finished.IsZero() && (!ok || k.period > best) {
+			best, at, ok = k.period, c.finished, true
+		}
+	}
+	return best, at, ok, nil
+}
+
+func rkey(r forward.PendingRejection) [3]string {
+	return [3]string{r.Org, r.ConfigurationID, r.StatementID}
+}
+
+// AddRejected implements forward.DigestQueue.
+func (m *Memory) AddRejected(ctx context.Context, items []forward.PendingRejection) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, it := range items {
+		it.At = ms(it.At)
+		m.digest[rkey(it)] = it
+	}
+	return nil
+}
+
+// PendingRejected implements forward.DigestQueue.
+func (m *Memory) PendingRejected(ctx context.Context, limit int) ([]forward.PendingRejection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]forward.PendingRejection, 0, len(m.digest))
+	for _, it := range m.digest {
+		out = append(out, it)
+	}
+	slices.SortFunc(out, func(a, b forward.PendingRejection) int {
+		ka, kb := rkey(a), rkey(b)
+		return slices.Compare(ka[:], kb[:])
+	})
+	return out[:min(max(limit, 0), len(out))], nil
+}
+
+// DropRejected implements forward.DigestQueue.
+func (m *Memory) DropRejected(ctx context.Context, items []forward.PendingRejection) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, it := range items {
+		if cur, ok := m.digest[rkey(it)]; ok && cur.At.Equal(ms(it.At)) {
+			delete(m.digest, rkey(it))
+		}
+	}
 	return nil
 }

@@ -60,13 +60,17 @@ const redacted = "[redacted]"
 
 // Options are shared by the postbacks of a process.
 type Options struct {
-	// Client sends every request; default forward.NewHTTPClient(). Its
+	// Client sends every request; default forward.NewHTTPClient with
+	// Timeout and Egress. Its
 	// redirects are never followed, whatever it says: a 3xx is the
 	// answer (SCORM Cloud counts it as delivered), and following one
 	// would post the credentials elsewhere.
 	Client *http.Client
 	// Timeout bounds each request; default DefaultTimeout.
 	Timeout time.Duration
+	// Egress is the policy of the addresses the default client connects
+	// to; nil allows public unicast addresses only.
+	Egress *forward.Egress
 	// Now is the clock of Retry-After dates and of the test postback.
 	Now func() time.Time
 	// UserAgent names the sender; default "lrs-forwarder".
@@ -74,15 +78,15 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
 	if o.Client == nil {
-		o.Client = forward.NewHTTPClient()
+		o.Client = forward.NewHTTPClient(forward.HTTPOptions{Timeout: o.Timeout, Egress: o.Egress})
 	}
 	c := *o.Client // a copy: the caller's client is left as it is
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	o.Client = &c
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/postback"
 	"github.com/lrs-project/lrs/forward/postback/postbacktest"
 )
@@ -25,6 +26,9 @@ const password = "p@ss w&rd=€+/\"x"
 
 func newPostback(t *testing.T, props, secrets map[string]string, opts postback.Options) *postback.Postback {
 	t.Helper()
+	if opts.Egress == nil {
+		opts.Egress = forwardtest.Loopback // the receivers listen on loopback
+	}
 	p, err := postback.New(props, secrets, opts)
 	if err != nil {
 		t.Fatal(err)

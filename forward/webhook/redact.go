@@ -1,71 +1,48 @@
 package webhook
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"net/url"
-	"sort"
 	"strings"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // redacted replaces a secret in every text the destination shows.
-const redacted = "[redacted]"
+const redacted = forward.Redacted
 
-// redactor removes secrets from text in each form they take on the wire:
-// as written, URL query and path escaped, JSON escaped, base64 (alone and
-// as the user:password of a Basic header). It is this package's own until
-// the shared redaction of the forward package can be used here.
+// redactor removes secrets from text in every form the forward kit knows
+// (forward.Redactor): as written, URL and form escaped, JSON and HTML
+// escaped, base64, and as the user:password of a Basic header; a signing
+// secret also without its "whsec_" prefix.
 type redactor struct {
-	r *strings.Replacer
+	r *forward.Redactor
 }
 
 // newRedactor builds a redactor of secrets; pairs are user:password
 // credentials sent as HTTP Basic.
 func newRedactor(secrets []string, basic ...[2]string) *redactor {
-	seen := map[string]bool{}
-	var forms []string
-	add := func(s string) {
-		if len(s) >= 4 && !seen[s] {
-			seen[s] = true
-			forms = append(forms, s)
-		}
-	}
+	var all []string
 	for _, s := range secrets {
 		if s == "" {
 			continue
 		}
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		if j, err := json.Marshal(s); err == nil {
-			add(string(j[1 : len(j)-1]))
-		}
-		add(base64.StdEncoding.EncodeToString([]byte(s)))
-		add(base64.RawURLEncoding.EncodeToString([]byte(s)))
+		all = append(all, s)
 		if rest, ok := strings.CutPrefix(s, secretPrefix); ok {
-			add(rest)
+			all = append(all, rest)
 		}
 	}
+	r := forward.NewRedactor(all...)
 	for _, p := range basic {
-		if p[1] != "" {
-			add(base64.StdEncoding.EncodeToString([]byte(p[0] + ":" + p[1])))
-		}
+		r.AddBasic(p[0], p[1])
 	}
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f, redacted)
-	}
-	return &redactor{r: strings.NewReplacer(pairs...)}
+	return &redactor{r: r}
 }
 
 // redact removes the secrets, and any of extra (a current token), from s.
 func (r *redactor) redact(s string, extra ...string) string {
-	s = r.r.Replace(s)
-	for _, e := range extra {
-		if len(e) >= 4 {
-			s = strings.ReplaceAll(s, e, redacted)
-		}
-	}
-	return s
+	r.r.Add(extra...)
+	return r.r.Redact(s)
 }
+
+// Redactor is the webhook's redaction, with the tokens it obtained
+// (forward.Redacting): what the engine redacts its outcomes with.
+func (w *Webhook) Redactor() *forward.Redactor { return w.red.r }

@@ -22,13 +22,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // Options are shared by the webhooks of a process.
 type Options struct {
-	// Client sends every request; default NewClient(). It must not
+	// Client sends every request; default NewClient(Egress). It must not
 	// follow redirects (a 3xx is a failure, Standard Webhooks).
 	Client *http.Client
+	// Egress is the policy of the addresses the default Client and Dial
+	// connect to (the forward kit's); nil: public unicast only.
+	Egress *forward.Egress
 	// Now is the clock of signatures, Retry-After and file names.
 	Now func() time.Time
 	// UserAgent names the sender, e.g. "lrs-forwarder/1.4.0".
@@ -39,7 +44,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Client == nil {
-		o.Client = NewClient()
+		o.Client = NewClient(o.Egress)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -48,19 +53,15 @@ func (o *Options) defaults() {
 		o.UserAgent = "lrs-forwarder"
 	}
 	if o.Dial == nil {
-		var d net.Dialer
-		o.Dial = d.DialContext
+		o.Dial = o.Egress.Dialer(30 * time.Second).DialContext
 	}
 }
 
-// NewClient returns an HTTP client that does not follow redirects.
-func NewClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 8
-	return &http.Client{
-		Transport:     t,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+// NewClient returns the forward kit's HTTP client: it follows no
+// redirect and connects only where egress allows; each request is bounded
+// by the configuration's timeout (at most 2 minutes).
+func NewClient(egress *forward.Egress) *http.Client {
+	return forward.NewHTTPClient(forward.HTTPOptions{Timeout: 2 * time.Minute, Egress: egress})
 }
 
 // Webhook is one compiled webhook configuration.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/webhook"
 	"github.com/lrs-project/lrs/forward/webhook/webhooktest"
 )
@@ -24,6 +25,9 @@ func newHook(t *testing.T, c webhook.Config, s webhook.Secrets, o webhook.Option
 	t.Helper()
 	if s.SigningSecret == "" && c.Mode != webhook.ModeFile {
 		s.SigningSecret = secret
+	}
+	if o.Egress == nil {
+		o.Egress = forwardtest.Loopback // the test receivers listen on loopback
 	}
 	w, err := webhook.New("cfg-1", "Chapter AMS", c, s, o)
 	if err != nil {

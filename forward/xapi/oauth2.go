@@ -26,7 +26,7 @@ import (
 type tokenSource struct {
 	cfg    clientcredentials.Config
 	opts   *Options
-	redact func(string) string
+	redact *forward.Redactor // the destination's: every token obtained is added
 
 	mu     sync.Mutex
 	token  string
@@ -56,12 +56,6 @@ func newTokenSource(clientID, clientSecret string, props map[string]string, opts
 	return &tokenSource{cfg: cfg, opts: opts}, nil
 }
 
-func (t *tokenSource) current() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.token
-}
-
 // get returns a valid token, fetching one when none is cached, it expires
 // within the margin, or refresh is set. A failure is returned as the
 // attempt's result.
@@ -79,13 +73,14 @@ func (t *tokenSource) get(ctx context.Context, refresh bool) (string, *forward.R
 		return "", t.failure(err)
 	}
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		return "", &forward.Result{Outcome: forward.OutcomeDestination, Message: "token endpoint: token type " + t.redact(tok.TokenType) + " is not Bearer"}
+		return "", &forward.Result{Outcome: forward.OutcomeDestination, Message: "token endpoint: token type " + t.redact.Redact(tok.TokenType) + " is not Bearer"}
 	}
 	ttl := expiresIn(tok.Extra("expires_in"))
 	margin := time.Minute
 	if ttl <= 2*margin {
 		margin = ttl / 2 // short-lived tokens: refresh at half-life
 	}
+	t.redact.Add(tok.AccessToken, tok.RefreshToken)
 	t.token, t.expiry = tok.AccessToken, t.opts.Now().Add(ttl-margin)
 	return t.token, nil
 }
@@ -128,11 +123,11 @@ func (t *tokenSource) failure(err error) *forward.Result {
 			text = strings.TrimSpace(re.ErrorCode + " " + re.ErrorDescription)
 		}
 		return &forward.Result{Outcome: outcome, Status: status,
-			Message:    fmt.Sprintf("token endpoint: HTTP %d: %s", status, forward.Truncate(t.redact(text), 256)),
+			Message:    fmt.Sprintf("token endpoint: HTTP %d: %s", status, forward.Truncate(t.redact.Redact(text), 256)),
 			RetryAfter: forward.RetryAfter(re.Response.Header.Get("Retry-After"), t.opts.Now())}
 	case errors.As(err, &ue):
-		return &forward.Result{Outcome: forward.OutcomeTransport, Message: t.redact("token endpoint: " + forward.TransportMessage(err))}
+		return &forward.Result{Outcome: forward.OutcomeTransport, Message: t.redact.Redact("token endpoint: " + forward.TransportMessage(err))}
 	default: // an answer without a usable token
-		return &forward.Result{Outcome: forward.OutcomeDestination, Message: "token endpoint: " + t.redact(strings.TrimPrefix(err.Error(), "oauth2: "))}
+		return &forward.Result{Outcome: forward.OutcomeDestination, Message: "token endpoint: " + t.redact.Redact(strings.TrimPrefix(err.Error(), "oauth2: "))}
 	}
 }

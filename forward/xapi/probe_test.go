@@ -45,7 +45,7 @@ func TestTestConnectionOAuth2(t *testing.T) {
 		cfg := forward.Configuration{Properties: map[string]string{
 			"endpoint": down.Endpoint(), "auth": "oauth2", "token_url": tokenSrv.URL, "scope": "xapi:write",
 		}}
-		d, err := xapi.New(cfg, map[string]string{"client_id": "lms", "client_secret": secret}, xapi.Options{Now: clock.Now})
+		d, err := xapi.New(cfg, map[string]string{"client_id": "lms", "client_secret": secret}, xapi.Options{Egress: forwardtest.Loopback, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,12 +9,12 @@ const TypeName = "xapi"
 
 var (
 	propertyFields = []forward.Field{
-		{Name: PropEndpoint, Required: true, Description: "the LRS's base URL (…/xapi/) or its statements URL: an absolute http(s) URL"},
+		{Name: PropEndpoint, Required: true, URL: true, Description: "the LRS's base URL (…/xapi/) or its statements URL: an absolute http(s) URL"},
 		{Name: PropAuth, Enum: []string{AuthBasic, AuthOAuth2}, Default: AuthBasic,
 			Description: "how the LRS is authenticated to: basic (key and secret) or oauth2 (client credentials)"},
 		{Name: PropVersion, Enum: []string{"1.0.3", "2.0.0"}, Default: "1.0.3",
 			Description: "the xAPI version sent (the other one when the LRS's About lists only that)"},
-		{Name: PropTokenURL, Description: "the OAuth2 token endpoint (oauth2): an absolute http(s) URL"},
+		{Name: PropTokenURL, URL: true, Description: "the OAuth2 token endpoint (oauth2): an absolute http(s) URL"},
 		{Name: PropScope, Flag: "oauth-scope", Description: "the OAuth2 scope asked for (oauth2), e.g. xapi:write"},
 		{Name: PropClientAuth, Enum: []string{"body", "basic"}, Default: "body",
 			Description: "how the OAuth2 client authenticates to the token endpoint: in the body or with HTTP Basic"},
@@ -48,8 +48,8 @@ func Validate(props, secrets map[string]string) []string {
 	return forward.Type{Properties: propertyFields, Secrets: secretFields, Validate: crossCheck}.Check(props, secrets)
 }
 
-// crossCheck is what the fields' own rules do not cover: the URLs, and
-// what each authentication needs.
+// crossCheck is what the fields' own rules do not cover: what each
+// authentication needs.
 func crossCheck(props, secrets map[string]string) []string {
 	var errs []string
 	get := func(name string) string {
@@ -57,11 +57,6 @@ func crossCheck(props, secrets map[string]string) []string {
 			return v
 		}
 		return props[name]
-	}
-	if e := props[PropEndpoint]; e != "" {
-		if _, err := absoluteURL(e); err != nil {
-			errs = append(errs, "properties.endpoint: "+err.Error())
-		}
 	}
 	switch props[PropAuth] {
 	case "", AuthBasic:
@@ -74,8 +69,6 @@ func crossCheck(props, secrets map[string]string) []string {
 	case AuthOAuth2:
 		if props[PropTokenURL] == "" {
 			errs = append(errs, "properties.token_url: is required for oauth2")
-		} else if _, err := absoluteURL(props[PropTokenURL]); err != nil {
-			errs = append(errs, "properties.token_url: "+err.Error())
 		}
 		if get(SecretClientID) == "" {
 			errs = append(errs, "secrets.client_id: is required for oauth2")

@@ -43,26 +43,32 @@ const (
 	AuthOAuth2 = "oauth2"
 )
 
-// MaxBatch is how many statements one POST carries.
-const MaxBatch = 50
+// MaxBatch is the most statements one POST carries: this LRS's own
+// LRS_MAX_BATCH default. The engine starts smaller and grows the batch
+// while the LRS takes it; a 413 halves it (Result.TooLarge).
+const MaxBatch = 1000
 
 // Options are shared by every xAPI destination.
 type Options struct {
-	// Client sends every request; default forward.NewHTTPClient, one for
-	// every destination NewFactory builds.
+	// Client sends every request; default forward.NewHTTPClient with
+	// Timeout and Egress, one for every destination NewFactory builds.
 	Client *http.Client
-	// Timeout bounds each HTTP request (an attempt); default 30s.
+	// Timeout bounds each HTTP request (an attempt: connect, TLS, headers
+	// and body); default 30s.
 	Timeout time.Duration
+	// Egress is the policy of the addresses the default Client connects
+	// to; nil: public unicast only.
+	Egress *forward.Egress
 	// Now is the clock of token expiry; default time.Now.
 	Now func() time.Time
 }
 
 func (o *Options) defaults() {
-	if o.Client == nil {
-		o.Client = forward.NewHTTPClient()
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = forward.NewHTTPClient(forward.HTTPOptions{Timeout: o.Timeout, Egress: o.Egress})
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -119,7 +125,6 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 	default:
 		return nil, fmt.Errorf("version %q: want 1.0.3 or 2.0.0", d.version)
 	}
-	var hidden []string
 	switch d.auth {
 	case "", AuthBasic:
 		d.auth = AuthBasic
@@ -127,30 +132,28 @@ func New(c forward.Configuration, secrets map[string]string, opts Options) (*Des
 		if d.key == "" || d.secret == "" {
 			return nil, errors.New("basic authentication needs a key and a secret")
 		}
-		hidden = append(hidden, d.secret)
 	case AuthOAuth2:
 		t, err := newTokenSource(get(SecretClientID), get(SecretClientSecret), c.Properties, &d.opts)
 		if err != nil {
 			return nil, err
 		}
 		d.token = t
-		hidden = append(hidden, t.cfg.ClientSecret)
 	default:
 		return nil, fmt.Errorf("auth %q: want basic or oauth2", d.auth)
 	}
-	d.redact = forward.NewRedactor(hidden...)
+	d.redact = forward.ConfigRedactor(c.Properties, secrets)
+	d.redact.AddBasic(d.key, d.secret)
 	if d.token != nil {
-		d.token.redact = d.redact.Redact // not redactString: it takes the token's lock
+		d.token.redact = d.redact
 	}
 	return d, nil
 }
 
 func absoluteURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an absolute http(s) URL")
+	if _, err := forward.CheckURLSyntax(s); err != nil {
+		return nil, err
 	}
-	return u, nil
+	return url.Parse(strings.TrimSpace(s))
 }
 
 // statementsURL accepts the LRS base URL or the full statements URL.
@@ -171,16 +174,14 @@ func statementsURL(endpoint string) (string, error) {
 // MaxBatch is how many statements one Send carries.
 func (d *Destination) MaxBatch() int { return MaxBatch }
 
-// redactString removes secrets (and the current token) from s.
-func (d *Destination) redactString(s string) string {
-	s = d.redact.Redact(s)
-	if d.token != nil {
-		if tok := d.token.current(); tok != "" {
-			s = strings.ReplaceAll(s, tok, "[redacted]")
-		}
-	}
-	return s
-}
+// Redactor knows the destination's secrets in every form, and the tokens
+// it obtained (forward.Redacting).
+func (d *Destination) Redactor() *forward.Redactor { return d.redact }
+
+var _ forward.Redacting = (*Destination)(nil)
+
+// redactString removes secrets (and the tokens obtained) from s.
+func (d *Destination) redactString(s string) string { return d.redact.Redact(s) }
 
 // entry is one statement ready to send.
 type entry struct {
@@ -254,23 +255,155 @@ func (d *Destination) negotiate(ctx context.Context) string {
 
 // prepare drops the members the receiving LRS sets itself: stored,
 // authority, and a version of another major version than the one sent (a
-// 1.0.3 LRS rejects a statement marked 2.0.0; it sets its own).
+// 1.0.3 LRS rejects a statement marked 2.0.0; it sets its own). It copies
+// the other members as they are, without decoding them (a statement is
+// forwarded as stored; a scan of its top level costs a fraction of a
+// decode and encode).
 func prepare(raw []byte, version string) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	out := make([]byte, 0, len(raw))
+	out = append(out, '{')
+	n := 0
+	err := topMembers(raw, func(key string, member, value []byte) {
+		switch key {
+		case "stored", "authority":
+			return
+		case "version":
+			var v string
+			if json.Unmarshal(value, &v) == nil && len(v) >= 2 && len(version) >= 2 && v[:2] != version[:2] {
+				return
+			}
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, member...)
+		n++
+	})
+	if err != nil {
 		return nil, errors.New("the stored statement is not a JSON object")
 	}
-	delete(m, "stored")
-	delete(m, "authority")
-	var v string
-	if json.Unmarshal(m["version"], &v) == nil && len(v) >= 2 && len(version) >= 2 && v[:2] != version[:2] {
-		delete(m, "version")
+	return append(out, '}'), nil
+}
+
+// topMembers calls fn with each member of the JSON object raw: its key
+// (decoded), the member as written ("key":value, without the spaces
+// around it) and its value.
+func topMembers(raw []byte, fn func(key string, member, value []byte)) error {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return errNotObject
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return trailing(raw, i+1)
 	}
-	return b, nil
+	for {
+		start := i
+		end, err := skipString(raw, i)
+		if err != nil {
+			return err
+		}
+		keyRaw := raw[start:end]
+		key := string(keyRaw[1 : len(keyRaw)-1])
+		if strings.IndexByte(key, '\\') >= 0 {
+			if err := json.Unmarshal(keyRaw, &key); err != nil {
+				return errNotObject
+			}
+		}
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return errNotObject
+		}
+		vStart := skipSpace(raw, i+1)
+		vEnd, err := skipValue(raw, vStart)
+		if err != nil {
+			return err
+		}
+		member := make([]byte, 0, len(keyRaw)+1+vEnd-vStart)
+		member = append(append(append(member, keyRaw...), ':'), raw[vStart:vEnd]...)
+		fn(key, member, raw[vStart:vEnd])
+		i = skipSpace(raw, vEnd)
+		switch {
+		case i < len(raw) && raw[i] == ',':
+			i = skipSpace(raw, i+1)
+		case i < len(raw) && raw[i] == '}':
+			return trailing(raw, i+1)
+		default:
+			return errNotObject
+		}
+	}
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+func trailing(raw []byte, i int) error {
+	if skipSpace(raw, i) != len(raw) {
+		return errNotObject
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the string starting at b[i].
+func skipString(b []byte, i int) (int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, errNotObject
+	}
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, nil
+		}
+	}
+	return 0, errNotObject
+}
+
+// skipValue returns the end of the value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errNotObject
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end, err := skipString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		return 0, errNotObject
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return 0, errNotObject
+		}
+		return j, nil
+	}
 }
 
 // merge combines the results of two halves of a batch: the first failure
@@ -282,7 +415,7 @@ func merge(a, b forward.Result) forward.Result {
 			return r
 		}
 	}
-	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}}
+	out := forward.Result{Outcome: forward.OutcomeItem, Rejected: map[string]string{}, TooLarge: a.TooLarge || b.TooLarge}
 	for _, r := range []forward.Result{a, b} {
 		if r.Outcome == forward.OutcomeSuccess {
 			out.Outcome, out.Status, out.Message = forward.OutcomeSuccess, r.Status, r.Message
@@ -324,10 +457,12 @@ func (d *Destination) sendBatch(ctx context.Context, batch []entry) forward.Resu
 		}
 		half := len(batch) / 2
 		left := d.sendBatch(ctx, batch[:half])
-		if left.Outcome != forward.OutcomeSuccess && left.Outcome != forward.OutcomeItem {
-			return left
+		r := left
+		if left.Outcome == forward.OutcomeSuccess || left.Outcome == forward.OutcomeItem {
+			r = merge(left, d.sendBatch(ctx, batch[half:]))
 		}
-		return merge(left, d.sendBatch(ctx, batch[half:]))
+		r.TooLarge = r.TooLarge || status == http.StatusRequestEntityTooLarge
+		return r
 	default:
 		return d.classify(res)
 	}
@@ -374,7 +509,7 @@ func (d *Destination) classify(res response) forward.Result {
 		r.RetryAfter = forward.RetryAfter(res.header.Get("Retry-After"), d.opts.Now())
 		return r
 	case res.status >= 300 && res.status < 400:
-		return d.failure(outcome, res, "redirected to "+res.header.Get("Location"))
+		return d.failure(outcome, res, d.redactString("redirected to "+res.header.Get("Location")))
 	default: // 401, 403, 404, 405, other 4xx, unexpected 2xx
 		return d.failure(outcome, res, "")
 	}

@@ -36,7 +36,7 @@ func basicConfig(endpoint string) forward.Configuration {
 
 func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
 	t.Helper()
-	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": forwardtest.DownKey, "secret": secret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": forwardtest.DownKey, "secret": secret}, xapi.Options{Egress: forwardtest.Loopback, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestSendTransportFailures(t *testing.T) {
 		"timeout":     slow.URL,
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": "k", "secret": "hunter2"}, xapi.Options{Timeout: 200 * time.Millisecond})
+			d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": "k", "secret": "hunter2"}, xapi.Options{Egress: forwardtest.Loopback, Timeout: 200 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +232,7 @@ func TestOAuth2TokensCachedAndRefreshed(t *testing.T) {
 		"endpoint": down.Srv.URL + "/xapi/statements", "auth": "oauth2", "token_url": tokenSrv.URL + "/oauth2/token",
 		"scope": "xapi:write", "client_id": "lms",
 	}}
-	d, err := xapi.New(cfg, map[string]string{"client_secret": "client-s3cret"}, xapi.Options{Now: clock.Now, Timeout: 2 * time.Second})
+	d, err := xapi.New(cfg, map[string]string{"client_secret": "client-s3cret"}, xapi.Options{Egress: forwardtest.Loopback, Now: clock.Now, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestOAuth2BadClient(t *testing.T) {
 	cfg := forward.Configuration{Properties: map[string]string{
 		"endpoint": "http://127.0.0.1:1/xapi", "auth": "oauth2", "token_url": tokenSrv.URL, "scope": "xapi:write",
 	}}
-	d, err := xapi.New(cfg, map[string]string{"client_id": "lms", "client_secret": "wrong-s3cret"}, xapi.Options{})
+	d, err := xapi.New(cfg, map[string]string{"client_id": "lms", "client_secret": "wrong-s3cret"}, xapi.Options{Egress: forwardtest.Loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestNewValidates(t *testing.T) {
 		"bad auth":       {"endpoint": "http://x/xapi", "auth": "digest"},
 		"oauth no token": {"endpoint": "http://x/xapi", "auth": "oauth2"},
 	} {
-		if _, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"key": "k", "secret": "s", "client_id": "c", "client_secret": "s"}, xapi.Options{}); err == nil {
+		if _, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"key": "k", "secret": "s", "client_id": "c", "client_secret": "s"}, xapi.Options{Egress: forwardtest.Loopback}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -325,7 +325,7 @@ func TestVersionNegotiatedWithAbout(t *testing.T) {
 
 	cfg := basicConfig(only103.URL + "/xapi/")
 	cfg.Properties["version"] = "2.0.0"
-	d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Timeout: 2 * time.Second})
+	d, err := xapi.New(cfg, map[string]string{"key": forwardtest.DownKey, "secret": forwardtest.DownSecret}, xapi.Options{Egress: forwardtest.Loopback, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestOAuth2TokenEndpointAnswers(t *testing.T) {
 				props["client_auth"] = tc.clientAuth
 			}
 			d, err := xapi.New(forward.Configuration{Properties: props}, map[string]string{"client_id": "lms", "client_secret": "client-s3cret"},
-				xapi.Options{Timeout: 2 * time.Second})
+				xapi.Options{Egress: forwardtest.Loopback, Timeout: 2 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -399,10 +400,30 @@ func (s *server) testConfiguration(c *gin.Context) {
 		Outcome: r.Outcome, HTTPStatus: r.Status, Message: r.Message})
 }
 
-// redriveConfiguration makes the configuration's parked and rejected
-// deliveries pending again, due now.
+// redriveRequest is the optional body of a re-drive.
+type redriveRequest struct {
+	States []string `json:"states"`
+}
+
+// redriveConfiguration makes the configuration's deliveries in the states
+// of the body (default pending, parked and rejected; no body is the
+// default) pending again, due now.
 func (s *server) redriveConfiguration(c *gin.Context) {
-	n, err := s.fadmin().Redrive(c.Request.Context(), c.Param("org"), c.Param("id"))
+	var req redriveRequest
+	body, err := readBodyWithin(c, maxAdminBody)
+	if err != nil {
+		s.failAdmin(c, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "the body is not the expected JSON object: %s", jsonProblem(err)))
+			return
+		}
+	}
+	n, err := s.fadmin().Redrive(c.Request.Context(), c.Param("org"), c.Param("id"), req.States)
 	if err != nil {
 		s.failForward(c, err)
 		return

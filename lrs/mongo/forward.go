@@ -22,8 +22,11 @@ var _ forward.Store = (*DB)(nil)
 //	forward_configurations _id "<org>\x00<id>"
 //	forward_objectives     _id "<org>\x00<id>"          index {o, a}
 //	forward_deliveries     _id "<org>\x00<config>\x00<statement>"
-//	                       indexes {s, na} (claims), {o, c, s, ca} (lists,
-//	                       counts), {o, st} (a statement's deliveries)
+//	                       indexes {s, o, c, na} (due configurations,
+//	                       claims), {o, c, s, ca} (lists, counts), {o, st}
+//	                       (a statement's deliveries)
+//	forward_periods        _id "<name>\x00<period>\x00<generation>" (PeriodStore)
+//	forward_rejections     _id "<org>\x00<config>\x00<statement>" (DigestQueue)
 //	forward_leases         _id "<delivery _id>\x00<generation, 20 digits>"
 //	forward_statuses       _id "<org>\x00<config>"
 //	forward_attempts       _id "<org>\x00<config>\x00<at ms, 20 digits>\x00<seq>"
@@ -47,6 +50,8 @@ const (
 	statusesCollection   = "forward_statuses"
 	attemptsCollection   = "forward_attempts"
 	watermarksCollection = "forward_watermarks"
+	periodsCollection    = "forward_periods"
+	rejectionsCollection = "forward_rejections"
 )
 
 func (d *DB) fcoll(name string) *mongo.Collection { return d.db.Collection(name) }
@@ -65,9 +70,11 @@ func (d *DB) forwardIndexes() []struct {
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "a", Value: 1}},
 			Options: options.Index().SetName("org_activity"),
 		}},
+		// Stores created before per-configuration claims also have
+		// state_next_attempt {s, na}, no longer used.
 		{d.fcoll(deliveriesCollection), mongo.IndexModel{
-			Keys:    bson.D{{Key: "s", Value: 1}, {Key: "na", Value: 1}},
-			Options: options.Index().SetName("state_next_attempt"),
+			Keys:    bson.D{{Key: "s", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "na", Value: 1}},
+			Options: options.Index().SetName("state_org_config_next_attempt"),
 		}},
 		{d.fcoll(deliveriesCollection), mongo.IndexModel{
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "s", Value: 1}, {Key: "ca", Value: 1}},
@@ -373,35 +380,90 @@ func (d *DB) transition(ctx context.Context, cur deliveryDoc, next deliveryDoc, 
 	return nil
 }
 
-// ClaimDeliveries reads due, free pending deliveries in NextAttempt order
-// (index state_next_attempt) and leases each by taking its next
-// generation; a delivery another claimer took is passed over.
-func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]forward.Delivery, error) {
+// DueConfigurations walks the due deliveries' index by configuration (a
+// loose scan of state_org_config_next_attempt: one query per organization
+// and per configuration with due deliveries, whatever their number).
+func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
+	now = fwdMs(now)
+	coll := d.fcoll(deliveriesCollection)
+	due := bson.E{Key: "na", Value: bson.D{{Key: "$lte", Value: now}}}
+	type key struct {
+		Org    string `bson:"o"`
+		Config string `bson:"c"`
+	}
+	next := func(filter bson.D, sort bson.D) (key, bool, error) {
+		var k key
+		err := coll.FindOne(ctx, filter, options.FindOne().SetSort(sort).
+			SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "o", Value: 1}, {Key: "c", Value: 1}})).Decode(&k)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return k, false, nil
+		}
+		return k, err == nil, err
+	}
+	out := []forward.ConfigKey{}
+	org := bson.D{{Key: "$gte", Value: ""}}
+	for {
+		k, ok, err := next(bson.D{{Key: "s", Value: forward.StatePending}, {Key: "o", Value: org}, due},
+			bson.D{{Key: "s", Value: 1}, {Key: "o", Value: 1}})
+		if err != nil {
+			return nil, fwdErr("due configurations", err)
+		}
+		if !ok {
+			return out, nil
+		}
+		cfg := bson.D{{Key: "$gte", Value: ""}}
+		for {
+			c, ok, err := next(bson.D{{Key: "s", Value: forward.StatePending}, {Key: "o", Value: k.Org}, {Key: "c", Value: cfg}, due},
+				bson.D{{Key: "s", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}})
+			if err != nil {
+				return nil, fwdErr("due configurations", err)
+			}
+			if !ok {
+				break
+			}
+			out = append(out, forward.ConfigKey{Org: c.Org, ID: c.Config})
+			cfg = bson.D{{Key: "$gt", Value: c.Config}}
+		}
+		org = bson.D{{Key: "$gt", Value: k.Org}}
+	}
+}
+
+// ClaimDeliveries reads the configuration's due, free pending deliveries
+// in NextAttempt order (index state_org_config_next_attempt) and leases
+// each by taking its next generation; a delivery another claimer took is
+// passed over.
+func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
 	out := []forward.Delivery{}
-	if limit <= 0 {
+	if c.Limit <= 0 {
 		return out, ctx.Err()
 	}
-	now = fwdMs(now)
-	until := fwdMs(now.Add(lease))
+	now := fwdMs(c.Now)
+	dueBy := fwdMs(c.DueBy)
+	if dueBy.IsZero() {
+		dueBy = now
+	}
+	until := fwdMs(now.Add(c.Lease))
 	filter := bson.D{
 		{Key: "s", Value: forward.StatePending},
-		{Key: "na", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "o", Value: c.Org},
+		{Key: "c", Value: c.ConfigurationID},
+		{Key: "na", Value: bson.D{{Key: "$lte", Value: dueBy}}},
 		{Key: "lu", Value: bson.D{{Key: "$lte", Value: now}}},
 	}
-	for round := 0; round < 4 && len(out) < limit; round++ {
-		batch := int64(2*(limit-len(out)) + 8)
+	for round := 0; round < 4 && len(out) < c.Limit; round++ {
+		batch := int64(2*(c.Limit-len(out)) + 8)
 		var cands []deliveryDoc
 		opts := options.Find().SetSort(bson.D{{Key: "na", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(batch)
 		if err := fwdFindAll(ctx, d.fcoll(deliveriesCollection), filter, opts, &cands); err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
-		for _, c := range cands {
-			if len(out) == limit {
+		for _, cand := range cands {
+			if len(out) == c.Limit {
 				break
 			}
-			next := c
-			next.LeaseOwner, next.LeaseUntil = owner, until
-			err := d.transition(ctx, c, next, owner, until, now)
+			next := cand
+			next.LeaseOwner, next.LeaseUntil = c.Owner, until
+			err := d.transition(ctx, cand, next, c.Owner, until, now)
 			if errors.Is(err, errGenTaken) {
 				continue // another claimer has it
 			}
@@ -424,13 +486,35 @@ func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, l
 // UpdateDelivery stores dl's progress if owner still holds the lease, and
 // releases it (a generation of its own, so that a claim cannot interleave).
 func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner string) error {
+	err := d.updateDelivery(ctx, dl, owner)
+	if err != nil && !errors.Is(err, forward.ErrNotFound) && !errors.Is(err, forward.ErrLeaseLost) {
+		return fwdErr("update delivery", err)
+	}
+	return err
+}
+
+// UpdateDeliveries is UpdateDelivery for each delivery (one transition
+// each: there is no multi-document write without transactions).
+func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner string) ([]error, error) {
+	out := make([]error, len(ds))
+	for i, dl := range ds {
+		err := d.updateDelivery(ctx, dl, owner)
+		if err != nil && !errors.Is(err, forward.ErrNotFound) && !errors.Is(err, forward.ErrLeaseLost) {
+			return nil, fwdErr("update deliveries", err)
+		}
+		out[i] = err
+	}
+	return out, nil
+}
+
+func (d *DB) updateDelivery(ctx context.Context, dl forward.Delivery, owner string) error {
 	var cur deliveryDoc
 	err := d.fcoll(deliveriesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: fkey(dl.Org, dl.ConfigurationID, dl.StatementID)}}).Decode(&cur)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return forward.ErrNotFound
 	}
 	if err != nil {
-		return fwdErr("update delivery", err)
+		return err
 	}
 	if cur.LeaseOwner == "" || cur.LeaseOwner != owner {
 		return forward.ErrLeaseLost
@@ -449,10 +533,7 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	if errors.Is(err, errGenTaken) {
 		return forward.ErrLeaseLost
 	}
-	if err != nil {
-		return fwdErr("update delivery", err)
-	}
-	return nil
+	return err
 }
 
 // GetDelivery returns one delivery; forward.ErrNotFound if missing.
@@ -525,6 +606,10 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	}
 	n := 0
 	for _, cur := range docs {
+		if cur.State == forward.StatePending && ((cur.LeaseOwner != "" && cur.LeaseUntil.After(now)) ||
+			(!cur.NextAttempt.After(now) && cur.Attempts == 0 && cur.FirstFailure.IsZero() && cur.Reason == "")) {
+			continue // being sent, or due now with a fresh schedule already
+		}
 		next := cur
 		next.State, next.Attempts, next.NextAttempt = forward.StatePending, 0, now
 		next.FirstFailure, next.Reason, next.UpdatedAt = time.Time{}, "", now
@@ -691,6 +776,142 @@ func (d *DB) GetWatermark(ctx context.Context, name string) (time.Time, error) {
 func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
 	if err := fwdUpsert(ctx, d.fcoll(watermarksCollection), name, bson.D{{Key: "_id", Value: name}, {Key: "t", Value: fwdMs(t)}}); err != nil {
 		return fwdErr("set watermark", err)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Periods and the digest queue
+
+// periodKey orders periods numerically (sign bit flipped, 20 digits) and
+// generations after them.
+func periodKey(name string, period int64, gen int) string {
+	return fmt.Sprintf("%s\x00%020d\x00%04d", name, uint64(period)^(1<<63), gen)
+}
+
+// latestPeriod returns the latest generation of a period's claim.
+func (d *DB) latestPeriod(ctx context.Context, name string, period int64) (periodDoc, bool, error) {
+	var doc periodDoc
+	err := d.fcoll(periodsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: bson.D{
+		{Key: "$gte", Value: periodKey(name, period, 0)}, {Key: "$lte", Value: periodKey(name, period, 9999)},
+	}}}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return doc, false, nil
+	}
+	if err != nil {
+		return doc, false, err
+	}
+	return doc, true, checkDocVersion(doc.V)
+}
+
+// ClaimPeriod inserts the period's first generation; when it exists and is
+// neither finished nor held, the next one (a takeover). Only one caller's
+// insert of a generation succeeds.
+func (d *DB) ClaimPeriod(ctx context.Context, name string, period int64, owner string, now, until time.Time) (bool, error) {
+	coll := d.fcoll(periodsCollection)
+	doc := periodDoc{V: fwdDocVersion, Name: name, Period: period, Owner: owner, Until: fwdMs(until)}
+	for gen := 0; ; {
+		doc.Key, doc.Gen = periodKey(name, period, gen), gen
+		_, err := coll.InsertOne(ctx, doc)
+		if err == nil {
+			break
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return false, fwdErr("claim period", err)
+		}
+		cur, ok, err := d.latestPeriod(ctx, name, period)
+		if err != nil {
+			return false, fwdErr("claim period", err)
+		}
+		if !ok || cur.Gen > gen || !cur.Finished.IsZero() || cur.Until.After(fwdMs(now)) || cur.Gen >= 9999 {
+			return false, nil // finished, held, or taken over by another meanwhile
+		}
+		gen = cur.Gen + 1
+	}
+	// Periods before the previous one are of no use any more.
+	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{
+		{Key: "$gte", Value: name + "\x00"}, {Key: "$lt", Value: periodKey(name, period-1, 0)},
+	}}}); err != nil {
+		d.logger.Warn("mongo: drop old period claims", "error", err)
+	}
+	return true, nil
+}
+
+// FinishPeriod marks owner's claim finished, if owner holds the latest
+// generation (only its owner writes a generation after its insert).
+func (d *DB) FinishPeriod(ctx context.Context, name string, period int64, owner string, at time.Time) error {
+	cur, ok, err := d.latestPeriod(ctx, name, period)
+	if err != nil {
+		return fwdErr("finish period", err)
+	}
+	if !ok || cur.Owner != owner || !cur.Finished.IsZero() {
+		return nil
+	}
+	if _, err := d.fcoll(periodsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: cur.Key}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "fin", Value: fwdMs(at)}}}}); err != nil {
+		return fwdErr("finish period", err)
+	}
+	return nil
+}
+
+// LastPeriod returns the latest finished period of a task.
+func (d *DB) LastPeriod(ctx context.Context, name string) (int64, time.Time, bool, error) {
+	var doc periodDoc
+	err := d.fcoll(periodsCollection).FindOne(ctx, bson.D{
+		{Key: "_id", Value: bson.D{{Key: "$gte", Value: name + "\x00"}, {Key: "$lt", Value: name + "\x01"}}},
+		{Key: "fin", Value: bson.D{{Key: "$gt", Value: time.Time{}}}},
+	}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, fwdErr("last period", err)
+	}
+	return doc.Period, fwdTime(doc.Finished), true, checkDocVersion(doc.V)
+}
+
+// AddRejected upserts the items awaiting the digest.
+func (d *DB) AddRejected(ctx context.Context, items []forward.PendingRejection) error {
+	coll := d.fcoll(rejectionsCollection)
+	for _, it := range items {
+		doc := rejectionDoc{Key: fkey(it.Org, it.ConfigurationID, it.StatementID), V: fwdDocVersion, Org: it.Org,
+			Config: it.ConfigurationID, Statement: it.StatementID, Reason: it.Reason, At: fwdMs(it.At)}
+		if err := fwdUpsert(ctx, coll, doc.Key, doc); err != nil {
+			return fwdErr("add rejected", err)
+		}
+	}
+	return nil
+}
+
+// PendingRejected lists the items awaiting the digest, by _id.
+func (d *DB) PendingRejected(ctx context.Context, limit int) ([]forward.PendingRejection, error) {
+	if limit <= 0 {
+		return []forward.PendingRejection{}, ctx.Err()
+	}
+	var docs []rejectionDoc
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit))
+	if err := fwdFindAll(ctx, d.fcoll(rejectionsCollection), bson.D{}, opts, &docs); err != nil {
+		return nil, fwdErr("pending rejected", err)
+	}
+	out := make([]forward.PendingRejection, len(docs))
+	for i, doc := range docs {
+		p, err := doc.pending()
+		if err != nil {
+			return nil, fwdErr("pending rejected", err)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// DropRejected deletes the mailed items whose time is still the one mailed.
+func (d *DB) DropRejected(ctx context.Context, items []forward.PendingRejection) error {
+	coll := d.fcoll(rejectionsCollection)
+	for _, it := range items {
+		if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: fkey(it.Org, it.ConfigurationID, it.StatementID)},
+			{Key: "at", Value: fwdMs(it.At)}}); err != nil {
+			return fwdErr("drop rejected", err)
+		}
 	}
 	return nil
 }

@@ -182,6 +182,7 @@ type statusData struct {
 	LastSuccess     time.Time `bson:"lastsuccess"`
 	LastAlert       time.Time `bson:"lastalert"`
 	AlertedStatus   string    `bson:"alertedstatus"`
+	Since           time.Time `bson:"since,omitempty"` // absent in documents written before it was kept
 	UpdatedAt       time.Time `bson:"updatedat"`
 }
 
@@ -189,7 +190,7 @@ func toStatusDoc(s forward.ConfigStatus) statusDoc {
 	return statusDoc{Key: fkey(s.Org, s.ConfigurationID), V: fwdDocVersion, Status: statusData{
 		Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError, LastStatus: s.LastStatus,
 		FirstFailure: fwdMs(s.FirstFailure), LastSuccess: fwdMs(s.LastSuccess), LastAlert: fwdMs(s.LastAlert),
-		AlertedStatus: s.AlertedStatus, UpdatedAt: fwdMs(s.UpdatedAt),
+		AlertedStatus: s.AlertedStatus, Since: fwdMs(s.Since), UpdatedAt: fwdMs(s.UpdatedAt),
 	}}
 }
 
@@ -198,7 +199,7 @@ func (x statusDoc) status() (forward.ConfigStatus, error) {
 	return forward.ConfigStatus{
 		Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError, LastStatus: s.LastStatus,
 		FirstFailure: fwdTime(s.FirstFailure), LastSuccess: fwdTime(s.LastSuccess), LastAlert: fwdTime(s.LastAlert),
-		AlertedStatus: s.AlertedStatus, UpdatedAt: fwdTime(s.UpdatedAt),
+		AlertedStatus: s.AlertedStatus, Since: fwdTime(s.Since), UpdatedAt: fwdTime(s.UpdatedAt),
 	}, checkDocVersion(x.V)
 }
 
@@ -232,4 +233,34 @@ func (x attemptDoc) attempt() (forward.Attempt, error) {
 		Org: a.Org, ConfigurationID: a.ConfigurationID, StatementIDs: a.StatementIDs, At: fwdTime(a.At),
 		Duration: time.Duration(a.DurationNs), Outcome: a.Outcome, Status: a.Status, Response: a.Response,
 	}, checkDocVersion(x.V)
+}
+
+// periodDoc is one generation of the claim of a period of a periodic task
+// (PeriodStore): _id "<name>\x00<period>\x00<generation>", each written by
+// an insert that only one caller wins, and then only by its owner.
+type periodDoc struct {
+	Key      string    `bson:"_id"`
+	V        int       `bson:"v"`
+	Name     string    `bson:"n"`
+	Period   int64     `bson:"p"`
+	Gen      int       `bson:"g"`
+	Owner    string    `bson:"owner"`
+	Until    time.Time `bson:"until"`
+	Finished time.Time `bson:"fin,omitempty"`
+}
+
+// rejectionDoc is an item awaiting the digest (DigestQueue).
+type rejectionDoc struct {
+	Key       string    `bson:"_id"`
+	V         int       `bson:"v"`
+	Org       string    `bson:"o"`
+	Config    string    `bson:"c"`
+	Statement string    `bson:"st"`
+	Reason    string    `bson:"r"`
+	At        time.Time `bson:"at"`
+}
+
+func (x rejectionDoc) pending() (forward.PendingRejection, error) {
+	return forward.PendingRejection{Org: x.Org, ConfigurationID: x.Config,
+		RejectedItem: forward.RejectedItem{StatementID: x.Statement, Reason: x.Reason, At: fwdTime(x.At)}}, checkDocVersion(x.V)
 }

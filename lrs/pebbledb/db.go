@@ -116,7 +116,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, err
 	}
-	if err := d.releaseLeases(); err != nil {
+	if err := d.releaseLeases(logger); err != nil {
 		_ = db.Close()
 		cache.Unref()
 		return nil, err

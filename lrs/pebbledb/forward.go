@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -25,8 +26,11 @@ var _ forward.Store = (*DB)(nil)
 //	fo/<org><id>                          -> objectiveRecord
 //	fa/<org><activity><objective>         -> empty (ObjectivesFor)
 //	fd/<org><config><statement>           -> deliveryRecord
-//	q/<next attempt ms><org><config><statement>
-//	                                      -> lease until (8 bytes ms), one per pending delivery
+//	qc/<org><config><next attempt ms><statement>
+//	                                      -> lease until (8 bytes ms), one per pending delivery:
+//	                                         a configuration's queue, due first
+//	fp/<name><period 8 bytes>             -> periodRecord (PeriodStore)
+//	fr/<org><config><statement>           -> rejectionRecord (DigestQueue)
 //	fi/<org><config><state><created ms><statement>
 //	                                      -> empty, a configuration's deliveries by state
 //	fx/<org><statement><config>           -> empty (DeliveriesOfStatement)
@@ -37,7 +41,9 @@ var _ forward.Store = (*DB)(nil)
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
-// lease the same due entries.
+// lease the same due entries. Stores written before per-configuration
+// queues kept the due index as q/<ms><org><config><statement>; Open moves
+// it (releaseLeases).
 
 func fwdKey(prefix string, parts ...string) []byte {
 	n := len(prefix)
@@ -59,13 +65,17 @@ func objActKey(org, activity, id string) []byte {
 }
 func deliveryKey(org, config, stmt string) []byte { return fwdKey("fd/", org, config, stmt) }
 func dueKey(ms int64, org, config, stmt string) []byte {
-	b := appendMs([]byte("q/"), ms)
-	b = appendEsc(b, org)
-	b = appendEsc(b, config)
-	return appendEsc(b, stmt)
+	return appendEsc(appendMs(queuePrefix(org, config), ms), stmt)
 }
 
-var duePrefix = []byte("q/")
+// queuePrefix is the prefix of a configuration's due index.
+func queuePrefix(org, config string) []byte { return fwdKey("qc/", org, config) }
+
+var duePrefix = []byte("qc/")
+
+// oldDuePrefix is the due index of stores written before per-configuration
+// queues: q/<ms><org><config><statement>.
+var oldDuePrefix = []byte("q/")
 
 func stateIndexKey(d *forward.Delivery) []byte {
 	b := fwdKey("fi/", d.Org, d.ConfigurationID, d.State)
@@ -391,6 +401,42 @@ func (d *DB) getDelivery(key []byte) (forward.Delivery, bool, error) {
 	return fwdGet(d, key, decodeDelivery)
 }
 
+// seekEach calls fn with the value of each of keys that exists (decode
+// nil: existence only), reading them with one iterator in key order: a
+// batch's records cost one iterator, not one point lookup each.
+func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: []byte(sorted[0]), UpperBound: append([]byte(sorted[len(sorted)-1]), 0)})
+	if err != nil {
+		return err
+	}
+	for _, k := range sorted {
+		if it.SeekGE([]byte(k)) && string(it.Key()) == k {
+			if err := fn(k, it.Value()); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// getDeliveries reads the deliveries of keys that exist (seekEach).
+func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
+	out := make(map[string]forward.Delivery, len(keys))
+	err := d.seekEach(keys, func(k string, v []byte) error {
+		dl, err := decodeDelivery(v)
+		out[k] = dl
+		return err
+	})
+	return out, err
+}
+
 // putDelivery writes v and moves its index keys from old (nil when new).
 func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
@@ -445,21 +491,17 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		keys[i] = string(deliveryKey(ds[i].Org, ds[i].ConfigurationID, ds[i].StatementID))
 	}
 	defer d.lockIDs(keys...)()
+	seen := make(map[string]bool, len(ds))
+	if err := d.seekEach(keys, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
+		return fwdErr("ensure deliveries", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
-	seen := make(map[string]bool, len(ds))
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
 		}
 		seen[keys[i]] = true
-		ok, err := d.get([]byte(keys[i]), nil)
-		if err != nil {
-			return fwdErr("ensure deliveries", err)
-		}
-		if ok {
-			continue
-		}
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
 		if err := putDelivery(b, nil, &dl); err != nil {
@@ -479,13 +521,41 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 type dueEntry struct {
 	key               string // fd/ key
 	org, config, stmt string
+	ms                int64
 }
 
+// parseDueKey reads a qc/ key.
 func parseDueKey(k []byte) (dueEntry, bool) {
-	if len(k) < len(duePrefix)+8 {
+	if !bytes.HasPrefix(k, duePrefix) {
 		return dueEntry{}, false
 	}
-	rest := k[len(duePrefix)+8:]
+	rest := k[len(duePrefix):]
+	org, n := unescNext(rest)
+	if n < 0 {
+		return dueEntry{}, false
+	}
+	rest = rest[n:]
+	config, n := unescNext(rest)
+	if n < 0 || len(rest) < n+8 {
+		return dueEntry{}, false
+	}
+	rest = rest[n:]
+	ms := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
+	stmt, n := unescNext(rest[8:])
+	if n < 0 {
+		return dueEntry{}, false
+	}
+	return dueEntry{key: string(deliveryKey(org, config, stmt)), org: org, config: config, stmt: stmt, ms: ms}, true
+}
+
+// parseOldDueKey reads a q/ key of a store written before per-configuration
+// queues.
+func parseOldDueKey(k []byte) (dueEntry, bool) {
+	if len(k) < len(oldDuePrefix)+8 || !bytes.HasPrefix(k, oldDuePrefix) {
+		return dueEntry{}, false
+	}
+	ms := int64(binary.BigEndian.Uint64(k[len(oldDuePrefix):]) ^ (1 << 63))
+	rest := k[len(oldDuePrefix)+8:]
 	var parts [3]string
 	for i := range parts {
 		s, n := unescNext(rest)
@@ -495,10 +565,7 @@ func parseDueKey(k []byte) (dueEntry, bool) {
 		parts[i] = s
 		rest = rest[n:]
 	}
-	return dueEntry{
-		key: string(deliveryKey(parts[0], parts[1], parts[2])),
-		org: parts[0], config: parts[1], stmt: parts[2],
-	}, true
+	return dueEntry{key: string(deliveryKey(parts[0], parts[1], parts[2])), org: parts[0], config: parts[1], stmt: parts[2], ms: ms}, true
 }
 
 // unescNext decodes one escaped component and returns it and its encoded
@@ -523,29 +590,65 @@ func unescNext(b []byte) (string, int) {
 	return "", -1
 }
 
-// ClaimDeliveries leases up to limit due, unleased pending deliveries in
-// NextAttempt order. Claims are serialized in the process (claimMu); each
-// candidate is re-read under its stripe lock before it is leased.
-func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]forward.Delivery, error) {
+// DueConfigurations returns the configurations whose queue starts with an
+// entry due at now: one seek per configuration with a queue, whatever its
+// length.
+func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
+	if err := d.acquire(ctx, "due configurations"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	nowMs := floorMs(now)
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: prefixEnd(duePrefix)})
+	if err != nil {
+		return nil, fwdErr("due configurations", err)
+	}
+	defer it.Close()
+	out := []forward.ConfigKey{}
+	for ok := it.First(); ok; {
+		e, good := parseDueKey(it.Key())
+		if !good {
+			return nil, fwdErr("due configurations", fmt.Errorf("bad due key %q", it.Key()))
+		}
+		if e.ms <= nowMs {
+			out = append(out, forward.ConfigKey{Org: e.org, ID: e.config})
+		}
+		ok = it.SeekGE(prefixEnd(queuePrefix(e.org, e.config)))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fwdErr("due configurations", err)
+	}
+	return out, nil
+}
+
+// ClaimDeliveries leases up to c.Limit due, unleased pending deliveries of
+// one configuration in NextAttempt order. Claims are serialized in the
+// process (claimMu); each candidate is re-read under its stripe lock
+// before it is leased, and all are leased in one commit.
+func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
 	if err := d.acquire(ctx, "claim deliveries"); err != nil {
 		return nil, err
 	}
 	defer d.mu.RUnlock()
-	if limit <= 0 {
-		return nil, nil
+	if c.Limit <= 0 {
+		return []forward.Delivery{}, nil
 	}
-	nowMs := floorMs(now)
-	until := fwdMsTime(floorMs(now.Add(lease)))
+	nowMs := floorMs(c.Now)
+	dueBy := c.DueBy
+	if dueBy.IsZero() {
+		dueBy = c.Now
+	}
+	until := fwdMsTime(floorMs(c.Now.Add(c.Lease)))
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 
+	p := queuePrefix(c.Org, c.ConfigurationID)
 	var cands []dueEntry
-	hi := appendMs(bytes.Clone(duePrefix), nowMs+1)
-	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: hi})
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: appendMs(bytes.Clone(p), floorMs(dueBy)+1)})
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
-	for ok := it.First(); ok && len(cands) < limit; ok = it.Next() {
+	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
 		if v := it.Value(); len(v) == 8 {
 			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
 				continue // leased
@@ -566,24 +669,25 @@ func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, l
 		return []forward.Delivery{}, nil
 	}
 	keys := make([]string, len(cands))
-	for i, c := range cands {
-		keys[i] = c.key
+	for i, e := range cands {
+		keys[i] = e.key
 	}
 	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return nil, fwdErr("claim deliveries", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	out := make([]forward.Delivery, 0, len(cands))
-	for _, c := range cands {
-		old, ok, err := d.getDelivery([]byte(c.key))
-		if err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
-		if !ok || old.State != forward.StatePending || floorMs(old.NextAttempt) > nowMs ||
+	for _, e := range cands {
+		old, ok := recs[e.key]
+		if !ok || old.State != forward.StatePending || floorMs(old.NextAttempt) > floorMs(dueBy) ||
 			(!old.LeaseUntil.IsZero() && floorMs(old.LeaseUntil) > nowMs) {
 			continue
 		}
 		v := old
-		v.LeaseOwner, v.LeaseUntil = owner, until
+		v.LeaseOwner, v.LeaseUntil = c.Owner, until
 		if err := putDelivery(b, &old, &v); err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
@@ -592,6 +696,54 @@ func (d *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, l
 	if !b.Empty() {
 		if err := b.Commit(cpebble.Sync); err != nil {
 			return nil, fwdErr("claim deliveries", err)
+		}
+	}
+	return out, nil
+}
+
+// UpdateDeliveries stores the progress of each of ds whose lease owner
+// holds, in one commit.
+func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner string) ([]error, error) {
+	if err := d.acquire(ctx, "update deliveries"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := make([]error, len(ds))
+	if len(ds) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ds))
+	for i, dl := range ds {
+		keys[i] = string(deliveryKey(dl.Org, dl.ConfigurationID, dl.StatementID))
+	}
+	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return nil, fwdErr("update deliveries", err)
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	for i, dl := range ds {
+		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
+		switch {
+		case !ok:
+			out[i] = forward.ErrNotFound
+			continue
+		case old.LeaseOwner == "" || old.LeaseOwner != owner:
+			out[i] = forward.ErrLeaseLost
+			continue
+		}
+		v := old
+		applyUpdate(&v, dl)
+		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
+		if err := putDelivery(b, &old, &v); err != nil {
+			return nil, fwdErr("update deliveries", err)
+		}
+		recs[keys[i]] = v
+	}
+	if !b.Empty() {
+		if err := b.Commit(cpebble.Sync); err != nil {
+			return nil, fwdErr("update deliveries", err)
 		}
 	}
 	return out, nil
@@ -788,16 +940,20 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 
 func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer d.lockIDs(keys...)()
+	recs, err := d.getDeliveries(keys)
+	if err != nil {
+		return 0, err
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	n := 0
 	for _, k := range keys {
-		old, ok, err := d.getDelivery([]byte(k))
-		if err != nil {
-			return 0, err
-		}
+		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
 			continue
+		}
+		if old.State == forward.StatePending && (leased(old, now) || redriven(old, now)) {
+			continue // being sent, or due now with a fresh schedule already
 		}
 		v := old
 		v.State = forward.StatePending
@@ -819,6 +975,17 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// leased reports whether a worker holds the delivery at now.
+func leased(d forward.Delivery, now time.Time) bool {
+	return d.LeaseOwner != "" && floorMs(d.LeaseUntil) > floorMs(now)
+}
+
+// redriven reports whether a pending delivery is already what Redrive
+// makes it: due at now, with a fresh schedule.
+func redriven(d forward.Delivery, now time.Time) bool {
+	return floorMs(d.NextAttempt) <= floorMs(now) && d.Attempts == 0 && d.FirstFailure.IsZero() && d.Reason == ""
 }
 
 // CountDeliveries counts a configuration's deliveries by state (index
@@ -1002,11 +1169,20 @@ func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
 	return nil
 }
 
-// releaseLeases frees every delivery lease at Open. Only one process can
-// have the store open, so a lease found now belongs to a process that is
-// gone (killed in the middle of a send): without this its deliveries would
-// wait for the lease to expire before anyone retried them.
-func (d *DB) releaseLeases() error {
+// releaseLeases runs at Open: it moves the due index of a store written
+// before per-configuration queues (q/ keys) to the queues (qc/), with a
+// log line, and frees every delivery lease. Only one process can have the
+// store open, so a lease found now belongs to a process that is gone
+// (killed in the middle of a send): without this its deliveries would wait
+// for the lease to expire before anyone retried them.
+func (d *DB) releaseLeases(logger *slog.Logger) error {
+	moved, err := d.moveDueIndex()
+	if err != nil {
+		return fwdErr("move the due index", err)
+	}
+	if moved > 0 {
+		logger.Info("pebble: moved the forwarding due index to per-configuration queues", "entries", moved)
+	}
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: prefixEnd(duePrefix)})
 	if err != nil {
 		return fwdErr("release leases", err)
@@ -1043,6 +1219,251 @@ func (d *DB) releaseLeases() error {
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("release leases", err)
+	}
+	return nil
+}
+
+// moveDueIndex rewrites every q/ entry as its qc/ entry, in commits of a
+// few thousand (each entry moves in one commit, so a crash in the middle
+// leaves every entry in one index or the other, and the next Open goes
+// on).
+func (d *DB) moveDueIndex() (int, error) {
+	moved := 0
+	for {
+		it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: oldDuePrefix, UpperBound: prefixEnd(oldDuePrefix)})
+		if err != nil {
+			return moved, err
+		}
+		b := d.db.NewBatch()
+		n := 0
+		for ok := it.First(); ok && n < 4096; ok = it.Next() {
+			e, good := parseOldDueKey(it.Key())
+			if !good {
+				_ = it.Close()
+				b.Close()
+				return moved, fmt.Errorf("bad due key %q", it.Key())
+			}
+			if err := b.Set(dueKey(e.ms, e.org, e.config, e.stmt), bytes.Clone(it.Value()), nil); err != nil {
+				_ = it.Close()
+				b.Close()
+				return moved, err
+			}
+			if err := b.Delete(bytes.Clone(it.Key()), nil); err != nil {
+				_ = it.Close()
+				b.Close()
+				return moved, err
+			}
+			n++
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			b.Close()
+			return moved, err
+		}
+		if n == 0 {
+			b.Close()
+			return moved, nil
+		}
+		err = b.Commit(cpebble.Sync)
+		b.Close()
+		if err != nil {
+			return moved, err
+		}
+		moved += n
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Periods and the digest queue
+
+func periodKey(name string, period int64) []byte { return appendMs(fwdKey("fp/", name), period) }
+
+// ClaimPeriod claims a period of a task: a read and a write under the
+// key's stripe lock (only this process has the store open).
+func (d *DB) ClaimPeriod(ctx context.Context, name string, period int64, owner string, now, until time.Time) (bool, error) {
+	if err := d.acquire(ctx, "claim period"); err != nil {
+		return false, err
+	}
+	defer d.mu.RUnlock()
+	key := periodKey(name, period)
+	defer d.lockIDs(string(key))()
+	cur, ok, err := fwdGet(d, key, decodePeriod)
+	if err != nil {
+		return false, fwdErr("claim period", err)
+	}
+	if ok && (!cur.Finished.IsZero() || floorMs(cur.Until) > floorMs(now)) {
+		return false, nil
+	}
+	v, err := encodePeriod(periodRecord{Owner: owner, Until: normMs(until)})
+	if err != nil {
+		return false, fwdErr("claim period", err)
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(key, v, nil); err != nil {
+		return false, fwdErr("claim period", err)
+	}
+	// Periods before the previous one are of no use any more.
+	p := fwdKey("fp/", name)
+	if err := b.DeleteRange(p, appendMs(bytes.Clone(p), period-1), nil); err != nil {
+		return false, fwdErr("claim period", err)
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return false, fwdErr("claim period", err)
+	}
+	return true, nil
+}
+
+// FinishPeriod marks owner's claim of a period finished.
+func (d *DB) FinishPeriod(ctx context.Context, name string, period int64, owner string, at time.Time) error {
+	if err := d.acquire(ctx, "finish period"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	key := periodKey(name, period)
+	defer d.lockIDs(string(key))()
+	cur, ok, err := fwdGet(d, key, decodePeriod)
+	if err != nil {
+		return fwdErr("finish period", err)
+	}
+	if !ok || cur.Owner != owner || !cur.Finished.IsZero() {
+		return nil
+	}
+	cur.Finished = normMs(at)
+	v, err := encodePeriod(cur)
+	if err != nil {
+		return fwdErr("finish period", err)
+	}
+	if err := d.db.Set(key, v, cpebble.Sync); err != nil {
+		return fwdErr("finish period", err)
+	}
+	return nil
+}
+
+// LastPeriod returns the latest finished period of a task.
+func (d *DB) LastPeriod(ctx context.Context, name string) (int64, time.Time, bool, error) {
+	if err := d.acquire(ctx, "last period"); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	defer d.mu.RUnlock()
+	p := fwdKey("fp/", name)
+	var (
+		period int64
+		at     time.Time
+		found  bool
+	)
+	err := d.fwdScan(p, true, func(k, v []byte) (bool, error) {
+		r, err := decodePeriod(v)
+		if err != nil || len(k) != len(p)+8 {
+			return false, errors.Join(err, errCorrupt)
+		}
+		if r.Finished.IsZero() {
+			return true, nil
+		}
+		period, at, found = int64(binary.BigEndian.Uint64(k[len(p):])^(1<<63)), r.Finished, true
+		return false, nil
+	})
+	if err != nil {
+		return 0, time.Time{}, false, fwdErr("last period", err)
+	}
+	return period, at, found, nil
+}
+
+func rejectionKey(org, config, stmt string) []byte { return fwdKey("fr/", org, config, stmt) }
+
+// AddRejected stores items awaiting the digest.
+func (d *DB) AddRejected(ctx context.Context, items []forward.PendingRejection) error {
+	if err := d.acquire(ctx, "add rejected"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(items) == 0 {
+		return nil
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	for _, it := range items {
+		it.At = normMs(it.At)
+		v, err := encodeRejection(it.RejectedItem)
+		if err != nil {
+			return fwdErr("add rejected", err)
+		}
+		if err := b.Set(rejectionKey(it.Org, it.ConfigurationID, it.StatementID), v, nil); err != nil {
+			return fwdErr("add rejected", err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("add rejected", err)
+	}
+	return nil
+}
+
+// PendingRejected lists items awaiting the digest, by key.
+func (d *DB) PendingRejected(ctx context.Context, limit int) ([]forward.PendingRejection, error) {
+	if err := d.acquire(ctx, "pending rejected"); err != nil {
+		return nil, err
+	}
+	defer d.mu.RUnlock()
+	out := []forward.PendingRejection{}
+	if limit <= 0 {
+		return out, nil
+	}
+	p := []byte("fr/")
+	err := d.fwdScan(p, false, func(k, v []byte) (bool, error) {
+		rest := k[len(p):]
+		var parts [3]string
+		for i := range parts {
+			s, n := unescNext(rest)
+			if n < 0 {
+				return false, fmt.Errorf("bad rejection key %q", k)
+			}
+			parts[i], rest = s, rest[n:]
+		}
+		r, err := decodeRejection(v)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, forward.PendingRejection{Org: parts[0], ConfigurationID: parts[1],
+			RejectedItem: forward.RejectedItem{StatementID: parts[2], Reason: r.Reason, At: fwdMsTime(floorMs(r.At))}})
+		return len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, fwdErr("pending rejected", err)
+	}
+	return out, nil
+}
+
+// DropRejected removes mailed items (unless added again since).
+func (d *DB) DropRejected(ctx context.Context, items []forward.PendingRejection) error {
+	if err := d.acquire(ctx, "drop rejected"); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if len(items) == 0 {
+		return nil
+	}
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = string(rejectionKey(it.Org, it.ConfigurationID, it.StatementID))
+	}
+	defer d.lockIDs(keys...)()
+	b := d.db.NewBatch()
+	defer b.Close()
+	for i, it := range items {
+		cur, ok, err := fwdGet(d, []byte(keys[i]), decodeRejection)
+		if err != nil {
+			return fwdErr("drop rejected", err)
+		}
+		if ok && floorMs(cur.At) == floorMs(it.At) {
+			if err := b.Delete([]byte(keys[i]), nil); err != nil {
+				return fwdErr("drop rejected", err)
+			}
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("drop rejected", err)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package pebbledb
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
@@ -94,7 +96,8 @@ func decodeObjective(b []byte) (forward.Objective, error) {
 	}, checkVersion(r.V)
 }
 
-// deliveryRecord is a delivery, its lease included.
+// deliveryRecord is a delivery, its lease included, as version 1 wrote
+// it (JSON); version 2 is binary (encodeDelivery).
 type deliveryRecord struct {
 	V               int       `json:"v"`
 	Org             string    `json:"org"`
@@ -116,17 +119,87 @@ type deliveryRecord struct {
 	LeaseUntil      time.Time `json:"lease_until,omitzero"`
 }
 
+// Deliveries are the records written and read most (three writes and two
+// reads each on its way), so from version 2 on they are binary: the byte 2,
+// then the strings (uvarint length, bytes) Org, ConfigurationID,
+// StatementID, ObjectiveID, Participant, State, LastError, Reason,
+// LeaseOwner, the varints Attempts and LastStatus, and the times (varint
+// Unix milliseconds, math.MinInt64 for the zero time) NextAttempt,
+// FirstFailure, LastAttempt, CreatedAt, UpdatedAt, LeaseUntil. Version 1
+// records (JSON, deliveryRecord) still read.
+const deliveryVersion = 2
+
 func encodeDelivery(d *forward.Delivery) ([]byte, error) {
-	return json.Marshal(deliveryRecord{
-		V: fwdRecordVersion, Org: d.Org, ConfigurationID: d.ConfigurationID, StatementID: d.StatementID,
-		ObjectiveID: d.ObjectiveID, Participant: d.Participant, State: d.State, Attempts: d.Attempts,
-		NextAttempt: d.NextAttempt, FirstFailure: d.FirstFailure, LastAttempt: d.LastAttempt, LastStatus: d.LastStatus,
-		LastError: d.LastError, Reason: d.Reason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-		LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil,
-	})
+	n := 1 + 9*binary.MaxVarintLen32 + 8*binary.MaxVarintLen64 + len(d.Org) + len(d.ConfigurationID) + len(d.StatementID) +
+		len(d.ObjectiveID) + len(d.Participant) + len(d.State) + len(d.LastError) + len(d.Reason) + len(d.LeaseOwner)
+	b := make([]byte, 1, n)
+	b[0] = deliveryVersion
+	for _, s := range []string{d.Org, d.ConfigurationID, d.StatementID, d.ObjectiveID, d.Participant, d.State, d.LastError, d.Reason, d.LeaseOwner} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, int64(d.Attempts))
+	b = binary.AppendVarint(b, int64(d.LastStatus))
+	for _, t := range []time.Time{d.NextAttempt, d.FirstFailure, d.LastAttempt, d.CreatedAt, d.UpdatedAt, d.LeaseUntil} {
+		ms := int64(math.MinInt64)
+		if !t.IsZero() {
+			ms = t.UnixMilli()
+		}
+		b = binary.AppendVarint(b, ms)
+	}
+	return b, nil
 }
 
+var errShortRecord = errors.New("delivery record cut short")
+
 func decodeDelivery(b []byte) (forward.Delivery, error) {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeDeliveryJSON(b)
+	}
+	if len(b) == 0 || b[0] != deliveryVersion {
+		v := -1
+		if len(b) > 0 {
+			v = int(b[0])
+		}
+		return forward.Delivery{}, fmt.Errorf("%w: delivery version %d", errRecordVersion, v)
+	}
+	b = b[1:]
+	str := func() string {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			b = nil
+			return ""
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s
+	}
+	num := func() int64 {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[k:]
+		return v
+	}
+	var d forward.Delivery
+	for _, p := range []*string{&d.Org, &d.ConfigurationID, &d.StatementID, &d.ObjectiveID, &d.Participant, &d.State, &d.LastError, &d.Reason, &d.LeaseOwner} {
+		*p = str()
+	}
+	d.Attempts, d.LastStatus = int(num()), int(num())
+	for _, p := range []*time.Time{&d.NextAttempt, &d.FirstFailure, &d.LastAttempt, &d.CreatedAt, &d.UpdatedAt, &d.LeaseUntil} {
+		if ms := num(); ms != math.MinInt64 {
+			*p = time.UnixMilli(ms).UTC()
+		}
+	}
+	if b == nil {
+		return forward.Delivery{}, errShortRecord
+	}
+	return d, nil
+}
+
+func decodeDeliveryJSON(b []byte) (forward.Delivery, error) {
 	var r deliveryRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return forward.Delivery{}, err
@@ -150,6 +223,7 @@ type statusRecord struct {
 	LastSuccess     time.Time `json:"last_success,omitzero"`
 	LastAlert       time.Time `json:"last_alert,omitzero"`
 	AlertedStatus   string    `json:"alerted_status,omitempty"`
+	Since           time.Time `json:"since,omitzero"` // absent in records written before it was kept
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
@@ -157,7 +231,7 @@ func encodeStatus(s forward.ConfigStatus) ([]byte, error) {
 	return json.Marshal(statusRecord{
 		V: fwdRecordVersion, Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError,
 		LastStatus: s.LastStatus, FirstFailure: s.FirstFailure, LastSuccess: s.LastSuccess, LastAlert: s.LastAlert,
-		AlertedStatus: s.AlertedStatus, UpdatedAt: s.UpdatedAt,
+		AlertedStatus: s.AlertedStatus, Since: s.Since, UpdatedAt: s.UpdatedAt,
 	})
 }
 
@@ -169,7 +243,7 @@ func decodeStatus(b []byte) (forward.ConfigStatus, error) {
 	return forward.ConfigStatus{
 		Org: r.Org, ConfigurationID: r.ConfigurationID, Status: r.Status, LastError: r.LastError, LastStatus: r.LastStatus,
 		FirstFailure: r.FirstFailure, LastSuccess: r.LastSuccess, LastAlert: r.LastAlert, AlertedStatus: r.AlertedStatus,
-		UpdatedAt: r.UpdatedAt,
+		Since: r.Since, UpdatedAt: r.UpdatedAt,
 	}, checkVersion(r.V)
 }
 
@@ -201,4 +275,44 @@ func decodeAttempt(b []byte) (forward.Attempt, error) {
 		Org: r.Org, ConfigurationID: r.ConfigurationID, StatementIDs: r.StatementIDs, At: r.At,
 		Duration: time.Duration(r.DurationNs), Outcome: r.Outcome, Status: r.Status, Response: r.Response,
 	}, checkVersion(r.V)
+}
+
+// periodRecord is the claim of one period of a periodic task.
+type periodRecord struct {
+	V        int       `json:"v"`
+	Owner    string    `json:"owner"`
+	Until    time.Time `json:"until"`
+	Finished time.Time `json:"finished,omitzero"`
+}
+
+func encodePeriod(r periodRecord) ([]byte, error) {
+	r.V = fwdRecordVersion
+	return json.Marshal(r)
+}
+
+func decodePeriod(b []byte) (periodRecord, error) {
+	var r periodRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, err
+	}
+	return r, checkVersion(r.V)
+}
+
+// rejectionRecord is an item awaiting the digest (the key holds the rest).
+type rejectionRecord struct {
+	V      int       `json:"v"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+func encodeRejection(r forward.RejectedItem) ([]byte, error) {
+	return json.Marshal(rejectionRecord{V: fwdRecordVersion, Reason: r.Reason, At: r.At})
+}
+
+func decodeRejection(b []byte) (rejectionRecord, error) {
+	var r rejectionRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, err
+	}
+	return r, checkVersion(r.V)
 }

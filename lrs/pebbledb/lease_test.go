@@ -27,7 +27,7 @@ func TestOpenReleasesLeasesOfADeadProcess(t *testing.T) {
 	if err := db.EnsureDeliveries(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.ClaimDeliveries(ctx, "dead", now, time.Hour, 10)
+	got, err := db.ClaimDeliveries(ctx, forward.Claim{Org: "o", ConfigurationID: "c", Owner: "dead", Now: now, Lease: time.Hour, Limit: 10})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("first claim: %d, %v", len(got), err)
 	}
@@ -40,7 +40,7 @@ func TestOpenReleasesLeasesOfADeadProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err = db.ClaimDeliveries(ctx, "restarted", now.Add(time.Second), time.Hour, 10)
+	got, err = db.ClaimDeliveries(ctx, forward.Claim{Org: "o", ConfigurationID: "c", Owner: "restarted", Now: now.Add(time.Second), Lease: time.Hour, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

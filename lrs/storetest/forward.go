@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,15 +35,20 @@ func RunForward(t *testing.T, open func(t *testing.T) ForwardStore) {
 	o.leaf(t, "Configurations", testFwdConfigurations)
 	o.leaf(t, "Objectives", testFwdObjectives)
 	o.leaf(t, "EnsureIdempotent", testFwdEnsure)
+	o.leaf(t, "DueConfigurations", testFwdDueConfigurations)
 	o.leaf(t, "Claim", testFwdClaim)
 	o.leaf(t, "ConcurrentClaims", testFwdConcurrentClaims)
 	o.leaf(t, "LeaseLost", testFwdLeaseLost)
+	o.leaf(t, "UpdateMany", testFwdUpdateMany)
 	o.leaf(t, "ListAndStatement", testFwdList)
 	o.leaf(t, "Redrive", testFwdRedrive)
 	o.leaf(t, "Counts", testFwdCounts)
 	o.leaf(t, "Status", testFwdStatus)
 	o.leaf(t, "Attempts", testFwdAttempts)
 	o.leaf(t, "Watermark", testFwdWatermark)
+	o.leaf(t, "Periods", testFwdPeriods)
+	o.leaf(t, "ConcurrentPeriodClaims", testFwdConcurrentPeriods)
+	o.leaf(t, "Digest", testFwdDigest)
 }
 
 type fwdOpener func(t *testing.T) ForwardStore
@@ -77,11 +84,27 @@ func mustEnsure(t *testing.T, s ForwardStore, ds ...forward.Delivery) {
 	}
 }
 
+// mustClaim claims up to limit due deliveries of every configuration
+// with due deliveries at now (what an engine's round does), ordered by
+// configuration, then as each claim returned them.
 func mustClaim(t *testing.T, s ForwardStore, owner string, now time.Time, lease time.Duration, limit int) []forward.Delivery {
 	t.Helper()
-	got, err := s.ClaimDeliveries(t.Context(), owner, now, lease, limit)
+	keys, err := s.DueConfigurations(t.Context(), now)
 	if err != nil {
-		t.Fatalf("ClaimDeliveries(%s, %v): %v", owner, now, err)
+		t.Fatalf("DueConfigurations(%v): %v", now, err)
+	}
+	var out []forward.Delivery
+	for _, k := range keys {
+		out = append(out, mustClaimOf(t, s, forward.Claim{Org: k.Org, ConfigurationID: k.ID, Owner: owner, Now: now, Lease: lease, Limit: limit})...)
+	}
+	return out
+}
+
+func mustClaimOf(t *testing.T, s ForwardStore, c forward.Claim) []forward.Delivery {
+	t.Helper()
+	got, err := s.ClaimDeliveries(t.Context(), c)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries(%+v): %v", c, err)
 	}
 	return got
 }
@@ -280,22 +303,63 @@ func testFwdEnsure(t *testing.T, s ForwardStore) {
 	}
 }
 
+func testFwdDueConfigurations(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	if keys, err := s.DueConfigurations(ctx, fat(0)); err != nil || len(keys) != 0 {
+		t.Fatalf("DueConfigurations of an empty store = %v, %v; want none", keys, err)
+	}
+	var backlog []forward.Delivery
+	for i := range 300 {
+		backlog = append(backlog, delivery(orgA, "c1", fmt.Sprintf("b%03d", i), fat(-1000+i)))
+	}
+	mustEnsure(t, s, backlog...)
+	mustEnsure(t, s,
+		delivery(orgB, "c9", "first", fat(-30)),
+		delivery(orgA, "c2", "future", fat(100)),  // not due
+		delivery(orgA, "gone", "orphan", fat(-5)), // a configuration never stored (deleted): listed all the same
+		delivery(orgA, "c0", "x", fat(-1)),
+	)
+	done := delivery(orgA, "c3", "done", fat(-50))
+	done.State = forward.StateSkipped // not pending: never due
+	mustEnsure(t, s, done)
+	want := []forward.ConfigKey{{Org: orgA, ID: "c0"}, {Org: orgA, ID: "c1"}, {Org: orgA, ID: "gone"}, {Org: orgB, ID: "c9"}}
+	if keys, err := s.DueConfigurations(ctx, fat(0)); err != nil || !slices.Equal(keys, want) {
+		t.Errorf("DueConfigurations(%v) = %v, %v; want %v (each once, by org and id)", fat(0), keys, err, want)
+	}
+	want = []forward.ConfigKey{{Org: orgA, ID: "c1"}, {Org: orgB, ID: "c9"}}
+	if keys, err := s.DueConfigurations(ctx, fat(-10)); err != nil || !slices.Equal(keys, want) {
+		t.Errorf("DueConfigurations(%v) = %v, %v; want %v", fat(-10), keys, err, want)
+	}
+	if keys, _ := s.DueConfigurations(ctx, fat(100)); !slices.Contains(keys, forward.ConfigKey{Org: orgA, ID: "c2"}) {
+		t.Errorf("DueConfigurations(%v) = %v, want c2 once it is due", fat(100), keys)
+	}
+	// Settled deliveries are due no more.
+	settle(t, s, fat(10), forward.StateDelivered, "x", "orphan")
+	if keys, _ := s.DueConfigurations(ctx, fat(10)); slices.Contains(keys, forward.ConfigKey{Org: orgA, ID: "c0"}) ||
+		slices.Contains(keys, forward.ConfigKey{Org: orgA, ID: "gone"}) {
+		t.Errorf("DueConfigurations after delivery = %v, want neither c0 nor gone", keys)
+	}
+}
+
 func testFwdClaim(t *testing.T, s ForwardStore) {
 	ctx := t.Context()
 	mustEnsure(t, s,
-		delivery(orgA, "c1", "late", fat(100)),   // not due
-		delivery(orgA, "c1", "second", fat(-20)), // due
-		delivery(orgB, "c9", "first", fat(-30)),  // due, other org
-		delivery(orgA, "c2", "third", fat(-10)),  // due
-		delivery(orgA, "c1", "now", fat(0)),      // due exactly now
+		delivery(orgA, "c1", "late", fat(100)), // not due
+		delivery(orgA, "c1", "second", fat(-20)),
+		delivery(orgA, "c1", "now", fat(0)), // due exactly now
+		delivery(orgA, "c1", "tie-b", fat(-40)),
+		delivery(orgA, "c1", "tie-a", fat(-40)), // same NextAttempt: by statement id
+		delivery(orgB, "c1", "first", fat(-30)), // the same configuration id in another org
+		delivery(orgA, "c2", "third", fat(-10)),
 	)
 	skipped := delivery(orgA, "c1", "skipped", fat(-60))
 	skipped.State, skipped.Reason = forward.StateSkipped, "no email"
 	mustEnsure(t, s, skipped)
 
-	got := mustClaim(t, s, "w1", fat(0), time.Minute, 2)
-	if ids := stmtIDs(got); !slices.Equal(ids, []string{"first", "second"}) {
-		t.Fatalf("first claim = %v, want [first second] (oldest NextAttempt first, across orgs, limit 2)", ids)
+	c1 := forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "w1", Now: fat(0), Lease: time.Minute, Limit: 2}
+	got := mustClaimOf(t, s, c1)
+	if ids := stmtIDs(got); !slices.Equal(ids, []string{"tie-a", "tie-b"}) {
+		t.Fatalf("first claim of c1 = %v, want [tie-a tie-b] (oldest NextAttempt first, then by id; limit 2; only c1 of org-a)", ids)
 	}
 	for _, d := range got {
 		if d.LeaseOwner != "w1" || !d.LeaseUntil.Equal(fat(60)) {
@@ -305,17 +369,28 @@ func testFwdClaim(t *testing.T, s ForwardStore) {
 			t.Errorf("stored lease owner = %q, want w1", stored.LeaseOwner)
 		}
 	}
-	got = mustClaim(t, s, "w2", fat(1), time.Minute, 10)
-	if ids := stmtIDs(got); !slices.Equal(ids, []string{"third", "now"}) {
-		t.Fatalf("second claim = %v, want [third now] (leased ones are not claimed again)", ids)
+	c1.Owner, c1.Now, c1.Limit = "w2", fat(1), 10
+	if ids := stmtIDs(mustClaimOf(t, s, c1)); !slices.Equal(ids, []string{"second", "now"}) {
+		t.Fatalf("second claim of c1 = %v, want [second now] (leased ones are not claimed again, late is not due)", ids)
 	}
-	if got := mustClaim(t, s, "w3", fat(30), time.Minute, 10); len(got) != 0 {
+	// A probe takes the head of the queue before its time.
+	c1.Owner, c1.DueBy = "probe", fat(1000)
+	if ids := stmtIDs(mustClaimOf(t, s, c1)); !slices.Equal(ids, []string{"late"}) {
+		t.Fatalf("claim due by %v = %v, want [late]", fat(1000), ids)
+	}
+	c1.DueBy = time.Time{}
+	if got := mustClaimOf(t, s, forward.Claim{Org: orgB, ConfigurationID: "c1", Owner: "w3", Now: fat(1), Lease: time.Minute, Limit: 10}); !slices.Equal(stmtIDs(got), []string{"first"}) {
+		t.Fatalf("claim of org-b's c1 = %v, want [first]", stmtIDs(got))
+	}
+	c1.Owner, c1.Now = "w3", fat(30)
+	if got := mustClaimOf(t, s, c1); len(got) != 0 {
 		t.Fatalf("claim while all leases hold = %v, want none", stmtIDs(got))
 	}
 	// After the first leases expire, they are claimable again.
-	got = mustClaim(t, s, "w3", fat(60), time.Minute, 10)
-	if ids := stmtIDs(got); !slices.Equal(ids, []string{"first", "second"}) {
-		t.Fatalf("claim after the lease expired = %v, want [first second]", ids)
+	c1.Now = fat(60)
+	got = mustClaimOf(t, s, c1)
+	if ids := stmtIDs(got); !slices.Equal(ids, []string{"tie-a", "tie-b"}) {
+		t.Fatalf("claim after the lease expired = %v, want [tie-a tie-b]", ids)
 	}
 	// A delivery released with a later NextAttempt is due then, not before.
 	up := got[0]
@@ -323,18 +398,24 @@ func testFwdClaim(t *testing.T, s ForwardStore) {
 	if err := s.UpdateDelivery(ctx, up, "w3"); err != nil {
 		t.Fatal(err)
 	}
-	if stored := mustGetDelivery(t, s, orgB, "c9", "first"); stored.LeaseOwner != "" || !stored.LeaseUntil.IsZero() ||
+	if stored := mustGetDelivery(t, s, orgA, "c1", "tie-a"); stored.LeaseOwner != "" || !stored.LeaseUntil.IsZero() ||
 		stored.Attempts != 1 || stored.LastError != "connection refused" || !stored.FirstFailure.Equal(fat(60)) {
 		t.Errorf("after UpdateDelivery: %+v (lease must be released, progress stored)", stored)
 	}
-	if got := mustClaim(t, s, "w4", fat(150), time.Minute, 10); slices.Contains(stmtIDs(got), "first") {
+	c1.Owner, c1.Now = "w4", fat(150)
+	if got := mustClaimOf(t, s, c1); slices.Contains(stmtIDs(got), "tie-a") {
 		t.Errorf("a delivery due at %v was claimed at %v", fat(200), fat(150))
 	}
-	if got := mustClaim(t, s, "w4", fat(200), time.Minute, 10); !slices.Contains(stmtIDs(got), "first") {
-		t.Errorf("claim at %v = %v, want it to include first (due then)", fat(200), stmtIDs(got))
+	c1.Now = fat(200)
+	if got := mustClaimOf(t, s, c1); !slices.Contains(stmtIDs(got), "tie-a") {
+		t.Errorf("claim at %v = %v, want it to include tie-a (due then)", fat(200), stmtIDs(got))
 	}
-	if got := mustClaim(t, s, "w5", fat(1000), time.Minute, 0); len(got) != 0 {
+	c1.Owner, c1.Now, c1.Limit = "w5", fat(1000), 0
+	if got := mustClaimOf(t, s, c1); len(got) != 0 {
 		t.Errorf("claim with limit 0 = %v", stmtIDs(got))
+	}
+	if got := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: "c2", Owner: "w6", Now: fat(1000), Lease: time.Minute, Limit: 5}); !slices.Equal(stmtIDs(got), []string{"third"}) {
+		t.Errorf("claim of c2 = %v, want [third]", stmtIDs(got))
 	}
 }
 
@@ -342,7 +423,7 @@ func testFwdConcurrentClaims(t *testing.T, s ForwardStore) {
 	const n, workers = 60, 8
 	ds := make([]forward.Delivery, n)
 	for i := range ds {
-		ds[i] = delivery(orgA, fmt.Sprintf("c%d", i%3), fmt.Sprintf("s%03d", i), fat(-i))
+		ds[i] = delivery(orgA, fmt.Sprintf("c%d", i%2), fmt.Sprintf("s%03d", i), fat(-i))
 	}
 	mustEnsure(t, s, ds...)
 	var (
@@ -356,8 +437,9 @@ func testFwdConcurrentClaims(t *testing.T, s ForwardStore) {
 		go func() {
 			defer wg.Done()
 			owner := fmt.Sprintf("w%d", w)
+			config := fmt.Sprintf("c%d", w%2)
 			for range 20 {
-				got, err := s.ClaimDeliveries(context.Background(), owner, fat(0), time.Minute, 3)
+				got, err := s.ClaimDeliveries(context.Background(), forward.Claim{Org: orgA, ConfigurationID: config, Owner: owner, Now: fat(0), Lease: time.Minute, Limit: 3})
 				if err != nil {
 					errs <- err
 					return
@@ -387,12 +469,7 @@ func testFwdConcurrentClaims(t *testing.T, s ForwardStore) {
 	}
 	// Every delivery is leased to the worker that received it.
 	for k, owner := range seen {
-		var config, stmt string
-		for i := range len(k) {
-			if k[i] == '/' {
-				config, stmt = k[:i], k[i+1:]
-			}
-		}
+		config, stmt, _ := strings.Cut(k, "/")
 		if d := mustGetDelivery(t, s, orgA, config, stmt); d.LeaseOwner != owner {
 			t.Errorf("delivery %s is leased to %q, but %s received it", k, d.LeaseOwner, owner)
 		}
@@ -549,6 +626,31 @@ func testFwdRedrive(t *testing.T, s ForwardStore) {
 	if ids := stmtIDs(got); len(ids) != 2 || !slices.Contains(ids, "parked") || !slices.Contains(ids, "rejected") {
 		t.Errorf("claim after redrive = %v, want the two redriven deliveries", ids)
 	}
+	// Pending ones: one being sent (leased) is left to its sender, one due
+	// now with a fresh schedule needs nothing, one waiting at a later slot
+	// is due now.
+	mustEnsure(t, s, delivery(orgA, "c3", "fresh", fat(100)), delivery(orgA, "c3", "later", fat(90)), delivery(orgA, "c3", "sending", fat(80)))
+	c3 := forward.Claim{Org: orgA, ConfigurationID: "c3", Owner: "sender", Now: fat(100), Lease: time.Minute, Limit: 1}
+	if got := mustClaimOf(t, s, c3); len(got) != 1 || got[0].StatementID != "sending" {
+		t.Fatalf("claim of sending = %v", stmtIDs(got))
+	}
+	c3.Owner = "w"
+	for _, d := range mustClaimOf(t, s, c3) {
+		d.Attempts, d.FirstFailure, d.NextAttempt = 3, fat(50), fat(5000)
+		if err := s.UpdateDelivery(ctx, d, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err = s.Redrive(ctx, orgA, "c3", []string{forward.StatePending}, fat(110))
+	if err != nil || n != 1 {
+		t.Errorf("Redrive of pending = %d, %v; want 1 (only the one waiting at a later slot)", n, err)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c3", "later"); d.Attempts != 0 || !d.NextAttempt.Equal(fat(110)) || !d.FirstFailure.IsZero() {
+		t.Errorf("the waiting delivery after Redrive: %+v, want due now with a fresh schedule", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c3", "sending"); d.LeaseOwner != "sender" || !d.NextAttempt.Equal(fat(80)) {
+		t.Errorf("Redrive took the delivery being sent from its sender: %+v", d)
+	}
 }
 
 func testFwdCounts(t *testing.T, s ForwardStore) {
@@ -589,7 +691,7 @@ func testFwdStatus(t *testing.T, s ForwardStore) {
 		t.Fatalf("GetStatus never set: %v, want ErrNotFound", err)
 	}
 	st := forward.ConfigStatus{Org: orgA, ConfigurationID: "c1", Status: forward.StatusCantConnect, LastError: "dial tcp: refused",
-		FirstFailure: fat(1), LastSuccess: fat(-100), LastAlert: fat(2), AlertedStatus: forward.StatusCantConnect, UpdatedAt: fat(2)}
+		FirstFailure: fat(1), LastSuccess: fat(-100), LastAlert: fat(2), AlertedStatus: forward.StatusCantConnect, Since: fat(1), UpdatedAt: fat(2)}
 	if err := s.PutStatus(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +700,8 @@ func testFwdStatus(t *testing.T, s ForwardStore) {
 		t.Fatal(err)
 	}
 	if got.Status != st.Status || got.LastError != st.LastError || !got.FirstFailure.Equal(st.FirstFailure) ||
-		!got.LastSuccess.Equal(st.LastSuccess) || !got.LastAlert.Equal(st.LastAlert) || got.AlertedStatus != st.AlertedStatus || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		!got.LastSuccess.Equal(st.LastSuccess) || !got.LastAlert.Equal(st.LastAlert) || got.AlertedStatus != st.AlertedStatus ||
+		!got.Since.Equal(st.Since) || !got.UpdatedAt.Equal(st.UpdatedAt) {
 		t.Errorf("GetStatus round trip = %+v, want %+v", got, st)
 	}
 	st.Status, st.FirstFailure = forward.StatusOK, time.Time{}
@@ -679,5 +782,178 @@ func testFwdWatermark(t *testing.T, s ForwardStore) {
 	}
 	if w, _ := s.GetWatermark(ctx, "reconcile/"+orgA); !w.Equal(fat(10)) {
 		t.Errorf("watermark after a second set = %v, want %v", w, fat(10))
+	}
+}
+
+func testFwdUpdateMany(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	mustEnsure(t, s, delivery(orgA, "c1", "s1", fat(0)), delivery(orgA, "c1", "s2", fat(1)), delivery(orgA, "c1", "s3", fat(2)),
+		delivery(orgA, "c1", "s4", fat(3)))
+	a := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "A", Now: fat(10), Lease: time.Minute, Limit: 3})
+	b := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "B", Now: fat(10), Lease: time.Minute, Limit: 3})
+	if len(a) != 3 || len(b) != 1 || b[0].StatementID != "s4" {
+		t.Fatalf("claims: A %v, B %v", stmtIDs(a), stmtIDs(b))
+	}
+	a[0].State, a[0].Attempts, a[0].LastAttempt, a[0].UpdatedAt = forward.StateDelivered, 1, fat(11), fat(11)
+	a[1].State, a[1].Attempts, a[1].Reason, a[1].UpdatedAt = forward.StateRejected, 1, "HTTP 400: bad verb", fat(11)
+	a[2].Attempts, a[2].NextAttempt, a[2].FirstFailure, a[2].LastError, a[2].UpdatedAt = 1, fat(16), fat(11), "HTTP 503", fat(11)
+	ds := append(slices.Clone(a), b[0], delivery(orgA, "c1", "missing", fat(0)))
+	results, err := s.UpdateDeliveries(ctx, ds, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(ds) || results[0] != nil || results[1] != nil || results[2] != nil ||
+		!errors.Is(results[3], forward.ErrLeaseLost) || (!errors.Is(results[4], forward.ErrNotFound) && !errors.Is(results[4], forward.ErrLeaseLost)) {
+		t.Fatalf("UpdateDeliveries results = %v, want nil, nil, nil, ErrLeaseLost (B holds it), ErrNotFound or ErrLeaseLost", results)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s1"); d.State != forward.StateDelivered || d.LeaseOwner != "" {
+		t.Errorf("s1: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s2"); d.State != forward.StateRejected || d.Reason != "HTTP 400: bad verb" {
+		t.Errorf("s2: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s3"); d.State != forward.StatePending || !d.NextAttempt.Equal(fat(16)) || d.LeaseOwner != "" {
+		t.Errorf("s3: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "s4"); d.LeaseOwner != "B" || d.State != forward.StatePending {
+		t.Errorf("s4 (B's) was changed: %+v", d)
+	}
+	if got := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "C", Now: fat(16), Lease: time.Minute, Limit: 10}); !slices.Equal(stmtIDs(got), []string{"s3"}) {
+		t.Errorf("claim at %v = %v, want [s3] (its new NextAttempt; s4 still leased)", fat(16), stmtIDs(got))
+	}
+	if res, err := s.UpdateDeliveries(ctx, nil, "A"); err != nil || len(res) != 0 {
+		t.Errorf("UpdateDeliveries of none = %v, %v", res, err)
+	}
+}
+
+func testFwdPeriods(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	claim := func(name string, p int64, owner string, now time.Time) bool {
+		t.Helper()
+		ok, err := s.ClaimPeriod(ctx, name, p, owner, now, now.Add(10*time.Minute))
+		if err != nil {
+			t.Fatalf("ClaimPeriod(%s, %d, %s): %v", name, p, owner, err)
+		}
+		return ok
+	}
+	if _, _, ok, err := s.LastPeriod(ctx, "sweep"); err != nil || ok {
+		t.Fatalf("LastPeriod of a task never run: %v, %v", ok, err)
+	}
+	if !claim("sweep", 10, "A", fat(0)) {
+		t.Fatal("the first claim of a period failed")
+	}
+	if claim("sweep", 10, "B", fat(1)) || claim("sweep", 10, "A", fat(2)) {
+		t.Fatal("a period claimed and held was claimed again")
+	}
+	if !claim("digest", 10, "B", fat(1)) || !claim("sweep", 11, "B", fat(1)) {
+		t.Fatal("another task or another period is independent")
+	}
+	// A dies during its run: once its claim has run out, B takes over.
+	if !claim("sweep", 10, "B", fat(601)) {
+		t.Fatal("a period whose claim ran out unfinished was not taken over")
+	}
+	if err := s.FinishPeriod(ctx, "sweep", 10, "A", fat(602)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _ := s.LastPeriod(ctx, "sweep"); ok {
+		t.Fatal("FinishPeriod by the owner who lost the claim finished the period")
+	}
+	if err := s.FinishPeriod(ctx, "sweep", 10, "B", fat(603)); err != nil {
+		t.Fatal(err)
+	}
+	p, at, ok, err := s.LastPeriod(ctx, "sweep")
+	if err != nil || !ok || p != 10 || !at.Equal(fat(603)) {
+		t.Fatalf("LastPeriod = %d at %v (%v, %v), want 10 at %v", p, at, ok, err, fat(603))
+	}
+	// A finished period is never claimed again, even long after.
+	if claim("sweep", 10, "C", fat(100000)) {
+		t.Fatal("a finished period was claimed again")
+	}
+	if err := s.FinishPeriod(ctx, "sweep", 11, "B", fat(700)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _, _ := s.LastPeriod(ctx, "sweep"); p != 11 {
+		t.Errorf("LastPeriod = %d, want 11 (the latest finished)", p)
+	}
+	if p, _, ok, _ := s.LastPeriod(ctx, "digest"); ok {
+		t.Errorf("LastPeriod(digest) = %d, want none finished", p)
+	}
+}
+
+func testFwdConcurrentPeriods(t *testing.T, s ForwardStore) {
+	const n = 8
+	var wins, fails atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ok, err := s.ClaimPeriod(context.Background(), "sweep", 42, fmt.Sprintf("p%d", i), fat(0), fat(600))
+			switch {
+			case err != nil:
+				fails.Add(1)
+				t.Errorf("ClaimPeriod: %v", err)
+			case ok:
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d of %d concurrent claims of one period won, want exactly one", wins.Load(), n)
+	}
+}
+
+func testFwdDigest(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	item := func(org, config, stmt, reason string, at time.Time) forward.PendingRejection {
+		return forward.PendingRejection{Org: org, ConfigurationID: config, RejectedItem: forward.RejectedItem{StatementID: stmt, Reason: reason, At: at}}
+	}
+	if got, err := s.PendingRejected(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("PendingRejected of an empty store = %v, %v", got, err)
+	}
+	if err := s.AddRejected(ctx, []forward.PendingRejection{
+		item(orgB, "c1", "s1", "bad", fat(1)),
+		item(orgA, "c2", "s1", "bad", fat(2)),
+		item(orgA, "c1", "s2", "HTTP 400: no verb", fat(3).Add(1500*time.Microsecond)),
+		item(orgA, "c1", "s1", "HTTP 400: no actor", fat(4)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PendingRejected(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, g := range got {
+		keys = append(keys, g.Org+"/"+g.ConfigurationID+"/"+g.StatementID)
+	}
+	if !slices.Equal(keys, []string{"org-a/c1/s1", "org-a/c1/s2", "org-a/c2/s1", "org-b/c1/s1"}) {
+		t.Fatalf("PendingRejected = %v, want by org, configuration, statement", keys)
+	}
+	if got[1].Reason != "HTTP 400: no verb" || !got[1].At.Equal(fat(3).Add(time.Millisecond)) {
+		t.Errorf("item round trip = %+v (times at millisecond precision)", got[1])
+	}
+	if two, _ := s.PendingRejected(ctx, 2); len(two) != 2 || two[1].StatementID != "s2" {
+		t.Errorf("PendingRejected(2) = %+v", two)
+	}
+	// Rejected again (after a re-drive): replaced.
+	if err := s.AddRejected(ctx, []forward.PendingRejection{item(orgA, "c1", "s1", "HTTP 400: still no actor", fat(50))}); err != nil {
+		t.Fatal(err)
+	}
+	// A digest mailed the first version: dropping it keeps the new one.
+	if err := s.DropRejected(ctx, []forward.PendingRejection{got[0], got[1]}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.PendingRejected(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 3 || left[0].StatementID != "s1" || left[0].Reason != "HTTP 400: still no actor" || !left[0].At.Equal(fat(50)) {
+		t.Fatalf("after the drop: %+v, want s1's new version, org-a/c2 and org-b", left)
+	}
+	if err := s.DropRejected(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.PendingRejected(ctx, 10); len(left) != 0 {
+		t.Errorf("after dropping all: %+v", left)
 	}
 }
