@@ -24,6 +24,7 @@ type Memory struct {
 	attempts   map[[2]string][]forward.Attempt
 	marks      map[string]time.Time
 	attemptCap int
+	hours      map[[2]string]map[time.Time]forward.HourCount // activity.go
 }
 
 var _ forward.Store = (*Memory)(nil)
@@ -434,6 +435,7 @@ func (m *Memory) AddAttempt(ctx context.Context, a forward.Attempt) error {
 		log = slices.Delete(log, 0, len(log)-keep)
 	}
 	m.attempts[k] = log
+	m.countAttempt(a)
 	return nil
 }
 
