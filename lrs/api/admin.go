@@ -407,17 +407,24 @@ func (s *server) createOrg(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	if req.ID == "" {
-		req.ID = uuid.NewString()
-	}
-	setTarget(c, req.ID)
-	o := auth.Organization{ID: req.ID, Name: req.Name, CreatedAt: s.admin.opts.Now().UTC().Truncate(time.Millisecond)}
-	if err := s.admin.opts.Store.CreateOrg(c.Request.Context(), o); err != nil {
+	o, err := s.newOrg(c, req)
+	if err != nil {
 		s.failAdmin(c, err)
 		return
 	}
 	c.Header("Location", AdminPrefix+"/orgs/"+o.ID)
 	c.JSON(http.StatusCreated, orgOut(o))
+}
+
+// newOrg creates an organization from a valid request (a random id when it
+// names none): the admin API and the console.
+func (s *server) newOrg(c *gin.Context, req orgCreateRequest) (auth.Organization, error) {
+	if req.ID == "" {
+		req.ID = uuid.NewString()
+	}
+	setTarget(c, req.ID)
+	o := auth.Organization{ID: req.ID, Name: req.Name, CreatedAt: s.admin.opts.Now().UTC().Truncate(time.Millisecond)}
+	return o, s.admin.opts.Store.CreateOrg(c.Request.Context(), o)
 }
 
 func (s *server) getOrg(c *gin.Context) {
