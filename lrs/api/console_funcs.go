@@ -20,9 +20,9 @@ var consoleFuncs = template.FuncMap{
 	// iso is a time for a datetime attribute.
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	// f1 is a number of an SVG attribute.
-	"f1":    func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"plus":  func(a, b float64) float64 { return a + b },
-	"minus": func(a, b float64) float64 { return a - b },
+	"f1":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"plus":     func(a, b float64) float64 { return a + b },
+	"minus":    func(a, b float64) float64 { return a - b },
 	"sentence": sentence,
 	// tableOf is what configuration-table renders, from another page.
 	"tableOf": func(org *auth.Organization, rows []cfgRow) *view { return &view{Org: org, Data: rows} },
