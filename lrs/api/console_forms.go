@@ -142,20 +142,26 @@ func groupFields(gs []fieldGroup) []*field {
 // typeForm is the form of a destination type's fields with the values of
 // props (secrets are never shown: set says which are stored).
 func typeForm(t forward.Type, props map[string]string, storedSecrets bool) []fieldGroup {
-	label := map[string]string{}
+	label, defaults := map[string]string{}, map[string]string{}
 	for _, f := range t.Properties {
-		label[f.Name] = f.LabelOrName()
+		label[f.Name], defaults[f.Name] = f.LabelOrName(), f.Default
 	}
 	whenOf := func(c *forward.Condition) *when {
 		if c == nil {
 			return nil
 		}
 		vs, _ := json.Marshal(c.Values)
-		words := make([]string, len(c.Values))
-		for i, v := range c.Values {
-			words[i] = v
-			if v == "" {
-				words[i] = "left empty"
+		var words []string
+		for _, v := range c.Values {
+			switch {
+			case v == "" && slices.Contains(c.Values, defaults[c.Property]):
+				// the default is named already
+			case v == "":
+				words = append(words, "not set")
+			case v == defaults[c.Property]:
+				words = append(words, v+" (the default)")
+			default:
+				words = append(words, v)
 			}
 		}
 		return &when{Input: "properties." + c.Property, Values: string(vs),
