@@ -19,10 +19,11 @@ import (
 // The console in headless Chromium against the booted binary, as an
 // organization's administrator uses it: sign in with the keyboard alone,
 // create a credential, create an xAPI configuration pointing at a second
-// lrs (its name holding a script, shown as text), attach it to an
-// objective, post statements with the new credential, and watch the status
-// and the delivery log; stop the downstream and see Can't Connect appear
-// without a reload, start it again and see OK. Another organization's
+// lrs, attach it to an objective, post statements with the new credential,
+// and watch the status and the delivery log; stop the downstream and see
+// Can't Connect appear without a reload, start it again and see OK; rename
+// the configuration with a script in its name, shown as text. Another
+// organization's
 // administrator reaches neither the pages nor the admin API routes. Every
 // main page is photographed at a laptop's and a phone's size
 // (LRS_TEST_SCREENSHOTS, default a temporary directory), has no CSP
@@ -253,7 +254,7 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	cam.shoot("configurations-empty")
 	drive(t, ctx, "step 1 of a configuration",
 		chromedp.Click(chromedp.ID("new-configuration")), chromedp.WaitVisible(chromedp.ID("f-name")),
-		chromedp.SendKeys(chromedp.ID("f-name"), consoleName), chromedp.SendKeys(chromedp.ID("f-contact-email"), "ops@example.com"))
+		chromedp.SendKeys(chromedp.ID("f-name"), "Moodle LRS"), chromedp.SendKeys(chromedp.ID("f-contact-email"), "ops@example.com"))
 	cam.shoot("configuration-step-1")
 	drive(t, ctx, "step 2 of a configuration", chromedp.Click(chromedp.ID("next")), chromedp.WaitVisible(chromedp.ID("f-properties-endpoint")))
 	// OAuth2's fields show only when OAuth2 is chosen.
@@ -274,12 +275,6 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	cfgID := cfgURL[strings.LastIndexByte(cfgURL, '/')+1:]
 	if got := text(t, ctx, "status-badge"); got != "Not attempted" {
 		t.Errorf("a new configuration's status: %q", got)
-	}
-	if got := text(t, ctx, "title"); got != consoleName {
-		t.Errorf("the configuration's name is shown as %q, want the text %q", got, consoleName)
-	}
-	if title, _ := chromedp.Run(ctx, chromedp.Title()); title != consoleName+" · lrs" {
-		t.Errorf("the page title is %q: the name ran as script", title)
 	}
 
 	// An objective, with the configuration attached from the drop-down.
@@ -332,6 +327,19 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	drive(t, ctx, "test connection", chromedp.Click(chromedp.ID("test")))
 	if got := waitText(t, ctx, "test-status", "OK", func(s string) bool { return s != "" }); got != "OK" {
 		t.Errorf("test connection: %q (%s)", got, text(t, ctx, "test-message"))
+	}
+
+	// A script in the name is shown as text.
+	drive(t, ctx, "rename the configuration", chromedp.Click(chromedp.ID("edit")), chromedp.WaitVisible(chromedp.ID("f-name")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('f-name').value = ''`), chromedp.SendKeys(chromedp.ID("f-name"), consoleName))
+	cam.shoot("configuration-edit")
+	drive(t, ctx, "save the name", chromedp.Click(chromedp.ID("save")))
+	waitText(t, ctx, "notice", "saved", func(s string) bool { return s == "Saved." })
+	if got := text(t, ctx, "title"); got != consoleName {
+		t.Errorf("the configuration's name is shown as %q, want the text %q", got, consoleName)
+	}
+	if title, _ := chromedp.Run(ctx, chromedp.Title()); title != consoleName+" · lrs" {
+		t.Errorf("the page title is %q: the name ran as script", title)
 	}
 
 	// The other pages, photographed and checked.

@@ -268,7 +268,7 @@ func TestConsoleConfigurations(t *testing.T) {
 	}
 	// The live part: the status, the chart of the day and the log.
 	part = b.page(200, base+"/"+id+"/live", "X-Console-Fragment", "1")
-	for _, want := range []string{`id="status" data-swap`, `id="chart-day" data-swap`, `id="log" data-swap`} {
+	for _, want := range []string{`id="status" data-swap`, `id="chart-day" data-swap`, `id="chart-month" data-swap`, `id="log" data-swap`} {
 		if !strings.Contains(part, want) {
 			t.Errorf("the live part lacks %s:\n%s", want, part)
 		}

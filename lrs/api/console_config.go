@@ -361,9 +361,9 @@ func attemptViews(as []forward.Attempt) []attemptView {
 
 // liveParts are what the live part of a configuration's page renders.
 type liveParts struct {
-	Status   statusView
-	Attempts []attemptView
-	Day      chart
+	Status     statusView
+	Attempts   []attemptView
+	Day, Month chart
 }
 
 func (s *server) configurationLive(c *gin.Context, fa *forward.Admin, org, id string) (liveParts, error) {
@@ -377,12 +377,15 @@ func (s *server) configurationLive(c *gin.Context, fa *forward.Admin, org, id st
 		return p, err
 	}
 	p.Attempts = attemptViews(as)
+	// One read of the month's hours (the counters of the hours that had
+	// attempts) draws both charts.
 	now := s.admin.opts.Now()
-	hours, err := fa.Activity(c.Request.Context(), org, id, now.Add(-23*time.Hour), now)
+	hours, err := fa.Activity(c.Request.Context(), org, id, now.Add(-30*24*time.Hour).Add(time.Hour), now)
 	if err != nil {
 		return p, err
 	}
-	p.Day = hourChart("chart-day", "Deliveries and failures, last 24 hours", hours)
+	p.Day = hourChart("chart-day", "Deliveries and failures, last 24 hours", hours[max(len(hours)-24, 0):])
+	p.Month = dayChart("chart-month", "Deliveries and failures, last 30 days", hours)
 	return p, nil
 }
 
@@ -408,7 +411,7 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 	}
 	d.Target = cf.Properties[d.Type.Target]
 	for _, f := range slices.Concat(d.Type.Properties, d.Type.Secrets) {
-		if val, ok := cf.Properties[f.Name]; ok {
+		if val, ok := cf.Properties[f.Name]; ok && f.Name != d.Type.Target {
 			d.Props = append(d.Props, option{Label: f.LabelOrName(), Value: val})
 		}
 	}
@@ -422,14 +425,7 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		s.consoleFail(c, v, err)
 		return
 	}
-	d.Status, d.Attempts, d.Day = live.Status, live.Attempts, live.Day
-	now := s.admin.opts.Now()
-	hours, err := fa.Activity(ctx, org, id, now.Add(-30*24*time.Hour).Add(time.Hour), now)
-	if err != nil {
-		s.consoleFail(c, v, err)
-		return
-	}
-	d.Month = dayChart("chart-month", "Deliveries and failures, last 30 days", hours)
+	d.Status, d.Attempts, d.Day, d.Month = live.Status, live.Attempts, live.Day, live.Month
 	if d.Parked, err = fa.Deliveries(ctx, org, id, forward.StateParked, 20); err != nil {
 		s.consoleFail(c, v, err)
 		return
