@@ -164,8 +164,12 @@ func (s *server) consoleFail(c *gin.Context, v *view, err error) {
 	s.consoleRefuse(c, v, status, msg)
 }
 
-// render executes the page's template with v.
+// render executes the page's template with v (and the notice of the
+// form that led here, if the page has none of its own).
 func (s *server) render(c *gin.Context, status int, name string, v *view) {
+	if v.Notice == "" && v.Error == "" {
+		v.Notice = consoleDone[c.Query("done")]
+	}
 	var b bytes.Buffer
 	if err := consolePages.ExecuteTemplate(&b, name, v); err != nil {
 		s.log.Error("console: render", "template", name, "error", err.Error())
@@ -225,4 +229,3 @@ var consoleDone = map[string]string{
 	"nothing-changed": "Nothing changed.",
 }
 
-func noticeOf(c *gin.Context) string { return consoleDone[c.Query("done")] }

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -130,7 +131,7 @@ func (s *server) consoleConfigurations(c *gin.Context, v *view) {
 		s.consoleFail(c, v, err)
 		return
 	}
-	v.Title, v.Section, v.Notice, v.Data = "LMS configurations", "configurations", noticeOf(c), rows
+	v.Title, v.Section, v.Data = "LMS configurations", "configurations", rows
 	s.render(c, http.StatusOK, "configurations", v)
 }
 
@@ -162,11 +163,7 @@ type cfgStep1 struct {
 
 func (s *server) step1(fa *forward.Admin, name, email, typ string) *cfgStep1 {
 	d := &cfgStep1{}
-	n := newField("name", "Name", "text")
-	n.Value, n.Required, n.Help = name, true, "How this destination is called in the console and in alert mail."
-	e := newField("contact_email", "Contact email", "email")
-	e.Value, e.Required, e.Autocomplete = email, true, "email"
-	e.Help = "Who is mailed when the destination stops answering, and when it recovers."
+	n, e := nameEmailFields(name, email)
 	t := newField("type", "Type", "radio")
 	t.Value, t.Required = typ, true
 	for _, ty := range fa.Types().Types() {
@@ -177,6 +174,16 @@ func (s *server) step1(fa *forward.Admin, name, email, typ string) *cfgStep1 {
 	}
 	d.Fields = []*field{n, e, t}
 	return d
+}
+
+// nameEmailFields are a configuration's name and contact email.
+func nameEmailFields(name, email string) (*field, *field) {
+	n := newField("name", "Name", "text")
+	n.Value, n.Required, n.Help = name, true, "How this destination is called in the console and in alert mail."
+	e := newField("contact_email", "Contact email", "email")
+	e.Value, e.Required, e.Autocomplete = email, true, "email"
+	e.Help = "Who is mailed when the destination stops answering, and when it recovers."
+	return n, e
 }
 
 func (s *server) consoleNewConfiguration(c *gin.Context, v *view) {
@@ -237,10 +244,7 @@ func (s *server) renderConfigurationForm(c *gin.Context, v *view, status int, fa
 	d := &cfgForm{Edit: edit, Type: t, Action: base, Name: in.Name, Email: in.ContactEmail, Rendered: pv}
 	if edit != nil {
 		d.Action = base + "/" + edit.ID + "/edit"
-		n := newField("name", "Name", "text")
-		n.Value, n.Required = in.Name, true
-		e := newField("contact_email", "Contact email", "email")
-		e.Value, e.Required, e.Autocomplete = in.ContactEmail, true, "email"
+		n, e := nameEmailFields(in.Name, in.ContactEmail)
 		d.Head = []*field{n, e}
 	} else {
 		d.Head = []*field{{Name: "name", Input: "hidden", Value: in.Name}, {Name: "contact_email", Input: "hidden", Value: in.ContactEmail}, {Name: "type", Input: "hidden", Value: t.Name}}
@@ -416,7 +420,7 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		}
 	}
 	if !d.Known {
-		for _, k := range sortedProps(cf.Properties) {
+		for _, k := range slices.Sorted(maps.Keys(cf.Properties)) {
 			d.Props = append(d.Props, option{Label: k, Value: cf.Properties[k]})
 		}
 	}
@@ -445,19 +449,7 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		}
 	}
 	v.Title, v.Section, v.Data = cf.Name, "configurations", d
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	s.render(c, status, "configuration", v)
-}
-
-func sortedProps(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func (s *server) consoleConfigurationLive(c *gin.Context, v *view) {
@@ -473,19 +465,29 @@ func (s *server) consoleConfigurationLive(c *gin.Context, v *view) {
 	s.renderPart(c, http.StatusOK, "configuration-live", live)
 }
 
-func (s *server) consoleEditConfiguration(c *gin.Context, v *view) {
+// editable returns the configuration of the page and its type, or renders
+// why it cannot be edited.
+func (s *server) editable(c *gin.Context, v *view) (*forward.Admin, forward.Configuration, forward.Type, bool) {
 	fa, ok := s.consoleForward(c, v)
 	if !ok {
-		return
+		return nil, forward.Configuration{}, forward.Type{}, false
 	}
 	cf, err := fa.Configuration(c.Request.Context(), v.Org.ID, c.Param("id"))
 	if err != nil {
 		s.consoleFail(c, v, err)
-		return
+		return nil, forward.Configuration{}, forward.Type{}, false
 	}
 	t, known := fa.Types().Lookup(cf.Type)
 	if !known {
 		s.consoleRefuse(c, v, http.StatusConflict, fmt.Sprintf("This server cannot send to configurations of type %q: it cannot edit them either.", cf.Type))
+		return nil, forward.Configuration{}, forward.Type{}, false
+	}
+	return fa, cf, t, true
+}
+
+func (s *server) consoleEditConfiguration(c *gin.Context, v *view) {
+	fa, cf, t, ok := s.editable(c, v)
+	if !ok {
 		return
 	}
 	in := forward.ConfigurationInput{Name: cf.Name, ContactEmail: cf.ContactEmail, Type: cf.Type, Identifier: cf.Identifier, Properties: cf.Properties}
@@ -493,23 +495,12 @@ func (s *server) consoleEditConfiguration(c *gin.Context, v *view) {
 }
 
 func (s *server) consoleUpdateConfiguration(c *gin.Context, v *view) {
-	fa, ok := s.consoleForward(c, v)
+	fa, cf, t, ok := s.editable(c, v)
 	if !ok {
 		return
 	}
-	ctx, org, id := c.Request.Context(), v.Org.ID, c.Param("id")
-	cf, err := fa.Configuration(ctx, org, id)
-	if err != nil {
-		s.consoleFail(c, v, err)
-		return
-	}
-	t, known := fa.Types().Lookup(cf.Type)
-	if !known {
-		s.consoleRefuse(c, v, http.StatusConflict, fmt.Sprintf("This server cannot send to configurations of type %q: it cannot edit them either.", cf.Type))
-		return
-	}
 	in := configurationInput(c, t)
-	_, err = fa.UpdateConfiguration(ctx, org, id, in)
+	_, err := fa.UpdateConfiguration(c.Request.Context(), v.Org.ID, cf.ID, in)
 	if ps := problemsOf(err); ps != nil {
 		s.renderConfigurationForm(c, v, http.StatusBadRequest, fa, &cf, t, in, ps, nil)
 		return
@@ -518,7 +509,7 @@ func (s *server) consoleUpdateConfiguration(c *gin.Context, v *view) {
 		s.consoleFail(c, v, err)
 		return
 	}
-	redirectDone(c, "/orgs/"+org+"/configurations/"+id, "saved")
+	redirectDone(c, "/orgs/"+v.Org.ID+"/configurations/"+cf.ID, "saved")
 }
 
 // ---- the preview ----
@@ -559,7 +550,7 @@ func (s *server) consolePreview(c *gin.Context, v *view) {
 		s.consoleFail(c, v, err)
 		return
 	}
-	for _, k := range sortedHeaderNames(p.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
 		for _, val := range p.Headers[k] {
 			pv.Headers = append(pv.Headers, option{Label: k, Value: val})
 		}
@@ -569,15 +560,6 @@ func (s *server) consolePreview(c *gin.Context, v *view) {
 		return
 	}
 	s.renderConfigurationForm(c, v, http.StatusOK, fa, edit, t, in, nil, pv)
-}
-
-func sortedHeaderNames(h map[string][]string) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // ---- actions ----

@@ -73,9 +73,6 @@ func (s *server) showCredentials(c *gin.Context, v *view, status int, fields []*
 		d.Rows = append(d.Rows, r)
 	}
 	v.Title, v.Section, v.Data = "Credentials", "credentials", d
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	if created != nil {
 		c.Header("Cache-Control", "no-store")
 	}

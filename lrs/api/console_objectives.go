@@ -111,9 +111,6 @@ func (s *server) showObjectives(c *gin.Context, v *view, status int, in forward.
 	d := &objectivesPage{Rows: rows, Fields: objectiveFields(in)}
 	v.Title, v.Section, v.Data = "Objectives", "objectives", d
 	v.Problems = attachProblems(d.Fields, problems)
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	s.render(c, status, "objectives", v)
 }
 
@@ -195,9 +192,6 @@ func (s *server) showObjective(c *gin.Context, v *view, status int, in *forward.
 	}
 	v.Title, v.Section, v.Data = o.Name, "objectives", d
 	v.Problems = attachProblems(append(slices.Clone(d.Fields), d.Attach), problems)
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	s.render(c, status, "objective", v)
 }
 

@@ -126,9 +126,6 @@ func (s *server) showOrgs(c *gin.Context, v *view, status int, fields []*field) 
 		return
 	}
 	v.Title, v.Section, v.Data = "Organizations", "orgs", &orgsPage{Orgs: orgs, Fields: fields}
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	s.render(c, status, "orgs", v)
 }
 
@@ -227,9 +224,6 @@ func (s *server) showAccounts(c *gin.Context, v *view, status int, fields []*fie
 		}
 	}
 	v.Title, v.Section, v.Data = "Accounts", "accounts", d
-	if v.Notice == "" {
-		v.Notice = noticeOf(c)
-	}
 	if link != "" {
 		c.Header("Cache-Control", "no-store")
 	}
