@@ -106,7 +106,9 @@ type axeViolation struct {
 func (c *camera) shoot(name string) {
 	c.t.Helper()
 	start := time.Now()
-	defer func() { c.t.Logf("%s: photographed and checked in %v", name, time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		c.t.Logf("%s: photographed and checked in %v", name, time.Since(start).Round(time.Millisecond))
+	}()
 	csp, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`window.__csp || []`))
 	if err != nil {
 		c.t.Fatalf("%s: read the CSP violations: %v", name, err)
@@ -390,4 +392,3 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	opCam.shoot("accounts")
 	t.Logf("screenshots in %s", screenshotDir(t))
 }
-

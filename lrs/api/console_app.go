@@ -228,4 +228,3 @@ var consoleDone = map[string]string{
 	"already-there":   "It is attached already.",
 	"nothing-changed": "Nothing changed.",
 }
-
