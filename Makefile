@@ -32,6 +32,14 @@ $(XAPI_CLIENT): tools/xapi-client/package.json tools/xapi-client/package-lock.js
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 
+# axe-core (npm), the accessibility engine the browser tests run in each page.
+AXE := tools/axe/node_modules/.package-lock.json
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	npm ci --prefix tools/axe --no-audit --no-fund
+
+# The browser tests' screenshots of every main page (laptop and phone).
+SCREENSHOTS := $(CURDIR)/.artifacts/console
+
 # Test modules of their own (their dependencies stay out of the server's
 # go.mod): the storage engine comparison and the container files check.
 TOOL_MODULES := tools/enginebench tools/dockertest
@@ -40,13 +48,15 @@ TOOL_MODULES := tools/enginebench tools/dockertest
 # MongoDB ones against the test server; a real xAPI client library and a
 # real browser against the binary), the test modules under tools/, then a
 # brief fuzz of the parser.
-test: $(FERRETDB) $(XAPI_CLIENT) chromium
+test: $(FERRETDB) $(XAPI_CLIENT) $(AXE) chromium
 	$(GO) vet ./...
 	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	LRS_TEST_REQUIRE_NODE=1 LRS_TEST_REQUIRE_BROWSER=1 CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
+	@mkdir -p $(SCREENSHOTS) && echo "console screenshots: $(SCREENSHOTS)"
+	LRS_TEST_REQUIRE_NODE=1 LRS_TEST_REQUIRE_BROWSER=1 LRS_TEST_SCREENSHOTS=$(SCREENSHOTS) CGO_ENABLED=0 tools/with-ferretdb $(FERRETDB) $(GO) test -count=1 -timeout 30m ./...
 	@for m in $(TOOL_MODULES); do (cd $$m && CGO_ENABLED=0 $(GO) test -count=1 ./...) || exit 1; done
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzParseStatements$$' -fuzztime 20s ./schema
+	@echo "console screenshots: $(SCREENSHOTS)"
 
 bench:
 	$(GO) test -run '^$$' -bench . ./auth ./schema ./lrs/...

@@ -160,14 +160,19 @@ type StatusStore interface {
 }
 
 // AttemptLog keeps each configuration's delivery log: its newest
-// AttemptLogCap attempts (the oldest go first).
+// AttemptLogCap attempts (the oldest go first), and the counts of every
+// attempt per hour, kept however old (activity.go).
 type AttemptLog interface {
 	// AddAttempt appends a to its configuration's log, dropping the entries
-	// beyond the cap.
+	// beyond the cap, and adds it to the counts of its hour (CountAttempt).
 	AddAttempt(ctx context.Context, a Attempt) error
 	// ListAttempts returns at most limit entries of the configuration's
 	// log, newest first.
 	ListAttempts(ctx context.Context, org, configID string, limit int) ([]Attempt, error)
+	// AttemptCounts returns the configuration's counts of the hours from
+	// since's to until's (both included), oldest first; hours without an
+	// attempt are absent.
+	AttemptCounts(ctx context.Context, org, configID string, since, until time.Time) ([]HourCount, error)
 }
 
 // WatermarkStore keeps named times: the reconciler's, up to which every

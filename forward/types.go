@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // SinkKind is how a destination type takes results.
@@ -42,6 +43,17 @@ type Field struct {
 	// port) is refused unless the secrets are entered again, so that they
 	// never go to a host they were not entered for.
 	URL bool
+
+	// How the console asks for the field (fields_ui.go): none of these
+	// changes what is valid, which Check and the type's Validate decide.
+	Label   string    // a short name for people; default Name
+	Kind    FieldKind // the kind of input; default one line of text
+	Group   string    // fields of one Group are shown together under it
+	Example string    // a sample value, shown in the empty input
+	// When, if set, says the field applies only when another property
+	// has one of some values (basic authentication's key, a batch's size):
+	// the console hides it otherwise.
+	When *Condition
 }
 
 // FlagName is the CLI flag of the field.
@@ -70,6 +82,16 @@ type Type struct {
 	Validate func(props, secrets map[string]string) []string
 	// Factory builds the destination of a configuration.
 	Factory Factory
+
+	// Label names the type for people (the console); default Name.
+	Label string
+	// TestLabel names the test of a configuration for people ("Check
+	// readiness"); default "Test connection".
+	TestLabel string
+	// Preview, optional, renders what a configuration would send for a
+	// sample result, without sending anything (the console shows it live
+	// while the administrator edits a mapping): see Admin.Preview.
+	Preview func(c Configuration, secrets map[string]string, at time.Time) (Preview, error)
 }
 
 // Check returns every problem of a configuration's properties and secrets
@@ -182,6 +204,11 @@ func NewRegistry(types ...Type) (*Registry, error) {
 				errs = append(errs, fmt.Errorf("forward: type %q: field name %q is empty or repeated", name, f.Name))
 			}
 			fields[f.Name] = true
+		}
+		for _, f := range slices.Concat(t.Properties, t.Secrets) {
+			if err := f.checkUI(t); err != nil {
+				errs = append(errs, fmt.Errorf("forward: type %q: field %q: %w", name, f.Name, err))
+			}
 		}
 		if t.Target != "" && !slices.ContainsFunc(t.Properties, func(f Field) bool { return f.Name == t.Target }) {
 			errs = append(errs, fmt.Errorf("forward: type %q: target %q is not one of its properties", name, t.Target))

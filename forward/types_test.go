@@ -64,3 +64,32 @@ func TestTypeCheckFromTheFields(t *testing.T) {
 		t.Errorf("the type's own rule: %q", errs)
 	}
 }
+
+func TestRegistryChecksHowFieldsAreShown(t *testing.T) {
+	base := func(f forward.Field) forward.Type {
+		return forward.Type{Name: "a", Sink: forward.SinkAppend, Factory: nopFactory,
+			Properties: []forward.Field{{Name: "auth", Enum: []string{"basic", "oauth2"}}, f}}
+	}
+	if _, err := forward.NewRegistry(base(forward.Field{Name: "key", Kind: forward.KindMultiline,
+		When: &forward.Condition{Property: "auth", Values: []string{"", "basic"}}})); err != nil {
+		t.Errorf("a good field: %v", err)
+	}
+	for name, f := range map[string]forward.Field{
+		"unknown kind":      {Name: "x", Kind: "colour"},
+		"unknown property":  {Name: "x", When: &forward.Condition{Property: "mode", Values: []string{"a"}}},
+		"itself":            {Name: "x", When: &forward.Condition{Property: "x", Values: []string{"a"}}},
+		"no value":          {Name: "x", When: &forward.Condition{Property: "auth"}},
+		"value not in enum": {Name: "x", When: &forward.Condition{Property: "auth", Values: []string{"bearer"}}},
+	} {
+		if _, err := forward.NewRegistry(base(f)); err == nil {
+			t.Errorf("%s: registered", name)
+		}
+	}
+	c := &forward.Condition{Property: "auth", Values: []string{"", "basic"}}
+	if !c.Holds(nil) || !c.Holds(map[string]string{"auth": "basic"}) || c.Holds(map[string]string{"auth": "oauth2"}) {
+		t.Error("Condition.Holds")
+	}
+	if (*forward.Condition)(nil).Holds(map[string]string{"auth": "oauth2"}) != true {
+		t.Error("no condition: the field always applies")
+	}
+}

@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"operation", "outcome"}),
 	}
 	reg.MustRegister(m.statementsStored, m.storeOps)
-	for _, op := range []string{"insert_statements", "get_statements", "query_statements", "set_voided", "add_terms", "referrers", "ping"} {
+	for _, op := range []string{"insert_statements", "get_statements", "query_statements", "set_voided", "add_terms", "referrers", "ping", "add_statement_count"} {
 		for _, outcome := range []string{"ok", "error"} {
 			m.storeOps.WithLabelValues(op, outcome)
 		}

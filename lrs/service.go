@@ -80,6 +80,9 @@ type ServiceOptions struct {
 	// Observer learns of every statement stored (and repeated) before
 	// PostStatements returns (observer.go); nil for none.
 	Observer StatementObserver
+	// Counts keeps the statements stored per organization and day
+	// (counts.go); nil: they are not counted.
+	Counts StatementCountStore
 }
 
 // Clock hands out stored times and tracks the writes in flight, so that
@@ -111,6 +114,7 @@ type Service struct {
 
 	attachments AttachmentStore
 	observer    StatementObserver
+	counts      StatementCountStore
 }
 
 // NewService returns a Service over store.
@@ -141,6 +145,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 
 		attachments: opts.Attachments,
 		observer:    opts.Observer,
+		counts:      opts.Counts,
 	}
 }
 
@@ -308,6 +313,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	if s.metrics != nil {
 		s.metrics.statementsStored.Add(float64(inserted))
 	}
+	s.countStored(ctx, w.Org, stored, inserted) // counts.go
 
 	// Side effects, for new and repeated statements alike (idempotent).
 	// Statements stored earlier that target statements of this batch are

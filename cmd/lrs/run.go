@@ -137,6 +137,7 @@ func (a *app) doStart(ctx context.Context) error {
 	svc := lrs.NewService(st, lrs.ServiceOptions{
 		MaxLimit: cfg.MaxLimit, Metrics: metrics, Activities: st, Agents: st, Attachments: st, Clock: st.Clock(),
 		Observer: observer{fwd.observer()}, // deliveries and results are durable before a POST is answered
+		Counts:   st,                       // statements per day, for the console
 	})
 	fwd.statements.set(svc)
 	a.reconciler = startReconciler(st, svc, fwd.observer(), a.logger)

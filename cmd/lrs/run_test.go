@@ -27,6 +27,7 @@ import (
 type fakeStore struct {
 	lrs.Store
 	lrs.AttachmentStore
+	lrs.StatementCountStore
 	auth.AdminStore
 	*forwardtest.Memory
 	mu     sync.Mutex

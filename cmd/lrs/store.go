@@ -23,6 +23,7 @@ type store interface {
 	lrs.AgentStore
 	lrs.DocumentStore
 	lrs.AttachmentStore
+	lrs.StatementCountStore
 	auth.CredentialStore
 	auth.KeyStore
 	auth.AdminStore

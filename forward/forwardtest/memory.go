@@ -26,7 +26,8 @@ type Memory struct {
 	periods    map[periodKey]periodClaim
 	digest     map[[3]string]forward.PendingRejection
 	attemptCap int
-	results    memResults // results.go
+	results    memResults                                    // results.go
+	hours      map[[2]string]map[time.Time]forward.HourCount // activity.go
 }
 
 type periodKey struct {
@@ -498,6 +499,7 @@ func (m *Memory) AddAttempt(ctx context.Context, a forward.Attempt) error {
 		log = slices.Delete(log, 0, len(log)-keep)
 	}
 	m.attempts[k] = log
+	m.countAttempt(a)
 	return nil
 }
 

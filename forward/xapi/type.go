@@ -8,22 +8,28 @@ import (
 const TypeName = "xapi"
 
 var (
+	whenBasic  = &forward.Condition{Property: PropAuth, Values: []string{"", AuthBasic}}
+	whenOAuth2 = &forward.Condition{Property: PropAuth, Values: []string{AuthOAuth2}}
+
 	propertyFields = []forward.Field{
-		{Name: PropEndpoint, Required: true, URL: true, Description: "the LRS's base URL (…/xapi/) or its statements URL: an absolute http(s) URL"},
-		{Name: PropAuth, Enum: []string{AuthBasic, AuthOAuth2}, Default: AuthBasic,
+		{Name: PropEndpoint, Required: true, URL: true, Label: "Endpoint", Example: "https://lms.example.com/xapi/",
+			Description: "the LRS's base URL (…/xapi/) or its statements URL: an absolute http(s) URL"},
+		{Name: PropAuth, Enum: []string{AuthBasic, AuthOAuth2}, Default: AuthBasic, Label: "Authentication",
 			Description: "how the LRS is authenticated to: basic (key and secret) or oauth2 (client credentials)"},
-		{Name: PropVersion, Enum: []string{"1.0.3", "2.0.0"}, Default: "1.0.3",
+		{Name: PropVersion, Enum: []string{"1.0.3", "2.0.0"}, Default: "1.0.3", Label: "xAPI version",
 			Description: "the xAPI version sent (the other one when the LRS's About lists only that)"},
-		{Name: PropTokenURL, URL: true, Description: "the OAuth2 token endpoint (oauth2): an absolute http(s) URL"},
-		{Name: PropScope, Flag: "oauth-scope", Description: "the OAuth2 scope asked for (oauth2), e.g. xapi:write"},
-		{Name: PropClientAuth, Enum: []string{"body", "basic"}, Default: "body",
+		{Name: PropTokenURL, URL: true, Label: "Token URL", Group: "OAuth2", When: whenOAuth2, Example: "https://lms.example.com/oauth/token",
+			Description: "the OAuth2 token endpoint (oauth2): an absolute http(s) URL"},
+		{Name: PropScope, Flag: "oauth-scope", Label: "Scope", Group: "OAuth2", When: whenOAuth2, Example: "xapi:write",
+			Description: "the OAuth2 scope asked for (oauth2), e.g. xapi:write"},
+		{Name: PropClientAuth, Enum: []string{"body", "basic"}, Default: "body", Label: "Client authentication", Group: "OAuth2", When: whenOAuth2,
 			Description: "how the OAuth2 client authenticates to the token endpoint: in the body or with HTTP Basic"},
 	}
 	secretFields = []forward.Field{
-		{Name: SecretKey, AlsoProperty: true, Description: "the key (basic)"},
-		{Name: SecretSecret, Description: "the secret (basic)"},
-		{Name: SecretClientID, AlsoProperty: true, Description: "the OAuth2 client id (oauth2)"},
-		{Name: SecretClientSecret, Description: "the OAuth2 client secret (oauth2)"},
+		{Name: SecretKey, AlsoProperty: true, Label: "Key", Group: "Basic authentication", When: whenBasic, Description: "the key (basic)"},
+		{Name: SecretSecret, Label: "Secret", Group: "Basic authentication", When: whenBasic, Description: "the secret (basic)"},
+		{Name: SecretClientID, AlsoProperty: true, Label: "Client id", Group: "OAuth2", When: whenOAuth2, Description: "the OAuth2 client id (oauth2)"},
+		{Name: SecretClientSecret, Label: "Client secret", Group: "OAuth2", When: whenOAuth2, Description: "the OAuth2 client secret (oauth2)"},
 	}
 )
 
@@ -32,6 +38,7 @@ var (
 func Type(opts Options) forward.Type {
 	return forward.Type{
 		Name:        TypeName,
+		Label:       "xAPI (an LMS's LRS)",
 		Description: "another LRS's xAPI statements endpoint (an LMS's LRS), with HTTP Basic or OAuth2 client credentials",
 		Sink:        forward.SinkAppend,
 		Properties:  propertyFields,

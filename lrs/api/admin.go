@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
@@ -234,12 +235,27 @@ func (s *server) bindAdmin(c *gin.Context, dst any) bool {
 		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "the body is not the expected JSON object: %s", jsonProblem(err)))
 		return false
 	}
+	msgs, err := adminProblems(dst)
+	if err != nil {
+		s.failAdmin(c, err)
+		return false
+	}
+	if len(msgs) > 0 {
+		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "%s", strings.Join(msgs, "; ")))
+		return false
+	}
+	return true
+}
+
+// adminProblems returns every problem of a decoded request (its tags' and
+// its extraChecks), each naming its field: the one validation of the admin
+// API and of the console's forms.
+func adminProblems(dst any) ([]string, error) {
 	var msgs []string
 	if err := adminValidator().Struct(dst); err != nil {
 		var ves validator.ValidationErrors
 		if !errors.As(err, &ves) {
-			s.failAdmin(c, err)
-			return false
+			return nil, err
 		}
 		for _, fe := range ves {
 			msgs = append(msgs, fieldMessage(fe))
@@ -248,11 +264,7 @@ func (s *server) bindAdmin(c *gin.Context, dst any) bool {
 	if x, ok := dst.(interface{ extraChecks() []string }); ok { // rules beyond the tags
 		msgs = append(msgs, x.extraChecks()...)
 	}
-	if len(msgs) > 0 {
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "%s", strings.Join(msgs, "; ")))
-		return false
-	}
-	return true
+	return msgs, nil
 }
 
 func jsonProblem(err error) string {
@@ -395,17 +407,24 @@ func (s *server) createOrg(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	if req.ID == "" {
-		req.ID = uuid.NewString()
-	}
-	setTarget(c, req.ID)
-	o := auth.Organization{ID: req.ID, Name: req.Name, CreatedAt: s.admin.opts.Now().UTC().Truncate(time.Millisecond)}
-	if err := s.admin.opts.Store.CreateOrg(c.Request.Context(), o); err != nil {
+	o, err := s.newOrg(c, req)
+	if err != nil {
 		s.failAdmin(c, err)
 		return
 	}
 	c.Header("Location", AdminPrefix+"/orgs/"+o.ID)
 	c.JSON(http.StatusCreated, orgOut(o))
+}
+
+// newOrg creates an organization from a valid request (a random id when it
+// names none): the admin API and the console.
+func (s *server) newOrg(c *gin.Context, req orgCreateRequest) (auth.Organization, error) {
+	if req.ID == "" {
+		req.ID = uuid.NewString()
+	}
+	setTarget(c, req.ID)
+	o := auth.Organization{ID: req.ID, Name: req.Name, CreatedAt: s.admin.opts.Now().UTC().Truncate(time.Millisecond)}
+	return o, s.admin.opts.Store.CreateOrg(c.Request.Context(), o)
 }
 
 func (s *server) getOrg(c *gin.Context) {
@@ -496,22 +515,8 @@ func (s *server) createCredential(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	ctx, org := c.Request.Context(), c.Param("org")
-	if _, err := s.admin.opts.Store.GetOrg(ctx, org); err != nil {
-		s.failAdmin(c, err)
-		return
-	}
-	cred, secret, err := auth.NewCredential(org, req.Name, req.Scopes, nil)
+	cred, secret, err := s.newCredential(c, c.Param("org"), req)
 	if err != nil {
-		s.failAdmin(c, err)
-		return
-	}
-	cred.Authority = auth.DefaultAuthority(cred.Key, s.admin.opts.HomePage)
-	if req.ExpiresAt != nil {
-		cred.ExpiresAt = req.ExpiresAt.UTC().Truncate(time.Millisecond)
-	}
-	setTarget(c, cred.Key)
-	if err := s.admin.opts.Store.CreateCredential(ctx, cred); err != nil {
 		s.failAdmin(c, err)
 		return
 	}
@@ -520,6 +525,28 @@ func (s *server) createCredential(c *gin.Context) {
 	c.Header("Location", AdminPrefix+"/credentials/"+cred.Key)
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, out)
+}
+
+// newCredential creates a credential of org from a valid request and
+// returns it with its secret (the admin API and the console).
+func (s *server) newCredential(c *gin.Context, org string, req credentialCreateRequest) (auth.Credential, string, error) {
+	ctx := c.Request.Context()
+	if _, err := s.admin.opts.Store.GetOrg(ctx, org); err != nil {
+		return auth.Credential{}, "", err
+	}
+	cred, secret, err := auth.NewCredential(org, req.Name, req.Scopes, nil)
+	if err != nil {
+		return auth.Credential{}, "", err
+	}
+	cred.Authority = auth.DefaultAuthority(cred.Key, s.admin.opts.HomePage)
+	if req.ExpiresAt != nil {
+		cred.ExpiresAt = req.ExpiresAt.UTC().Truncate(time.Millisecond)
+	}
+	setTarget(c, cred.Key)
+	if err := s.admin.opts.Store.CreateCredential(ctx, cred); err != nil {
+		return auth.Credential{}, "", err
+	}
+	return cred, secret, nil
 }
 
 func (s *server) getCredential(c *gin.Context) {
@@ -553,14 +580,23 @@ func (s *server) revokeCredential(c *gin.Context) {
 }
 
 func (s *server) applyCredentialUpdate(c *gin.Context, u auth.CredentialUpdate) {
-	key := c.Param("key")
-	cred, err := s.admin.opts.Store.UpdateCredential(c.Request.Context(), key, u)
+	cred, err := s.changeCredential(c.Request.Context(), c.Param("key"), u)
 	if err != nil {
 		s.failAdmin(c, err)
 		return
 	}
-	s.forget(key)
 	c.JSON(http.StatusOK, credentialOut(cred))
+}
+
+// changeCredential applies u to the credential key, which this process
+// then stops trusting from its cache (the admin API and the console).
+func (s *server) changeCredential(ctx context.Context, key string, u auth.CredentialUpdate) (auth.Credential, error) {
+	cred, err := s.admin.opts.Store.UpdateCredential(ctx, key, u)
+	if err != nil {
+		return auth.Credential{}, err
+	}
+	s.forget(key)
+	return cred, nil
 }
 
 func (s *server) deleteCredential(c *gin.Context) {

@@ -176,19 +176,23 @@ func (s *server) adminGate(c *gin.Context) {
 			return
 		}
 	}
-	switch acc {
-	case accessOperator:
-		if !p.operator() {
-			s.refuse(c, "only operators may do this")
-			return
-		}
-	case accessOrg:
-		if org := c.Param("org"); !p.administers(org) {
-			s.refuse(c, fmt.Sprintf("your account administers organization %q, not %q", p.info.Account.Org, org))
-			return
-		}
+	if msg := p.refusal(acc, c.Param("org")); msg != "" {
+		s.refuse(c, msg)
+		return
 	}
 	c.Next()
+}
+
+// refusal says why p may not use a route of access acc with the :org org,
+// "" when p may (adminGate, and the console's pages).
+func (p adminPrincipal) refusal(acc access, org string) string {
+	switch {
+	case acc == accessOperator && !p.operator():
+		return "only operators may do this"
+	case acc == accessOrg && !p.administers(org):
+		return fmt.Sprintf("your account administers organization %q, not %q", p.info.Account.Org, org)
+	}
+	return ""
 }
 
 func unsafeMethod(m string) bool {
@@ -536,17 +540,26 @@ func (s *server) failIdentity(c *gin.Context, err error) {
 
 // checkRoleOrg checks that an org_admin's organization exists.
 func (s *server) checkRoleOrg(c *gin.Context, role auth.Role, org string) bool {
-	if role != auth.RoleOrgAdmin {
-		return true
-	}
-	if _, err := s.admin.opts.Store.GetOrg(c.Request.Context(), org); err != nil {
-		if errors.Is(err, auth.ErrOrgNotFound) {
-			err = lrs.Errorf(lrs.EINVALID, "org: no organization %q", org)
-		}
+	if err := s.roleOrgExists(c.Request.Context(), role, org); err != nil {
 		s.failAdmin(c, err)
 		return false
 	}
 	return true
+}
+
+// roleOrgExists returns an EINVALID error naming org when an org_admin's
+// organization does not exist.
+func (s *server) roleOrgExists(ctx context.Context, role auth.Role, org string) error {
+	if role != auth.RoleOrgAdmin {
+		return nil
+	}
+	if _, err := s.admin.opts.Store.GetOrg(ctx, org); err != nil {
+		if errors.Is(err, auth.ErrOrgNotFound) {
+			err = lrs.Errorf(lrs.EINVALID, "org: no organization %q", org)
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *server) listAccounts(c *gin.Context) {
@@ -603,11 +616,23 @@ func (s *server) updateAccount(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	ctx, id := c.Request.Context(), c.Param("id")
-	cur, err := s.admin.identity.id.Account(ctx, id)
+	a, err := s.changeAccount(c, c.Param("id"), req)
 	if err != nil {
 		s.failIdentity(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, accountOut(a))
+}
+
+// changeAccount applies a valid request to the account id (the admin API
+// and the console): an org_admin needs an existing organization, an
+// operator has none, and no one disables their own account or changes its
+// role.
+func (s *server) changeAccount(c *gin.Context, id string, req accountUpdateRequest) (auth.Account, error) {
+	ctx := c.Request.Context()
+	cur, err := s.admin.identity.id.Account(ctx, id)
+	if err != nil {
+		return auth.Account{}, err
 	}
 	ch := auth.AccountChange{Name: req.Name, Org: req.Org, Password: req.Password, Disabled: req.Disabled}
 	role, org := cur.Role, cur.Org
@@ -618,26 +643,19 @@ func (s *server) updateAccount(c *gin.Context) {
 	if req.Org != nil {
 		org = *req.Org
 	}
+	p := adminPrincipalOf(c)
 	switch {
 	case role == auth.RoleOrgAdmin && org == "":
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "org: is required for an org_admin"))
-		return
+		return auth.Account{}, lrs.Errorf(lrs.EINVALID, "org: is required for an org_admin")
 	case role == auth.RoleOperator && req.Org != nil && *req.Org != "":
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "org: an operator has no organization"))
-		return
-	case self(c) && (role != cur.Role || req.Disabled != nil && *req.Disabled):
-		s.failAdmin(c, lrs.Errorf(lrs.ECONFLICT, "you cannot disable your own account or change its role: ask another operator"))
-		return
+		return auth.Account{}, lrs.Errorf(lrs.EINVALID, "org: an operator has no organization")
+	case p.session != "" && p.info.Account.ID == id && (role != cur.Role || req.Disabled != nil && *req.Disabled):
+		return auth.Account{}, lrs.Errorf(lrs.ECONFLICT, "you cannot disable your own account or change its role: ask another operator")
 	}
-	if !s.checkRoleOrg(c, role, org) {
-		return
+	if err := s.roleOrgExists(ctx, role, org); err != nil {
+		return auth.Account{}, err
 	}
-	a, err := s.admin.identity.id.UpdateAccount(ctx, id, ch)
-	if err != nil {
-		s.failIdentity(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, accountOut(a))
+	return s.admin.identity.id.UpdateAccount(ctx, id, ch)
 }
 
 func (s *server) deleteAccount(c *gin.Context) {
@@ -710,25 +728,34 @@ func (s *server) createInvitation(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
+	out, err := s.invite(c, req)
+	if err != nil {
+		s.failIdentity(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, out)
+}
+
+// invite creates and mails an invitation from a valid request (the admin
+// API and the console); the answer carries the link when no mail was sent.
+func (s *server) invite(c *gin.Context, req invitationCreateRequest) (invitationJSON, error) {
 	ctx, st := c.Request.Context(), s.admin.identity
 	setTarget(c, strings.ToLower(req.Email))
 	role := auth.Role(req.Role)
-	if !s.checkRoleOrg(c, role, req.Org) {
-		return
+	if err := s.roleOrgExists(ctx, role, req.Org); err != nil {
+		return invitationJSON{}, err
 	}
 	switch _, err := st.id.AccountByEmail(ctx, req.Email); {
 	case err == nil:
-		s.failIdentity(c, auth.ErrEmailTaken)
-		return
+		return invitationJSON{}, auth.ErrEmailTaken
 	case !errors.Is(err, auth.ErrAccountNotFound):
-		s.failIdentity(c, err)
-		return
+		return invitationJSON{}, err
 	}
 	token, t, err := st.id.Invite(ctx, auth.NewAccount{Email: req.Email, Name: req.Name, Role: role, Org: req.Org},
 		adminPrincipalOf(c).who())
 	if err != nil {
-		s.failIdentity(c, err)
-		return
+		return invitationJSON{}, err
 	}
 	link := st.publicURL + consolePath + "/accept?token=" + url.QueryEscape(token)
 	out := invitationOut(t)
@@ -744,8 +771,7 @@ func (s *server) createInvitation(c *gin.Context) {
 	if !sent {
 		out.AcceptURL = link
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, out)
+	return out, nil
 }
 
 func (s *server) deleteInvitation(c *gin.Context) {
@@ -864,16 +890,22 @@ func (s *server) confirmReset(c *gin.Context) {
 // credentials.
 func (s *server) inCredentialOrg(h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		cred, err := s.admin.opts.Store.GetCredential(c.Request.Context(), c.Param("key"))
-		if err == nil && cred.Org != c.Param("org") {
-			err = auth.ErrNotFound
-		}
-		if err != nil {
+		if _, err := s.orgCredential(c.Request.Context(), c.Param("org"), c.Param("key")); err != nil {
 			s.failAdmin(c, err)
 			return
 		}
 		h(c)
 	}
+}
+
+// orgCredential returns the credential key if it belongs to org, else
+// auth.ErrNotFound.
+func (s *server) orgCredential(ctx context.Context, org, key string) (auth.Credential, error) {
+	cred, err := s.admin.opts.Store.GetCredential(ctx, key)
+	if err == nil && cred.Org != org {
+		err = auth.ErrNotFound
+	}
+	return cred, err
 }
 
 // routesIdentity adds the account and session routes.

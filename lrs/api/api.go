@@ -85,6 +85,9 @@ type server struct {
 	metrics  *httpMetrics
 	guard    *authGuard
 	admin    *adminState // nil: no admin API
+	// consoleRoutes are the console's pages and the rule of each
+	// (console_app.go).
+	consoleRoutes []consoleRoute
 	// tokenRequests counts token requests by outcome (nil: not counted).
 	tokenRequests *prometheus.CounterVec
 }

@@ -14,20 +14,21 @@ import (
 	"github.com/lrs-project/lrs/auth"
 )
 
-// The console's first pages, served by lrs itself and rendered on the
-// server (no script at all, so the Content-Security-Policy allows none):
-// sign-in (password, and the OpenID Connect providers), the landing page
-// that says who is signed in, sign-out, and the pages the invitation and
-// password reset mails link to. They are built on the admin API's own
-// functions (passwordSignIn, beginSession, the Identity) and add no rule
-// of their own: what a page shows, the admin API would answer.
+// The console's pages before and around signing in, served by lrs itself
+// and rendered on the server (no script at all, so their
+// Content-Security-Policy allows none): sign-in (password, and the OpenID
+// Connect providers), sign-out, and the pages the invitation and password
+// reset mails link to. They are built on the admin API's own functions
+// (passwordSignIn, beginSession, the Identity) and add no rule of their
+// own: what a page shows, the admin API would answer. The pages of
+// signed-in accounts are console_app.go's.
 
 const consolePath = "/console"
 
 //go:embed console
 var consoleFS embed.FS
 
-var consolePages = template.Must(template.ParseFS(consoleFS, "console/pages.html"))
+var consolePages = template.Must(template.New("console").Funcs(consoleFuncs).ParseFS(consoleFS, "console/*.html"))
 
 // consoleCSP allows the console's own style sheet and forms, nothing else:
 // no script, no frame, no other origin.
@@ -52,13 +53,24 @@ const maxConsoleForm = 64 << 10
 
 func (s *server) routesConsole(e *gin.Engine) {
 	css, _ := consoleFS.ReadFile("console/console.css")
+	js, _ := consoleFS.ReadFile("console/console.js")
 	g := e.Group(consolePath, consoleHeaders)
 	g.GET("", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, consolePath+"/") })
-	g.GET("/", s.consoleHome)
+	s.cpage(g, "GET", "/", "GET /session", "", s.consoleHome) // console_operators.go
 	g.GET("/assets/console.css", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", css)
 	})
+	g.GET("/assets/console.js", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "text/javascript; charset=utf-8", js)
+	})
+	// The pages of signed-in accounts (console_app.go).
+	s.routesConsoleOrgs(g)
+	s.routesConsoleConfigurations(g)
+	s.routesConsoleObjectives(g)
+	s.routesConsoleCredentials(g)
+	s.routesConsoleStatements(g)
 	g.GET("/login", s.consoleLogin)
 	g.POST("/login", s.audited("session.create", s.consoleLoginPost))
 	g.POST("/logout", s.audited("session.delete", s.consoleLogout(false)))
@@ -76,12 +88,6 @@ type pageData struct {
 	// login
 	Email     string
 	Providers []string
-	// home
-	Account auth.Account
-	OrgName string
-	CSRF    string
-	Method  string
-	Until   string
 	// password pages
 	Action, Token, Button, Name string
 	AskName                     bool
@@ -178,24 +184,6 @@ func (s *server) consoleSession(c *gin.Context) (auth.SessionInfo, string, bool)
 		return auth.SessionInfo{}, "", false
 	}
 	return info, session, true
-}
-
-func (s *server) consoleHome(c *gin.Context) {
-	info, session, ok := s.consoleSession(c)
-	if !ok {
-		return
-	}
-	a := info.Account
-	d := pageData{Title: "Console", Who: a.Email, Account: a, CSRF: s.admin.identity.id.CSRFToken(session),
-		Method: map[string]string{"oidc": "with single sign-on", "password": "with a password"}[info.Session.Method],
-		Until:  info.Session.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")}
-	if a.Role == auth.RoleOrgAdmin {
-		d.OrgName = a.Org
-		if o, err := s.admin.opts.Store.GetOrg(c.Request.Context(), a.Org); err == nil {
-			d.OrgName = o.Name
-		}
-	}
-	s.page(c, http.StatusOK, "home", d)
 }
 
 func (s *server) consoleLogout(everywhere bool) gin.HandlerFunc {

@@ -721,7 +721,7 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	err := coll.FindOne(ctx, idRange(prefix), options.FindOne().
 		SetSort(bson.D{{Key: "_id", Value: -1}}).SetSkip(int64(d.attemptsKept())).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&cut)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil
+		return d.countAttemptErr(ctx, a)
 	}
 	if err != nil {
 		return fwdErr("add attempt", err)
@@ -729,7 +729,7 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: prefix + "\x00"}, {Key: "$lte", Value: cut.Key}}}}); err != nil {
 		return fwdErr("add attempt", err)
 	}
-	return nil
+	return d.countAttemptErr(ctx, a)
 }
 
 // fwdMinMs offsets attempt times so that every one is a non-negative number

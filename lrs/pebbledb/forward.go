@@ -1109,6 +1109,9 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 			return fwdErr("add attempt", err)
 		}
 	}
+	if err := d.countAttempt(a); err != nil { // counts.go
+		return fwdErr("add attempt", err)
+	}
 	return nil
 }
 

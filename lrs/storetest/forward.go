@@ -45,6 +45,7 @@ func RunForward(t *testing.T, open func(t *testing.T) ForwardStore) {
 	o.leaf(t, "Counts", testFwdCounts)
 	o.leaf(t, "Status", testFwdStatus)
 	o.leaf(t, "Attempts", testFwdAttempts)
+	o.leaf(t, "AttemptCounts", testFwdAttemptCounts) // counts.go
 	o.leaf(t, "Watermark", testFwdWatermark)
 	o.leaf(t, "Periods", testFwdPeriods)
 	o.leaf(t, "ConcurrentPeriodClaims", testFwdConcurrentPeriods)

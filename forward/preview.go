@@ -1,0 +1,82 @@
+package forward
+
+import (
+	"context"
+	"errors"
+)
+
+// Preview returns what the configuration in would send for a sample
+// result, without storing or sending anything: the console shows it while
+// the administrator edits. id is the configuration in replaces ("" for a
+// new one), whose stored secrets stand in for in's when in has none.
+// ErrInvalid lists every problem a save would (nothing is rendered then),
+// ErrConflict says the type has no preview, ErrNotFound. The preview holds
+// no secret.
+func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInput) (Preview, error) {
+	c := Configuration{ID: id, Org: org}
+	var kept map[string]string
+	var old *Configuration
+	if id != "" {
+		stored, err := a.Configuration(ctx, org, id)
+		if err != nil {
+			return Preview{}, err
+		}
+		c, old = stored, &stored
+		if a.opts.Sealer != nil {
+			if s, err := a.opts.Sealer.OpenConfiguration(stored); err == nil {
+				kept = s
+			}
+		}
+	}
+	if errs := a.CheckConfiguration(ctx, in, old, kept); len(errs) > 0 {
+		return Preview{}, invalid(errs)
+	}
+	t, _ := a.types.Lookup(in.Type) // known: checked
+	if t.Preview == nil {
+		return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview", in.Type)
+	}
+	secrets := in.Secrets
+	if secrets == nil {
+		secrets = kept
+	}
+	if c.ID == "" {
+		c.ID = "preview"
+	}
+	c.Name, c.ContactEmail, c.Type, c.Identifier, c.Properties = in.Name, in.ContactEmail, in.Type, in.Identifier, in.Properties
+	if c.Identifier == "" {
+		c.Identifier = IdentifierMbox
+	}
+	redact := secretRedactor(secrets)
+	p, err := t.Preview(c, secrets, a.now())
+	if err != nil {
+		var ae *AdminError
+		if errors.As(err, &ae) {
+			return Preview{}, err
+		}
+		return Preview{}, invalid([]string{redact.Redact(err.Error())})
+	}
+	p.Method, p.URL, p.Body, p.FileName = redact.Redact(p.Method), redact.Redact(p.URL), redact.Redact(p.Body), redact.Redact(p.FileName)
+	for k, vs := range p.Headers {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = redact.Redact(v)
+		}
+		p.Headers[k] = out
+	}
+	for i, n := range p.Notes {
+		p.Notes[i] = redact.Redact(n)
+	}
+	return p, nil
+}
+
+// secretRedactor removes the values of secrets from text (values shorter
+// than 4 characters are left: they would blank out ordinary text).
+func secretRedactor(secrets map[string]string) *Redactor {
+	var values []string
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			values = append(values, v)
+		}
+	}
+	return NewRedactor(values...)
+}
