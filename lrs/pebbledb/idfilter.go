@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 )
 
 // The conflict check of an insert asks whether a record with a client's

@@ -10,7 +10,9 @@ import (
 // Key layout of statements (layout 2; layout 1 is migrated on open, see
 // migrate.go):
 //
-//	S<org><id>                       -> record value (see encodeRecord)
+//	S<org><id>                       -> record value (see encodeRecord), in
+//	                                    blob files: the only key span
+//	                                    starting with S (statementRecords)
 //	P<term hash><stored BE ms><id>   -> empty, one posting per term
 //	R<org><target id><id>            -> empty, for Referrers
 //	meta/statements                  -> "2", the layout of the keys above

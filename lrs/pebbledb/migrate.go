@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 )
 
 // Layout 1 of the statement keys (before layout 2, see keys.go):
