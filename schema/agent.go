@@ -62,7 +62,7 @@ func AgentKey(raw []byte, v Version) (string, error) {
 		return "", errorf("$", "wrong-type", "an Agent or Group must be a JSON object")
 	}
 	c := &checker{v: v}
-	c.actor("$", m, true)
+	c.actor(root("$"), m, true)
 	if c.err != nil {
 		return "", c.err
 	}
@@ -88,7 +88,7 @@ func ParseAgent(raw []byte, v Version) (string, error) {
 		return "", errorf("$.objectType", "object-type", "must be \"Agent\"")
 	}
 	c := &checker{v: v}
-	c.actor("$", m, false)
+	c.actor(root("$"), m, false)
 	if c.err != nil {
 		return "", c.err
 	}

@@ -44,17 +44,21 @@ const maxDepth = 64
 
 // childPath appends an object key to a JSON path.
 func childPath(path, key string) string {
-	simple := key != ""
-	for _, r := range key {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			simple = false
-			break
-		}
-	}
-	if simple {
+	if simpleKey(key) {
 		return path + "." + key
 	}
 	return path + "[" + strconv.Quote(key) + "]"
+}
+
+// simpleKey reports whether a key is written after a dot in a JSON path
+// (otherwise it is quoted in brackets).
+func simpleKey(key string) bool {
+	for _, r := range key {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return key != ""
 }
 
 func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
@@ -123,7 +127,7 @@ func ParseStatement(body []byte, v Version) (*Statement, error) {
 // activities as arrays, timestamps in UTC (2.0).
 func newStatement(m map[string]any, path string, v Version) (*Statement, error) {
 	c := &checker{v: v}
-	c.statement(path, m, false)
+	c.statement(root(path), m, false)
 	if c.err != nil {
 		return nil, c.err
 	}
