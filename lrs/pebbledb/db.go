@@ -8,7 +8,6 @@ package pebbledb
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -328,11 +327,18 @@ func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
 	return out, nil
 }
 
-// setSorted adds keys to b in key order: the memtable's skiplist inserts
-// of neighbouring keys reuse each other's search path.
-func setSorted(b *cpebble.Batch, keys []kv) error {
+// setSorted adds keys and the keys of sorted (which are in key order) to b
+// in key order: the memtable's skiplist inserts of neighbouring keys reuse
+// each other's search path.
+func setSorted(b *cpebble.Batch, keys, sorted []kv) error {
 	slices.SortFunc(keys, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
-	for _, e := range keys {
+	for len(keys) > 0 || len(sorted) > 0 {
+		var e kv
+		if len(sorted) == 0 || len(keys) > 0 && bytes.Compare(keys[0].k, sorted[0].k) < 0 {
+			e, keys = keys[0], keys[1:]
+		} else {
+			e, sorted = sorted[0], sorted[1:]
+		}
 		if err := b.Set(e.k, e.v, nil); err != nil {
 			return err
 		}
@@ -371,15 +377,26 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	defer d.release(keys)
 	b := d.db.NewBatch()
 	defer b.Close()
-	kvs := make([]kv, 0, len(recs)*16)
+	kvs := make([]kv, 0, len(recs)*8)
+	rs := make([]*record, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		rec := record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
-		if kvs, err = recordKeys(kvs, org, ids[i], &rec); err != nil {
-			return fmt.Errorf("pebble: insert statements: %w", err)
+		rs[i] = &record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
+		kvs = append(kvs, kv{recordKey(org, ids[i]), encodeRecord(rs[i])})
+		if t, ok := parseID(r.RefTarget); ok {
+			kvs = append(kvs, kv{k: refKey(org, t, ids[i])})
 		}
 	}
-	if err := setSorted(b, kvs); err != nil {
+	prefixes := make(map[string][]byte, len(recs)*4) // a batch's statements share many terms
+	postings := batchPostings(make([]kv, 0, len(recs)*8), rs, ids, func(t string) []byte {
+		p, ok := prefixes[t]
+		if !ok {
+			p = termPrefix(org, t)
+			prefixes[t] = p
+		}
+		return p
+	})
+	if err := setSorted(b, kvs, postings); err != nil {
 		return fmt.Errorf("pebble: insert statements: %w", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
@@ -555,18 +572,21 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	if !q.Until.IsZero() {
 		hi = appendMs(bytes.Clone(prefix), floorMs(q.Until)+1)
 	}
+	// The cursor bounds the scan at its stored time; the ids of that time
+	// are filtered against its id (see run: they interleave across keys).
+	var cid []byte
+	var cursorMs int64
 	if c := q.After; c != nil {
-		cid, err := cursorID(c.ID)
-		if err != nil {
+		var err error
+		if cid, err = cursorID(c.ID); err != nil {
 			return nil, err
 		}
-		k := append(appendMs(bytes.Clone(prefix), floorMs(c.Stored)), cid...)
+		cursorMs = floorMs(c.Stored)
 		if q.Ascending {
-			k = append(k, 0) // strictly after
-			if bytes.Compare(k, lo) > 0 {
+			if k := appendMs(bytes.Clone(prefix), cursorMs); bytes.Compare(k, lo) > 0 {
 				lo = k
 			}
-		} else if bytes.Compare(k, hi) < 0 {
+		} else if k := appendMs(bytes.Clone(prefix), cursorMs+1); bytes.Compare(k, hi) < 0 {
 			hi = k
 		}
 	}
@@ -579,30 +599,49 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	}
 	defer it.Close()
 	out := make([]lrs.StatementRecord, 0, min(q.Limit, 128))
+	// emit checks the ids of one run (stored at ms) against their records.
+	emit := func(ids [][idLen]byte, ms int64) error {
+		for _, id := range ids {
+			if len(out) >= q.Limit {
+				return nil
+			}
+			if q.After != nil && ms == cursorMs {
+				if c := bytes.Compare(id[:], cid); q.Ascending && c <= 0 || !q.Ascending && c >= 0 {
+					continue
+				}
+			}
+			r, found, err := d.getRecord(org, id)
+			if err != nil {
+				return fmt.Errorf("pebble: query statements: read %s: %w", formatID(id[:]), err)
+			}
+			if found && r.storedMs == ms && !r.voided && hasAll(r.terms, want) {
+				out = append(out, toLRS(formatID(id[:]), r))
+			}
+		}
+		return nil
+	}
 	var ok bool
 	if q.Ascending {
 		ok = it.First()
 	} else {
 		ok = it.Last()
 	}
+	var cur run
 	for n := 0; ok && len(out) < q.Limit; n++ {
 		if n%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("pebble: query statements: %w", err)
 			}
 		}
-		k := it.Key()
-		if len(k) != postingLen {
-			return nil, fmt.Errorf("pebble: query statements: bad posting key %q", k)
-		}
-		ms := int64(binary.BigEndian.Uint64(k[1+hashLen:]) ^ (1 << 63))
-		id := [idLen]byte(k[postingLen-idLen:])
-		r, found, err := d.getRecord(org, id)
+		added, err := cur.add(it.Key(), it.Value())
 		if err != nil {
-			return nil, fmt.Errorf("pebble: query statements: read %s: %w", formatID(id[:]), err)
+			return nil, fmt.Errorf("pebble: query statements: posting %q: %w", it.Key(), err)
 		}
-		if found && r.storedMs == ms && !r.voided && hasAll(r.terms, want) {
-			out = append(out, toLRS(formatID(id[:]), r))
+		if !added { // the key starts the next run: this one is complete
+			if err := emit(cur.take(q.Ascending), cur.ms()); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if q.Ascending {
 			ok = it.Next()
@@ -612,6 +651,11 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("pebble: query statements: %w", err)
+	}
+	if len(out) < q.Limit && !cur.taken && len(cur.ids) > 0 {
+		if err := emit(cur.take(q.Ascending), cur.ms()); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -654,7 +698,17 @@ func (d *DB) update(ctx context.Context, op, org, id string, fn func(r *record) 
 		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 	}
 	for _, t := range newTerms {
-		if err := b.Set(postingKey(termPrefix(org, t), r.storedMs, b16), nil, nil); err != nil {
+		// A posting key of this id under the term's hash lists the id
+		// already (two terms may share a hash), and must keep its value.
+		k := postingKey(termPrefix(org, t), r.storedMs, b16)
+		exists, err := d.get(k, nil)
+		if err != nil {
+			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
+		}
+		if exists {
+			continue
+		}
+		if err := b.Set(k, nil, nil); err != nil {
 			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 		}
 	}

@@ -7,15 +7,18 @@ import (
 	"time"
 )
 
-// Key layout of statements (layout 2; layout 1 is migrated on open, see
-// migrate.go):
+// Key layout of statements (layout 3; layout 1 is migrated on open, and
+// layout 2 is layout 3 without postings of several ids, see migrate.go):
 //
 //	S<org><id>                       -> record value (see encodeRecord), in
 //	                                    blob files: the only key span
 //	                                    starting with S (statementRecords)
-//	P<term hash><stored BE ms><id>   -> empty, one posting per term
+//	P<term hash><stored BE ms><id>   -> more ids (16 bytes each, ascending)
+//	                                    under that hash and time, or empty:
+//	                                    one posting per term hash of a
+//	                                    batch (postings.go)
 //	R<org><target id><id>            -> empty, for Referrers
-//	meta/statements                  -> "2", the layout of the keys above
+//	meta/statements                  -> "3", the layout of the keys above
 //
 // and of the rest:
 //
@@ -142,7 +145,7 @@ func refKey(org string, target, id [idLen]byte) []byte {
 
 var layoutKey = []byte("meta/statements")
 
-const layout = "2"
+const layout = "3"
 
 var credPrefix = []byte("c/")
 

@@ -242,7 +242,7 @@ func TestOpenMigratesLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "migrated the stored statements to key layout 2") || !strings.Contains(logs.String(), "statements=60") {
+	if !strings.Contains(logs.String(), "migrated the stored statements to key layout "+layout) || !strings.Contains(logs.String(), "statements=60") {
 		t.Errorf("no migration log line:\n%s", logs.String())
 	}
 	checkFixture(t, db)
@@ -465,6 +465,14 @@ func TestOpenUpgradesPebble1Store(t *testing.T) {
 			}
 			if v := db.db.FormatMajorVersion(); v != storeFormat {
 				t.Errorf("format major version %s, want %s", v, storeFormat)
+			}
+			if _, err := db.get(layoutKey, func(v []byte) error {
+				if string(v) != layout {
+					t.Errorf("key layout %q, want %q", v, layout)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 			checkFixture(t, db)
 			if err := db.Close(); err != nil {
