@@ -78,6 +78,7 @@ func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statem
 		if err != nil {
 			return nil, false, err
 		}
+		st.size = len(body)
 		return []*Statement{st}, false, nil
 	case []any:
 		if maxStatements > 0 && len(t) > maxStatements {
@@ -96,6 +97,7 @@ func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statem
 			if err != nil {
 				return nil, true, err
 			}
+			st.size = len(body) / len(t)
 			if id := st.ID(); id != "" {
 				if j, dup := seen[id]; dup {
 					return nil, true, errorf(p+".id", "duplicate-id", "statement id %s is also used by statement %d of the batch", id, j)
@@ -120,7 +122,12 @@ func ParseStatement(body []byte, v Version) (*Statement, error) {
 	if !ok {
 		return nil, errorf("$", "wrong-type", "a statement must be a JSON object")
 	}
-	return newStatement(m, "$", v)
+	st, err := newStatement(m, "$", v)
+	if err != nil {
+		return nil, err
+	}
+	st.size = len(body)
+	return st, nil
 }
 
 // newStatement validates m and normalizes it: ids lower-cased, context

@@ -10,6 +10,9 @@ import (
 // Statement is a parsed, validated statement.
 type Statement struct {
 	m map[string]any
+	// size is about the length of the statement's JSON as received, so
+	// that encoding it allocates its buffer once.
+	size int
 }
 
 // StoredLayout is the layout of the stored property and of timestamps the
@@ -115,11 +118,17 @@ func (s *Statement) Attachments() []Attachment {
 }
 
 // Clone returns a deep copy of the statement.
-func (s *Statement) Clone() *Statement { return &Statement{m: deepCopy(s.m).(map[string]any)} }
+func (s *Statement) Clone() *Statement {
+	return &Statement{m: deepCopy(s.m).(map[string]any), size: s.size}
+}
 
 // MarshalJSON returns the statement's JSON (object keys sorted, no HTML
 // escaping).
-func (s *Statement) MarshalJSON() ([]byte, error) { return encodeTree(s.m) }
+func (s *Statement) MarshalJSON() ([]byte, error) {
+	// What the LRS adds (id, stored, timestamp, authority, version) is
+	// a few hundred bytes.
+	return appendValue(make([]byte, 0, max(1024, s.size+512)), s.m)
+}
 
 // Tree returns the statement as a decoded JSON tree. Callers must not
 // modify it.
