@@ -491,27 +491,45 @@ func statementVersion(v schema.Version) string {
 	return "2.0.0"
 }
 
-// ownTerms computes the index terms of a statement from its own content.
+// ownTerms computes the index terms of a statement from its own content,
+// sorted and distinct. The terms are written into one string and sliced
+// from it: a statement has a dozen, each a prefix and an IRI.
 func ownTerms(st *schema.Statement) []string {
 	r := st.Refs()
-	t := make([]string, 0, 4+len(r.Agents)+len(r.RelatedAgents)+len(r.RelatedActivities))
-	t = append(t, TermAll, termVerb+r.Verb)
+	type term struct{ prefix, value string }
+	var buf [24]term
+	t := append(buf[:0], term{TermAll, ""}, term{termVerb, r.Verb})
 	for _, a := range r.Agents {
-		t = append(t, termAgent+a)
+		t = append(t, term{termAgent, a})
 	}
 	for _, a := range r.RelatedAgents {
-		t = append(t, termRelatedAgent+a)
+		t = append(t, term{termRelatedAgent, a})
 	}
 	if r.Activity != "" {
-		t = append(t, termActivity+r.Activity)
+		t = append(t, term{termActivity, r.Activity})
 	}
 	for _, a := range r.RelatedActivities {
-		t = append(t, termRelatedActivity+a)
+		t = append(t, term{termRelatedActivity, a})
 	}
 	if r.Registration != "" {
-		t = append(t, termRegistration+r.Registration)
+		t = append(t, term{termRegistration, r.Registration})
 	}
-	return union(t, nil)
+	n := 0
+	for _, x := range t {
+		n += len(x.prefix) + len(x.value)
+	}
+	b := make([]byte, 0, n)
+	for _, x := range t {
+		b = append(append(b, x.prefix...), x.value...)
+	}
+	all := string(b)
+	out := make([]string, len(t))
+	for i, x := range t {
+		l := len(x.prefix) + len(x.value)
+		out[i], all = all[:l], all[l:]
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // union returns the sorted, deduplicated union of a and b.

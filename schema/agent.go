@@ -26,14 +26,13 @@ func ifiKey(m map[string]any) string {
 	return ""
 }
 
-// agentKeys returns the IFI keys an agent filter matches for an Agent or
-// Group value: its own, and those of a group's members.
-func agentKeys(v any) []string {
+// appendAgentKeys appends the IFI keys an agent filter matches for an
+// Agent or Group value: its own, and those of a group's members.
+func appendAgentKeys(keys []string, v any) []string {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil
+		return keys
 	}
-	var keys []string
 	if k := ifiKey(m); k != "" {
 		keys = append(keys, k)
 	}

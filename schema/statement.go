@@ -157,13 +157,9 @@ type Refs struct {
 
 // Refs returns the index references of the statement.
 func (s *Statement) Refs() Refs {
-	var r Refs
+	r := Refs{RelatedAgents: make([]string, 0, 4), RelatedActivities: make([]string, 0, 6)}
 	r.Verb = s.VerbID()
-	add := func(list *[]string, agent any) {
-		for _, k := range agentKeys(agent) {
-			*list = append(*list, k)
-		}
-	}
+	add := func(list *[]string, agent any) { *list = appendAgentKeys(*list, agent) }
 	add(&r.Agents, s.m["actor"])
 	obj, _ := s.m["object"].(map[string]any)
 	ot, _ := obj["objectType"].(string)
