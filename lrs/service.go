@@ -272,11 +272,14 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
 	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
+	// The authority is decoded once, and shared by the batch's statements.
+	authority, err := schema.ParseAuthority(w.Authority)
+	if err != nil {
+		return nil, fmt.Errorf("set authority: %w", err)
+	}
 	for _, st := range pending {
 		st.SetStored(stored)
-		if err := st.SetAuthority(w.Authority); err != nil {
-			return nil, fmt.Errorf("set authority: %w", err)
-		}
+		st.SetParsedAuthority(authority)
 		if !st.HasTimestamp() {
 			st.SetTimestamp(stored)
 			lrsTimestamp[st.ID()] = true

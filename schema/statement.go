@@ -51,16 +51,34 @@ func (s *Statement) SetVersion(v string) { s.m["version"] = v }
 
 // SetAuthority replaces the authority with the given Agent or Group JSON.
 func (s *Statement) SetAuthority(raw []byte) error {
-	v, err := decodeTree(raw)
+	a, err := ParseAuthority(raw)
 	if err != nil {
-		return fmt.Errorf("authority: %w", err)
+		return err
 	}
-	if _, ok := v.(map[string]any); !ok {
-		return fmt.Errorf("authority: not a JSON object")
-	}
-	s.m["authority"] = v
+	s.SetParsedAuthority(a)
 	return nil
 }
+
+// Authority is an authority (Agent or Group JSON) decoded once, for the
+// statements of a batch.
+type Authority struct{ tree map[string]any }
+
+// ParseAuthority decodes an authority for SetParsedAuthority.
+func ParseAuthority(raw []byte) (Authority, error) {
+	v, err := decodeTree(raw)
+	if err != nil {
+		return Authority{}, fmt.Errorf("authority: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Authority{}, fmt.Errorf("authority: not a JSON object")
+	}
+	return Authority{m}, nil
+}
+
+// SetParsedAuthority replaces the authority with a. The statements it is
+// set on share its tree, which nothing modifies (see Tree).
+func (s *Statement) SetParsedAuthority(a Authority) { s.m["authority"] = a.tree }
 
 // VerbID returns the verb's IRI.
 func (s *Statement) VerbID() string {

@@ -307,13 +307,17 @@ func postingTerms(terms []string) []string {
 	return slices.Compact(out)
 }
 
-// kv is one key of a batch.
-type kv struct{ k, v []byte }
+// kv is one key of a batch, and its value: v, or the encoding of rec,
+// which setSorted writes straight into the batch.
+type kv struct {
+	k, v []byte
+	rec  *record
+}
 
 // recordKeys appends a record's keys: the record, a posting per term and
 // its ref key.
 func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
-	out = append(out, kv{recordKey(org, id), encodeRecord(r)})
+	out = append(out, kv{k: recordKey(org, id), v: encodeRecord(r)})
 	for _, t := range postingTerms(r.terms) {
 		out = append(out, kv{k: postingKey(termPrefix(org, t), r.storedMs, id)})
 	}
@@ -338,6 +342,17 @@ func setSorted(b *cpebble.Batch, keys, sorted []kv) error {
 			e, keys = keys[0], keys[1:]
 		} else {
 			e, sorted = sorted[0], sorted[1:]
+		}
+		if e.rec != nil {
+			op := b.SetDeferred(len(e.k), recordLen(e.rec))
+			copy(op.Key, e.k)
+			if v := appendRecord(op.Value[:0], e.rec); len(v) != len(op.Value) {
+				return fmt.Errorf("record of %d bytes, %d reserved", len(v), len(op.Value))
+			}
+			if err := op.Finish(); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := b.Set(e.k, e.v, nil); err != nil {
 			return err
@@ -382,7 +397,7 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	for i := range recs {
 		r := &recs[i]
 		rs[i] = &record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
-		kvs = append(kvs, kv{recordKey(org, ids[i]), encodeRecord(rs[i])})
+		kvs = append(kvs, kv{k: recordKey(org, ids[i]), rec: rs[i]})
 		if t, ok := parseID(r.RefTarget); ok {
 			kvs = append(kvs, kv{k: refKey(org, t, ids[i])})
 		}

@@ -183,12 +183,24 @@ type record struct {
 
 const recordVersion = 1
 
-func encodeRecord(r *record) []byte {
-	n := 1 + 8 + 1 + 10 + len(r.refTarget) + 10 + len(r.raw)
+func encodeRecord(r *record) []byte { return appendRecord(make([]byte, 0, recordLen(r)), r) }
+
+// recordLen is the length of r's encoding.
+func recordLen(r *record) int {
+	n := 1 + 8 + 1 + uvarintLen(len(r.refTarget)) + len(r.refTarget) + uvarintLen(len(r.terms)) + len(r.raw)
 	for _, t := range r.terms {
-		n += 10 + len(t)
+		n += uvarintLen(len(t)) + len(t)
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+func uvarintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// appendRecord appends r's encoding to b.
+func appendRecord(b []byte, r *record) []byte {
 	b = append(b, recordVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.storedMs))
 	if r.voided {

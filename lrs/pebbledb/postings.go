@@ -80,7 +80,7 @@ func batchPostings(out []kv, recs []*record, ids [][idLen]byte, prefix func(term
 		for _, e := range entries[i+1 : j] {
 			vals = append(vals, e.id[:]...)
 		}
-		out = append(out, kv{keys[k:len(keys):len(keys)], vals[v:len(vals):len(vals)]})
+		out = append(out, kv{k: keys[k:len(keys):len(keys)], v: vals[v:len(vals):len(vals)]})
 		i = j
 	}
 	return out
