@@ -108,6 +108,9 @@ type Service struct {
 	// merged per activity, and the agent names added.
 	recordedDefs  *recentMap[uint64]
 	recordedNames *recentMap[struct{}]
+	// authorityKeys remembers the AuthorityKey of the credentials' authority
+	// JSON (a JSON round trip each): a request has one.
+	authorityKeys *recentMap[string]
 
 	attachments AttachmentStore
 	observer    StatementObserver
@@ -138,6 +141,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		agents:        opts.Agents,
 		recordedDefs:  newRecentMap[uint64](100_000),
 		recordedNames: newRecentMap[struct{}](100_000),
+		authorityKeys: newRecentMap[string](10_000),
 
 		attachments: opts.Attachments,
 		observer:    opts.Observer,
@@ -271,7 +275,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	lrsTimestamp := make(map[string]bool)
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
-	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
+	au := []string{termAuthority + s.authorityKey(w.Authority)} // for statements/read/mine
 	// The authority is decoded once, and shared by the batch's statements.
 	authority, err := schema.ParseAuthority(w.Authority)
 	if err != nil {
@@ -333,6 +337,17 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		}
 	}
 	return ids, nil
+}
+
+// authorityKey is AuthorityKey(raw), remembered.
+func (s *Service) authorityKey(raw []byte) string {
+	k := recentKey(string(raw))
+	if key, ok := s.authorityKeys.get(k); ok {
+		return key
+	}
+	key := AuthorityKey(raw)
+	s.authorityKeys.put(k, key)
+	return key
 }
 
 // insert writes recs; when some ids turn out to be taken meanwhile (another
