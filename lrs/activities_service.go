@@ -2,7 +2,6 @@ package lrs
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,60 +164,66 @@ var fingerprintSeed = maphash.MakeSeed()
 
 // fingerprint hashes a decoded JSON value: equal values (object keys in
 // any order) have equal fingerprints, and different ones differ but for a
-// chance of 2^-64. Object members are combined by a sum of their hashes,
-// so no key is sorted and nothing is allocated.
+// chance of about 2^-64. Strings and numbers are hashed with maphash (seeded
+// per process), then tagged and mixed; array elements are chained in order;
+// object members are combined by a sum of their hashes, so no key is
+// sorted, and nothing is allocated.
 func fingerprint(v any) uint64 {
-	var h maphash.Hash
-	h.SetSeed(fingerprintSeed)
 	switch x := v.(type) {
 	case nil:
-		h.WriteByte('n')
+		return mix64(fpNull)
 	case bool:
 		if x {
-			h.WriteByte('t')
-		} else {
-			h.WriteByte('f')
+			return mix64(fpTrue)
 		}
+		return mix64(fpFalse)
 	case string:
-		h.WriteByte('s')
-		h.WriteString(x)
+		return mix64(maphash.String(fingerprintSeed, x) ^ fpString)
 	case json.Number:
-		h.WriteByte('d')
-		h.WriteString(string(x))
+		return mix64(maphash.String(fingerprintSeed, string(x)) ^ fpNumber)
 	case float64:
-		h.WriteByte('d')
-		h.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+		return mix64(maphash.String(fingerprintSeed, strconv.FormatFloat(x, 'g', -1, 64)) ^ fpNumber)
 	case int:
-		h.WriteByte('d')
-		h.WriteString(strconv.Itoa(x))
+		return mix64(maphash.String(fingerprintSeed, strconv.Itoa(x)) ^ fpNumber)
 	case []any:
-		h.WriteByte('[')
+		h := mix64(fpArray ^ uint64(len(x)))
 		for _, e := range x {
-			writeUint64(&h, fingerprint(e))
+			h = mix64(h ^ fingerprint(e))
 		}
+		return h
 	case map[string]any:
 		var sum uint64
 		for k, e := range x {
-			var m maphash.Hash
-			m.SetSeed(fingerprintSeed)
-			m.WriteString(k)
-			writeUint64(&m, fingerprint(e))
-			sum += m.Sum64()
+			sum += mix64(maphash.String(fingerprintSeed, k) ^ fingerprint(e)*fpMember)
 		}
-		h.WriteByte('{')
-		writeUint64(&h, sum)
-		writeUint64(&h, uint64(len(x)))
+		return mix64(sum ^ fpObject ^ uint64(len(x))<<8)
 	default:
-		h.WriteByte('?')
-		h.WriteString(fmt.Sprintf("%T %v", v, v))
+		return mix64(maphash.String(fingerprintSeed, fmt.Sprintf("%T %v", v, v)) ^ fpOther)
 	}
-	return h.Sum64()
 }
 
-func writeUint64(h *maphash.Hash, v uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
-	h.Write(b[:])
+// Tags of the kinds of values in fingerprints, and the multiplier of a
+// member's value (odd, so that it is a bijection).
+const (
+	fpNull uint64 = iota + 1
+	fpTrue
+	fpFalse
+	fpString
+	fpNumber
+	fpArray
+	fpObject
+	fpOther
+	fpMember uint64 = 0x9e3779b97f4a7c15
+)
+
+// mix64 is SplitMix64's finalizer: every bit of the result depends on
+// every bit of x.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (c *collector) agent(v any) {

@@ -111,6 +111,9 @@ type Service struct {
 	// merged per activity, and the agent names added.
 	recordedDefs  *recentMap[uint64]
 	recordedNames *recentMap[struct{}]
+	// authorityKeys remembers the AuthorityKey of the credentials' authority
+	// JSON (a JSON round trip each): a request has one.
+	authorityKeys *recentMap[string]
 
 	attachments AttachmentStore
 	observer    StatementObserver
@@ -142,6 +145,7 @@ func NewService(store Store, opts ServiceOptions) *Service {
 		agents:        opts.Agents,
 		recordedDefs:  newRecentMap[uint64](100_000),
 		recordedNames: newRecentMap[struct{}](100_000),
+		authorityKeys: newRecentMap[string](10_000),
 
 		attachments: opts.Attachments,
 		observer:    opts.Observer,
@@ -276,12 +280,15 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 	lrsTimestamp := make(map[string]bool)
 	terms := make(map[string][]string, len(stmts))
 	recs := make([]StatementRecord, 0, len(pending))
-	au := []string{termAuthority + AuthorityKey(w.Authority)} // for statements/read/mine
+	au := []string{termAuthority + s.authorityKey(w.Authority)} // for statements/read/mine
+	// The authority is decoded once, and shared by the batch's statements.
+	authority, err := schema.ParseAuthority(w.Authority)
+	if err != nil {
+		return nil, fmt.Errorf("set authority: %w", err)
+	}
 	for _, st := range pending {
 		st.SetStored(stored)
-		if err := st.SetAuthority(w.Authority); err != nil {
-			return nil, fmt.Errorf("set authority: %w", err)
-		}
+		st.SetParsedAuthority(authority)
 		if !st.HasTimestamp() {
 			st.SetTimestamp(stored)
 			lrsTimestamp[st.ID()] = true
@@ -336,6 +343,17 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		}
 	}
 	return ids, nil
+}
+
+// authorityKey is AuthorityKey(raw), remembered.
+func (s *Service) authorityKey(raw []byte) string {
+	k := recentKey(string(raw))
+	if key, ok := s.authorityKeys.get(k); ok {
+		return key
+	}
+	key := AuthorityKey(raw)
+	s.authorityKeys.put(k, key)
+	return key
 }
 
 // insert writes recs; when some ids turn out to be taken meanwhile (another
@@ -497,27 +515,45 @@ func statementVersion(v schema.Version) string {
 	return "2.0.0"
 }
 
-// ownTerms computes the index terms of a statement from its own content.
+// ownTerms computes the index terms of a statement from its own content,
+// sorted and distinct. The terms are written into one string and sliced
+// from it: a statement has a dozen, each a prefix and an IRI.
 func ownTerms(st *schema.Statement) []string {
 	r := st.Refs()
-	t := make([]string, 0, 4+len(r.Agents)+len(r.RelatedAgents)+len(r.RelatedActivities))
-	t = append(t, TermAll, termVerb+r.Verb)
+	type term struct{ prefix, value string }
+	var buf [24]term
+	t := append(buf[:0], term{TermAll, ""}, term{termVerb, r.Verb})
 	for _, a := range r.Agents {
-		t = append(t, termAgent+a)
+		t = append(t, term{termAgent, a})
 	}
 	for _, a := range r.RelatedAgents {
-		t = append(t, termRelatedAgent+a)
+		t = append(t, term{termRelatedAgent, a})
 	}
 	if r.Activity != "" {
-		t = append(t, termActivity+r.Activity)
+		t = append(t, term{termActivity, r.Activity})
 	}
 	for _, a := range r.RelatedActivities {
-		t = append(t, termRelatedActivity+a)
+		t = append(t, term{termRelatedActivity, a})
 	}
 	if r.Registration != "" {
-		t = append(t, termRegistration+r.Registration)
+		t = append(t, term{termRegistration, r.Registration})
 	}
-	return union(t, nil)
+	n := 0
+	for _, x := range t {
+		n += len(x.prefix) + len(x.value)
+	}
+	b := make([]byte, 0, n)
+	for _, x := range t {
+		b = append(append(b, x.prefix...), x.value...)
+	}
+	all := string(b)
+	out := make([]string, len(t))
+	for i, x := range t {
+		l := len(x.prefix) + len(x.value)
+		out[i], all = all[:l], all[l:]
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // union returns the sorted, deduplicated union of a and b.

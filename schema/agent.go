@@ -26,14 +26,13 @@ func ifiKey(m map[string]any) string {
 	return ""
 }
 
-// agentKeys returns the IFI keys an agent filter matches for an Agent or
-// Group value: its own, and those of a group's members.
-func agentKeys(v any) []string {
+// appendAgentKeys appends the IFI keys an agent filter matches for an
+// Agent or Group value: its own, and those of a group's members.
+func appendAgentKeys(keys []string, v any) []string {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil
+		return keys
 	}
-	var keys []string
 	if k := ifiKey(m); k != "" {
 		keys = append(keys, k)
 	}
@@ -62,7 +61,7 @@ func AgentKey(raw []byte, v Version) (string, error) {
 		return "", errorf("$", "wrong-type", "an Agent or Group must be a JSON object")
 	}
 	c := &checker{v: v}
-	c.actor("$", m, true)
+	c.actor(root("$"), m, true)
 	if c.err != nil {
 		return "", c.err
 	}
@@ -88,7 +87,7 @@ func ParseAgent(raw []byte, v Version) (string, error) {
 		return "", errorf("$.objectType", "object-type", "must be \"Agent\"")
 	}
 	c := &checker{v: v}
-	c.actor("$", m, false)
+	c.actor(root("$"), m, false)
 	if c.err != nil {
 		return "", c.err
 	}

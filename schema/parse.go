@@ -44,17 +44,21 @@ const maxDepth = 64
 
 // childPath appends an object key to a JSON path.
 func childPath(path, key string) string {
-	simple := key != ""
-	for _, r := range key {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			simple = false
-			break
-		}
-	}
-	if simple {
+	if simpleKey(key) {
 		return path + "." + key
 	}
 	return path + "[" + strconv.Quote(key) + "]"
+}
+
+// simpleKey reports whether a key is written after a dot in a JSON path
+// (otherwise it is quoted in brackets).
+func simpleKey(key string) bool {
+	for _, r := range key {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return key != ""
 }
 
 func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
@@ -74,6 +78,7 @@ func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statem
 		if err != nil {
 			return nil, false, err
 		}
+		st.size = len(body)
 		return []*Statement{st}, false, nil
 	case []any:
 		if maxStatements > 0 && len(t) > maxStatements {
@@ -92,6 +97,7 @@ func ParseStatements(body []byte, v Version, maxStatements int) (stmts []*Statem
 			if err != nil {
 				return nil, true, err
 			}
+			st.size = len(body) / len(t)
 			if id := st.ID(); id != "" {
 				if j, dup := seen[id]; dup {
 					return nil, true, errorf(p+".id", "duplicate-id", "statement id %s is also used by statement %d of the batch", id, j)
@@ -116,14 +122,19 @@ func ParseStatement(body []byte, v Version) (*Statement, error) {
 	if !ok {
 		return nil, errorf("$", "wrong-type", "a statement must be a JSON object")
 	}
-	return newStatement(m, "$", v)
+	st, err := newStatement(m, "$", v)
+	if err != nil {
+		return nil, err
+	}
+	st.size = len(body)
+	return st, nil
 }
 
 // newStatement validates m and normalizes it: ids lower-cased, context
 // activities as arrays, timestamps in UTC (2.0).
 func newStatement(m map[string]any, path string, v Version) (*Statement, error) {
 	c := &checker{v: v}
-	c.statement(path, m, false)
+	c.statement(root(path), m, false)
 	if c.err != nil {
 		return nil, c.err
 	}

@@ -10,6 +10,9 @@ import (
 // Statement is a parsed, validated statement.
 type Statement struct {
 	m map[string]any
+	// size is about the length of the statement's JSON as received, so
+	// that encoding it allocates its buffer once.
+	size int
 }
 
 // StoredLayout is the layout of the stored property and of timestamps the
@@ -48,16 +51,34 @@ func (s *Statement) SetVersion(v string) { s.m["version"] = v }
 
 // SetAuthority replaces the authority with the given Agent or Group JSON.
 func (s *Statement) SetAuthority(raw []byte) error {
-	v, err := decodeTree(raw)
+	a, err := ParseAuthority(raw)
 	if err != nil {
-		return fmt.Errorf("authority: %w", err)
+		return err
 	}
-	if _, ok := v.(map[string]any); !ok {
-		return fmt.Errorf("authority: not a JSON object")
-	}
-	s.m["authority"] = v
+	s.SetParsedAuthority(a)
 	return nil
 }
+
+// Authority is an authority (Agent or Group JSON) decoded once, for the
+// statements of a batch.
+type Authority struct{ tree map[string]any }
+
+// ParseAuthority decodes an authority for SetParsedAuthority.
+func ParseAuthority(raw []byte) (Authority, error) {
+	v, err := decodeTree(raw)
+	if err != nil {
+		return Authority{}, fmt.Errorf("authority: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Authority{}, fmt.Errorf("authority: not a JSON object")
+	}
+	return Authority{m}, nil
+}
+
+// SetParsedAuthority replaces the authority with a. The statements it is
+// set on share its tree, which nothing modifies (see Tree).
+func (s *Statement) SetParsedAuthority(a Authority) { s.m["authority"] = a.tree }
 
 // VerbID returns the verb's IRI.
 func (s *Statement) VerbID() string {
@@ -115,11 +136,17 @@ func (s *Statement) Attachments() []Attachment {
 }
 
 // Clone returns a deep copy of the statement.
-func (s *Statement) Clone() *Statement { return &Statement{m: deepCopy(s.m).(map[string]any)} }
+func (s *Statement) Clone() *Statement {
+	return &Statement{m: deepCopy(s.m).(map[string]any), size: s.size}
+}
 
 // MarshalJSON returns the statement's JSON (object keys sorted, no HTML
 // escaping).
-func (s *Statement) MarshalJSON() ([]byte, error) { return encodeTree(s.m) }
+func (s *Statement) MarshalJSON() ([]byte, error) {
+	// What the LRS adds (id, stored, timestamp, authority, version) is
+	// a few hundred bytes.
+	return appendValue(make([]byte, 0, max(1024, s.size+512)), s.m)
+}
 
 // Tree returns the statement as a decoded JSON tree. Callers must not
 // modify it.
@@ -148,13 +175,9 @@ type Refs struct {
 
 // Refs returns the index references of the statement.
 func (s *Statement) Refs() Refs {
-	var r Refs
+	r := Refs{RelatedAgents: make([]string, 0, 4), RelatedActivities: make([]string, 0, 6)}
 	r.Verb = s.VerbID()
-	add := func(list *[]string, agent any) {
-		for _, k := range agentKeys(agent) {
-			*list = append(*list, k)
-		}
-	}
+	add := func(list *[]string, agent any) { *list = appendAgentKeys(*list, agent) }
 	add(&r.Agents, s.m["actor"])
 	obj, _ := s.m["object"].(map[string]any)
 	ot, _ := obj["objectType"].(string)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"mime"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,9 +24,9 @@ type checker struct {
 	err *Error
 }
 
-func (c *checker) fail(path, rule, format string, args ...any) {
+func (c *checker) fail(path *loc, rule, format string, args ...any) {
 	if c.err == nil {
-		c.err = errorf(path, rule, format, args...)
+		c.err = errorf(path.String(), rule, format, args...)
 	}
 }
 
@@ -67,7 +68,7 @@ var (
 // object checks the generic rules of a JSON object: no unknown property,
 // no null value, every required property present. It returns false (and
 // records the error) when one is broken.
-func (c *checker) object(path string, m map[string]any, allowed props, required ...string) bool {
+func (c *checker) object(path *loc, m map[string]any, allowed props, required ...string) bool {
 	if !c.ok() {
 		return false
 	}
@@ -92,19 +93,19 @@ func (c *checker) object(path string, m map[string]any, allowed props, required 
 	keys := sortedKeys(m) // the first problem in key order, as reported
 	for _, k := range keys {
 		if !allowed[k] {
-			c.fail(childPath(path, k), "unknown-property", "property %q is not allowed here", k)
+			c.fail(path.at(k), "unknown-property", "property %q is not allowed here", k)
 			return false
 		}
 	}
 	for _, k := range keys {
 		if m[k] == nil {
-			c.fail(childPath(path, k), "null-value", "property %q must not be null", k)
+			c.fail(path.at(k), "null-value", "property %q must not be null", k)
 			return false
 		}
 	}
 	for _, k := range required {
 		if _, ok := m[k]; !ok {
-			c.fail(childPath(path, k), "required", "property %q is required", k)
+			c.fail(path.at(k), "required", "property %q is required", k)
 			return false
 		}
 	}
@@ -120,7 +121,7 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-func (c *checker) asObject(path string, v any, what string) (map[string]any, bool) {
+func (c *checker) asObject(path *loc, v any, what string) (map[string]any, bool) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		c.fail(path, "wrong-type", "%s must be a JSON object", what)
@@ -128,7 +129,7 @@ func (c *checker) asObject(path string, v any, what string) (map[string]any, boo
 	return m, ok && c.ok()
 }
 
-func (c *checker) asString(path string, v any, what string) (string, bool) {
+func (c *checker) asString(path *loc, v any, what string) (string, bool) {
 	s, ok := v.(string)
 	if !ok {
 		c.fail(path, "wrong-type", "%s must be a string", what)
@@ -136,7 +137,7 @@ func (c *checker) asString(path string, v any, what string) (string, bool) {
 	return s, ok && c.ok()
 }
 
-func (c *checker) asArray(path string, v any, what string) ([]any, bool) {
+func (c *checker) asArray(path *loc, v any, what string) ([]any, bool) {
 	l, ok := v.([]any)
 	if !ok {
 		c.fail(path, "wrong-type", "%s must be an array", what)
@@ -144,13 +145,13 @@ func (c *checker) asArray(path string, v any, what string) ([]any, bool) {
 	return l, ok && c.ok()
 }
 
-func (c *checker) asBool(path string, v any, what string) {
+func (c *checker) asBool(path *loc, v any, what string) {
 	if _, ok := v.(bool); !ok {
 		c.fail(path, "wrong-type", "%s must be true or false", what)
 	}
 }
 
-func (c *checker) asNumber(path string, v any, what string) (float64, bool) {
+func (c *checker) asNumber(path *loc, v any, what string) (float64, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
 		c.fail(path, "wrong-type", "%s must be a number", what)
@@ -165,12 +166,12 @@ func (c *checker) asNumber(path string, v any, what string) (float64, bool) {
 }
 
 // statement checks a Statement (sub=false) or a SubStatement (sub=true).
-func (c *checker) statement(path string, m map[string]any, sub bool) {
+func (c *checker) statement(path *loc, m map[string]any, sub bool) {
 	allowed := statementProps
 	if sub {
 		for _, k := range []string{"id", "stored", "version", "authority"} {
 			if _, ok := m[k]; ok {
-				c.fail(childPath(path, k), "substatement-property", "a SubStatement must not have %q", k)
+				c.fail(path.at(k), "substatement-property", "a SubStatement must not have %q", k)
 				return
 			}
 		}
@@ -180,64 +181,64 @@ func (c *checker) statement(path string, m map[string]any, sub bool) {
 		return
 	}
 	if v, ok := m["id"]; ok {
-		if s, ok := c.asString(path+".id", v, "id"); ok && !ValidUUID(s) {
-			c.fail(path+".id", "uuid", "id %q is not a UUID", s)
+		if s, ok := c.asString(path.at("id"), v, "id"); ok && !ValidUUID(s) {
+			c.fail(path.at("id"), "uuid", "id %q is not a UUID", s)
 		}
 	}
-	if a, ok := c.asObject(path+".actor", m["actor"], "actor"); ok {
-		c.actor(path+".actor", a, true)
+	if a, ok := c.asObject(path.at("actor"), m["actor"], "actor"); ok {
+		c.actor(path.at("actor"), a, true)
 	}
-	if vb, ok := c.asObject(path+".verb", m["verb"], "verb"); ok {
-		c.verb(path+".verb", vb)
+	if vb, ok := c.asObject(path.at("verb"), m["verb"], "verb"); ok {
+		c.verb(path.at("verb"), vb)
 	}
-	obj, objOK := c.asObject(path+".object", m["object"], "object")
+	obj, objOK := c.asObject(path.at("object"), m["object"], "object")
 	objectType := ""
 	if objOK {
-		objectType = c.statementObject(path+".object", obj, sub)
+		objectType = c.statementObject(path.at("object"), obj, sub)
 	}
 	if r, ok := m["result"]; ok && c.ok() {
-		if rm, ok := c.asObject(path+".result", r, "result"); ok {
-			c.result(path+".result", rm)
+		if rm, ok := c.asObject(path.at("result"), r, "result"); ok {
+			c.result(path.at("result"), rm)
 		}
 	}
 	if cx, ok := m["context"]; ok && c.ok() {
-		if cm, ok := c.asObject(path+".context", cx, "context"); ok {
-			c.context(path+".context", cm, objectType)
+		if cm, ok := c.asObject(path.at("context"), cx, "context"); ok {
+			c.context(path.at("context"), cm, objectType)
 		}
 	}
 	if t, ok := m["timestamp"]; ok && c.ok() {
-		if s, ok := c.asString(path+".timestamp", t, "timestamp"); ok {
+		if s, ok := c.asString(path.at("timestamp"), t, "timestamp"); ok {
 			if _, err := parseTimestamp(s); err != nil {
-				c.fail(path+".timestamp", "timestamp", "%v", err)
+				c.fail(path.at("timestamp"), "timestamp", "%v", err)
 			}
 		}
 	}
 	if t, ok := m["stored"]; ok && c.ok() {
-		if s, ok := c.asString(path+".stored", t, "stored"); ok {
+		if s, ok := c.asString(path.at("stored"), t, "stored"); ok {
 			if _, err := parseTimestamp(s); err != nil {
-				c.fail(path+".stored", "timestamp", "%v", err)
+				c.fail(path.at("stored"), "timestamp", "%v", err)
 			}
 		}
 	}
 	if a, ok := m["authority"]; ok && c.ok() {
-		if am, ok := c.asObject(path+".authority", a, "authority"); ok {
-			c.actor(path+".authority", am, true)
-			c.authorityShape(path+".authority", am)
+		if am, ok := c.asObject(path.at("authority"), a, "authority"); ok {
+			c.actor(path.at("authority"), am, true)
+			c.authorityShape(path.at("authority"), am)
 		}
 	}
 	if v, ok := m["version"]; ok && c.ok() {
-		if s, ok := c.asString(path+".version", v, "version"); ok && !c.validStatementVersion(s) {
+		if s, ok := c.asString(path.at("version"), v, "version"); ok && !c.validStatementVersion(s) {
 			if c.v == V1_0_3 {
-				c.fail(path+".version", "version", "version %q is not a 1.0.x version", s)
+				c.fail(path.at("version"), "version", "version %q is not a 1.0.x version", s)
 			} else {
-				c.fail(path+".version", "version", "version %q is not a 1.0.x or 2.0.x version", s)
+				c.fail(path.at("version"), "version", "version %q is not a 1.0.x or 2.0.x version", s)
 			}
 		}
 	}
 	if a, ok := m["attachments"]; ok && c.ok() {
-		if list, ok := c.asArray(path+".attachments", a, "attachments"); ok {
+		if list, ok := c.asArray(path.at("attachments"), a, "attachments"); ok {
 			for i, item := range list {
-				p := indexPath(path+".attachments", i)
+				p := path.at("attachments").index(i)
 				if am, ok := c.asObject(p, item, "an attachment"); ok {
 					c.attachment(p, am)
 				}
@@ -246,7 +247,7 @@ func (c *checker) statement(path string, m map[string]any, sub bool) {
 	}
 	if c.ok() && objOK {
 		if verbID(m) == verbVoidedID && objectType != "StatementRef" {
-			c.fail(path+".object", "voiding", "a voiding statement's object must be a StatementRef")
+			c.fail(path.at("object"), "voiding", "a voiding statement's object must be a StatementRef")
 		}
 	}
 }
@@ -256,18 +257,18 @@ func (c *checker) statement(path string, m map[string]any, sub bool) {
 // Group of exactly two Agents (the application and the user). The LRS
 // replaces the authority anyway; a statement that claims another shape is
 // still rejected.
-func (c *checker) authorityShape(path string, m map[string]any) {
+func (c *checker) authorityShape(path *loc, m map[string]any) {
 	if !c.ok() || m["objectType"] != "Group" {
 		return
 	}
 	for _, k := range ifiProps {
 		if _, ok := m[k]; ok {
-			c.fail(childPath(path, k), "authority", "an authority Group must be anonymous (no %s): two Agents, the OAuth application and the user", k)
+			c.fail(path.at(k), "authority", "an authority Group must be anonymous (no %s): two Agents, the OAuth application and the user", k)
 			return
 		}
 	}
 	if members, _ := m["member"].([]any); len(members) != 2 {
-		c.fail(path+".member", "authority", "an authority Group must have exactly two Agents (the OAuth application and the user), not %d", len(members))
+		c.fail(path.at("member"), "authority", "an authority Group must have exactly two Agents (the OAuth application and the user), not %d", len(members))
 	}
 }
 
@@ -288,13 +289,13 @@ func (c *checker) validStatementVersion(s string) bool {
 }
 
 // actor checks an Agent, or a Group when groupAllowed.
-func (c *checker) actor(path string, m map[string]any, groupAllowed bool) {
+func (c *checker) actor(path *loc, m map[string]any, groupAllowed bool) {
 	if !c.ok() {
 		return
 	}
 	ot, has := m["objectType"]
 	if has {
-		s, ok := c.asString(path+".objectType", ot, "objectType")
+		s, ok := c.asString(path.at("objectType"), ot, "objectType")
 		if !ok {
 			return
 		}
@@ -305,34 +306,34 @@ func (c *checker) actor(path string, m map[string]any, groupAllowed bool) {
 				c.group(path, m)
 				return
 			}
-			c.fail(path+".objectType", "object-type", "a Group is not allowed here: expected an Agent")
+			c.fail(path.at("objectType"), "object-type", "a Group is not allowed here: expected an Agent")
 			return
 		default:
-			c.fail(path+".objectType", "object-type", "objectType must be \"Agent\" or \"Group\", not %q", s)
+			c.fail(path.at("objectType"), "object-type", "objectType must be \"Agent\" or \"Group\", not %q", s)
 			return
 		}
 	}
 	c.agent(path, m)
 }
 
-func (c *checker) agent(path string, m map[string]any) {
+func (c *checker) agent(path *loc, m map[string]any) {
 	if !c.object(path, m, agentProps) {
 		return
 	}
 	if n, ok := m["name"]; ok {
-		c.asString(path+".name", n, "name")
+		c.asString(path.at("name"), n, "name")
 	}
 	if c.ifis(path, m) == 0 && c.ok() {
 		c.fail(path, "ifi", "an Agent must have exactly one of mbox, mbox_sha1sum, openid, account")
 	}
 }
 
-func (c *checker) group(path string, m map[string]any) {
+func (c *checker) group(path *loc, m map[string]any) {
 	if !c.object(path, m, groupProps) {
 		return
 	}
 	if n, ok := m["name"]; ok {
-		c.asString(path+".name", n, "name")
+		c.asString(path.at("name"), n, "name")
 	}
 	n := c.ifis(path, m)
 	if !c.ok() {
@@ -341,29 +342,29 @@ func (c *checker) group(path string, m map[string]any) {
 	members, hasMembers := m["member"]
 	if !hasMembers {
 		if n == 0 {
-			c.fail(path+".member", "group-member", "an anonymous Group must list its members")
+			c.fail(path.at("member"), "group-member", "an anonymous Group must list its members")
 		}
 		return
 	}
-	list, ok := c.asArray(path+".member", members, "member")
+	list, ok := c.asArray(path.at("member"), members, "member")
 	if !ok {
 		return
 	}
 	if n == 0 && len(list) == 0 {
-		c.fail(path+".member", "group-member", "an anonymous Group must list at least one member")
+		c.fail(path.at("member"), "group-member", "an anonymous Group must list at least one member")
 		return
 	}
 	for i, item := range list {
-		p := indexPath(path+".member", i)
+		p := path.at("member").index(i)
 		mm, ok := c.asObject(p, item, "a group member")
 		if !ok {
 			return
 		}
 		if ot, ok := mm["objectType"]; ok && ot != "Agent" {
 			if ot == "Group" {
-				c.fail(p+".objectType", "group-member", "a Group's members must be Agents, not Groups")
+				c.fail(p.at("objectType"), "group-member", "a Group's members must be Agents, not Groups")
 			} else {
-				c.fail(p+".objectType", "object-type", "a group member's objectType must be \"Agent\"")
+				c.fail(p.at("objectType"), "object-type", "a group member's objectType must be \"Agent\"")
 			}
 			return
 		}
@@ -373,7 +374,7 @@ func (c *checker) group(path string, m map[string]any) {
 
 // ifis checks the inverse functional identifiers of an Agent or Group and
 // returns how many it has (an error is recorded when more than one).
-func (c *checker) ifis(path string, m map[string]any) int {
+func (c *checker) ifis(path *loc, m map[string]any) int {
 	n := 0
 	for _, k := range ifiProps {
 		v, ok := m[k]
@@ -382,10 +383,10 @@ func (c *checker) ifis(path string, m map[string]any) int {
 		}
 		n++
 		if n > 1 {
-			c.fail(childPath(path, k), "ifi", "an Agent or Group must have exactly one identifier (mbox, mbox_sha1sum, openid or account)")
+			c.fail(path.at(k), "ifi", "an Agent or Group must have exactly one identifier (mbox, mbox_sha1sum, openid or account)")
 			return n
 		}
-		p := childPath(path, k)
+		p := path.at(k)
 		switch k {
 		case "mbox":
 			if s, ok := c.asString(p, v, "mbox"); ok && !validMbox(s) {
@@ -401,10 +402,10 @@ func (c *checker) ifis(path string, m map[string]any) int {
 			}
 		case "account":
 			if am, ok := c.asObject(p, v, "account"); ok && c.object(p, am, accountProps, "homePage", "name") {
-				if s, ok := c.asString(p+".homePage", am["homePage"], "homePage"); ok && !ValidIRI(s) {
-					c.fail(p+".homePage", "irl", "homePage %q must be an absolute IRL", s)
+				if s, ok := c.asString(p.at("homePage"), am["homePage"], "homePage"); ok && !ValidIRI(s) {
+					c.fail(p.at("homePage"), "irl", "homePage %q must be an absolute IRL", s)
 				}
-				c.asString(p+".name", am["name"], "account name")
+				c.asString(p.at("name"), am["name"], "account name")
 			}
 		}
 	}
@@ -444,42 +445,42 @@ func isHex(r rune) bool {
 	return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F'
 }
 
-func (c *checker) verb(path string, m map[string]any) {
+func (c *checker) verb(path *loc, m map[string]any) {
 	if !c.object(path, m, verbProps, "id") {
 		return
 	}
-	c.iri(path+".id", m["id"], "verb id")
+	c.iri(path.at("id"), m["id"], "verb id")
 	if d, ok := m["display"]; ok {
-		c.languageMap(path+".display", d)
+		c.languageMap(path.at("display"), d)
 	}
 }
 
-func (c *checker) iri(path string, v any, what string) {
+func (c *checker) iri(path *loc, v any, what string) {
 	if s, ok := c.asString(path, v, what); ok && !ValidIRI(s) {
 		c.fail(path, "iri", "%s %q must be an absolute IRI", what, s)
 	}
 }
 
-func (c *checker) irl(path string, v any, what string) {
+func (c *checker) irl(path *loc, v any, what string) {
 	if s, ok := c.asString(path, v, what); ok && !ValidIRI(s) {
 		c.fail(path, "irl", "%s %q must be an absolute IRL", what, s)
 	}
 }
 
 // statementObject checks a statement's object and returns its objectType.
-func (c *checker) statementObject(path string, m map[string]any, inSub bool) string {
+func (c *checker) statementObject(path *loc, m map[string]any, inSub bool) string {
 	ot, has := m["objectType"]
 	s := "Activity"
 	if has {
 		var ok bool
-		if s, ok = c.asString(path+".objectType", ot, "objectType"); !ok {
+		if s, ok = c.asString(path.at("objectType"), ot, "objectType"); !ok {
 			return ""
 		}
 	} else {
 		_, hasID := m["id"]
 		for _, k := range ifiProps {
 			if _, ok := m[k]; ok && !hasID {
-				c.fail(path+".objectType", "object-type", "an Agent or Group used as object must have objectType")
+				c.fail(path.at("objectType"), "object-type", "an Agent or Group used as object must have objectType")
 				return ""
 			}
 		}
@@ -493,37 +494,37 @@ func (c *checker) statementObject(path string, m map[string]any, inSub bool) str
 		c.statementRef(path, m)
 	case "SubStatement":
 		if inSub {
-			c.fail(path+".objectType", "substatement-nested", "a SubStatement must not contain a SubStatement")
+			c.fail(path.at("objectType"), "substatement-nested", "a SubStatement must not contain a SubStatement")
 			return s
 		}
 		c.statement(path, m, true)
 	default:
-		c.fail(path+".objectType", "object-type", "objectType %q is not one of Activity, Agent, Group, StatementRef, SubStatement", s)
+		c.fail(path.at("objectType"), "object-type", "objectType %q is not one of Activity, Agent, Group, StatementRef, SubStatement", s)
 	}
 	return s
 }
 
-func (c *checker) statementRef(path string, m map[string]any) {
+func (c *checker) statementRef(path *loc, m map[string]any) {
 	if !c.object(path, m, statementRefProps, "objectType", "id") {
 		return
 	}
-	if s, ok := c.asString(path+".id", m["id"], "id"); ok && !ValidUUID(s) {
-		c.fail(path+".id", "uuid", "a StatementRef id must be a UUID, not %q", s)
+	if s, ok := c.asString(path.at("id"), m["id"], "id"); ok && !ValidUUID(s) {
+		c.fail(path.at("id"), "uuid", "a StatementRef id must be a UUID, not %q", s)
 	}
 }
 
-func (c *checker) activity(path string, m map[string]any) {
+func (c *checker) activity(path *loc, m map[string]any) {
 	if !c.object(path, m, activityProps, "id") {
 		return
 	}
 	if ot, ok := m["objectType"]; ok && ot != "Activity" {
-		c.fail(path+".objectType", "object-type", "objectType must be \"Activity\"")
+		c.fail(path.at("objectType"), "object-type", "objectType must be \"Activity\"")
 		return
 	}
-	c.iri(path+".id", m["id"], "activity id")
+	c.iri(path.at("id"), m["id"], "activity id")
 	if d, ok := m["definition"]; ok && c.ok() {
-		if dm, ok := c.asObject(path+".definition", d, "definition"); ok {
-			c.definition(path+".definition", dm)
+		if dm, ok := c.asObject(path.at("definition"), d, "definition"); ok {
+			c.definition(path.at("definition"), dm)
 		}
 	}
 }
@@ -541,23 +542,23 @@ var interactionComponents = map[string][]string{
 	"other":        nil,
 }
 
-func (c *checker) definition(path string, m map[string]any) {
+func (c *checker) definition(path *loc, m map[string]any) {
 	if !c.object(path, m, definitionProps) {
 		return
 	}
 	for _, k := range []string{"name", "description"} {
 		if v, ok := m[k]; ok {
-			c.languageMap(path+"."+k, v)
+			c.languageMap(path.at(k), v)
 		}
 	}
 	if v, ok := m["type"]; ok {
-		c.iri(path+".type", v, "type")
+		c.iri(path.at("type"), v, "type")
 	}
 	if v, ok := m["moreInfo"]; ok {
-		c.irl(path+".moreInfo", v, "moreInfo")
+		c.irl(path.at("moreInfo"), v, "moreInfo")
 	}
 	if v, ok := m["extensions"]; ok {
-		c.extensions(path+".extensions", v)
+		c.extensions(path.at("extensions"), v)
 	}
 	if !c.ok() {
 		return
@@ -565,24 +566,24 @@ func (c *checker) definition(path string, m map[string]any) {
 	it, hasType := m["interactionType"]
 	var allowed []string
 	if hasType {
-		s, ok := c.asString(path+".interactionType", it, "interactionType")
+		s, ok := c.asString(path.at("interactionType"), it, "interactionType")
 		if !ok {
 			return
 		}
 		var known bool
 		if allowed, known = interactionComponents[s]; !known {
-			c.fail(path+".interactionType", "interaction-type", "interactionType %q is not one of true-false, choice, fill-in, long-fill-in, matching, performance, sequencing, likert, numeric, other", s)
+			c.fail(path.at("interactionType"), "interaction-type", "interactionType %q is not one of true-false, choice, fill-in, long-fill-in, matching, performance, sequencing, likert, numeric, other", s)
 			return
 		}
 	}
 	if v, ok := m["correctResponsesPattern"]; ok {
 		if !hasType {
-			c.fail(path+".correctResponsesPattern", "interaction-type", "correctResponsesPattern needs an interactionType")
+			c.fail(path.at("correctResponsesPattern"), "interaction-type", "correctResponsesPattern needs an interactionType")
 			return
 		}
-		if list, ok := c.asArray(path+".correctResponsesPattern", v, "correctResponsesPattern"); ok {
+		if list, ok := c.asArray(path.at("correctResponsesPattern"), v, "correctResponsesPattern"); ok {
 			for i, item := range list {
-				if _, ok := c.asString(indexPath(path+".correctResponsesPattern", i), item, "a response pattern"); !ok {
+				if _, ok := c.asString(path.at("correctResponsesPattern").index(i), item, "a response pattern"); !ok {
 					return
 				}
 			}
@@ -593,7 +594,7 @@ func (c *checker) definition(path string, m map[string]any) {
 		if !ok {
 			continue
 		}
-		p := path + "." + k
+		p := path.at(k)
 		if !hasType {
 			c.fail(p, "interaction-type", "%s needs an interactionType", k)
 			return
@@ -610,36 +611,36 @@ func (c *checker) definition(path string, m map[string]any) {
 		if !ok {
 			return
 		}
-		seen := map[string]bool{}
+		var seen []string // component ids so far: a few
 		for i, item := range list {
-			ip := indexPath(p, i)
+			ip := p.index(i)
 			cm, ok := c.asObject(ip, item, "an interaction component")
 			if !ok || !c.object(ip, cm, componentProps, "id") {
 				return
 			}
-			id, ok := c.asString(ip+".id", cm["id"], "component id")
+			id, ok := c.asString(ip.at("id"), cm["id"], "component id")
 			if !ok {
 				return
 			}
-			if seen[id] {
-				c.fail(ip+".id", "interaction-component-id", "component id %q appears twice in %s", id, k)
+			if slices.Contains(seen, id) {
+				c.fail(ip.at("id"), "interaction-component-id", "component id %q appears twice in %s", id, k)
 				return
 			}
-			seen[id] = true
+			seen = append(seen, id)
 			if d, ok := cm["description"]; ok {
-				c.languageMap(ip+".description", d)
+				c.languageMap(ip.at("description"), d)
 			}
 		}
 	}
 }
 
-func (c *checker) languageMap(path string, v any) {
+func (c *checker) languageMap(path *loc, v any) {
 	m, ok := c.asObject(path, v, "a language map")
 	if !ok {
 		return
 	}
 	for _, k := range sortedKeys(m) {
-		p := childPath(path, k)
+		p := path.at(k)
 		if !validLanguageTag(k) {
 			c.fail(p, "language-tag", "%q is not a valid language tag (RFC 5646)", k)
 			return
@@ -654,43 +655,43 @@ func (c *checker) languageMap(path string, v any) {
 	}
 }
 
-func (c *checker) extensions(path string, v any) {
+func (c *checker) extensions(path *loc, v any) {
 	m, ok := c.asObject(path, v, "extensions")
 	if !ok {
 		return
 	}
 	for _, k := range sortedKeys(m) {
 		if !ValidIRI(k) {
-			c.fail(childPath(path, k), "iri", "extension key %q must be an absolute IRI", k)
+			c.fail(path.at(k), "iri", "extension key %q must be an absolute IRI", k)
 			return
 		}
 	}
 }
 
-func (c *checker) result(path string, m map[string]any) {
+func (c *checker) result(path *loc, m map[string]any) {
 	if !c.object(path, m, resultProps) {
 		return
 	}
 	if v, ok := m["score"]; ok {
-		if sm, ok := c.asObject(path+".score", v, "score"); ok {
-			c.score(path+".score", sm)
+		if sm, ok := c.asObject(path.at("score"), v, "score"); ok {
+			c.score(path.at("score"), sm)
 		}
 	}
 	for _, k := range []string{"success", "completion"} {
 		if v, ok := m[k]; ok && c.ok() {
-			c.asBool(path+"."+k, v, k)
+			c.asBool(path.at(k), v, k)
 		}
 	}
 	if v, ok := m["response"]; ok && c.ok() {
-		c.asString(path+".response", v, "response")
+		c.asString(path.at("response"), v, "response")
 	}
 	if v, ok := m["duration"]; ok && c.ok() {
-		if s, ok := c.asString(path+".duration", v, "duration"); ok && !validDuration(s) {
-			c.fail(path+".duration", "duration", "duration %q is not an ISO 8601 duration", s)
+		if s, ok := c.asString(path.at("duration"), v, "duration"); ok && !validDuration(s) {
+			c.fail(path.at("duration"), "duration", "duration %q is not an ISO 8601 duration", s)
 		}
 	}
 	if v, ok := m["extensions"]; ok && c.ok() {
-		c.extensions(path+".extensions", v)
+		c.extensions(path.at("extensions"), v)
 	}
 }
 
@@ -702,40 +703,41 @@ func validDuration(s string) bool {
 	return durationRE.MatchString(s) && s != "P" && !strings.HasSuffix(s, "T")
 }
 
-func (c *checker) score(path string, m map[string]any) {
+func (c *checker) score(path *loc, m map[string]any) {
 	if !c.object(path, m, scoreProps) {
 		return
 	}
-	vals := map[string]float64{}
-	for _, k := range []string{"scaled", "raw", "min", "max"} {
+	var vals [4]float64 // scaled, raw, min, max
+	var has [4]bool
+	for i, k := range [4]string{"scaled", "raw", "min", "max"} {
 		if v, ok := m[k]; ok {
-			f, ok := c.asNumber(path+"."+k, v, k)
+			f, ok := c.asNumber(path.at(k), v, k)
 			if !ok {
 				return
 			}
-			vals[k] = f
+			vals[i], has[i] = f, true
 		}
 	}
-	if s, ok := vals["scaled"]; ok && (s < -1 || s > 1) {
-		c.fail(path+".scaled", "score-scaled", "scaled must be between -1 and 1")
+	if s := vals[0]; has[0] && (s < -1 || s > 1) {
+		c.fail(path.at("scaled"), "score-scaled", "scaled must be between -1 and 1")
 		return
 	}
-	mn, hasMin := vals["min"]
-	mx, hasMax := vals["max"]
+	mn, hasMin := vals[2], has[2]
+	mx, hasMax := vals[3], has[3]
 	if hasMin && hasMax && mn >= mx {
-		c.fail(path+".min", "score-min-max", "min must be less than max")
+		c.fail(path.at("min"), "score-min-max", "min must be less than max")
 		return
 	}
-	if raw, ok := vals["raw"]; ok {
+	if raw, ok := vals[1], has[1]; ok {
 		if hasMin && raw < mn {
-			c.fail(path+".raw", "score-raw", "raw must not be less than min")
+			c.fail(path.at("raw"), "score-raw", "raw must not be less than min")
 		} else if hasMax && raw > mx {
-			c.fail(path+".raw", "score-raw", "raw must not be greater than max")
+			c.fail(path.at("raw"), "score-raw", "raw must not be greater than max")
 		}
 	}
 }
 
-func (c *checker) context(path string, m map[string]any, objectType string) {
+func (c *checker) context(path *loc, m map[string]any, objectType string) {
 	allowed := context103Props
 	if c.v == V2_0_0 {
 		allowed = context20Props
@@ -744,73 +746,77 @@ func (c *checker) context(path string, m map[string]any, objectType string) {
 		return
 	}
 	if v, ok := m["registration"]; ok {
-		if s, ok := c.asString(path+".registration", v, "registration"); ok && !ValidUUID(s) {
-			c.fail(path+".registration", "uuid", "registration %q is not a UUID", s)
+		if s, ok := c.asString(path.at("registration"), v, "registration"); ok && !ValidUUID(s) {
+			c.fail(path.at("registration"), "uuid", "registration %q is not a UUID", s)
 		}
 	}
 	if v, ok := m["instructor"]; ok && c.ok() {
-		if im, ok := c.asObject(path+".instructor", v, "instructor"); ok {
-			c.actor(path+".instructor", im, true)
+		if im, ok := c.asObject(path.at("instructor"), v, "instructor"); ok {
+			c.actor(path.at("instructor"), im, true)
 		}
 	}
 	if v, ok := m["team"]; ok && c.ok() {
-		if tm, ok := c.asObject(path+".team", v, "team"); ok {
+		if tm, ok := c.asObject(path.at("team"), v, "team"); ok {
 			if tm["objectType"] != "Group" {
-				c.fail(path+".team.objectType", "object-type", "team must be a Group (objectType \"Group\")")
+				c.fail(path.at("team").at("objectType"), "object-type", "team must be a Group (objectType \"Group\")")
 			} else {
-				c.group(path+".team", tm)
+				c.group(path.at("team"), tm)
 			}
 		}
 	}
 	if v, ok := m["contextActivities"]; ok && c.ok() {
-		if cm, ok := c.asObject(path+".contextActivities", v, "contextActivities"); ok {
-			c.contextActivities(path+".contextActivities", cm)
+		if cm, ok := c.asObject(path.at("contextActivities"), v, "contextActivities"); ok {
+			c.contextActivities(path.at("contextActivities"), cm)
 		}
 	}
 	for _, k := range []string{"revision", "platform"} {
 		if v, ok := m[k]; ok && c.ok() {
-			if _, ok := c.asString(path+"."+k, v, k); ok && objectType != "Activity" {
-				c.fail(path+"."+k, "context-object", "context.%s is only allowed when the object is an Activity", k)
+			if _, ok := c.asString(path.at(k), v, k); ok && objectType != "Activity" {
+				c.fail(path.at(k), "context-object", "context.%s is only allowed when the object is an Activity", k)
 			}
 		}
 	}
 	if v, ok := m["language"]; ok && c.ok() {
-		if s, ok := c.asString(path+".language", v, "language"); ok && !validLanguageTag(s) {
-			c.fail(path+".language", "language-tag", "%q is not a valid language tag (RFC 5646)", s)
+		if s, ok := c.asString(path.at("language"), v, "language"); ok && !validLanguageTag(s) {
+			c.fail(path.at("language"), "language-tag", "%q is not a valid language tag (RFC 5646)", s)
 		}
 	}
 	if v, ok := m["statement"]; ok && c.ok() {
-		if sm, ok := c.asObject(path+".statement", v, "statement"); ok {
+		if sm, ok := c.asObject(path.at("statement"), v, "statement"); ok {
 			if sm["objectType"] != "StatementRef" {
-				c.fail(path+".statement.objectType", "object-type", "context.statement must be a StatementRef")
+				c.fail(path.at("statement").at("objectType"), "object-type", "context.statement must be a StatementRef")
 			} else {
-				c.statementRef(path+".statement", sm)
+				c.statementRef(path.at("statement"), sm)
 			}
 		}
 	}
 	if v, ok := m["extensions"]; ok && c.ok() {
-		c.extensions(path+".extensions", v)
+		c.extensions(path.at("extensions"), v)
 	}
 	if v, ok := m["contextAgents"]; ok && c.ok() {
-		c.contextActors(path+".contextAgents", v, "contextAgent", "agent")
+		c.contextActors(path.at("contextAgents"), v, "contextAgent", "agent")
 	}
 	if v, ok := m["contextGroups"]; ok && c.ok() {
-		c.contextActors(path+".contextGroups", v, "contextGroup", "group")
+		c.contextActors(path.at("contextGroups"), v, "contextGroup", "group")
 	}
 }
 
-func (c *checker) contextActivities(path string, m map[string]any) {
+func (c *checker) contextActivities(path *loc, m map[string]any) {
 	if !c.object(path, m, ctxActivityKeys) {
 		return
 	}
-	for _, k := range sortedKeys(m) {
-		p := path + "." + k
-		switch v := m[k].(type) {
+	for _, k := range [...]string{"category", "grouping", "other", "parent"} { // ctxActivityKeys, sorted
+		val, ok := m[k]
+		if !ok {
+			continue
+		}
+		p := path.at(k)
+		switch v := val.(type) {
 		case map[string]any:
 			c.contextActivity(p, v)
 		case []any:
 			for i, item := range v {
-				ip := indexPath(p, i)
+				ip := p.index(i)
 				if am, ok := c.asObject(ip, item, "a context activity"); ok {
 					c.contextActivity(ip, am)
 				}
@@ -824,16 +830,16 @@ func (c *checker) contextActivities(path string, m map[string]any) {
 	}
 }
 
-func (c *checker) contextActivity(path string, m map[string]any) {
+func (c *checker) contextActivity(path *loc, m map[string]any) {
 	if ot, ok := m["objectType"]; ok && ot != "Activity" {
-		c.fail(path+".objectType", "object-type", "a context activity must be an Activity")
+		c.fail(path.at("objectType"), "object-type", "a context activity must be an Activity")
 		return
 	}
 	c.activity(path, m)
 }
 
-func (c *checker) contextActors(path string, v any, objectType, key string) {
-	list, ok := c.asArray(path, v, path[strings.LastIndex(path, ".")+1:])
+func (c *checker) contextActors(path *loc, v any, objectType, key string) {
+	list, ok := c.asArray(path, v, objectType+"s") // contextAgents or contextGroups
 	if !ok {
 		return
 	}
@@ -842,45 +848,45 @@ func (c *checker) contextActors(path string, v any, objectType, key string) {
 		props = contextGroupProps
 	}
 	for i, item := range list {
-		p := indexPath(path, i)
+		p := path.index(i)
 		m, ok := c.asObject(p, item, "a "+objectType)
 		if !ok || !c.object(p, m, props, "objectType", key) {
 			return
 		}
-		if ot, ok := c.asString(p+".objectType", m["objectType"], "objectType"); !ok {
+		if ot, ok := c.asString(p.at("objectType"), m["objectType"], "objectType"); !ok {
 			return
 		} else if ot != objectType {
-			c.fail(p+".objectType", "object-type", "objectType must be %q", objectType)
+			c.fail(p.at("objectType"), "object-type", "objectType must be %q", objectType)
 			return
 		}
-		am, ok := c.asObject(p+"."+key, m[key], key)
+		am, ok := c.asObject(p.at(key), m[key], key)
 		if !ok {
 			return
 		}
 		if key == "agent" {
 			if ot, has := am["objectType"]; has && ot != "Agent" {
-				c.fail(p+".agent.objectType", "object-type", "a contextAgent's agent must be an Agent")
+				c.fail(p.at("agent").at("objectType"), "object-type", "a contextAgent's agent must be an Agent")
 				return
 			}
-			c.agent(p+".agent", am)
+			c.agent(p.at("agent"), am)
 		} else {
 			if am["objectType"] != "Group" {
-				c.fail(p+".group.objectType", "object-type", "a contextGroup's group must be a Group (objectType \"Group\")")
+				c.fail(p.at("group").at("objectType"), "object-type", "a contextGroup's group must be a Group (objectType \"Group\")")
 				return
 			}
-			c.group(p+".group", am)
+			c.group(p.at("group"), am)
 		}
 		if rt, ok := m["relevantTypes"]; ok && c.ok() {
-			types, ok := c.asArray(p+".relevantTypes", rt, "relevantTypes")
+			types, ok := c.asArray(p.at("relevantTypes"), rt, "relevantTypes")
 			if !ok {
 				return
 			}
 			if len(types) == 0 {
-				c.fail(p+".relevantTypes", "empty-array", "relevantTypes must hold at least one IRI")
+				c.fail(p.at("relevantTypes"), "empty-array", "relevantTypes must hold at least one IRI")
 				return
 			}
 			for j, t := range types {
-				c.iri(indexPath(p+".relevantTypes", j), t, "relevant type")
+				c.iri(p.at("relevantTypes").index(j), t, "relevant type")
 			}
 		}
 		if !c.ok() {
@@ -889,33 +895,33 @@ func (c *checker) contextActors(path string, v any, objectType, key string) {
 	}
 }
 
-func (c *checker) attachment(path string, m map[string]any) {
+func (c *checker) attachment(path *loc, m map[string]any) {
 	if !c.object(path, m, attachmentProps, "usageType", "display", "contentType", "length", "sha2") {
 		return
 	}
-	c.iri(path+".usageType", m["usageType"], "usageType")
+	c.iri(path.at("usageType"), m["usageType"], "usageType")
 	if c.ok() {
-		c.languageMap(path+".display", m["display"])
+		c.languageMap(path.at("display"), m["display"])
 	}
 	if v, ok := m["description"]; ok && c.ok() {
-		c.languageMap(path+".description", v)
+		c.languageMap(path.at("description"), v)
 	}
-	if s, ok := c.asString(path+".contentType", m["contentType"], "contentType"); ok {
+	if s, ok := c.asString(path.at("contentType"), m["contentType"], "contentType"); ok {
 		if _, _, err := mime.ParseMediaType(s); err != nil || !strings.Contains(s, "/") {
-			c.fail(path+".contentType", "content-type", "contentType %q is not an Internet media type", s)
+			c.fail(path.at("contentType"), "content-type", "contentType %q is not an Internet media type", s)
 		}
 	}
 	if c.ok() {
 		n, ok := m["length"].(json.Number)
 		if !ok {
-			c.fail(path+".length", "wrong-type", "length must be an integer")
+			c.fail(path.at("length"), "wrong-type", "length must be an integer")
 		} else if i, err := strconv.ParseInt(n.String(), 10, 64); err != nil || i < 0 {
-			c.fail(path+".length", "wrong-type", "length must be a non-negative integer")
+			c.fail(path.at("length"), "wrong-type", "length must be a non-negative integer")
 		}
 	}
-	c.asString(path+".sha2", m["sha2"], "sha2")
+	c.asString(path.at("sha2"), m["sha2"], "sha2")
 	if v, ok := m["fileUrl"]; ok && c.ok() {
-		c.irl(path+".fileUrl", v, "fileUrl")
+		c.irl(path.at("fileUrl"), v, "fileUrl")
 	}
 }
 
@@ -983,28 +989,79 @@ func ValidIRI(s string) bool {
 	return true
 }
 
-var timestampRE = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}(?::?\d{2})?)$`)
-
 // ParseTimestamp parses a timestamp as statements carry them (for the
 // since and until parameters).
 func ParseTimestamp(s string) (time.Time, error) { return parseTimestamp(s) }
+
+// timestampParts splits a timestamp of the form
+//
+//	^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}(?::?\d{2})?)$
+//
+// into those groups (g[1] to g[8], as the regular expression would; g[7]
+// is "" without a fraction). It is written out because it runs for every
+// statement, twice; the tests hold it to the expression.
+func timestampParts(s string) (g [9]string, ok bool) {
+	digits := func(i, n int) bool {
+		if len(s) < i+n {
+			return false
+		}
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s) < 20 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
+		(s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2) || s[13] != ':' || !digits(14, 2) ||
+		s[16] != ':' || !digits(17, 2) {
+		return g, false
+	}
+	g = [9]string{s, s[0:4], s[5:7], s[8:10], s[11:13], s[14:16], s[17:19]}
+	i := 19
+	if s[i] == '.' {
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			return g, false
+		}
+		g[7], i = s[i:j], j
+	}
+	zone := s[i:]
+	switch {
+	case zone == "Z" || zone == "z":
+	case len(zone) >= 3 && (zone[0] == '+' || zone[0] == '-') && digits(i+1, 2):
+		switch rest := zone[3:]; {
+		case rest == "":
+		case len(rest) == 2 && digits(i+3, 2):
+		case len(rest) == 3 && rest[0] == ':' && digits(i+4, 2):
+		default:
+			return g, false
+		}
+	default:
+		return g, false
+	}
+	g[8] = zone
+	return g, true
+}
 
 // parseTimestamp parses an ISO 8601 / RFC 3339 timestamp with a time zone.
 // The offsets -00, -0000 and -00:00 are rejected (RFC 3339's "unknown
 // local offset").
 func parseTimestamp(s string) (time.Time, error) {
-	g := timestampRE.FindStringSubmatch(s)
-	if g == nil {
+	g, ok := timestampParts(s)
+	if !ok {
 		return time.Time{}, fmt.Errorf("timestamp %q is not an ISO 8601 date and time with a time zone", s)
 	}
+	num := func(s string) int { n, _ := strconv.Atoi(s); return n }
 	zone := g[8]
 	offset := 0
 	if zone != "Z" && zone != "z" {
-		digits := strings.ReplaceAll(zone[1:], ":", "")
-		h, _ := strconv.Atoi(digits[:2])
-		m := 0
-		if len(digits) == 4 {
-			m, _ = strconv.Atoi(digits[2:])
+		h, m := num(zone[1:3]), 0
+		if len(zone) > 3 {
+			m = num(zone[len(zone)-2:])
 		}
 		if h > 23 || m > 59 {
 			return time.Time{}, fmt.Errorf("timestamp %q has an invalid offset", s)
@@ -1017,8 +1074,7 @@ func parseTimestamp(s string) (time.Time, error) {
 			offset = -offset
 		}
 	}
-	num := func(i int) int { n, _ := strconv.Atoi(g[i]); return n }
-	year, month, day, hour, minute, sec := num(1), num(2), num(3), num(4), num(5), num(6)
+	year, month, day, hour, minute, sec := num(g[1]), num(g[2]), num(g[3]), num(g[4]), num(g[5]), num(g[6])
 	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, fmt.Errorf("timestamp %q is not a valid date and time", s)
 	}
@@ -1027,14 +1083,18 @@ func parseTimestamp(s string) (time.Time, error) {
 	}
 	nsec := 0
 	if frac := g[7]; frac != "" {
-		f := frac[1:]
-		if len(f) > 9 {
-			f = f[:9]
+		for i := 1; i <= 9; i++ { // nanoseconds: the first nine digits, padded
+			nsec *= 10
+			if i < len(frac) {
+				nsec += int(frac[i] - '0')
+			}
 		}
-		f += strings.Repeat("0", 9-len(f))
-		nsec, _ = strconv.Atoi(f)
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.FixedZone("", offset)), nil
+	loc := time.UTC // the same instant as FixedZone("", 0), without an allocation
+	if zone != "Z" && zone != "z" {
+		loc = time.FixedZone("", offset)
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), nil
 }
 
 func daysIn(year, month int) int {
@@ -1042,7 +1102,109 @@ func daysIn(year, month int) int {
 }
 
 // validLanguageTag checks the well-formedness of an RFC 5646 language tag.
+// Most tags are short ASCII ones ("en-US"), checked without allocating;
+// the others go through languageTagWellFormed, the rule itself, which the
+// tests hold the fast path to.
 func validLanguageTag(tag string) bool {
+	if ok, decided := languageTagASCII(tag); decided {
+		return ok
+	}
+	return languageTagWellFormed(tag)
+}
+
+// languageTagASCII is languageTagWellFormed for an ASCII tag of at most
+// 8 subtags without repeated variants or singletons; decided is false for
+// any other tag.
+func languageTagASCII(tag string) (ok, decided bool) {
+	if tag == "" || len(tag) > 64 {
+		return false, false
+	}
+	var lower [64]byte
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		if c >= utf8.RuneSelf {
+			return false, false
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	if len(tag) <= 11 && irregularTags[string(lower[:len(tag)])] {
+		return true, true
+	}
+	// The subtags, as [start, end) offsets into lower.
+	var parts [8][2]int
+	n, start := 0, 0
+	for i := 0; i <= len(tag); i++ {
+		if i < len(tag) && lower[i] != '-' {
+			continue
+		}
+		if n == len(parts) {
+			return false, false
+		}
+		parts[n] = [2]int{start, i}
+		n++
+		start = i + 1
+	}
+	sub := func(i int) []byte { return lower[parts[i][0]:parts[i][1]] }
+	alpha := func(b []byte) bool {
+		for _, c := range b {
+			if c < 'a' || c > 'z' {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range n {
+		p := sub(i)
+		if len(p) == 0 || len(p) > 8 {
+			return false, true
+		}
+		for _, c := range p {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return false, true
+			}
+		}
+	}
+	i := 0
+	if p := sub(0); len(p) == 1 && p[0] == 'x' { // private use only
+		return n > 1, true
+	}
+	switch p := sub(0); {
+	case len(p) >= 2 && len(p) <= 3 && alpha(p):
+		i = 1
+		for k := 0; k < 3 && i < n && len(sub(i)) == 3 && alpha(sub(i)); k++ {
+			i++ // extlang
+		}
+	case len(p) >= 4 && len(p) <= 8 && alpha(p):
+		i = 1
+	default:
+		return false, true
+	}
+	if i < n && len(sub(i)) == 4 && alpha(sub(i)) {
+		i++ // script
+	}
+	if i < n {
+		if p := sub(i); len(p) == 2 && alpha(p) || len(p) == 3 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' {
+			i++ // region
+		}
+	}
+	if i < n && (len(sub(i)) >= 5 || len(sub(i)) == 4 && sub(i)[0] >= '0' && sub(i)[0] <= '9') {
+		return false, false // variants: the general check finds repeats
+	}
+	if i < n && len(sub(i)) == 1 && sub(i)[0] != 'x' {
+		return false, false // extensions: likewise
+	}
+	if i < n && len(sub(i)) == 1 && sub(i)[0] == 'x' {
+		return i+1 < n, true // private use up to the end
+	}
+	return i == n, true
+}
+
+// languageTagWellFormed checks the well-formedness of an RFC 5646 language
+// tag.
+func languageTagWellFormed(tag string) bool {
 	if tag == "" {
 		return false
 	}

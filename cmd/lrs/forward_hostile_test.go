@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"

@@ -47,7 +47,7 @@ type config struct {
 	agents, activities, verbs, registrations int
 	seed                                     uint64
 	skipPost, json                           bool
-	timeout                                  time.Duration
+	timeout, settle                          time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -73,6 +73,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.skipPost, "skip-post", false, "skip the POST phase, only query")
 	fs.BoolVar(&cfg.json, "json", false, "also print the results as JSON")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout")
+	fs.DurationVar(&cfg.settle, "settle", 0, "after the POST phase, wait up to this long for the server to go idle (its storage engine's compactions done) and also report its CPU per statement with that work (0: do not wait)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -112,6 +113,9 @@ func (cfg *config) validate() error {
 	if cfg.timeout <= 0 {
 		return errors.New("-timeout must be positive")
 	}
+	if cfg.settle < 0 {
+		return errors.New("-settle must not be negative")
+	}
 	if cfg.ids != "client" && cfg.ids != "lrs" {
 		return fmt.Errorf("-ids must be client or lrs, got %q", cfg.ids)
 	}
@@ -147,7 +151,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		w := b.watchServer(ctx)
 		r := b.postPhase(ctx)
 		rows = append(rows, r)
-		server = append(server, w.end(ctx, "post", r.Statements))
+		post := w.end(ctx, "post", r.Statements)
+		server = append(server, post)
+		if cfg.settle > 0 && post != nil {
+			server = append(server, b.settleServer(ctx, w, post, r.Statements, cfg.settle))
+		}
 	}
 	if ctx.Err() == nil && cfg.queries > 0 {
 		b.warmupPhase(ctx)
@@ -193,5 +201,6 @@ func (cfg *config) asMap() map[string]any {
 		"queries": cfg.queries, "qc": cfg.qc, "warmup": cfg.warmup,
 		"agents": cfg.agents, "activities": cfg.activities, "verbs": cfg.verbs,
 		"registrations": cfg.registrations, "seed": cfg.seed, "skip_post": cfg.skipPost, "ids": cfg.ids,
+		"settle_s": cfg.settle.Seconds(),
 	}
 }

@@ -113,7 +113,7 @@ func TestRun(t *testing.T) {
 	env := map[string]string{"LRSBENCH_URL": srv.URL + "/xapi/", "LRSBENCH_KEY": "k", "LRSBENCH_SECRET": "s"}
 	var stdout, stderr bytes.Buffer
 	args := []string{"-n", "250", "-batch", "100", "-c", "3", "-queries", "40", "-qc", "4",
-		"-warmup", "8", "-agents", "20", "-activities", "10", "-registrations", "5", "-seed", "7", "-json"}
+		"-warmup", "8", "-agents", "20", "-activities", "10", "-registrations", "5", "-seed", "7", "-json", "-settle", "20s"}
 	if err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, stderr.String())
 	}
@@ -157,8 +157,16 @@ func TestRun(t *testing.T) {
 		t.Errorf("JSON operations = %+v", rep.Operations)
 	}
 	// The server's figures, read from its metrics endpoint.
-	if len(rep.Server) != 2 || rep.Server[0].Phase != "post" || rep.Server[1].Phase != "query" {
+	if len(rep.Server) != 3 || rep.Server[0].Phase != "post" || rep.Server[1].Phase != "post+settle" || rep.Server[2].Phase != "query" {
 		t.Fatalf("JSON server figures = %+v", rep.Server)
+	}
+	// The fake server has nothing left to do after the POSTs: it is idle
+	// once it has been quiet for idleFor, and its CPU then includes the POSTs'.
+	if st := rep.Server[1]; !st.Idle || st.Settle < idleFor.Seconds() || st.Settle > 20 || st.CPUSeconds < rep.Server[0].CPUSeconds {
+		t.Errorf("settled figures %+v after %+v", st, rep.Server[0])
+	}
+	if !regexp.MustCompile(`(?m)^server post\+settle: cpu [\d.]+ s .*; idle \d+ s after the last POST$`).MatchString(out) {
+		t.Errorf("report lacks the server's post+settle line")
 	}
 	for _, s := range rep.Server {
 		if s.CPUSeconds < 0 || s.RSSEnd <= 0 || s.RSSMax < s.RSSEnd {

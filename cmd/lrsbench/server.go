@@ -87,6 +87,68 @@ type serverResult struct {
 	CPUCores float64 `json:"cpu_cores"`
 	RSSEnd   float64 `json:"rss_end_bytes"`
 	RSSMax   float64 `json:"rss_max_bytes"`
+	// Settle is how long the server took to go idle after the phase (the
+	// "post+settle" row, whose CPU includes that time); Idle is false when
+	// it was still busy at the -settle limit.
+	Settle float64 `json:"settle_s,omitempty"`
+	Idle   bool    `json:"idle,omitempty"`
+}
+
+// Idle is a server using less than idleCores over idleFor.
+const (
+	idleCores = 0.03
+	idleFor   = 3 * time.Second
+)
+
+// settleServer waits, up to limit, until the server goes idle after the
+// POST phase (an LSM engine keeps compacting what the load wrote), and
+// returns the phase's figures with that work included: the CPU a
+// statement costs in the end, which does not depend on how much
+// compaction debt the load left behind.
+func (b *bench) settleServer(ctx context.Context, w *serverWatch, post *serverResult, stmts int, limit time.Duration) *serverResult {
+	start := time.Now()
+	r := *post
+	r.Phase = "post+settle"
+	last, err := b.sampleServer(ctx)
+	if err != nil {
+		fmt.Fprintf(b.stderr, "lrsbench: no server figures: %v\n", err)
+		return nil
+	}
+	lastAt := time.Now()
+	var quiet time.Duration
+	for time.Since(start) < limit && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		s, err := b.sampleServer(ctx)
+		if err != nil {
+			fmt.Fprintf(b.stderr, "lrsbench: no server figures: %v\n", err)
+			return nil
+		}
+		now := time.Now()
+		r.RSSMax = max(r.RSSMax, s.rss)
+		r.RSSEnd = s.rss
+		r.CPUSeconds = s.cpu - w.start.cpu
+		if (s.cpu-last.cpu)/now.Sub(lastAt).Seconds() < idleCores {
+			quiet += now.Sub(lastAt)
+		} else {
+			quiet = 0
+		}
+		last, lastAt = s, now
+		if quiet >= idleFor {
+			r.Idle = true
+			break
+		}
+	}
+	r.Settle = time.Since(start).Seconds()
+	if stmts > 0 {
+		r.CPUPerStmt = r.CPUSeconds / float64(stmts) * 1e6
+	}
+	if wall := time.Since(w.began).Seconds(); wall > 0 {
+		r.CPUCores = r.CPUSeconds / wall
+	}
+	return &r
 }
 
 // serverWatch samples the server from start to stop, keeping the largest
@@ -168,6 +230,14 @@ func printServer(w io.Writer, rows []*serverResult) {
 		if r.CPUPerStmt > 0 {
 			fmt.Fprintf(w, ", %.1f µs per statement", r.CPUPerStmt)
 		}
-		fmt.Fprintf(w, "; rss %.0f MiB at the end, %.0f MiB at most\n", r.RSSEnd/(1<<20), r.RSSMax/(1<<20))
+		fmt.Fprintf(w, "; rss %.0f MiB at the end, %.0f MiB at most", r.RSSEnd/(1<<20), r.RSSMax/(1<<20))
+		switch {
+		case r.Phase != "post+settle":
+		case r.Idle:
+			fmt.Fprintf(w, "; idle %.0f s after the last POST", r.Settle)
+		default:
+			fmt.Fprintf(w, "; still busy %.0f s after the last POST", r.Settle)
+		}
+		fmt.Fprintln(w)
 	}
 }

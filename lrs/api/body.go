@@ -34,6 +34,11 @@ func limitBody(c *gin.Context, limit int64) (io.Reader, error) {
 // readBody reads the whole request body within MaxBodyBytes.
 func (s *server) readBody(c *gin.Context) ([]byte, error) { return readBodyWithin(c, s.maxBody) }
 
+// presizeBody is the largest announced body read into a buffer of its
+// size at once: a larger one grows with what arrives, so that a client
+// announcing a large body and sending little holds little memory.
+const presizeBody = 1 << 20
+
 // readBodyWithin reads the whole request body; one larger than limit is a
 // *http.MaxBytesError (413).
 func readBodyWithin(c *gin.Context, limit int64) ([]byte, error) {
@@ -41,7 +46,15 @@ func readBodyWithin(c *gin.Context, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(r)
+	var body []byte
+	if n := c.Request.ContentLength; n > 0 && n <= presizeBody {
+		// One allocation of the announced size (net/http ends the body
+		// there), where io.ReadAll doubles its buffer up to it.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r, body)
+	} else {
+		body, err = io.ReadAll(r)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

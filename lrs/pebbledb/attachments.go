@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/lrs"
 )

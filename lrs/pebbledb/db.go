@@ -1,5 +1,6 @@
 // Package pebbledb is the embedded storage engine of the LRS, on
-// github.com/cockroachdb/pebble (pure Go). It implements lrs.Store and
+// github.com/cockroachdb/pebble/v2 (pure Go), with the statement records in
+// blob files (value separation, see storeOptions). It implements lrs.Store and
 // auth.CredentialStore in one directory; every write is synced before it
 // returns. It was chosen over bbolt by tools/enginebench (see BENCHMARKS.md).
 package pebbledb
@@ -7,7 +8,6 @@ package pebbledb
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/bloom"
+	cpebble "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
@@ -95,14 +95,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	po := &cpebble.Options{Cache: cache, Logger: slogAdapter{logger}, MemTableSize: 32 << 20}
-	// Bloom filters: the conflict check of every insert is a point lookup
-	// of a new, random id, which is nearly always a miss.
-	po.Levels = make([]cpebble.LevelOptions, 7)
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	if _, err := upgradeFormat(dir, logger); err != nil {
+		cache.Unref()
+		return nil, err
 	}
-	db, err := cpebble.Open(dir, po)
+	db, err := cpebble.Open(dir, storeOptions(cache, slogAdapter{logger}))
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
@@ -124,10 +121,72 @@ func Open(dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
+// storeFormat is the format major version the store is ratcheted to on
+// open: the first with value separation (blob files).
+const storeFormat = cpebble.FormatValueSeparation
+
+// statementRecords is the key span of the statement records (S<org><id>),
+// whose values go to blob files.
+var statementRecords = cpebble.KeyRange{Start: []byte("S"), End: []byte("T")}
+
+// storeOptions are the Pebble options of the store.
+//
+// Statement records are kept apart from the keys (value separation): a
+// record (the stored statement, ≈2 KB in the benchmark) is written once to
+// a blob file when its memtable is flushed, and the compactions that move
+// its key down the levels rewrite a reference to it, not the statement. It
+// is immutable but for voiding and added terms, which write a new value
+// (the old one is garbage, reclaimed when a blob file holds more than
+// TargetGarbageRatio of it). The keys of the records are random (UUIDs),
+// so every table of a level overlaps every blob file: MaxBlobReferenceDepth
+// is set high enough that compactions keep the references rather than
+// rewrite the values (10, Pebble's example, makes nearly every compaction
+// rewrite them; see BENCHMARKS.md). Other values (documents, forwarding
+// state, credentials) are small or rewritten often and stay in the tables.
+func storeOptions(cache *cpebble.Cache, logger cpebble.Logger) *cpebble.Options {
+	po := &cpebble.Options{
+		Cache:              cache,
+		Logger:             logger,
+		MemTableSize:       32 << 20,
+		FormatMajorVersion: storeFormat,
+	}
+	// Bloom filters: the conflict check of every insert is a point lookup
+	// of a new, random id, which is nearly always a miss.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	// MinLZ: faster than Snappy, at the same ratio on statements.
+	po.ApplyCompressionSettings(func() cpebble.DBCompressionSettings { return cpebble.DBCompressionFastest })
+	po.Experimental.EnableColumnarBlocks = func() bool { return true } // needed for blob files
+	po.Experimental.ValueSeparationPolicy = func() cpebble.ValueSeparationPolicy {
+		return cpebble.ValueSeparationPolicy{
+			Enabled:               true,
+			MinimumSize:           256,
+			MaxBlobReferenceDepth: 1000,
+			RewriteMinimumAge:     5 * time.Minute,
+			TargetGarbageRatio:    0.2,
+		}
+	}
+	po.Experimental.SpanPolicyFunc = func(start []byte) (cpebble.SpanPolicy, []byte, error) {
+		switch {
+		case bytes.Compare(start, statementRecords.Start) < 0:
+			return cpebble.SpanPolicy{ValueStoragePolicy: cpebble.ValueStorageLowReadLatency}, statementRecords.Start, nil
+		case bytes.Compare(start, statementRecords.End) < 0:
+			return cpebble.SpanPolicy{}, statementRecords.End, nil
+		}
+		return cpebble.SpanPolicy{ValueStoragePolicy: cpebble.ValueStorageLowReadLatency}, nil, nil
+	}
+	return po
+}
+
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Infof(format string, args ...any) {
 	a.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (a slogAdapter) Errorf(format string, args ...any) {
+	a.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
 func (a slogAdapter) Fatalf(format string, args ...any) {
@@ -249,13 +308,17 @@ func postingTerms(terms []string) []string {
 	return slices.Compact(out)
 }
 
-// kv is one key of a batch.
-type kv struct{ k, v []byte }
+// kv is one key of a batch, and its value: v, or the encoding of rec,
+// which setSorted writes straight into the batch.
+type kv struct {
+	k, v []byte
+	rec  *record
+}
 
 // recordKeys appends a record's keys: the record, a posting per term and
 // its ref key.
 func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
-	out = append(out, kv{recordKey(org, id), encodeRecord(r)})
+	out = append(out, kv{k: recordKey(org, id), v: encodeRecord(r)})
 	for _, t := range postingTerms(r.terms) {
 		out = append(out, kv{k: postingKey(termPrefix(org, t), r.storedMs, id)})
 	}
@@ -269,11 +332,29 @@ func recordKeys(out []kv, org string, id [idLen]byte, r *record) ([]kv, error) {
 	return out, nil
 }
 
-// setSorted adds keys to b in key order: the memtable's skiplist inserts
-// of neighbouring keys reuse each other's search path.
-func setSorted(b *cpebble.Batch, keys []kv) error {
+// setSorted adds keys and the keys of sorted (which are in key order) to b
+// in key order: the memtable's skiplist inserts of neighbouring keys reuse
+// each other's search path.
+func setSorted(b *cpebble.Batch, keys, sorted []kv) error {
 	slices.SortFunc(keys, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
-	for _, e := range keys {
+	for len(keys) > 0 || len(sorted) > 0 {
+		var e kv
+		if len(sorted) == 0 || len(keys) > 0 && bytes.Compare(keys[0].k, sorted[0].k) < 0 {
+			e, keys = keys[0], keys[1:]
+		} else {
+			e, sorted = sorted[0], sorted[1:]
+		}
+		if e.rec != nil {
+			op := b.SetDeferred(len(e.k), recordLen(e.rec))
+			copy(op.Key, e.k)
+			if v := appendRecord(op.Value[:0], e.rec); len(v) != len(op.Value) {
+				return fmt.Errorf("record of %d bytes, %d reserved", len(v), len(op.Value))
+			}
+			if err := op.Finish(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := b.Set(e.k, e.v, nil); err != nil {
 			return err
 		}
@@ -312,15 +393,26 @@ func (d *DB) InsertStatements(ctx context.Context, org string, recs []lrs.Statem
 	defer d.release(keys)
 	b := d.db.NewBatch()
 	defer b.Close()
-	kvs := make([]kv, 0, len(recs)*16)
+	kvs := make([]kv, 0, len(recs)*8)
+	rs := make([]*record, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		rec := record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
-		if kvs, err = recordKeys(kvs, org, ids[i], &rec); err != nil {
-			return fmt.Errorf("pebble: insert statements: %w", err)
+		rs[i] = &record{storedMs: floorMs(r.Stored), voided: r.Voided, refTarget: r.RefTarget, terms: r.Terms, raw: r.Raw}
+		kvs = append(kvs, kv{k: recordKey(org, ids[i]), rec: rs[i]})
+		if t, ok := parseID(r.RefTarget); ok {
+			kvs = append(kvs, kv{k: refKey(org, t, ids[i])})
 		}
 	}
-	if err := setSorted(b, kvs); err != nil {
+	prefixes := make(map[string][]byte, len(recs)*4) // a batch's statements share many terms
+	postings := batchPostings(make([]kv, 0, len(recs)*8), rs, ids, func(t string) []byte {
+		p, ok := prefixes[t]
+		if !ok {
+			p = termPrefix(org, t)
+			prefixes[t] = p
+		}
+		return p
+	})
+	if err := setSorted(b, kvs, postings); err != nil {
 		return fmt.Errorf("pebble: insert statements: %w", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
@@ -496,18 +588,21 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	if !q.Until.IsZero() {
 		hi = appendMs(bytes.Clone(prefix), floorMs(q.Until)+1)
 	}
+	// The cursor bounds the scan at its stored time; the ids of that time
+	// are filtered against its id (see run: they interleave across keys).
+	var cid []byte
+	var cursorMs int64
 	if c := q.After; c != nil {
-		cid, err := cursorID(c.ID)
-		if err != nil {
+		var err error
+		if cid, err = cursorID(c.ID); err != nil {
 			return nil, err
 		}
-		k := append(appendMs(bytes.Clone(prefix), floorMs(c.Stored)), cid...)
+		cursorMs = floorMs(c.Stored)
 		if q.Ascending {
-			k = append(k, 0) // strictly after
-			if bytes.Compare(k, lo) > 0 {
+			if k := appendMs(bytes.Clone(prefix), cursorMs); bytes.Compare(k, lo) > 0 {
 				lo = k
 			}
-		} else if bytes.Compare(k, hi) < 0 {
+		} else if k := appendMs(bytes.Clone(prefix), cursorMs+1); bytes.Compare(k, hi) < 0 {
 			hi = k
 		}
 	}
@@ -520,30 +615,49 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	}
 	defer it.Close()
 	out := make([]lrs.StatementRecord, 0, min(q.Limit, 128))
+	// emit checks the ids of one run (stored at ms) against their records.
+	emit := func(ids [][idLen]byte, ms int64) error {
+		for _, id := range ids {
+			if len(out) >= q.Limit {
+				return nil
+			}
+			if q.After != nil && ms == cursorMs {
+				if c := bytes.Compare(id[:], cid); q.Ascending && c <= 0 || !q.Ascending && c >= 0 {
+					continue
+				}
+			}
+			r, found, err := d.getRecord(org, id)
+			if err != nil {
+				return fmt.Errorf("pebble: query statements: read %s: %w", formatID(id[:]), err)
+			}
+			if found && r.storedMs == ms && !r.voided && hasAll(r.terms, want) {
+				out = append(out, toLRS(formatID(id[:]), r))
+			}
+		}
+		return nil
+	}
 	var ok bool
 	if q.Ascending {
 		ok = it.First()
 	} else {
 		ok = it.Last()
 	}
+	var cur run
 	for n := 0; ok && len(out) < q.Limit; n++ {
 		if n%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("pebble: query statements: %w", err)
 			}
 		}
-		k := it.Key()
-		if len(k) != postingLen {
-			return nil, fmt.Errorf("pebble: query statements: bad posting key %q", k)
-		}
-		ms := int64(binary.BigEndian.Uint64(k[1+hashLen:]) ^ (1 << 63))
-		id := [idLen]byte(k[postingLen-idLen:])
-		r, found, err := d.getRecord(org, id)
+		added, err := cur.add(it.Key(), it.Value())
 		if err != nil {
-			return nil, fmt.Errorf("pebble: query statements: read %s: %w", formatID(id[:]), err)
+			return nil, fmt.Errorf("pebble: query statements: posting %q: %w", it.Key(), err)
 		}
-		if found && r.storedMs == ms && !r.voided && hasAll(r.terms, want) {
-			out = append(out, toLRS(formatID(id[:]), r))
+		if !added { // the key starts the next run: this one is complete
+			if err := emit(cur.take(q.Ascending), cur.ms()); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if q.Ascending {
 			ok = it.Next()
@@ -553,6 +667,11 @@ func (d *DB) QueryStatements(ctx context.Context, org string, q lrs.StatementQue
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("pebble: query statements: %w", err)
+	}
+	if len(out) < q.Limit && !cur.taken && len(cur.ids) > 0 {
+		if err := emit(cur.take(q.Ascending), cur.ms()); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -595,7 +714,17 @@ func (d *DB) update(ctx context.Context, op, org, id string, fn func(r *record) 
 		return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 	}
 	for _, t := range newTerms {
-		if err := b.Set(postingKey(termPrefix(org, t), r.storedMs, b16), nil, nil); err != nil {
+		// A posting key of this id under the term's hash lists the id
+		// already (two terms may share a hash), and must keep its value.
+		k := postingKey(termPrefix(org, t), r.storedMs, b16)
+		exists, err := d.get(k, nil)
+		if err != nil {
+			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
+		}
+		if exists {
+			continue
+		}
+		if err := b.Set(k, nil, nil); err != nil {
 			return fmt.Errorf("pebble: %s %s: %w", op, id, err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/lrs"
 )

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/forward"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs/storetest"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/auth"
 )

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 )
 
 // The conflict check of an insert asks whether a record with a client's
@@ -83,11 +83,12 @@ type idSets struct {
 // its insert.
 func (d *DB) idSet(org string) *idSet {
 	return d.set(&d.ids, org, func(ctx context.Context, s *idSet) error {
-		return d.fillSet(ctx, termPrefix(org, allTerm), s, func(k []byte) []byte {
-			if len(k) != postingLen {
-				return nil
+		var ids [][idLen]byte
+		return d.fillSet(ctx, termPrefix(org, allTerm), s, func(k, v []byte) {
+			ids, _ = appendPostingIDs(ids[:0], k, v) // a bad posting holds no id
+			for _, id := range ids {
+				s.add(id[:])
 			}
-			return k[postingLen-idLen:]
 		})
 	})
 }
@@ -97,11 +98,10 @@ func (d *DB) idSet(org string) *idSet {
 func (d *DB) refSet(org string) *idSet {
 	p := appendEsc([]byte("R"), org)
 	return d.set(&d.refs, org, func(ctx context.Context, s *idSet) error {
-		return d.fillSet(ctx, p, s, func(k []byte) []byte {
-			if len(k) != len(p)+2*idLen {
-				return nil
+		return d.fillSet(ctx, p, s, func(k, _ []byte) {
+			if len(k) == len(p)+2*idLen {
+				s.add(k[len(p) : len(p)+idLen])
 			}
-			return k[len(p) : len(p)+idLen]
 		})
 	})
 }
@@ -124,9 +124,9 @@ func (d *DB) set(sets *idSets, org string, fill func(context.Context, *idSet) er
 	return s
 }
 
-// fillSet adds the id that id(key) extracts from every key under prefix to
-// s (nil: none), then marks it ready.
-func (d *DB) fillSet(ctx context.Context, prefix []byte, s *idSet, id func(k []byte) []byte) error {
+// fillSet calls add with every key under prefix and its value (add adds
+// their ids to s), then marks s ready.
+func (d *DB) fillSet(ctx context.Context, prefix []byte, s *idSet, add func(k, v []byte)) error {
 	if err := d.acquire(ctx, "scan statement ids"); err != nil {
 		return err
 	}
@@ -143,9 +143,7 @@ func (d *DB) fillSet(ctx context.Context, prefix []byte, s *idSet, id func(k []b
 				return err
 			}
 		}
-		if b := id(it.Key()); b != nil {
-			s.add(b)
-		}
+		add(it.Key(), it.Value())
 	}
 	if err := it.Error(); err != nil {
 		return err

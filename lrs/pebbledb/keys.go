@@ -7,13 +7,18 @@ import (
 	"time"
 )
 
-// Key layout of statements (layout 2; layout 1 is migrated on open, see
-// migrate.go):
+// Key layout of statements (layout 3; layout 1 is migrated on open, and
+// layout 2 is layout 3 without postings of several ids, see migrate.go):
 //
-//	S<org><id>                       -> record value (see encodeRecord)
-//	P<term hash><stored BE ms><id>   -> empty, one posting per term
+//	S<org><id>                       -> record value (see encodeRecord), in
+//	                                    blob files: the only key span
+//	                                    starting with S (statementRecords)
+//	P<term hash><stored BE ms><id>   -> more ids (16 bytes each, ascending)
+//	                                    under that hash and time, or empty:
+//	                                    one posting per term hash of a
+//	                                    batch (postings.go)
 //	R<org><target id><id>            -> empty, for Referrers
-//	meta/statements                  -> "2", the layout of the keys above
+//	meta/statements                  -> "3", the layout of the keys above
 //
 // and of the rest:
 //
@@ -140,7 +145,7 @@ func refKey(org string, target, id [idLen]byte) []byte {
 
 var layoutKey = []byte("meta/statements")
 
-const layout = "2"
+const layout = "3"
 
 var credPrefix = []byte("c/")
 
@@ -178,12 +183,24 @@ type record struct {
 
 const recordVersion = 1
 
-func encodeRecord(r *record) []byte {
-	n := 1 + 8 + 1 + 10 + len(r.refTarget) + 10 + len(r.raw)
+func encodeRecord(r *record) []byte { return appendRecord(make([]byte, 0, recordLen(r)), r) }
+
+// recordLen is the length of r's encoding.
+func recordLen(r *record) int {
+	n := 1 + 8 + 1 + uvarintLen(len(r.refTarget)) + len(r.refTarget) + uvarintLen(len(r.terms)) + len(r.raw)
 	for _, t := range r.terms {
-		n += 10 + len(t)
+		n += uvarintLen(len(t)) + len(t)
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+func uvarintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// appendRecord appends r's encoding to b.
+func appendRecord(b []byte, r *record) []byte {
 	b = append(b, recordVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.storedMs))
 	if r.voided {

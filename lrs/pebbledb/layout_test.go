@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
+	"github.com/lrs-project/lrs/auth"
 	"github.com/lrs-project/lrs/lrs"
 )
 
@@ -241,7 +242,7 @@ func TestOpenMigratesLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "migrated the stored statements to key layout 2") || !strings.Contains(logs.String(), "statements=60") {
+	if !strings.Contains(logs.String(), "migrated the stored statements to key layout "+layout) || !strings.Contains(logs.String(), "statements=60") {
 		t.Errorf("no migration log line:\n%s", logs.String())
 	}
 	checkFixture(t, db)
@@ -440,5 +441,108 @@ func TestRefSet(t *testing.T) {
 	want := map[string][]string{targets[0].ID: {before.ID}, targets[1].ID: {after.ID}}
 	if len(got) != len(want) || !slices.Equal(got[targets[0].ID], want[targets[0].ID]) || !slices.Equal(got[targets[1].ID], want[targets[1].ID]) {
 		t.Errorf("referrers = %q, want %q", got, want)
+	}
+}
+
+// A store written by the code on Pebble 1.1 (key layout 2, Pebble's format
+// major version 1) is upgraded to Pebble 2's format on open, with a log
+// line, and then holds exactly what it held; it is upgraded once.
+func TestOpenUpgradesPebble1Store(t *testing.T) {
+	for _, fixture := range []string{"layout2-pebble1", "layout1"} {
+		t.Run(fixture, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", fixture))); err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			db, err := Open(dir, Options{Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logs.String(), "upgraded the store's format for Pebble 2") {
+				t.Errorf("no upgrade log line:\n%s", logs.String())
+			}
+			if v := db.db.FormatMajorVersion(); v != storeFormat {
+				t.Errorf("format major version %s, want %s", v, storeFormat)
+			}
+			if _, err := db.get(layoutKey, func(v []byte) error {
+				if string(v) != layout {
+					t.Errorf("key layout %q, want %q", v, layout)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			checkFixture(t, db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			logs.Reset()
+			if db, err = Open(dir, Options{Logger: logger}); err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if strings.Contains(logs.String(), "upgrad") || strings.Contains(logs.String(), "migrat") {
+				t.Errorf("upgraded twice:\n%s", logs.String())
+			}
+			checkFixture(t, db)
+		})
+	}
+}
+
+// Statement records go to blob files when their memtable is flushed, and
+// stay readable, voidable and queryable through compactions and a reopen;
+// the other keys keep their values in the tables.
+func TestRecordsInBlobFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	big := strings.Repeat("x", 2000)
+	var recs []lrs.StatementRecord
+	for i := range 200 {
+		r := newRec(i, "v:big")
+		r.Raw = fmt.Appendf(nil, `{"id":%q,"pad":%q}`, r.ID, big)
+		recs = append(recs, r)
+	}
+	if err := db.InsertStatements(ctx, "o", recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateCredential(ctx, auth.Credential{Key: "k", Name: big}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var want uint64 // the records' values, and nothing else
+	for _, r := range recs {
+		want += uint64(len(encodeRecord(&record{storedMs: floorMs(r.Stored), terms: r.Terms, raw: r.Raw})))
+	}
+	if m := db.db.Metrics(); m.BlobFiles.LiveCount == 0 || m.BlobFiles.ValueSize != want {
+		t.Errorf("blob files: %d, %d bytes of values; want the records' %d bytes", m.BlobFiles.LiveCount, m.BlobFiles.ValueSize, want)
+	}
+	if err := db.SetVoided(ctx, "o", recs[7].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = open(t, dir)
+	got, err := db.GetStatements(ctx, "o", ids(recs))
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("%d of %d records after the reopen: %v", len(got), len(recs), err)
+	}
+	for i, r := range recs {
+		if g := got[r.ID]; string(g.Raw) != string(r.Raw) || g.Voided != (i == 7) {
+			t.Fatalf("record %d: voided %v, raw %.40q…", i, g.Voided, g.Raw)
+		}
+	}
+	page, err := db.QueryStatements(ctx, "o", lrs.StatementQuery{Terms: []string{"v:big"}, Limit: 500})
+	if err != nil || len(page) != len(recs)-1 {
+		t.Errorf("query: %d records, %v; want %d", len(page), err, len(recs)-1)
+	}
+	if c, err := db.GetCredential(ctx, "k"); err != nil || c.Name != big {
+		t.Errorf("credential: %v", err)
 	}
 }

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"time"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 )
 
-// Layout 1 of the statement keys (before layout 2, see keys.go):
+// Layout 1 of the statement keys (before layouts 2 and 3, see keys.go):
 //
-//	s/<org><id>                      -> record value (the same as layout 2's)
+//	s/<org><id>                      -> record value (the same as layout 3's)
 //	p/<org><term><stored BE ms><id>  -> empty, one posting per term
 //	ref/<org><target><id>            -> empty
 //
 // with <x> escaped as in keys.go and the final <id> of a posting or ref key
 // raw text. A store of layout 1 is migrated when it is opened: every record
-// is written again under layout 2, then the layout-1 keys are deleted and
+// is written again under layout 3, then the layout-1 keys are deleted and
 // the layout recorded, in one synced batch. A crash in between leaves
 // layout 1 in place (and some layout-2 keys, written again by the next
 // attempt), so the migration simply runs again.
@@ -27,7 +27,7 @@ var (
 	layout1Refs     = []byte("ref/")
 )
 
-// migrate brings the statement keys to layout 2.
+// migrate brings the statement keys to layout 3.
 func (d *DB) migrate() error {
 	var cur []byte
 	if _, err := d.get(layoutKey, func(v []byte) error { cur = bytes.Clone(v); return nil }); err != nil {
@@ -35,6 +35,15 @@ func (d *DB) migrate() error {
 	}
 	switch string(cur) {
 	case layout:
+		return nil
+	case "2":
+		// Layout 3 reads every posting of layout 2 (a key without a value
+		// lists its own id) and writes postings with more: nothing to
+		// rewrite, but a version that knows only layout 2 must refuse the
+		// store from now on.
+		if err := d.db.Set(layoutKey, []byte(layout), cpebble.Sync); err != nil {
+			return fmt.Errorf("pebble: record the statement key layout: %w", err)
+		}
 		return nil
 	case "":
 	default:
@@ -69,7 +78,7 @@ func (d *DB) migrate() error {
 		}
 		kvs, err := recordKeys(nil, org, bid, &r)
 		if err == nil {
-			err = setSorted(b, kvs)
+			err = setSorted(b, kvs, nil)
 		}
 		if err != nil {
 			b.Close()

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	cpebble "github.com/cockroachdb/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/auth"
 )
