@@ -195,10 +195,12 @@ func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *sl
 	logger = logger.With("component", "forward")
 	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
 		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
+	p.obligations.SetSinks(types) // overwrite configurations owe one delivery per result
 	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
 		Metrics: forward.NewResultMetrics(reg), Logger: logger,
-		// The hook of result changes: counted (Metrics) until the
-		// overwrite deliveries use it.
+		// Every result change (and every already-current result a call
+		// met) ensures the overwrite deliveries it owes.
+		OnChange: p.obligations.ResultChanged,
 	})
 	if cfg.Forward.Key != "" {
 		key, err := forward.ParseKey(string(cfg.Forward.Key))
