@@ -17,7 +17,7 @@ type recorder struct {
 	mu     sync.Mutex
 	sent   []forward.Item
 	answer func(items []forward.Item) forward.Result // nil: success
-	during func()                                   // run inside Send
+	during func()                                    // run inside Send
 }
 
 func (r *recorder) Send(_ context.Context, items []forward.Item) forward.Result {
