@@ -13,6 +13,7 @@ import (
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/email"
+	"github.com/lrs-project/lrs/forward/postback"
 	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs"
 )
@@ -184,6 +185,13 @@ func (p forwardParts) redriven(org, id string) {
 func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 	return forward.NewRegistry(
 		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
+		postback.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+			p, err := postback.New(c.Properties, secrets, postback.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress})
+			if err != nil {
+				return nil, err
+			}
+			return postback.Sink{Postback: p}, nil
+		}),
 	)
 }
 
