@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lrs-project/lrs/forward/postback"
 	"github.com/lrs-project/lrs/forward/postback/postbacktest"
 )
@@ -16,7 +18,8 @@ import (
 // a cmi5 session gives one result whose postbacks never go backwards and
 // end on its final value; a lower retake does not lower the pass; an
 // override is posted and survives a later session; three changes while
-// the receiver fails reach it as the newest only once it is back.
+// the receiver fails reach it as the newest only once it is back; a voided
+// statement withdraws what it set.
 func TestPostbackEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the binary")
@@ -135,6 +138,18 @@ func TestPostbackEndToEnd(t *testing.T) {
 				t.Errorf("an older value reached the receiver after the outage: %v", scaled(*q.Registration))
 			}
 		}
+		// Cleared, the override gives way to the statements (0.97); voiding
+		// that verdict withdraws it: the best remaining one (0.92) is posted.
+		a.expect(http.StatusOK, http.MethodPost, progress[:strings.Index(progress, "?")]+"/override"+progress[strings.Index(progress, "?"):],
+			`{"clear":["success","score"],"reason":"confirmed"}`, bearer...)
+		settled("after clearing", func(reg postbacktest.Registration) bool {
+			return reg.RegistrationSuccess == "PASSED" && scaled(reg) == 97
+		})
+		x.expect(http.StatusOK, http.MethodPost, "/statements", `{"id":"`+uuid.NewString()+`","actor":{"mbox":"mailto:admin@example.com"},
+"verb":{"id":"http://adlnet.gov/expapi/verbs/voided"},"object":{"objectType":"StatementRef","id":"`+sessionID("pb-c", "verdict")+`"}}`)
+		settled("after voiding the best verdict", func(reg postbacktest.Registration) bool {
+			return reg.RegistrationSuccess == "PASSED" && scaled(reg) == 92
+		})
 		if v := recv.Violations(); len(v) != 0 {
 			t.Errorf("ordering violations: %+v", v)
 		}
