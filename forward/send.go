@@ -241,6 +241,9 @@ func (e *Engine) superseded(ctx context.Context, batch []Item) map[string]bool {
 	}
 	out := map[string]bool{}
 	got, err := e.store.GetResults(ctx, keys)
+	if err != nil && ctx.Err() != nil {
+		return out // stopping: the next start's sends read the results again
+	}
 	for _, it := range batch {
 		if it.Result == nil {
 			continue
@@ -340,6 +343,23 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 			ds[i] = d
 		}
 		applied := e.updateAll(ctx, log, ds)
+		// A change between the check above and the write just done found
+		// the delivery pending (being sent) and left it: read again after
+		// the write, and re-open what a newer revision overtook. (The
+		// change's own re-open runs after its result write, so one of the
+		// two sees the other.)
+		for id := range e.superseded(ctx, batch) {
+			if again[id] {
+				continue
+			}
+			if again == nil {
+				again = map[string]bool{}
+			}
+			again[id] = true
+			if _, err := e.store.ReopenDelivery(ctx, cfg.Org, cfg.ID, id, at); err != nil {
+				log.Warn("re-opening an overtaken delivery failed", "delivery", id, "err", err)
+			}
+		}
 		if len(again) > 0 {
 			e.Due([]ConfigKey{{cfg.Org, cfg.ID}})
 		}
