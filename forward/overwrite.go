@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Overwrite deliveries (issue 18 item 4; sinks.md §0.4, DESIGN.md §3).
@@ -125,15 +126,8 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 	if err := o.store.EnsureDeliveries(ctx, ds); err != nil {
 		return fmt.Errorf("result deliveries: ensure %d: %w", len(ds), err)
 	}
-	if ch.Changed {
-		for _, d := range ds {
-			if d.State != StatePending {
-				continue
-			}
-			if _, err := o.store.ReopenDelivery(ctx, d.Org, d.ConfigurationID, d.StatementID, now); err != nil {
-				return fmt.Errorf("result deliveries: reopen: %w", err)
-			}
-		}
+	if err := o.reopen(ctx, ch, ds, now); err != nil {
+		return err
 	}
 	o.mu.Lock()
 	due := o.due
@@ -150,6 +144,49 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 		due(keys)
 	case wake != nil:
 		wake()
+	}
+	return nil
+}
+
+// reopen re-opens the deliveries of ds a change owes again. A change
+// re-opens each; a call that found the result already current (Changed
+// false: a retry, or the reconciler after a crash between the result's
+// write and this hook) re-opens only a delivery whose last attempt is
+// older than the result's last change, which is what such a crash leaves
+// (a clock skew between processes costs at most one more send of the
+// current value).
+func (o *Obligations) reopen(ctx context.Context, ch ResultChange, ds []Delivery, now time.Time) error {
+	var updated time.Time
+	for _, d := range ds {
+		if d.State != StatePending {
+			continue
+		}
+		if !ch.Changed {
+			cur, err := o.store.GetDelivery(ctx, d.Org, d.ConfigurationID, d.StatementID)
+			if err != nil {
+				return fmt.Errorf("result deliveries: %w", err)
+			}
+			if cur.State == StatePending || cur.State == StateSkipped {
+				continue
+			}
+			if updated.IsZero() {
+				got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+				if err != nil {
+					return fmt.Errorf("result deliveries: %w", err)
+				}
+				r, ok := got[ch.ResultKey]
+				if !ok {
+					return nil
+				}
+				updated = r.UpdatedAt
+			}
+			if !cur.LastAttempt.Before(updated) {
+				continue
+			}
+		}
+		if _, err := o.store.ReopenDelivery(ctx, d.Org, d.ConfigurationID, d.StatementID, now); err != nil {
+			return fmt.Errorf("result deliveries: reopen: %w", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -50,6 +51,7 @@ func (r *recorder) revisions() []int64 {
 type overwriteRig struct {
 	*resFixture
 	rec    *recorder
+	obl    *forward.Obligations
 	engine *forward.Engine
 	id     string // the delivery's StatementID
 }
@@ -87,7 +89,7 @@ func newOverwriteRig(t *testing.T) *overwriteRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &overwriteRig{resFixture: f, rec: rec, engine: engine}
+	r := &overwriteRig{resFixture: f, rec: rec, obl: obl, engine: engine}
 	r.id = forward.ResultDeliveryID(f.key())
 	// Statements reach both observers, as in the binary.
 	r.observe = forward.Observers{obl, results}
@@ -193,5 +195,46 @@ func TestOverwriteRejectedReopenedByAChange(t *testing.T) {
 	}
 	if got := r.rec.revisions(); len(got) != 2 || got[1] != r.result(t).Revision {
 		t.Fatalf("sent revisions %v", got)
+	}
+}
+
+// A crash between a result's write and its hook loses the re-open; the
+// reconciler's call (Changed false) re-opens what was sent before the
+// change, and nothing that was sent after it.
+func TestOverwriteReconcilerReopensALostChange(t *testing.T) {
+	r := newOverwriteRig(t)
+	r.storeAll(t, session("a", 0, 0.8, true)...)
+	r.tick(t)
+	if n := len(r.rec.revisions()); n != 1 {
+		t.Fatalf("%d sends, want 1", n)
+	}
+	// The hook is lost: the better session changes the result without it.
+	// (The change is in a later millisecond than the first send: on a fast
+	// machine both could fall in one.)
+	for sent := r.delivery(t).LastAttempt; !time.Now().Truncate(time.Millisecond).After(sent); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	r.observe = forward.NewResults(r.db, r.stmts, forward.ResultsOptions{})
+	r.storeAll(t, session("c", 20, 0.95, true)...)
+	r.tick(t)
+	if n := len(r.rec.revisions()); n != 1 {
+		t.Fatalf("%d sends without the hook, want still 1", n)
+	}
+	// The reconciler re-observes: the result is current, Changed false.
+	ch := forward.ResultChange{ResultKey: r.key(), Revision: r.result(t).Revision}
+	if err := r.obl.ResultChanged(t.Context(), ch); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(t)
+	if got := r.rec.revisions(); len(got) != 2 || got[1] != r.result(t).Revision {
+		t.Fatalf("sent revisions %v, want the current one after the reconciler", got)
+	}
+	// Again: already sent after the change, nothing more.
+	if err := r.obl.ResultChanged(t.Context(), ch); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(t)
+	if n := len(r.rec.revisions()); n != 2 {
+		t.Fatalf("%d sends after a second Changed-false call, want 2", n)
 	}
 }
