@@ -159,10 +159,17 @@ const (
 )
 
 // Item is one result to send: the delivery and the statement it carries
-// (as stored, exact format).
+// (as stored, exact format) for an append sink; for an overwrite sink
+// (overwrite.go) the result as it is when sent, and its objective.
 type Item struct {
 	Delivery  Delivery
-	Statement []byte
+	Statement []byte // append sinks
+	// Result is the current result of an overwrite delivery (Statement is
+	// nil): Effective() values with overrides applied, Revision, Actor,
+	// CreatedAt/UpdatedAt, ID().
+	Result *ObjectiveResult
+	// Objective is the result's objective (overwrite deliveries).
+	Objective *Objective
 }
 
 // Result is a destination's verdict on one attempt.

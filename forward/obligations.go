@@ -43,6 +43,8 @@ type Obligations struct {
 
 	wake func()                 // set by SetWake: tells a local engine that deliveries are due
 	due  func(keys []ConfigKey) // set by SetDue: tells it which configurations' are
+
+	types *Registry // set by SetSinks: overwrite configurations owe result deliveries (overwrite.go)
 }
 
 // SetWake registers f, called after new deliveries were ensured, so that
@@ -198,8 +200,8 @@ func (o *Obligations) derive(org string, r *orgRules, stmts []Statement) []Deliv
 			}
 			for _, cid := range obj.Configurations {
 				cfg, ok := r.configs[cid]
-				if !ok {
-					continue // attached, but deleted
+				if !ok || o.overwrite(cfg) {
+					continue // attached, but deleted; or owed per result (ResultChanged)
 				}
 				key := cid + "\x00" + st.ID
 				if seen[key] {

@@ -96,6 +96,7 @@ func (c *changes) changed() []int64 {
 }
 
 type resFixture struct {
+	observe forward.StatementObserver // storeAll's observer; nil: results
 	db      *forwardtest.Memory
 	stmts   *forwardtest.Statements
 	results *forward.Results
@@ -123,6 +124,22 @@ func (f *resFixture) store(t *testing.T, stmts ...forward.Statement) {
 	}
 	if err := f.results.StatementsStored(t.Context(), resOrg, stmts); err != nil {
 		t.Fatalf("StatementsStored: %v", err)
+	}
+}
+
+// storeAll stores the statements upstream and tells observe (results
+// when nil) of them, one by one.
+func (f *resFixture) storeAll(t *testing.T, stmts ...forward.Statement) {
+	t.Helper()
+	obs := f.observe
+	if obs == nil {
+		obs = f.results
+	}
+	for _, st := range stmts {
+		f.stmts.Put(resOrg, st.ID, st.Raw)
+		if err := obs.StatementsStored(t.Context(), resOrg, []forward.Statement{st}); err != nil {
+			t.Fatalf("StatementsStored: %v", err)
+		}
 	}
 }
 

@@ -93,7 +93,12 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		return
 	}
 
-	items := e.readStatements(ctx, log, cfg, ds)
+	var items []Item
+	if isOverwrite(e.types, cfg.Type) {
+		items = e.readResults(ctx, log, cfg, ds)
+	} else {
+		items = e.readStatements(ctx, log, cfg, ds)
+	}
 	if len(items) == 0 {
 		return
 	}
@@ -166,6 +171,90 @@ func (e *Engine) readStatements(ctx context.Context, log *slog.Logger, cfg Confi
 	return items
 }
 
+// readResults returns the items of overwrite deliveries with their
+// results as they are now (and their objectives): a delivery whose result
+// or objective is gone is skipped, and one whose result cannot be read
+// now is released for later.
+func (e *Engine) readResults(ctx context.Context, log *slog.Logger, cfg Configuration, ds []Delivery) []Item {
+	keys := make([]ResultKey, 0, len(ds))
+	for _, d := range ds {
+		if k, ok := ResultKeyOf(d); ok {
+			keys = append(keys, k)
+		}
+	}
+	got, err := e.store.GetResults(ctx, keys)
+	if err != nil {
+		log.Warn("reading results failed", "count", len(ds), "err", err)
+		e.release(ctx, ds, e.opts.Now().Add(storageRetry))
+		return nil
+	}
+	objs := map[string]*Objective{}
+	items := make([]Item, 0, len(ds))
+	for _, d := range ds {
+		k, ok := ResultKeyOf(d)
+		if !ok {
+			e.skip(ctx, cfg.Type, d, "a statement's delivery to an overwrite configuration")
+			continue
+		}
+		r, ok := got[k]
+		if !ok {
+			e.skip(ctx, cfg.Type, d, "result not found")
+			continue
+		}
+		obj, seen := objs[k.ObjectiveID]
+		if !seen {
+			o, err := e.store.GetObjective(ctx, k.Org, k.ObjectiveID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				log.Warn("reading an objective failed", "objective", k.ObjectiveID, "err", err)
+				e.release(ctx, []Delivery{d}, e.opts.Now().Add(storageRetry))
+				continue
+			default:
+				obj = &o
+			}
+			objs[k.ObjectiveID] = obj
+		}
+		if obj == nil {
+			e.skip(ctx, cfg.Type, d, "objective deleted")
+			continue
+		}
+		items = append(items, Item{Delivery: d, Result: &r, Objective: obj})
+	}
+	return items
+}
+
+// superseded reports which of the overwrite items of a batch were sent
+// with a revision older than their result's now (it changed during the
+// send): they go again rather than count as delivered. A failed read
+// counts as superseded (one more send of the current value is harmless;
+// a lost change is not).
+func (e *Engine) superseded(ctx context.Context, batch []Item) map[string]bool {
+	var keys []ResultKey
+	for _, it := range batch {
+		if it.Result != nil {
+			keys = append(keys, it.Result.ResultKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	got, err := e.store.GetResults(ctx, keys)
+	if err != nil && ctx.Err() != nil {
+		return out // stopping: the next start's sends read the results again
+	}
+	for _, it := range batch {
+		if it.Result == nil {
+			continue
+		}
+		if cur, ok := got[it.Result.ResultKey]; err != nil || (ok && cur.Revision > it.Result.Revision) {
+			out[it.Delivery.StatementID] = true
+		}
+	}
+	return out
+}
+
 // claim leases a batch for the job and tells the scheduler what it found.
 func (e *Engine) claim(ctx context.Context, log *slog.Logger, j *job, c Claim) []Delivery {
 	ds, err := e.store.ClaimDeliveries(ctx, c)
@@ -234,12 +323,16 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 	ds := make([]Delivery, len(batch))
 	switch r.Outcome {
 	case OutcomeSuccess, OutcomeItem:
+		again := e.superseded(ctx, batch)
 		for i, it := range batch {
 			d := it.Delivery
 			d.Attempts++
 			d.LastAttempt, d.UpdatedAt, d.LastStatus = at, at, r.Status
 			reason, isRejected := r.Rejected[d.StatementID]
-			if isRejected || r.Outcome == OutcomeItem {
+			if again[d.StatementID] {
+				// The result changed while this revision was sent: the newer one goes now.
+				d.State, d.NextAttempt, d.Attempts, d.FirstFailure, d.LastError = StatePending, at, 0, time.Time{}, ""
+			} else if isRejected || r.Outcome == OutcomeItem {
 				if reason == "" {
 					reason = r.Message
 				}
@@ -250,10 +343,30 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 			ds[i] = d
 		}
 		applied := e.updateAll(ctx, log, ds)
+		// A change between the check above and the write just done found
+		// the delivery pending (being sent) and left it: read again after
+		// the write, and re-open what a newer revision overtook. (The
+		// change's own re-open runs after its result write, so one of the
+		// two sees the other.)
+		for id := range e.superseded(ctx, batch) {
+			if again[id] {
+				continue
+			}
+			if again == nil {
+				again = map[string]bool{}
+			}
+			again[id] = true
+			if _, err := e.store.ReopenDelivery(ctx, cfg.Org, cfg.ID, id, at); err != nil {
+				log.Warn("re-opening an overtaken delivery failed", "delivery", id, "err", err)
+			}
+		}
+		if len(again) > 0 {
+			e.Due([]ConfigKey{{cfg.Org, cfg.ID}})
+		}
 		var rejected []PendingRejection
 		for i, d := range ds {
 			switch {
-			case !applied[i]:
+			case !applied[i], d.State == StatePending:
 			case d.State == StateRejected:
 				e.metrics.delivery(cfg.Type, CountRejected, 1)
 				rejected = append(rejected, PendingRejection{Org: cfg.Org, ConfigurationID: cfg.ID,

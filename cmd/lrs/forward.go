@@ -13,6 +13,7 @@ import (
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/email"
+	"github.com/lrs-project/lrs/forward/postback"
 	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs"
 )
@@ -184,6 +185,13 @@ func (p forwardParts) redriven(org, id string) {
 func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 	return forward.NewRegistry(
 		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
+		postback.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+			p, err := postback.New(c.Properties, secrets, postback.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress})
+			if err != nil {
+				return nil, err
+			}
+			return postback.Sink{Postback: p}, nil
+		}),
 	)
 }
 
@@ -195,10 +203,12 @@ func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *sl
 	logger = logger.With("component", "forward")
 	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
 		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
+	p.obligations.SetSinks(types) // overwrite configurations owe one delivery per result
 	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
 		Metrics: forward.NewResultMetrics(reg), Logger: logger,
-		// The hook of result changes: counted (Metrics) until the
-		// overwrite deliveries use it.
+		// Every result change (and every already-current result a call
+		// met) ensures the overwrite deliveries it owes.
+		OnChange: p.obligations.ResultChanged,
 	})
 	if cfg.Forward.Key != "" {
 		key, err := forward.ParseKey(string(cfg.Forward.Key))

@@ -415,6 +415,28 @@ func (m *Memory) Redrive(ctx context.Context, org, configID string, states []str
 	return n, nil
 }
 
+// reopenStates are the states ReopenDelivery re-opens.
+var reopenStates = []string{forward.StateDelivered, forward.StateRejected, forward.StateParked}
+
+// ReopenDelivery implements forward.DeliveryQueue.
+func (m *Memory) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now = ms(now)
+	k := [3]string{org, configID, statementID}
+	d, ok := m.deliveries[k]
+	if !ok || !slices.Contains(reopenStates, d.State) {
+		return false, nil
+	}
+	d.State, d.Attempts, d.NextAttempt, d.FirstFailure, d.Reason, d.UpdatedAt = forward.StatePending, 0, now, time.Time{}, "", now
+	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
+	m.deliveries[k] = d
+	return true, nil
+}
+
 // CountDeliveries implements forward.DeliveryQueue.
 func (m *Memory) CountDeliveries(ctx context.Context, org, configID string) (forward.Counts, error) {
 	if err := ctx.Err(); err != nil {

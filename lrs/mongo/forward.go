@@ -626,6 +626,41 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
+// ReopenDelivery makes one delivered, rejected or parked delivery pending,
+// due at now, with a fresh schedule (an overwrite delivery whose result
+// changed), by a generation of its own (see transition).
+func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
+	now = fwdMs(now)
+	for range 3 {
+		var cur deliveryDoc
+		err := d.fcoll(deliveriesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: fkey(org, configID, statementID)}}).Decode(&cur)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fwdErr("reopen delivery", err)
+		}
+		switch cur.State {
+		case forward.StateDelivered, forward.StateRejected, forward.StateParked:
+		default:
+			return false, nil
+		}
+		next := cur
+		next.State, next.Attempts, next.NextAttempt = forward.StatePending, 0, now
+		next.FirstFailure, next.Reason, next.UpdatedAt = time.Time{}, "", now
+		next.LeaseOwner, next.LeaseUntil = "", time.Time{}
+		err = d.transition(ctx, cur, next, "reopen", now, now)
+		if errors.Is(err, errGenTaken) {
+			continue // changed meanwhile: read it again
+		}
+		if err != nil {
+			return false, fwdErr("reopen delivery", err)
+		}
+		return true, nil
+	}
+	return false, fwdErr("reopen delivery", errGenTaken)
+}
+
 // CountDeliveries counts a configuration's deliveries by state (index
 // org_config_state_created); OldestPending is the CreatedAt of the oldest
 // pending one.

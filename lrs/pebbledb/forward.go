@@ -938,6 +938,22 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
+// ReopenDelivery makes one delivered, rejected or parked delivery pending,
+// due at now, with a fresh schedule (an overwrite delivery whose result
+// changed).
+func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
+	if err := d.acquire(ctx, "reopen delivery"); err != nil {
+		return false, err
+	}
+	defer d.mu.RUnlock()
+	n, err := d.redriveChunk([]string{string(deliveryKey(org, configID, statementID))},
+		[]string{forward.StateDelivered, forward.StateRejected, forward.StateParked}, normMs(now))
+	if err != nil {
+		return false, fwdErr("reopen delivery", err)
+	}
+	return n > 0, nil
+}
+
 func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer d.lockIDs(keys...)()
 	recs, err := d.getDeliveries(keys)

@@ -42,6 +42,7 @@ func RunForward(t *testing.T, open func(t *testing.T) ForwardStore) {
 	o.leaf(t, "UpdateMany", testFwdUpdateMany)
 	o.leaf(t, "ListAndStatement", testFwdList)
 	o.leaf(t, "Redrive", testFwdRedrive)
+	o.leaf(t, "Reopen", testFwdReopen)
 	o.leaf(t, "Counts", testFwdCounts)
 	o.leaf(t, "Status", testFwdStatus)
 	o.leaf(t, "Attempts", testFwdAttempts)
@@ -651,6 +652,68 @@ func testFwdRedrive(t *testing.T, s ForwardStore) {
 	}
 	if d := mustGetDelivery(t, s, orgA, "c3", "sending"); d.LeaseOwner != "sender" || !d.NextAttempt.Equal(fat(80)) {
 		t.Errorf("Redrive took the delivery being sent from its sender: %+v", d)
+	}
+}
+
+// testFwdReopen: ReopenDelivery re-opens one delivered, rejected or
+// parked delivery (an overwrite delivery whose result changed) and leaves
+// pending (queued or being sent), skipped and missing ones, and the
+// others of the configuration, as they are.
+func testFwdReopen(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	ids := []string{"delivered", "rejected", "parked", "skipped", "queued", "sending", "other"}
+	for _, id := range ids {
+		mustEnsure(t, s, delivery(orgA, "c1", id, fat(0)))
+	}
+	for _, d := range mustClaim(t, s, "w", fat(0), time.Minute, 100) {
+		switch d.StatementID {
+		case "queued", "sending":
+			d.State, d.NextAttempt = forward.StatePending, fat(50)
+		case "other":
+			d.State = forward.StateDelivered
+		default:
+			d.State = d.StatementID
+		}
+		d.Attempts, d.FirstFailure, d.Reason = 4, fat(0), "why"
+		if err := s.UpdateDelivery(ctx, d, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "sender", Now: fat(60), Lease: time.Minute, Limit: 1}); len(got) != 1 {
+		t.Fatalf("claim = %v", stmtIDs(got))
+	}
+	sending := ""
+	for _, id := range []string{"queued", "sending"} {
+		if d := mustGetDelivery(t, s, orgA, "c1", id); d.LeaseOwner == "sender" {
+			sending = id
+		}
+	}
+	for _, id := range []string{"delivered", "rejected", "parked"} {
+		ok, err := s.ReopenDelivery(ctx, orgA, "c1", id, fat(100))
+		if err != nil || !ok {
+			t.Errorf("ReopenDelivery(%s) = %v, %v; want true", id, ok, err)
+		}
+		d := mustGetDelivery(t, s, orgA, "c1", id)
+		if d.State != forward.StatePending || d.Attempts != 0 || !d.NextAttempt.Equal(fat(100)) || !d.FirstFailure.IsZero() || d.Reason != "" {
+			t.Errorf("reopened %s: %+v, want pending, due now, fresh schedule", id, d)
+		}
+	}
+	for _, id := range []string{"skipped", "queued", "sending", "missing"} {
+		if ok, err := s.ReopenDelivery(ctx, orgA, "c1", id, fat(100)); err != nil || ok {
+			t.Errorf("ReopenDelivery(%s) = %v, %v; want false", id, ok, err)
+		}
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", sending); d.LeaseOwner != "sender" || d.Attempts != 4 {
+		t.Errorf("ReopenDelivery took the delivery being sent from its sender: %+v", d)
+	}
+	if d := mustGetDelivery(t, s, orgA, "c1", "other"); d.State != forward.StateDelivered {
+		t.Errorf("ReopenDelivery touched another delivery: %+v", d)
+	}
+	got := mustClaim(t, s, "w2", fat(100), time.Minute, 10)
+	for _, id := range []string{"delivered", "rejected", "parked"} {
+		if !slices.Contains(stmtIDs(got), id) {
+			t.Errorf("claim after reopen = %v, want %s among them", stmtIDs(got), id)
+		}
 	}
 }
 
