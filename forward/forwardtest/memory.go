@@ -27,6 +27,8 @@ type Memory struct {
 	digest     map[[3]string]forward.PendingRejection
 	attemptCap int
 	results    memResults // results.go
+
+	assignments memAssignments // assignments.go
 }
 
 type periodKey struct {
