@@ -248,4 +248,3 @@ func TestLimiterStopsOnClevers429AndExhaustedWindow(t *testing.T) {
 		t.Fatalf("far reset: %v", got)
 	}
 }
-
