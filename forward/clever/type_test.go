@@ -40,3 +40,39 @@ func TestTypeChecksOncePerField(t *testing.T) {
 		}
 	}
 }
+
+func TestGradeOfAResult(t *testing.T) {
+	yes, scaled, raw := true, 0.5, 9.0
+	r := forward.ObjectiveResult{
+		ResultKey: forward.ResultKey{Org: "o", ObjectiveID: "obj", Participant: "mbox:mailto:ada@example.com"},
+		Computed:  forward.Values{Completion: &yes, Score: &forward.Score{Scaled: &scaled}},
+	}
+	g := clever.GradeOf("Quiz", r)
+	if g.Objective != "obj" || g.ObjectiveName != "Quiz" || g.Participant != "ada@example.com" ||
+		g.Result.Completed == nil || !*g.Result.Completed || g.Result.Success != nil || g.Result.Scaled == nil || *g.Result.Scaled != 0.5 {
+		t.Errorf("grade of the computed result: %+v", g)
+	}
+	// An override wins; the actor's mbox names the participant.
+	r.Actor.Mbox = "mailto:Ada@Example.com"
+	r.Override.Set = map[forward.ResultField]forward.OverrideEntry{forward.FieldScore: {}}
+	r.Override.Values.Score = &forward.Score{Raw: &raw}
+	if g := clever.GradeOf("Quiz", r); g.Participant != "Ada@Example.com" || g.Result.Scaled != nil || g.Result.Raw == nil || *g.Result.Raw != 9 {
+		t.Errorf("grade of the overridden result: %+v", g)
+	}
+	// No email: none (Send skips it with the reason).
+	r.Actor.Mbox, r.Participant = "", "account:https://sso.example.com grace"
+	if g := clever.GradeOf("Quiz", r); g.Participant != "" {
+		t.Errorf("participant of an account: %q", g.Participant)
+	}
+}
+
+func TestReadinessAsATestResult(t *testing.T) {
+	r := clever.Readiness{Ready: true, Verdict: "Ready: grades can be written.", Outcome: clever.Outcome{Class: forward.OutcomeSuccess, Status: 200, Message: "x"}}
+	if got := r.Result(); got.Outcome != forward.OutcomeSuccess || got.Status != 200 || got.Message != r.Verdict {
+		t.Errorf("ready: %+v", got)
+	}
+	r = clever.Readiness{Verdict: "Not ready: Clever could not be read. Clever refused the credentials", Outcome: clever.Outcome{Class: forward.OutcomeDestination, Status: 403}}
+	if got := r.Result(); got.Outcome != forward.OutcomeDestination || got.Status != 403 || got.Message != r.Verdict {
+		t.Errorf("not ready: %+v", got)
+	}
+}
