@@ -158,4 +158,3 @@ func countSynced(ss []SectionReadiness) int {
 func (r Readiness) Result() forward.Result {
 	return forward.Result{Outcome: r.Outcome.Class, Status: r.Outcome.Status, Message: truncate(r.Verdict, 1024), RetryAfter: r.Outcome.RetryAfter}
 }
-
