@@ -26,10 +26,18 @@ import (
 // forward.go): of a resolve and a takeover racing on generation g, one
 // inserts g+1 and the other gets a duplicate key, which means "the record
 // changed". A stale caller can never insert an old generation again,
-// because no generation is deleted while its key lives. A key keeps one
-// small document per change: two for a create, two more per failed create
-// or takeover.
+// because a generation is deleted only once it is neither of the latest
+// two and was written more than asgKeep ago (the writer of each change
+// deletes them): a caller would have to stall that long between reading
+// the latest generation and inserting the next for the insert to land
+// on a deleted number, and a store operation is bounded by its timeout,
+// seconds. So a key keeps its latest two documents and those of the last
+// asgKeep, even when a failing destination makes a reservation and
+// releases it at every probe.
 const assignmentsCollection = "forward_assignments"
+
+// asgKeep is how long a superseded generation is kept.
+const asgKeep = time.Hour
 
 // Assignment states of a generation.
 const (
@@ -47,6 +55,7 @@ type assignmentDoc struct {
 	ReservedAt   time.Time `bson:"ra"`
 	AssignmentID string    `bson:"a,omitempty"`
 	CreatedAt    time.Time `bson:"ca,omitempty"`
+	Written      time.Time `bson:"w"` // when this generation was inserted
 }
 
 func (x assignmentDoc) record(key forward.AssignmentKey) forward.AssignmentRecord {
@@ -90,12 +99,24 @@ func (d *DB) insertNext(ctx context.Context, key forward.AssignmentKey, cur assi
 		return false, errors.New("the assignment record changed too many times")
 	}
 	doc.Key, doc.V = assignmentID(key, doc.Gen), fwdDocVersion
-	doc.ReservedAt, doc.CreatedAt = fwdMs(doc.ReservedAt), fwdMs(doc.CreatedAt)
-	_, err := d.fcoll(assignmentsCollection).InsertOne(ctx, doc)
+	doc.ReservedAt, doc.CreatedAt, doc.Written = fwdMs(doc.ReservedAt), fwdMs(doc.CreatedAt), fwdMs(time.Now())
+	coll := d.fcoll(assignmentsCollection)
+	_, err := coll.InsertOne(ctx, doc)
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if doc.Gen >= 2 {
+		if _, err := coll.DeleteMany(ctx, bson.D{
+			{Key: "_id", Value: bson.D{{Key: "$gte", Value: assignmentID(key, 0)}, {Key: "$lt", Value: assignmentID(key, doc.Gen-1)}}},
+			{Key: "w", Value: bson.D{{Key: "$lt", Value: doc.Written.Add(-asgKeep)}}},
+		}); err != nil {
+			d.logger.Warn("mongo: drop superseded assignment records", "error", err)
+		}
+	}
+	return true, nil
 }
 
 // GetAssignment returns a key's record: its latest generation, unless
