@@ -134,3 +134,18 @@ func TestAssignmentGenerationsAreDropped(t *testing.T) {
 		t.Fatalf("a newer document: %v, want an unknown version error", err)
 	}
 }
+
+func BenchmarkAssignments(b *testing.B) {
+	uri := os.Getenv("LRS_TEST_MONGODB_URI")
+	if uri == "" {
+		b.Skip("LRS_TEST_MONGODB_URI not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: "lrs_bench_" + strings.ReplaceAll(uuid.NewString()[:18], "-", ""), Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Drop(context.Background()); _ = db.Close() }()
+	storetest.BenchAssignments(b, db)
+}

@@ -39,3 +39,12 @@ func TestAssignmentProcesses(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkAssignments(b *testing.B) {
+	db, err := pebbledb.Open(b.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchAssignments(b, db)
+}

@@ -344,3 +344,36 @@ func testAsgDeleteConfiguration(t *testing.T, s forward.AssignmentStore) {
 		t.Errorf("DeleteAssignments of a configuration without records: %v", err)
 	}
 }
+
+// BenchAssignments measures the store's part of a grade: the Get of a
+// resolved key (every grade), and a create's reserve and resolve (once per
+// section and objective).
+func BenchAssignments(b *testing.B, s forward.AssignmentStore) {
+	b.Run("Get", func(b *testing.B) {
+		key := asgKey(orgA, "bench", asgSec1, "get")
+		if _, _, err := s.ReserveAssignment(b.Context(), forward.AssignmentRecord{Key: key, Reservation: "r", ReservedAt: base}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ResolveAssignment(b.Context(), key, "r", "a", base); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.GetAssignment(b.Context(), key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReserveResolve", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			key := asgKey(orgA, "bench", asgSec2, fmt.Sprint("create-", i))
+			i++
+			if _, won, err := s.ReserveAssignment(b.Context(), forward.AssignmentRecord{Key: key, Reservation: "r", ReservedAt: base}); err != nil || !won {
+				b.Fatal(won, err)
+			}
+			if err := s.ResolveAssignment(b.Context(), key, "r", "a", base); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
