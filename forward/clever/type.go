@@ -28,7 +28,8 @@ var Properties = []forward.Field{
 
 // Secrets are the secret settings of a Clever configuration.
 var Secrets = []forward.Field{
-	{Name: SecretToken, Description: "the district-app bearer token (or client_id and client_secret, with district_id)"},
+	// Not --token: the admin CLI's own flag (its bearer token).
+	{Name: SecretToken, Flag: "district-token", Description: "the district-app bearer token (or client_id and client_secret, with district_id)"},
 	{Name: SecretClientID, Flag: "client-id", AlsoProperty: true, Description: "the application's Clever client id, to fetch the district's token"},
 	{Name: SecretClientSecret, Flag: "client-secret", Description: "the application's Clever client secret"},
 }
