@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"time"
 
 	cpebble "github.com/cockroachdb/pebble"
@@ -17,7 +18,10 @@ import (
 //
 // Each operation is a read and a write of one key under the key's stripe
 // lock (only this process has the store open), synced before it returns:
-// a record resolved before a kill -9 is there after it.
+// a record resolved before a kill -9 is there after it. For the same
+// reason a reservation found at Open is a dead process's: Open releases
+// it, so the restarted process creates the assignment at once instead of
+// after the reservation's TTL.
 
 func assignmentKey(k forward.AssignmentKey) []byte {
 	return fwdKey("fg/", k.Org, k.Configuration, k.Section, k.Objective)
@@ -170,5 +174,43 @@ func (d *DB) DeleteAssignments(ctx context.Context, org, configID string) error 
 			return fwdErr("delete assignments", err)
 		}
 	}
+	return nil
+}
+
+// releaseReservations runs at Open: it deletes the unresolved reservations
+// (their process died while it created the assignment). Whether Clever
+// carried out that create is unknown; if it did, that assignment stays
+// without grades (the window forward/clever's assignments.go describes).
+func (d *DB) releaseReservations(logger *slog.Logger) error {
+	p := []byte("fg/")
+	var dead [][]byte
+	if err := d.fwdScan(p, false, func(k, v []byte) (bool, error) {
+		var r assignmentRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			logger.Warn("pebble: an assignment record does not read; left as it is", "error", err)
+			return true, nil
+		}
+		if r.V <= fwdRecordVersion && r.AssignmentID == "" {
+			dead = append(dead, bytes.Clone(k))
+		}
+		return true, nil
+	}); err != nil {
+		return fwdErr("release assignment reservations", err)
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	b := d.db.NewBatch()
+	defer b.Close()
+	for _, k := range dead {
+		if err := b.Delete(k, nil); err != nil {
+			return fwdErr("release assignment reservations", err)
+		}
+	}
+	if err := b.Commit(cpebble.Sync); err != nil {
+		return fwdErr("release assignment reservations", err)
+	}
+	logger.Warn("pebble: released the assignment reservations of a process that stopped while creating them; "+
+		"an assignment Clever created meanwhile stays in the gradebook without grades", "reservations", len(dead))
 	return nil
 }
