@@ -337,6 +337,12 @@ func (a *Admin) DeleteConfiguration(ctx context.Context, org, id string) error {
 			}
 		}
 	}
+	// The ids of the remote assignments it created name nothing any other
+	// configuration uses (ids are never reused); a failure here leaves
+	// records no one reads.
+	if err := a.store.DeleteAssignments(ctx, org, id); err != nil {
+		return fmt.Errorf("delete the configuration's assignment records: %w", err)
+	}
 	return nil
 }
 

@@ -149,11 +149,19 @@ func TestAdminObjectives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The remote assignments' records go with the configuration.
+	asg := forward.AssignmentKey{Org: org, Configuration: c.ID, Section: "s1", Objective: o.ID}
+	if _, won, err := h.store.ReserveAssignment(ctx, forward.AssignmentRecord{Key: asg, Reservation: "r", ReservedAt: t0}); err != nil || !won {
+		t.Fatalf("reserve: %v %v", won, err)
+	}
 	if err := h.admin.DeleteConfiguration(ctx, org, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := h.admin.Objective(ctx, org, o.ID); err != nil || len(got.Configurations) != 0 {
 		t.Errorf("the deleted configuration is still attached: %+v, %v", got, err)
+	}
+	if _, err := h.store.GetAssignment(ctx, asg); !errors.Is(err, forward.ErrNoAssignment) {
+		t.Errorf("the deleted configuration's assignment record: %v, want ErrNoAssignment", err)
 	}
 	if err := h.admin.DeleteObjective(ctx, org, o.ID); err != nil {
 		t.Fatal(err)

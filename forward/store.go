@@ -40,6 +40,7 @@ type Store interface {
 	ResultStore
 	PeriodStore
 	DigestQueue
+	AssignmentStore
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.

@@ -50,7 +50,7 @@ func defaults() Config {
 		TokenTTL:          time.Hour,
 		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
 		Forward: ForwardConfig{Workers: 8, InFlight: 4, ProbeInterval: 5 * time.Minute, AlertInterval: time.Hour,
-			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second},
+			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second, CleverRateShare: 1},
 	}
 }
 
@@ -120,6 +120,17 @@ func TestLoadConfig(t *testing.T) {
 				c.MaxBodyBytes, c.MaxBatch, c.MaxLimit, c.ShutdownTimeout = 2048, 2, 3, 500*time.Millisecond
 				c.ReadHeaderTimeout, c.ReadBodyTimeout, c.IdleTimeout, c.MaxConnsPerClient = time.Second, 2*time.Second, 3*time.Second, 8
 			},
+		},
+		{
+			name: "Clever rate share as a decimal",
+			env:  []string{"LRS_CLEVER_RATE_SHARE=0.25"},
+			want: func(c *Config) { c.Forward.CleverRateShare = 0.25 },
+		},
+		{
+			name: "Clever rate share as a fraction, the flag over the environment",
+			args: []string{"--clever-rate-share", " 1 / 3 "},
+			env:  []string{"LRS_CLEVER_RATE_SHARE=0.25"},
+			want: func(c *Config) { c.Forward.CleverRateShare = 1.0 / 3 },
 		},
 		{
 			name: "empty variables are unset",
@@ -196,6 +207,12 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{"LRS_SHUTDOWN_TIMEOUT=soon", "LRS_XAPI_ROOT=xapi", "LRS_LOG_LEVEL=loud", "LRS_MAX_BATCH=0", "LRS_BOOTSTRAP_SECRET=long-enough"},
 			[]string{"LRS_SHUTDOWN_TIMEOUT", "LRS_XAPI_ROOT", "LRS_LOG_LEVEL", "LRS_MAX_BATCH", "--max-limit", "set together"},
 		},
+		{"Clever rate share of zero", nil, []string{"LRS_CLEVER_RATE_SHARE=0"}, []string{"LRS_CLEVER_RATE_SHARE", `"0": want a share greater than 0 and at most 1`}},
+		{"Clever rate share above one", []string{"--clever-rate-share=3/2"}, nil, []string{"--clever-rate-share", `"3/2"`}},
+		{"Clever rate share negative", nil, []string{"LRS_CLEVER_RATE_SHARE=-0.5"}, []string{"LRS_CLEVER_RATE_SHARE"}},
+		{"Clever rate share over zero", nil, []string{"LRS_CLEVER_RATE_SHARE=1/0"}, []string{"LRS_CLEVER_RATE_SHARE", `"1/0"`}},
+		{"Clever rate share not a number", nil, []string{"LRS_CLEVER_RATE_SHARE=half"}, []string{"LRS_CLEVER_RATE_SHARE", `"half"`}},
+		{"Clever rate share NaN", nil, []string{"LRS_CLEVER_RATE_SHARE=NaN"}, []string{"LRS_CLEVER_RATE_SHARE"}},
 		{
 			"forwarding settings",
 			nil,

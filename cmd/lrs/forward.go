@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,10 @@ type ForwardConfig struct {
 	Egress          *forward.Egress
 	AllowedNetworks string
 	AttemptTimeout  time.Duration
+	// CleverRateShare is this process's share (0 < x ≤ 1) of each Clever
+	// token's request limit: with N processes sending for the same
+	// districts, each takes 1/N.
+	CleverRateShare float64
 	SMTPHost        string
 	SMTPPort        int
 	SMTPFrom        string
@@ -104,6 +109,19 @@ var forwardSettings = []setting{
 		show:  func(c *Config) string { return c.Forward.AttemptTimeout.String() },
 	},
 	{
+		flag: "clever-rate-share", env: "LRS_CLEVER_RATE_SHARE", def: "1",
+		usage: "this process's share of each Clever district token's request limit (0 < x <= 1, a decimal or a fraction such as 1/3): with N lrs processes forwarding to Clever, set 1/N",
+		apply: func(c *Config, v string) error {
+			x, err := parseShare(v)
+			if err != nil {
+				return err
+			}
+			c.Forward.CleverRateShare = x
+			return nil
+		},
+		show: func(c *Config) string { return strconv.FormatFloat(c.Forward.CleverRateShare, 'g', -1, 64) },
+	},
+	{
 		flag: "smtp-host", env: "LRS_SMTP_HOST",
 		usage: "SMTP server for alert mail to LMS configuration contacts and for account mail (invitations, password resets); unset: no mail",
 		apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
@@ -140,6 +158,28 @@ var forwardSettings = []setting{
 		apply: func(c *Config, v string) error { c.Forward.SMTPPassword = Secret(v); return nil },
 		show:  func(c *Config) string { return c.Forward.SMTPPassword.String() },
 	},
+}
+
+// parseShare reads a share of a limit: a decimal ("0.5") or a fraction
+// ("1/3"), greater than 0 and at most 1.
+func parseShare(v string) (float64, error) {
+	bad := fmt.Errorf("%q: want a share greater than 0 and at most 1, such as 0.5 or 1/3", v)
+	num, den, frac := strings.Cut(strings.TrimSpace(v), "/")
+	x, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil {
+		return 0, bad
+	}
+	if frac {
+		d, err := strconv.ParseFloat(strings.TrimSpace(den), 64)
+		if err != nil || d == 0 {
+			return 0, bad
+		}
+		x /= d
+	}
+	if !(x > 0 && x <= 1) { // also refuses NaN
+		return 0, bad
+	}
+	return x, nil
 }
 
 // forwarding is the running forwarding engine.

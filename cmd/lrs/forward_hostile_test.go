@@ -370,7 +370,7 @@ func TestHostileEchoingDestinationStandAloneTypes(t *testing.T) {
 		props := map[string]string{clever.PropBaseURL: echo.URL + "/clever", clever.PropTokenURL: echo.URL + "/clever/oauth/tokens",
 			clever.PropDistrictID: "5b2ad81a709e300001e2cd7a", clever.PropSections: `{"*":["5fee004cca2e43cf27000007"]}`}
 		d, err := clever.New(forward.Configuration{Org: "o", ID: "c", Type: clever.TypeClever, Properties: props}, secrets,
-			clever.Options{Assignments: clever.NewMemoryAssignments(), Egress: forwardtest.Loopback, Timeout: 5 * time.Second})
+			clever.Options{Assignments: forwardtest.NewMemory(), Egress: forwardtest.Loopback, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

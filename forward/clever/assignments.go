@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // One assignment per (configuration, section, objective), ever.
@@ -17,7 +18,8 @@ import (
 // whose id is lost cannot be found again, and a second POST makes a second
 // assignment in the teacher's gradebook. So the id is persisted before
 // anything uses it, and creation is guarded by a reservation record that
-// every process sees (the AssignmentStore, one record per key):
+// every process sees (forward.AssignmentStore, one record per key, kept
+// by both storage engines):
 //
 //  1. Get the key's record. An assignment id: use it. A reservation of
 //     another worker: wait for it to be resolved (polling the store; in the
@@ -56,122 +58,6 @@ import (
 // The window is one POST's round trip plus one store write; a kill -9 at
 // any other moment creates no second assignment.
 
-// AssignmentKey names the one assignment of a configuration's objective in
-// a section.
-type AssignmentKey struct {
-	Org           string
-	Configuration string
-	Section       string
-	Objective     string
-}
-
-func (k AssignmentKey) String() string {
-	return fmt.Sprintf("%s/%s/%s/%s", k.Org, k.Configuration, k.Section, k.Objective)
-}
-
-// AssignmentRecord is the stored state of a key: a reservation, then the
-// assignment's Clever id.
-type AssignmentRecord struct {
-	Key AssignmentKey
-	// Reservation is the random id of the worker that reserved the key,
-	// at ReservedAt.
-	Reservation string
-	ReservedAt  time.Time
-	// AssignmentID is Clever's id of the assignment, "" while reserved;
-	// CreatedAt the time it was recorded.
-	AssignmentID string
-	CreatedAt    time.Time
-}
-
-// Errors of the AssignmentStore contract.
-var (
-	ErrNoRecord      = errors.New("clever: no assignment record")
-	ErrRecordChanged = errors.New("clever: the assignment record changed")
-)
-
-// AssignmentStore keeps the assignment record of each key. Every method
-// is one single-record operation, safe across processes.
-type AssignmentStore interface {
-	// Get returns the record of key, or ErrNoRecord.
-	Get(ctx context.Context, key AssignmentKey) (AssignmentRecord, error)
-	// Reserve stores rec (a reservation: AssignmentID empty) unless the key
-	// has a record. It returns the key's stored record and whether it is
-	// rec (first writer wins).
-	Reserve(ctx context.Context, rec AssignmentRecord) (AssignmentRecord, bool, error)
-	// Resolve records assignmentID (at at) in the key's record if that is
-	// still the unresolved reservation named reservation; ErrRecordChanged
-	// otherwise (nothing written).
-	Resolve(ctx context.Context, key AssignmentKey, reservation, assignmentID string, at time.Time) error
-	// Delete removes the key's record if it still has rec's Reservation
-	// and AssignmentID; ErrRecordChanged if it has others (nothing
-	// removed); nil if the key has no record.
-	Delete(ctx context.Context, rec AssignmentRecord) error
-}
-
-// MemoryAssignments is an AssignmentStore in memory, for one process (and
-// for tests).
-type MemoryAssignments struct {
-	mu sync.Mutex
-	m  map[AssignmentKey]AssignmentRecord
-}
-
-var _ AssignmentStore = (*MemoryAssignments)(nil)
-
-// NewMemoryAssignments returns an empty store.
-func NewMemoryAssignments() *MemoryAssignments {
-	return &MemoryAssignments{m: map[AssignmentKey]AssignmentRecord{}}
-}
-
-// Get implements AssignmentStore.
-func (s *MemoryAssignments) Get(_ context.Context, key AssignmentKey) (AssignmentRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.m[key]
-	if !ok {
-		return AssignmentRecord{}, ErrNoRecord
-	}
-	return r, nil
-}
-
-// Reserve implements AssignmentStore.
-func (s *MemoryAssignments) Reserve(_ context.Context, rec AssignmentRecord) (AssignmentRecord, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.m[rec.Key]; ok {
-		return r, false, nil
-	}
-	s.m[rec.Key] = rec
-	return rec, true, nil
-}
-
-// Resolve implements AssignmentStore.
-func (s *MemoryAssignments) Resolve(_ context.Context, key AssignmentKey, reservation, assignmentID string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.m[key]
-	if !ok || r.Reservation != reservation || r.AssignmentID != "" {
-		return ErrRecordChanged
-	}
-	r.AssignmentID, r.CreatedAt = assignmentID, at
-	s.m[key] = r
-	return nil
-}
-
-// Delete implements AssignmentStore.
-func (s *MemoryAssignments) Delete(_ context.Context, rec AssignmentRecord) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.m[rec.Key]
-	if !ok {
-		return nil
-	}
-	if r.Reservation != rec.Reservation || r.AssignmentID != rec.AssignmentID {
-		return ErrRecordChanged
-	}
-	delete(s.m, rec.Key)
-	return nil
-}
-
 // storeError is a failure of the assignment store (retried: it is ours,
 // not Clever's).
 type storeError struct{ err error }
@@ -192,29 +78,29 @@ func newReservation() string {
 // assignment returns the record (with an assignment id) of key, creating
 // the assignment by the protocol above; one worker per key at a time in
 // the process.
-func (d *Destination) assignment(ctx context.Context, key AssignmentKey, data TemplateData) (AssignmentRecord, error) {
-	return d.assignments.do(ctx, d.opts.Clock, key.String(), func() (AssignmentRecord, error) {
+func (d *Destination) assignment(ctx context.Context, key forward.AssignmentKey, data TemplateData) (forward.AssignmentRecord, error) {
+	return d.assignments.do(ctx, d.opts.Clock, key.String(), func() (forward.AssignmentRecord, error) {
 		return d.ensureAssignment(ctx, key, data)
 	})
 }
 
-func (d *Destination) ensureAssignment(ctx context.Context, key AssignmentKey, data TemplateData) (AssignmentRecord, error) {
+func (d *Destination) ensureAssignment(ctx context.Context, key forward.AssignmentKey, data TemplateData) (forward.AssignmentRecord, error) {
 	store, clock := d.opts.Assignments, d.opts.Clock
 	// Another worker's fresh reservation is waited for as long as its POST
 	// may take, then left to a later attempt (taken over once stale).
 	giveUp := clock.Now().Add(d.opts.Timeout)
 	poll := 100 * time.Millisecond
 	for {
-		rec, err := store.Get(ctx, key)
+		rec, err := store.GetAssignment(ctx, key)
 		switch {
-		case errors.Is(err, ErrNoRecord):
+		case errors.Is(err, forward.ErrNoAssignment):
 			rec, err = d.createAssignment(ctx, key, data)
 			if errors.Is(err, errLostRace) {
 				continue
 			}
 			return rec, err
 		case err != nil:
-			return AssignmentRecord{}, &storeError{err}
+			return forward.AssignmentRecord{}, &storeError{err}
 		case rec.AssignmentID != "":
 			return rec, nil
 		}
@@ -223,16 +109,16 @@ func (d *Destination) ensureAssignment(ctx context.Context, key AssignmentKey, d
 		if now.Sub(rec.ReservedAt) > d.opts.ReservationTTL {
 			d.log().Warn("taking over an assignment reservation that was never resolved (a worker died while creating the assignment)",
 				"section", key.Section, "objective", key.Objective, "reserved_at", rec.ReservedAt)
-			if err := store.Delete(ctx, rec); err != nil && !errors.Is(err, ErrRecordChanged) {
-				return AssignmentRecord{}, &storeError{err}
+			if err := store.ReleaseAssignment(ctx, rec); err != nil && !errors.Is(err, forward.ErrAssignmentChanged) {
+				return forward.AssignmentRecord{}, &storeError{err}
 			}
 			continue
 		}
 		if now.After(giveUp) {
-			return AssignmentRecord{}, errReservationHeld
+			return forward.AssignmentRecord{}, errReservationHeld
 		}
 		if err := clock.Sleep(ctx, poll); err != nil {
-			return AssignmentRecord{}, &TransportError{Message: "stopped while waiting for another worker's assignment: " + err.Error()}
+			return forward.AssignmentRecord{}, &TransportError{Message: "stopped while waiting for another worker's assignment: " + err.Error()}
 		}
 		poll = min(2*poll, 2*time.Second)
 	}
@@ -242,30 +128,30 @@ func (d *Destination) ensureAssignment(ctx context.Context, key AssignmentKey, d
 var errLostRace = errors.New("reservation lost")
 
 // createAssignment is steps 2–4 of the protocol.
-func (d *Destination) createAssignment(ctx context.Context, key AssignmentKey, data TemplateData) (AssignmentRecord, error) {
+func (d *Destination) createAssignment(ctx context.Context, key forward.AssignmentKey, data TemplateData) (forward.AssignmentRecord, error) {
 	store, clock := d.opts.Assignments, d.opts.Clock
 	if err := d.c.permit(ctx); err != nil {
-		return AssignmentRecord{}, err
+		return forward.AssignmentRecord{}, err
 	}
 	req, err := d.assignmentRequest(data) // after the wait: the due date counts from the POST
 	if err != nil {
-		return AssignmentRecord{}, err
+		return forward.AssignmentRecord{}, err
 	}
-	mine := AssignmentRecord{Key: key, Reservation: newReservation(), ReservedAt: clock.Now()}
-	if _, won, err := store.Reserve(ctx, mine); err != nil {
-		return AssignmentRecord{}, &storeError{err}
+	mine := forward.AssignmentRecord{Key: key, Reservation: newReservation(), ReservedAt: clock.Now()}
+	if _, won, err := store.ReserveAssignment(ctx, mine); err != nil {
+		return forward.AssignmentRecord{}, &storeError{err}
 	} else if !won {
-		return AssignmentRecord{}, errLostRace
+		return forward.AssignmentRecord{}, errLostRace
 	}
 	a, err := d.c.createAssignment(ctx, key.Section, req)
 	if err != nil {
-		if derr := store.Delete(context.WithoutCancel(ctx), mine); derr != nil && !errors.Is(derr, ErrRecordChanged) {
+		if derr := store.ReleaseAssignment(context.WithoutCancel(ctx), mine); derr != nil && !errors.Is(derr, forward.ErrAssignmentChanged) {
 			d.log().Warn("could not release an assignment reservation; it is taken over after the reservation TTL", "error", derr)
 		}
-		return AssignmentRecord{}, err
+		return forward.AssignmentRecord{}, err
 	}
 	now := clock.Now()
-	if err := store.Resolve(context.WithoutCancel(ctx), key, mine.Reservation, a.ID, now); err != nil {
+	if err := store.ResolveAssignment(context.WithoutCancel(ctx), key, mine.Reservation, a.ID, now); err != nil {
 		// The id cannot be recorded as ours: remove the assignment so that
 		// the one the store names (or the next attempt makes) is the only
 		// one.
@@ -273,11 +159,11 @@ func (d *Destination) createAssignment(ctx context.Context, key AssignmentKey, d
 			d.log().Error("an assignment was created but could not be recorded nor deleted; it stays in the gradebook without grades",
 				"section", key.Section, "objective", key.Objective, "assignment", a.ID, "error", derr)
 		}
-		if errors.Is(err, ErrRecordChanged) {
-			return AssignmentRecord{}, errLostRace
+		if errors.Is(err, forward.ErrAssignmentChanged) {
+			return forward.AssignmentRecord{}, errLostRace
 		}
-		_ = store.Delete(context.WithoutCancel(ctx), mine)
-		return AssignmentRecord{}, &storeError{err}
+		_ = store.ReleaseAssignment(context.WithoutCancel(ctx), mine)
+		return forward.AssignmentRecord{}, &storeError{err}
 	}
 	mine.AssignmentID, mine.CreatedAt = a.ID, now
 	return mine, nil

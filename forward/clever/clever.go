@@ -90,7 +90,7 @@ type Options struct {
 	// never less than Timeout + 10 s).
 	ReservationTTL time.Duration
 	// Assignments is the assignment store (required).
-	Assignments AssignmentStore
+	Assignments forward.AssignmentStore
 	// Logger receives warnings; default discards.
 	Logger *slog.Logger
 }
@@ -134,7 +134,7 @@ type Destination struct {
 	opts        Options
 	c           *client
 	rosters     *rosters
-	assignments flight[AssignmentRecord]
+	assignments flight[forward.AssignmentRecord]
 
 	mu         sync.Mutex
 	district   District // last read, for explaining refusals
@@ -254,7 +254,7 @@ func (d *Destination) Send(ctx context.Context, g Grade) Outcome {
 
 // sendSection writes the grade in one section: assignment, then PATCH.
 func (d *Destination) sendSection(ctx context.Context, g Grade, data TemplateData, section, uid, email string, sub SubmissionRequest) Outcome {
-	key := AssignmentKey{Org: d.org, Configuration: d.config, Section: section, Objective: g.Objective}
+	key := forward.AssignmentKey{Org: d.org, Configuration: d.config, Section: section, Objective: g.Objective}
 	recreated, refreshed := false, false
 	for {
 		rec, err := d.assignment(ctx, key, data)
@@ -275,7 +275,7 @@ func (d *Destination) sendSection(ctx context.Context, g Grade, data TemplateDat
 			}
 			recreated = true
 			d.log().Info("the assignment was deleted in the LMS; creating it again", "section", section, "objective", g.Objective, "assignment", rec.AssignmentID)
-			if err := d.opts.Assignments.Delete(ctx, rec); err != nil && !errors.Is(err, ErrRecordChanged) {
+			if err := d.opts.Assignments.ReleaseAssignment(ctx, rec); err != nil && !errors.Is(err, forward.ErrAssignmentChanged) {
 				return d.classify(section, &storeError{err})
 			}
 		case ae.is(http.StatusNotFound, msgUserNotFound):

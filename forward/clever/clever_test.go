@@ -10,6 +10,7 @@ import (
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/clever"
 	"github.com/lrs-project/lrs/forward/clever/clevertest"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 )
 
 func TestAssignmentOncePerSectionAndObjective(t *testing.T) {
@@ -73,7 +74,7 @@ func TestAssignmentOnceAcrossProcesses(t *testing.T) {
 	if n := e.sim.TotalCreated(); n != 1 {
 		t.Fatalf("%d assignments created, want 1", n)
 	}
-	rec, err := e.store.Get(bg, clever.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"})
+	rec, err := e.store.GetAssignment(bg, forward.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"})
 	if err != nil || rec.AssignmentID != e.onlyAssignment(t, e.sections[0]).ID {
 		t.Fatalf("stored %+v, %v", rec, err)
 	}
@@ -272,7 +273,7 @@ func TestAssignmentDeletedInTheLMSIsRecreatedOnce(t *testing.T) {
 	if second.ID == first.ID || e.sim.Created(e.sections[0], "Fire drill obj-1") != 2 {
 		t.Fatalf("not recreated: %+v", second)
 	}
-	rec, _ := e.store.Get(bg, clever.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"})
+	rec, _ := e.store.GetAssignment(bg, forward.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"})
 	if rec.AssignmentID != second.ID {
 		t.Fatalf("store names %s, want %s", rec.AssignmentID, second.ID)
 	}
@@ -472,13 +473,13 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestReservations(t *testing.T) {
-	key := func(e *env) clever.AssignmentKey {
-		return clever.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"}
+	key := func(e *env) forward.AssignmentKey {
+		return forward.AssignmentKey{Org: "org", Configuration: "cfg", Section: e.sections[0], Objective: "obj-1"}
 	}
 	t.Run("a dead worker's reservation is taken over after the TTL", func(t *testing.T) {
 		e := newEnv(t, envOpts{perSection: 1})
 		e.opts.ReservationTTL = 2 * time.Minute
-		_, _, _ = e.store.Reserve(bg, clever.AssignmentRecord{Key: key(e), Reservation: "dead", ReservedAt: start})
+		_, _, _ = e.store.ReserveAssignment(bg, forward.AssignmentRecord{Key: key(e), Reservation: "dead", ReservedAt: start})
 		d := e.dest(t, e.props(), nil)
 		// Fresh: the worker waits for it, then gives up (retried later).
 		o := d.Send(bg, grade("obj-1", "s0.0@example.com", scored(1, true)))
@@ -488,7 +489,7 @@ func TestReservations(t *testing.T) {
 		}
 		e.clock.Advance(2 * time.Minute) // now older than the TTL
 		want(t, d.Send(bg, grade("obj-1", "s0.0@example.com", scored(1, true))), forward.OutcomeSuccess)
-		rec, _ := e.store.Get(bg, key(e))
+		rec, _ := e.store.GetAssignment(bg, key(e))
 		if e.sim.TotalCreated() != 1 || rec.AssignmentID == "" || rec.Reservation == "dead" {
 			t.Fatalf("created %d, record %+v", e.sim.TotalCreated(), rec)
 		}
@@ -498,7 +499,7 @@ func TestReservations(t *testing.T) {
 		d := e.dest(t, e.props(), nil)
 		e.sim.Inject(clevertest.Fault{Method: "POST", Status: 503})
 		want(t, d.Send(bg, grade("obj-1", "s0.0@example.com", scored(1, true))), forward.OutcomeTransient)
-		if _, err := e.store.Get(bg, key(e)); err != clever.ErrNoRecord {
+		if _, err := e.store.GetAssignment(bg, key(e)); err != forward.ErrNoAssignment {
 			t.Fatalf("record left: %v", err)
 		}
 		want(t, d.Send(bg, grade("obj-1", "s0.0@example.com", scored(1, true))), forward.OutcomeSuccess)
@@ -508,7 +509,7 @@ func TestReservations(t *testing.T) {
 	})
 	t.Run("a slow worker that lost its reservation deletes its assignment", func(t *testing.T) {
 		e := newEnv(t, envOpts{perSection: 1})
-		st := &stealingStore{MemoryAssignments: e.store, url: e.url, tok: e.tok}
+		st := &stealingStore{Memory: e.store, url: e.url, tok: e.tok}
 		e.opts.Assignments = st
 		d := e.dest(t, e.props(), nil)
 		want(t, d.Send(bg, grade("obj-1", "s0.0@example.com", scored(1, true))), forward.OutcomeSuccess)
@@ -539,16 +540,16 @@ func TestReservations(t *testing.T) {
 // while the first worker's POST is in flight: at Resolve, the record is
 // another worker's, with an assignment that worker created.
 type stealingStore struct {
-	*clever.MemoryAssignments
+	*forwardtest.Memory
 	url    string
 	tok    string
 	winner string
 }
 
-func (s *stealingStore) Resolve(ctx context.Context, key clever.AssignmentKey, reservation, id string, at time.Time) error {
+func (s *stealingStore) ResolveAssignment(ctx context.Context, key forward.AssignmentKey, reservation, id string, at time.Time) error {
 	if s.winner == "" {
-		rec, _ := s.Get(ctx, key)
-		if err := s.Delete(ctx, rec); err != nil {
+		rec, _ := s.GetAssignment(ctx, key)
+		if err := s.ReleaseAssignment(ctx, rec); err != nil {
 			return err
 		}
 		// The winner's assignment, made through the API like any other.
@@ -557,12 +558,12 @@ func (s *stealingStore) Resolve(ctx context.Context, key clever.AssignmentKey, r
 			return err
 		}
 		s.winner = winner
-		if _, _, err := s.Reserve(ctx, clever.AssignmentRecord{Key: key, Reservation: "winner", ReservedAt: at}); err != nil {
+		if _, _, err := s.ReserveAssignment(ctx, forward.AssignmentRecord{Key: key, Reservation: "winner", ReservedAt: at}); err != nil {
 			return err
 		}
-		if err := s.MemoryAssignments.Resolve(ctx, key, "winner", winner, at); err != nil {
+		if err := s.Memory.ResolveAssignment(ctx, key, "winner", winner, at); err != nil {
 			return err
 		}
 	}
-	return s.MemoryAssignments.Resolve(ctx, key, reservation, id, at)
+	return s.Memory.ResolveAssignment(ctx, key, reservation, id, at)
 }

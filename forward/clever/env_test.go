@@ -28,7 +28,7 @@ type env struct {
 	tok      string
 	sections []string
 	students map[string]string // email → Clever id
-	store    *clever.MemoryAssignments
+	store    *forwardtest.Memory
 	opts     clever.Options
 }
 
@@ -44,7 +44,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.sections == 0 {
 		o.sections = 1
 	}
-	e := &env{clock: clevertest.NewClock(start), students: map[string]string{}, store: clever.NewMemoryAssignments()}
+	e := &env{clock: clevertest.NewClock(start), students: map[string]string{}, store: forwardtest.NewMemory()}
 	e.sim = clevertest.New(clevertest.Options{Clock: e.clock, RateLimit: o.simLimit})
 	e.url = clevertest.Start(t, e.sim)
 	e.district = clevertest.NewID()

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // Result is an objective result of one participant, as the results read
@@ -123,3 +126,25 @@ func comment(r Result, f float64, scored bool) string {
 }
 
 func formatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// GradeOf is the grade of an objective's result, as the results read
+// model keeps it (overrides applied): the participant is the email of the
+// result's mbox ("" when it has none: the grade is then skipped with a
+// reason), the objective's name titles its assignment.
+func GradeOf(objectiveName string, r forward.ObjectiveResult) Grade {
+	v := r.Effective()
+	mbox := r.Actor.Mbox
+	if mbox == "" {
+		mbox, _ = strings.CutPrefix(r.Participant, "mbox:")
+	}
+	email, ok := strings.CutPrefix(mbox, "mailto:")
+	if !ok {
+		email = ""
+	}
+	g := Grade{Objective: r.ObjectiveID, ObjectiveName: objectiveName, Participant: email,
+		Result: Result{Completed: v.Completion, Success: v.Success}}
+	if v.Score != nil {
+		g.Result.Scaled, g.Result.Raw, g.Result.Min, g.Result.Max = v.Score.Scaled, v.Score.Raw, v.Score.Min, v.Score.Max
+	}
+	return g
+}

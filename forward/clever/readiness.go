@@ -151,3 +151,10 @@ func countSynced(ss []SectionReadiness) int {
 	}
 	return n
 }
+
+// Result is the readiness as the administration's test connection shows
+// it (forward.Tester): classified like an attempt, the verdict as its
+// message.
+func (r Readiness) Result() forward.Result {
+	return forward.Result{Outcome: r.Outcome.Class, Status: r.Outcome.Status, Message: truncate(r.Verdict, 1024), RetryAfter: r.Outcome.RetryAfter}
+}

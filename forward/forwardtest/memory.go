@@ -16,18 +16,19 @@ import (
 // runs on it), for the tests of the engine and of the destinations. Times
 // are kept at millisecond precision, as the engines keep them.
 type Memory struct {
-	mu         sync.Mutex
-	configs    map[[2]string]forward.Configuration
-	objectives map[[2]string]forward.Objective
-	deliveries map[[3]string]forward.Delivery
-	statuses   map[[2]string]forward.ConfigStatus
-	attempts   map[[2]string][]forward.Attempt
-	marks      map[string]time.Time
-	periods    map[periodKey]periodClaim
-	digest     map[[3]string]forward.PendingRejection
-	attemptCap int
-	results    memResults                                    // results.go
-	hours      map[[2]string]map[time.Time]forward.HourCount // activity.go
+	mu          sync.Mutex
+	configs     map[[2]string]forward.Configuration
+	objectives  map[[2]string]forward.Objective
+	deliveries  map[[3]string]forward.Delivery
+	statuses    map[[2]string]forward.ConfigStatus
+	attempts    map[[2]string][]forward.Attempt
+	marks       map[string]time.Time
+	periods     map[periodKey]periodClaim
+	digest      map[[3]string]forward.PendingRejection
+	attemptCap  int
+	results     memResults                                    // results.go
+	hours       map[[2]string]map[time.Time]forward.HourCount // activity.go
+	assignments memAssignments                                // assignments.go
 }
 
 type periodKey struct {

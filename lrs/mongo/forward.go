@@ -31,6 +31,7 @@ var _ forward.Store = (*DB)(nil)
 //	forward_statuses       _id "<org>\x00<config>"
 //	forward_attempts       _id "<org>\x00<config>\x00<at ms, 20 digits>\x00<seq>"
 //	forward_watermarks     _id "<name>"
+//	forward_assignments    _id "<org>\x00<config>\x00<section>\x00<objective>\x00<generation>" (AssignmentStore, assignments.go)
 //
 // Leases. A conditional update is not a safe claim on every compatible
 // server (FerretDB runs it as a read, then a write by _id), so every change

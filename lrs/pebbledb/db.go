@@ -118,6 +118,11 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, err
 	}
+	if err := d.releaseReservations(logger); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	return d, nil
 }
 

@@ -177,3 +177,30 @@ func TestDeliveryRecordVersion2(t *testing.T) {
 		t.Error("a record cut short was read")
 	}
 }
+
+// Assignment records carry their version too; a later one is refused.
+func TestAssignmentRecordVersion(t *testing.T) {
+	d := openTemp(t)
+	ctx := t.Context()
+	key := forward.AssignmentKey{Org: "o", Configuration: "c", Section: "5fee004cca2e43cf27000001", Objective: "obj"}
+	if _, won, err := d.ReserveAssignment(ctx, forward.AssignmentRecord{Key: key, Reservation: "r", ReservedAt: time.Now()}); err != nil || !won {
+		t.Fatal(won, err)
+	}
+	var raw []byte
+	if _, err := d.get(assignmentKey(key), func(v []byte) error { raw = append([]byte(nil), v...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"v":1`) {
+		t.Fatalf("stored assignment record %s carries no version", raw)
+	}
+	future := strings.Replace(string(raw), `"v":1`, `"v":2`, 1)
+	if err := d.db.Set(assignmentKey(key), []byte(future), cpebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.GetAssignment(ctx, key); !errors.Is(err, errRecordVersion) {
+		t.Fatalf("reading a version 2 record: %v, want errRecordVersion", err)
+	}
+	if err := d.ResolveAssignment(ctx, key, "r", "a", time.Now()); !errors.Is(err, errRecordVersion) {
+		t.Fatalf("resolving over a version 2 record: %v, want errRecordVersion", err)
+	}
+}

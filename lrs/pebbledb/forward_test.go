@@ -3,12 +3,24 @@ package pebbledb_test
 import (
 	"testing"
 
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs/pebbledb"
 	"github.com/lrs-project/lrs/lrs/storetest"
 )
 
 func TestForwardConformance(t *testing.T) {
 	storetest.RunForward(t, func(t *testing.T) storetest.ForwardStore {
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	})
+}
+
+func TestAssignmentsConformance(t *testing.T) {
+	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore {
 		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
 		if err != nil {
 			t.Fatal(err)

@@ -238,3 +238,7 @@ func TestMemoryForward(t *testing.T) {
 func TestMemoryResults(t *testing.T) {
 	storetest.RunResults(t, func(t *testing.T) forward.ResultStore { return forwardtest.NewMemory() })
 }
+
+func TestMemoryAssignments(t *testing.T) {
+	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore { return forwardtest.NewMemory() })
+}

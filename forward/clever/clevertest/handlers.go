@@ -128,6 +128,12 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 			if f.Times <= 0 {
 				s.faults = append(s.faults[:i], s.faults[i+1:]...)
 			}
+			if f.Hit != nil {
+				select {
+				case f.Hit <- struct{}{}:
+				default:
+				}
+			}
 			return f
 		}
 	}

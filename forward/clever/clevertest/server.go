@@ -111,6 +111,9 @@ type Fault struct {
 	// After processes the request first, then applies Status or Reset to
 	// the answer: the write happened but the client never learns it.
 	After bool
+	// Hit, when set, is sent a value (without blocking) each time the
+	// fault takes a request: a test learns the request is in flight.
+	Hit chan<- struct{}
 }
 
 // Window is the count of one rate-limit window of a token.
