@@ -122,6 +122,7 @@ func TestConsoleResultsOverride(t *testing.T) {
 		x.expect(http.StatusOK, http.MethodPost, "/statements", "["+strings.Join(resSession("console-a", 0, 0.92, true), ",")+"]")
 		grace := strings.Replace(graceStmt("0b6f4f4e-8d0c-4c43-9a53-0c4d6b1f7a10", "failed", 10, `{"success":false,"score":{"scaled":0.3}}`),
 			`"registration":"`+resReg+`",`, "", 1)
+		grace = strings.Replace(grace, `"Ada Lovelace"`, `"<img src=x onerror=alert(1)> Grace"`, 1)
 		x.expect(http.StatusOK, http.MethodPost, "/statements", grace)
 
 		ada := consoleSignIn(t, p.base, "ada@example.com", "ada's long passphrase")
@@ -132,6 +133,9 @@ func TestConsoleResultsOverride(t *testing.T) {
 		links := resultLinks(page)
 		if len(links) != 2 || !strings.Contains(page, `id="result-list"`) || !strings.Contains(page, "Ada Lovelace") || !strings.Contains(page, "grace@example.com") {
 			t.Fatalf("the objective's results: %q\n%s", links, page)
+		}
+		if !strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt; Grace") || strings.Contains(page, "<img src=x") {
+			t.Errorf("a participant's name with markup is not shown as text")
 		}
 		csvLink := `href="/admin/v1/orgs/default/objectives/` + obj.ID + `/results.csv"`
 		if !strings.Contains(page, csvLink) {
@@ -153,6 +157,12 @@ func TestConsoleResultsOverride(t *testing.T) {
 		}
 		if len(resultLinks(page)) != 0 || !strings.Contains(page, `id="results-invalid"`) {
 			t.Errorf("results listed under invalid filters")
+		}
+		if page := ada.get(http.StatusOK, objPage+"?limit=5000&cursor=nonsense"); !strings.Contains(page, "Limit: want a number from 1 to 1000.") {
+			t.Errorf("a limit out of range is not said")
+		}
+		if page := ada.get(http.StatusOK, objPage+"?cursor=nonsense"); !strings.Contains(page, "Cursor: not a cursor of this list") {
+			t.Errorf("a bad cursor is not said")
 		}
 		page = ada.get(http.StatusOK, objPage+"?limit=1")
 		next := regexp.MustCompile(`href="([^"]+)" id="results-next"`).FindStringSubmatch(page)

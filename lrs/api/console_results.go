@@ -53,10 +53,11 @@ type resultsList struct {
 	Base     string // the objective's page
 	Fields   []*field
 	Rows     []resultRow
-	Next     string // the next page's URL
-	CSV      string // the export with the same filters
-	Note     string // why there is no list (this server keeps no results)
-	Invalid  bool   // the filters have problems
+	Next     string   // the next page's URL
+	CSV      string   // the export with the same filters
+	Note     string   // why there is no list (this server keeps no results)
+	Invalid  bool     // the filters have problems
+	Errors   []string // those of no filter of the form
 	Filtered bool
 }
 
@@ -76,7 +77,11 @@ func (s *server) resultsSectionData(c *gin.Context, org, id string) (any, error)
 	}
 	q, problems := parseResultQuery(c, true)
 	if len(problems) > 0 {
-		attachProblems(d.Fields, problems)
+		for _, p := range attachProblems(d.Fields, problems) {
+			if p.ID == "" { // of no filter of the form (limit, cursor)
+				d.Errors = append(d.Errors, p.Message)
+			}
+		}
 		d.Invalid = true
 		return d, nil
 	}
