@@ -265,6 +265,14 @@ func TestConsoleResultsOverride(t *testing.T) {
 		if !*cleared.Success || len(cleared.Overrides) != 0 || len(cleared.History) != 2 || cleared.Revision != after.Revision+1 {
 			t.Errorf("after clearing: %+v", cleared)
 		}
+		// Clearing what is not overridden (a stale form): the service's
+		// conflict, said on the page, nothing written.
+		page, _ = ada.post(http.StatusConflict, objPage+"/result", url.Values{"participant": {"mbox:mailto:ada@example.com"}, "registration": {resReg},
+			"success": {"clear"}, "reason": {"again"}}, true)
+		if !strings.Contains(page, "Nothing to clear: success is not overridden.") {
+			t.Errorf("clearing what is not overridden:\n%s", page)
+		}
+		page = ada.get(http.StatusOK, loc)
 		if cell(page, "eff-success") != "Passed" || !strings.Contains(page, "Success cleared") || !strings.Contains(page, "Success set to Failed") {
 			t.Errorf("the history after clearing:\n%s", page)
 		}
