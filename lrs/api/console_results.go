@@ -354,22 +354,28 @@ func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, sc
 		return form.Get(name)
 	}
 	eff := r.Effective()
+	words := func(f forward.ResultField, v forward.Values) string { // an option's words: no lone dash
+		if t := valueText(f, v); t != "—" {
+			return t
+		}
+		return "not known"
+	}
 	choice := func(f forward.ResultField, yes, no string) *field {
 		in := newField(string(f), fieldLabel(f), "select")
 		in.Value = get(string(f), "")
-		in.Options = []option{{Value: "", Label: "Keep: " + valueText(f, eff)}, {Value: "true", Label: "Set to " + yes}, {Value: "false", Label: "Set to " + no}}
+		in.Options = []option{{Value: "", Label: "Keep: " + words(f, eff)}, {Value: "true", Label: "Set to " + yes}, {Value: "false", Label: "Set to " + no}}
 		if r.Overridden(f) {
-			in.Options = append(in.Options, option{Value: "clear", Label: "Clear the override: back to " + valueText(f, r.Computed)})
-			in.Help = "Overridden: the statements say " + valueText(f, r.Computed) + "."
+			in.Options = append(in.Options, option{Value: "clear", Label: "Clear the override: back to " + words(f, r.Computed)})
+			in.Help = "Overridden: the statements say " + words(f, r.Computed) + "."
 		}
 		return in
 	}
 	sc := newField("score", "Score", "select")
 	sc.Value = get("score", "")
-	sc.Options = []option{{Value: "", Label: "Keep: " + valueText(forward.FieldScore, eff)}, {Value: "set", Label: "Set to the values below"}}
+	sc.Options = []option{{Value: "", Label: "Keep: " + words(forward.FieldScore, eff)}, {Value: "set", Label: "Set to the values below"}}
 	if r.Overridden(forward.FieldScore) {
-		sc.Options = append(sc.Options, option{Value: "clear", Label: "Clear the override: back to " + valueText(forward.FieldScore, r.Computed)})
-		sc.Help = "Overridden: the statements say " + valueText(forward.FieldScore, r.Computed) + "."
+		sc.Options = append(sc.Options, option{Value: "clear", Label: "Clear the override: back to " + words(forward.FieldScore, r.Computed)})
+		sc.Help = "Overridden: the statements say " + words(forward.FieldScore, r.Computed) + "."
 	}
 	head = []*field{choice(forward.FieldCompletion, "Completed", "Not completed"), choice(forward.FieldSuccess, "Passed", "Failed"), sc}
 	part := func(name, label string, p *float64) *field {
