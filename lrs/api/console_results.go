@@ -398,7 +398,7 @@ func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, sc
 	clear = newField("clear", "Also clear the overrides of", "checkboxes")
 	for _, f := range r.OverriddenFields() {
 		if f != forward.FieldCompletion && f != forward.FieldSuccess && f != forward.FieldScore {
-			clear.Options = append(clear.Options, option{Value: string(f), Label: fieldLabel(f) + " (the statements say " + valueText(f, r.Computed) + ")"})
+			clear.Options = append(clear.Options, option{Value: string(f), Label: fieldLabel(f) + " (the statements say " + words(f, r.Computed) + ")"})
 		}
 	}
 	if form != nil {
