@@ -366,9 +366,19 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 		t.Errorf("the score's values are shown while the score is kept (%v)", err)
 	}
 	cam.shoot("result")
+	// Without a reason: the service's problem beside the reason, the
+	// summary focused, the choice kept.
+	drive(t, ctx, "override without a reason", chromedp.SetValue(chromedp.ID("f-success"), "false"), chromedp.Click(chromedp.ID("save-override")),
+		chromedp.WaitVisible(chromedp.ID("error-summary")))
+	if got := strings.Join(strings.Fields(text(t, ctx, "f-reason-error")), " "); got != "Error: Is required." {
+		t.Errorf("beside the reason: %q", got)
+	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id + ' ' + document.getElementById('f-success').value`)); err != nil || focused != "error-summary false" {
+		t.Errorf("after a refused override, the focus and the choice: %q (%v)", focused, err)
+	}
+	cam.shoot("result-problems")
 	const why = `<b>retake</b> granted by the proctor`
-	drive(t, ctx, "override the success with a reason",
-		chromedp.SetValue(chromedp.ID("f-success"), "false"), chromedp.SendKeys(chromedp.ID("f-reason"), why),
+	drive(t, ctx, "override the success with a reason", chromedp.SendKeys(chromedp.ID("f-reason"), why),
 		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r")) // from the reason to the button, with the keyboard
 	waitText(t, ctx, "notice", "the override's notice", func(s string) bool { return s == "The override is saved." })
 	if eff, comp, ovr := text(t, ctx, "eff-success"), text(t, ctx, "comp-success"), text(t, ctx, "ovr-success"); eff != "Failed" || comp != "Passed" ||
