@@ -115,9 +115,10 @@ func Type(o TypeOptions) forward.Type {
 	}
 }
 
-// served are the modes this version sends; file mode is the package's
-// (WriteFile, Upload) but not wired to the engine yet.
-var served = []string{"", ModeImmediate, ModeBatch}
+// served are the modes this version sends; batch and file modes are the
+// package's (Build of many, Schedule, WriteFile, Upload) but the engine
+// does not hold deliveries for a schedule yet.
+var served = []string{"", ModeImmediate}
 
 // Compile builds the webhook of a stored configuration: its settings
 // read from the properties, the preset's defaults applied.
@@ -130,7 +131,7 @@ func Compile(c forward.Configuration, secrets map[string]string, o Options) (*We
 		return nil, err
 	}
 	if !slices.Contains(served, cfg.Mode) {
-		return nil, &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version (immediate or batch)", cfg.Mode)}}}
+		return nil, &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version (immediate)", cfg.Mode)}}}
 	}
 	return New(c.ID, c.Name, cfg, sec, o)
 }
@@ -156,7 +157,7 @@ func crossCheck(props, secrets map[string]string) []string {
 	if err == nil {
 		if cfg, err = ApplyPreset(cfg); err == nil {
 			if !slices.Contains(served, cfg.Mode) && slices.Contains(enums["mode"], cfg.Mode) {
-				err = &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version yet: use immediate or batch", cfg.Mode)}}}
+				err = &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version yet: use immediate", cfg.Mode)}}}
 			} else {
 				err = Validate(cfg, sec)
 			}

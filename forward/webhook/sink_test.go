@@ -31,7 +31,6 @@ func TestTypeCheckListsEveryProblem(t *testing.T) {
 		"url":      "https://ams.example.org/x/{{result.nope}}",
 		"method":   "GET",
 		"zone":     "Mars/Olympus",
-		"mode":     "batch",
 		"schedule": "99 * * * *",
 		"fields": `[{"target":"a","source":"result.unknown"},{"target":"b","source":"result.completed_at","format":"date:QQ"},
 			{"target":"c","required":true}]`,
@@ -40,7 +39,7 @@ func TestTypeCheckListsEveryProblem(t *testing.T) {
 		"token":      "in the wrong place",
 	}, map[string]string{"signing_secret": "whsec_short", "nope": "x"})
 	want := []string{
-		"properties.method:", "properties.zone:", "properties.schedule:", "properties.url:",
+		"properties.method:", "properties.zone:", "properties.url:",
 		"properties.fields[0]", "properties.fields[1]", "properties.fields[2]",
 		`properties.objectives["42"].credits`, `properties.objectives["42"].extra`, "secrets.signing_secret:",
 		"properties.colour:", "properties.token:", "secrets.nope:",
@@ -62,9 +61,11 @@ func TestTypeCheckListsEveryProblem(t *testing.T) {
 		map[string]string{"signing_secret": secret}); len(errs) != 0 {
 		t.Errorf("a preset with its URL and secret: %v", errs)
 	}
-	if errs := typ.Check(map[string]string{"url": "https://ams.example.org/hook", "preset": "generic", "mode": "file"},
-		map[string]string{"signing_secret": secret}); len(errs) != 1 || !strings.Contains(errs[0], "properties.mode:") {
-		t.Errorf("file mode (not served): %v", errs)
+	for _, mode := range []string{"batch", "file"} {
+		if errs := typ.Check(map[string]string{"url": "https://ams.example.org/hook", "preset": "generic", "mode": mode, "schedule": "0 2 * * *"},
+			map[string]string{"signing_secret": secret}); len(errs) != 1 || !strings.Contains(errs[0], "properties.mode:") {
+			t.Errorf("%s mode (not served): %v", mode, errs)
+		}
 	}
 }
 
