@@ -85,6 +85,21 @@ func TestWebhookEndToEnd(t *testing.T) {
 		props["objectives"] = fmt.Sprintf(`{%q:{"credits":1.5,"credit_type":"CE"}}`, obj.ID)
 		a.expect(http.StatusOK, http.MethodPut, "/configurations/"+cfg.ID, cfgBody(), bearer...)
 
+		// The preview: the exact request for the sample result, signed,
+		// without the secret; nothing is sent.
+		r = a.expect(http.StatusOK, http.MethodPost, "/configurations/"+cfg.ID+"/preview", cfgBody(), bearer...)
+		var pv struct {
+			Method, URL, Body string
+			Headers           map[string][]string
+		}
+		if err := json.Unmarshal(r.body, &pv); err != nil || pv.Method != http.MethodPost || pv.URL != recv.URL+"/hook" ||
+			!strings.Contains(pv.Body, `"member_email":"ada@example.com"`) || len(pv.Headers["Webhook-Signature"]) != 1 {
+			t.Errorf("preview answered %s (%v)", r.body, err)
+		}
+		if strings.Contains(string(r.body), strings.TrimPrefix(whSecret, "whsec_")) || len(recv.Requests()) != 0 {
+			t.Errorf("the preview holds the secret or sent a request (%d): %s", len(recv.Requests()), r.body)
+		}
+
 		// The test event: signed, the sample result.
 		r = a.expect(http.StatusOK, http.MethodPost, "/configurations/"+cfg.ID+"/test", nil, bearer...)
 		if !strings.Contains(string(r.body), `"ok":true`) {

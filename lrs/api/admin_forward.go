@@ -38,6 +38,8 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.GET(o+"/configurations/:id/attempts", s.audited("configuration.attempts", s.fwd(s.configurationAttempts)))
 	g.POST(o+"/configurations/:id/test", s.audited("configuration.test", s.fwdWrite(s.testConfiguration)))
 	g.POST(o+"/configurations/:id/redrive", s.audited("configuration.redrive", s.fwd(s.redriveConfiguration)))
+	g.POST(o+"/configurations/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
+	g.POST(o+"/configurations/:id/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
 	g.GET(o+"/objectives", s.audited("objective.list", s.fwd(s.listObjectives)))
 	g.POST(o+"/objectives", s.audited("objective.create", s.fwd(s.createObjective)))
 	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
@@ -398,6 +400,33 @@ func (s *server) testConfiguration(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, testJSON{OK: r.Outcome == forward.OutcomeSuccess, Status: forward.StatusOf(r.Outcome),
 		Outcome: r.Outcome, HTTPStatus: r.Status, Message: r.Message})
+}
+
+// previewJSON is what a configuration would send for a sample result,
+// without sending it: the exact request, secrets redacted.
+type previewJSON struct {
+	Method   string              `json:"method,omitempty"`
+	URL      string              `json:"url,omitempty"`
+	Headers  map[string][]string `json:"headers,omitempty"`
+	Body     string              `json:"body"`
+	FileName string              `json:"file_name,omitempty"`
+	Notes    []string            `json:"notes,omitempty"`
+}
+
+// previewConfiguration renders the configuration of the body (a new one,
+// or the edit of :id, whose stored secrets stand in when the body has
+// none) for a sample result; nothing is stored or sent.
+func (s *server) previewConfiguration(c *gin.Context) {
+	var req configurationRequest
+	if !s.bindAdmin(c, &req) {
+		return
+	}
+	p, err := s.fadmin().Preview(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes})
 }
 
 // redriveRequest is the optional body of a re-drive.
