@@ -66,10 +66,15 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		claim.Limit, claim.DueBy = 1, now.Add(probeAhead)
 	}
 	r.limit = claim.Limit
-	ds := e.claim(ctx, log, j, claim)
-	r.claimed = len(ds)
+	var ds []Delivery
+	if s, ok := dest.(Scheduled); ok && !j.probe {
+		ds, r.claimed = e.claimScheduled(ctx, log, j, cfg, s, claim) // batch.go
+	} else {
+		ds = e.claim(ctx, log, j, claim)
+		r.claimed = len(ds)
+	}
 	if claimed != nil {
-		claimed.Add(int64(len(ds)))
+		claimed.Add(int64(r.claimed))
 	}
 	if len(ds) == 0 {
 		return

@@ -99,6 +99,9 @@ func Type(o TypeOptions) forward.Type {
 			if err != nil {
 				return nil, err
 			}
+			if w.Mode() == ModeBatch {
+				return BatchSink{NewSink(w)}, nil
+			}
 			return NewSink(w), nil
 		},
 		Preview: func(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
@@ -115,10 +118,9 @@ func Type(o TypeOptions) forward.Type {
 	}
 }
 
-// served are the modes this version sends; batch and file modes are the
-// package's (Build of many, Schedule, WriteFile, Upload) but the engine
-// does not hold deliveries for a schedule yet.
-var served = []string{"", ModeImmediate}
+// served are the modes this version sends; file mode is the package's
+// (WriteFile, Upload) but not wired to the engine yet.
+var served = []string{"", ModeImmediate, ModeBatch}
 
 // Compile builds the webhook of a stored configuration: its settings
 // read from the properties, the preset's defaults applied.
@@ -131,7 +133,7 @@ func Compile(c forward.Configuration, secrets map[string]string, o Options) (*We
 		return nil, err
 	}
 	if !slices.Contains(served, cfg.Mode) {
-		return nil, &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version (immediate)", cfg.Mode)}}}
+		return nil, &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version (immediate or batch)", cfg.Mode)}}}
 	}
 	return New(c.ID, c.Name, cfg, sec, o)
 }
@@ -157,7 +159,7 @@ func crossCheck(props, secrets map[string]string) []string {
 	if err == nil {
 		if cfg, err = ApplyPreset(cfg); err == nil {
 			if !slices.Contains(served, cfg.Mode) && slices.Contains(enums["mode"], cfg.Mode) {
-				err = &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version yet: use immediate", cfg.Mode)}}}
+				err = &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version yet: use immediate or batch", cfg.Mode)}}}
 			} else {
 				err = Validate(cfg, sec)
 			}
@@ -246,6 +248,23 @@ var (
 
 // NewSink returns the sink of a compiled webhook.
 func NewSink(w *Webhook) Sink { return Sink{Webhook: w, gone: &goneState{}} }
+
+// BatchSink is the sink of a batch-mode configuration: the engine holds
+// its deliveries until its Schedule says send (forward.Scheduled), then
+// claims them together; Send carries them in requests of the schedule's
+// Limit, each one envelope with its batch_id.
+type BatchSink struct{ Sink }
+
+var _ forward.Scheduled = BatchSink{}
+
+// BatchDue is the schedule's verdict (Schedule.Due).
+func (s BatchSink) BatchDue(lastSend, oldest time.Time, queued int, now time.Time) (bool, time.Time) {
+	return s.schedule.Due(lastSend, oldest, queued, now)
+}
+
+// MaxBatch is how many items one claim takes together: up to
+// MaxBatchItems, sent in requests of the schedule's Limit.
+func (s BatchSink) MaxBatch() int { return MaxBatchItems }
 
 // Send sends the items (at most MaxBatch) and answers for each of them.
 func (s Sink) Send(ctx context.Context, items []forward.Item) forward.Result {

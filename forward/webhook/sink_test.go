@@ -61,7 +61,7 @@ func TestTypeCheckListsEveryProblem(t *testing.T) {
 		map[string]string{"signing_secret": secret}); len(errs) != 0 {
 		t.Errorf("a preset with its URL and secret: %v", errs)
 	}
-	for _, mode := range []string{"batch", "file"} {
+	for _, mode := range []string{"file"} {
 		if errs := typ.Check(map[string]string{"url": "https://ams.example.org/hook", "preset": "generic", "mode": mode, "schedule": "0 2 * * *"},
 			map[string]string{"signing_secret": secret}); len(errs) != 1 || !strings.Contains(errs[0], "properties.mode:") {
 			t.Errorf("%s mode (not served): %v", mode, errs)

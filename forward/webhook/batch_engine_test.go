@@ -1,0 +1,230 @@
+package webhook_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/forwardtest"
+	"github.com/lrs-project/lrs/forward/webhook"
+	"github.com/lrs-project/lrs/forward/webhook/webhooktest"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// batchRig is the one engine with a batch-mode webhook configuration on
+// the in-memory store, every part on one injected clock.
+type batchRig struct {
+	db     *forwardtest.Memory
+	clock  *clock
+	obl    *forward.Obligations
+	engine *forward.Engine
+	recv   *webhooktest.Receiver
+	obj    forward.Objective
+}
+
+const batchOrg = "org"
+
+func newBatchRig(t *testing.T, props map[string]string, start time.Time) *batchRig {
+	t.Helper()
+	clk := &clock{t: start}
+	recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: secret, Now: clk.Now, Envelope: "items", Key: "reference",
+		Fields: []webhooktest.Check{{Field: "email", Type: "email", Required: true}, {Field: "completed_on", Type: "date:YYYY-MM-DD", Required: true}}})
+	typ := webhook.Type(webhook.TypeOptions{Egress: forwardtest.Loopback, Now: clk.Now})
+	types := forwardtest.Registry(t, typ)
+	props["url"] = recv.URL + "/batch"
+	if errs := typ.Check(props, map[string]string{"signing_secret": secret}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	sealer, err := forward.NewSealer(make([]byte, forward.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sealer.Seal(batchOrg, "ams", map[string]string{"signing_secret": secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := forwardtest.NewMemory()
+	ctx := t.Context()
+	if err := db.PutConfiguration(ctx, forward.Configuration{ID: "ams", Org: batchOrg, Name: "AMS", Type: webhook.TypeName,
+		ContactEmail: "ops@example.com", Properties: props, SealedSecret: sealed, Revision: 1, CreatedAt: start, UpdatedAt: start}); err != nil {
+		t.Fatal(err)
+	}
+	obj := forward.Objective{ID: "fire", Org: batchOrg, Name: "Fire safety", ActivityID: "https://courses.example.com/fire",
+		Configurations: []string{"ams"}, CreatedAt: start, UpdatedAt: start}
+	if err := db.PutObjective(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	obl := forward.NewObligations(db, slog.New(slog.DiscardHandler), clk.Now)
+	obl.SetSinks(types)
+	engine, err := forward.New(db, &forwardtest.Statements{}, types, sealer.OpenConfiguration, slog.New(slog.DiscardHandler),
+		forward.NewMetrics(prometheus.NewRegistry(), webhook.TypeName), forward.Options{Owner: "test", Now: clk.Now, Rand: func() float64 { return 0.5 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &batchRig{db: db, clock: clk, obl: obl, engine: engine, recv: recv, obj: obj}
+}
+
+// complete stores a completed result of the participant and tells the
+// obligations, as the read model does.
+func (r *batchRig) complete(t *testing.T, email string) {
+	t.Helper()
+	yes := true
+	now := r.clock.Now()
+	res := forward.ObjectiveResult{
+		ResultKey: forward.ResultKey{Org: batchOrg, ObjectiveID: r.obj.ID, Participant: "mbox:mailto:" + email},
+		Actor:     forward.Actor{Mbox: "mailto:" + email},
+		Computed:  forward.Values{Completion: &yes, CompletedAt: now, LastActivity: now},
+		Revision:  1, CreatedAt: now, UpdatedAt: now, RulesAt: r.obj.UpdatedAt,
+	}
+	if _, err := r.db.PutResults(t.Context(), []forward.ObjectiveResult{res}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.obl.ResultChanged(t.Context(), forward.ResultChange{ResultKey: res.ResultKey, Revision: 1, Changed: true, Result: &res}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *batchRig) tick(t *testing.T) {
+	t.Helper()
+	for range 10 { // until nothing is claimed
+		n, err := r.engine.Tick(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("the engine still claims after 10 rounds")
+}
+
+func (r *batchRig) counts(t *testing.T) forward.Counts {
+	t.Helper()
+	n, err := r.db.CountDeliveries(t.Context(), batchOrg, "ams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A daily batch at 02:00 in Chicago: results of the day are held (the
+// engine looks every round and sends nothing), all of them go at 02:00
+// Chicago time (07:00 UTC in September) as one signed request with its
+// batch_id, once; what comes after waits for the next day's 02:00.
+func TestScheduledBatchSentOnceAtItsTime(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	start := time.Date(2026, 9, 2, 10, 0, 0, 0, chicago)
+	r := newBatchRig(t, map[string]string{"mode": "batch", "schedule": "0 2 * * *", "zone": "America/Chicago",
+		"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
+			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, start)
+
+	for i, email := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
+		r.clock.Set(start.Add(time.Duration(i) * time.Hour))
+		r.complete(t, email)
+		r.tick(t)
+	}
+	at := time.Date(2026, 9, 3, 2, 0, 0, 0, chicago)
+	for _, now := range []time.Time{at.Add(-time.Hour), at.Add(-time.Second)} {
+		r.clock.Set(now)
+		r.tick(t)
+	}
+	if n := len(r.recv.Requests()); n != 0 {
+		t.Fatalf("%d requests before the scheduled time", n)
+	}
+	if n := r.counts(t); n.Pending != 3 {
+		t.Fatalf("counts before the batch: %+v", n)
+	}
+	ds, err := r.db.ListDeliveries(t.Context(), batchOrg, "ams", forward.StatePending, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if !d.NextAttempt.Equal(at) {
+			t.Errorf("a held delivery is due at %v, want the batch's time %v", d.NextAttempt, at.UTC())
+		}
+	}
+
+	r.clock.Set(at)
+	r.tick(t)
+	got := r.recv.Accepted()
+	if len(got) != 1 || len(got[0].Items) != 3 {
+		t.Fatalf("at 02:00 Chicago: %d accepted requests (%d in all), want one with the 3 items", len(got), len(r.recv.Requests()))
+	}
+	var env struct {
+		BatchID string `json:"batch_id"`
+	}
+	if err := json.Unmarshal(got[0].Body, &env); err != nil || env.BatchID == "" || env.BatchID != got[0].ID() {
+		t.Errorf("the envelope's batch_id %q, webhook-id %q (%v)", env.BatchID, got[0].ID(), err)
+	}
+	if n := r.counts(t); n.Delivered != 3 || n.Pending != 0 {
+		t.Errorf("counts after the batch: %+v", n)
+	}
+
+	// Later that night: nothing more; a new result waits for the next 02:00.
+	r.clock.Set(at.Add(5 * time.Minute))
+	r.complete(t, "dee@example.com")
+	r.tick(t)
+	r.clock.Set(at.Add(23 * time.Hour))
+	r.tick(t)
+	if n := len(r.recv.Requests()); n != 1 {
+		t.Fatalf("%d requests the day after, want still the one batch", n)
+	}
+	r.clock.Set(at.AddDate(0, 0, 1))
+	r.tick(t)
+	if got := r.recv.Accepted(); len(got) != 2 || len(got[1].Items) != 1 {
+		t.Errorf("the next day's batch: %d accepted", len(got))
+	}
+}
+
+// A batch of at most so many items goes when that many are queued, and a
+// failed batch is retried on the retry schedule, not held for the next
+// scheduled time.
+func TestScheduledBatchMaxItemsAndRetry(t *testing.T) {
+	start := time.Date(2026, 9, 2, 10, 0, 0, 0, time.UTC)
+	r := newBatchRig(t, map[string]string{"mode": "batch", "max_items": "2", "schedule": "0 2 * * *",
+		"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
+			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, start)
+	r.recv.Then(webhooktest.Answer{Status: 503})
+	r.complete(t, "ada@example.com")
+	r.tick(t)
+	if n := len(r.recv.Requests()); n != 0 {
+		t.Fatalf("%d requests with one of two items queued", n)
+	}
+	r.complete(t, "bob@example.com")
+	r.tick(t)
+	if q := r.recv.Requests(); len(q) != 1 || len(q[0].Items) != 2 || q[0].Status != 503 {
+		t.Fatalf("at two items: %d requests", len(q))
+	}
+	// The retry schedule's first delay is 5 s: the failed batch goes again
+	// then (the head of the queue probes the receiver alone, the rest
+	// follows), not at the next scheduled time.
+	r.clock.Set(start.Add(10 * time.Second))
+	r.tick(t)
+	refs := map[any]int{}
+	for _, it := range r.recv.Items() {
+		refs[it["reference"]]++
+	}
+	if n := r.counts(t); len(refs) != 2 || n.Delivered != 2 || n.Pending != 0 {
+		t.Fatalf("the retry: items %v; %+v", refs, n)
+	}
+	for ref, k := range refs {
+		if k != 1 {
+			t.Errorf("%v accepted %d times", ref, k)
+		}
+	}
+}
