@@ -260,3 +260,81 @@ func TestWebhookEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// A batch-mode configuration through the booted binary, on both engines:
+// at most two items a request, else daily at 02:00 in Berlin. One
+// completed result is held in the store (due at the next 02:00 Berlin,
+// nothing sent); the second makes the batch, sent as one signed request
+// with both items in an envelope whose batch_id is the webhook-id.
+func TestWebhookBatchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the binary")
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	forEachEngine(t, func(t *testing.T, storeEnv []string) {
+		recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Envelope: "items", MaxItems: 2, Key: "reference",
+			Fields: []webhooktest.Check{{Field: "email", Type: "email", Required: true}, {Field: "completed_on", Type: "date:YYYY-MM-DD", Required: true}}})
+		up := startLRS(t, append(upstreamEnv(storeEnv), "LRS_FORWARD_PROBE_INTERVAL=1s")...)
+		x := &client{t: t, base: up.base + "/xapi", key: fwdUpKey, secret: fwdUpSecret, version: "1.0.3"}
+		a := fwdAdmin(t, up)
+		bearer := adminBearer()
+		r := a.expect(http.StatusCreated, http.MethodPost, "/configurations", map[string]any{
+			"name": "Nightly AMS", "contact_email": "ops@example.com", "type": "webhook",
+			"properties": map[string]string{"url": recv.URL + "/batch", "mode": "batch", "max_items": "2", "schedule": "0 2 * * *", "zone": "Europe/Berlin",
+				"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
+					{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`},
+			"secrets": map[string]string{"signing_secret": whSecret},
+		}, bearer...)
+		var cfg struct{ ID string }
+		if err := json.Unmarshal(r.body, &cfg); err != nil || cfg.ID == "" {
+			t.Fatalf("configuration create answered %s (%v)", r.body, err)
+		}
+		a.expect(http.StatusCreated, http.MethodPost, "/objectives", map[string]any{
+			"name": "Fire safety", "activity_id": resAct, "configurations": []string{cfg.ID},
+		}, bearer...)
+
+		x.expect(http.StatusOK, http.MethodPost, "/statements", "["+strings.Join(resSession("whb-a", 0, 0.9, true), ",")+"]")
+		forwardtest.Eventually(t, 10*time.Second, func() error {
+			var out struct {
+				Deliveries []struct {
+					State       string
+					NextAttempt time.Time `json:"next_attempt"`
+				}
+			}
+			_ = json.Unmarshal(a.expect(http.StatusOK, http.MethodGet, "/configurations/"+cfg.ID+"/deliveries", nil, bearer...).body, &out)
+			if len(out.Deliveries) != 1 || out.Deliveries[0].State != forward.StatePending || !out.Deliveries[0].NextAttempt.After(time.Now()) {
+				return fmt.Errorf("deliveries %+v: want one held", out.Deliveries)
+			}
+			if at := out.Deliveries[0].NextAttempt.In(berlin); at.Hour() != 2 || at.Minute() != 0 || at.Sub(time.Now()) > 24*time.Hour {
+				return fmt.Errorf("held until %v, want the next 02:00 in Berlin", at)
+			}
+			return nil
+		})
+		if n := len(recv.Requests()); n != 0 {
+			t.Fatalf("%d requests with one of two items queued", n)
+		}
+
+		bob := resSession("whb-b", 10, 0.8, true)
+		for i, raw := range bob {
+			bob[i] = strings.NewReplacer("mailto:ada@example.com", "mailto:bob@example.com", "Ada Lovelace", "Bob").Replace(raw)
+		}
+		x.expect(http.StatusOK, http.MethodPost, "/statements", "["+strings.Join(bob, ",")+"]")
+		got := recv.WaitAccepted(t, 1, 20*time.Second)
+		var env struct {
+			BatchID string `json:"batch_id"`
+		}
+		if err := json.Unmarshal(got[0].Body, &env); err != nil || len(got[0].Items) != 2 || env.BatchID != got[0].ID() {
+			t.Fatalf("the batch: %s (%v)", got[0].Body, err)
+		}
+		emails := []any{got[0].Items[0]["email"], got[0].Items[1]["email"]}
+		if !(emails[0] == "ada@example.com" && emails[1] == "bob@example.com") && !(emails[1] == "ada@example.com" && emails[0] == "bob@example.com") {
+			t.Errorf("the batch's items: %v", emails)
+		}
+		if n := len(recv.Requests()); n != 1 {
+			t.Errorf("%d requests, want the one batch", n)
+		}
+	})
+}
