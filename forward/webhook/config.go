@@ -73,6 +73,10 @@ type Config struct {
 
 	Fields []Field `json:"fields"`
 
+	// Directory is the participant directory: CSV with a header row
+	// email,member_id,name (parseDirectory).
+	Directory string `json:"directory,omitempty"`
+
 	// Objectives are per-objective values the mapping can use
 	// (objective.credits, objective.credit_type, objective.external_id,
 	// objective.extra.<name>), keyed by objective id.
@@ -165,6 +169,7 @@ var Properties = []Property{
 	{Name: "sftp_host_key", Description: "file: pinned host key (ssh-ed25519 AAAA… or SHA256:…)"},
 	{Name: "file_prefix", Description: "file: file name prefix, default lrs-results"},
 	{Name: "fields", Description: "the field mapping: a JSON array of {target, source | constant, format, zone, required}"},
+	{Name: "directory", Description: "participant directory: CSV with a header row email,member_id,name (member_id or name may be left out), giving participant.external_id and participant.name by email"},
 	{Name: "objectives", Description: "per-objective values: a JSON object of objective id → {credits, credit_type, external_id, extra: {name: value}}"},
 	{Name: "signing_secret", Secret: true, Description: "Standard Webhooks secret (whsec_ + base64, 24–64 bytes)"},
 	{Name: "password", Secret: true, Description: "basic auth password"},

@@ -56,7 +56,7 @@ func typeFields() (props, secrets []forward.Field) {
 			f.URL = true
 		case "fields", "objectives":
 			f.Kind = forward.KindJSON
-		case "sftp_host_key":
+		case "sftp_host_key", "directory":
 			f.Kind = forward.KindMultiline
 		case "max_items":
 			f.Kind = forward.KindNumber
@@ -357,6 +357,12 @@ func (w *Webhook) InputOf(it forward.Item) (Input, bool) {
 		StatementID: lastStatement(r.Sources),
 	}
 	in.Participant.Email, _ = strings.CutPrefix(r.Actor.Mbox, "mailto:")
+	if m, ok := w.lookup(in.Participant.Email); ok {
+		in.Participant.ExternalID = m.externalID
+		if m.name != "" {
+			in.Participant.Name = m.name
+		}
+	}
 	if ov, ok := w.objectives[it.Objective.ID]; ok {
 		in.Objective.Credits, in.Objective.CreditType, in.Objective.ExternalID = ov.Credits, ov.CreditType, ov.ExternalID
 		in.Objective.Extra = ov.Extra

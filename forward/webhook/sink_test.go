@@ -174,3 +174,50 @@ func TestSinkSendsItems(t *testing.T) {
 		}
 	}
 }
+
+// The participant directory gives the AMS's member id (and name) by
+// email, case-insensitively; its problems are listed with their lines.
+func TestSinkParticipantDirectory(t *testing.T) {
+	typ := typeOf(t)
+	errs := typ.Check(map[string]string{"url": "https://ams.example.org/hook", "preset": "generic",
+		"directory": "email,member_id,shoe\nnot-an-email,1\nada@example.com,2\nADA@example.com,3\n"}, map[string]string{"signing_secret": secret})
+	all := strings.Join(errs, "\n")
+	for _, want := range []string{`properties.directory: header column 3 "shoe"`, "properties.directory[line 2]: \"not-an-email\"",
+		"properties.directory[line 4]: ADA@example.com is listed twice"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in:\n%s", want, all)
+		}
+	}
+
+	recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: secret, Fields: []webhooktest.Check{
+		{Field: "PersonID", Type: "integer", Required: true}, {Field: "CEUsEarned", Type: "number", Required: true},
+		{Field: "EntryDate", Type: "date:rfc3339", Required: true}, {Field: "CertificationName", Type: "string", Required: true},
+	}})
+	cfg := forward.Configuration{ID: "cfg-ym", Org: "default", Name: "YM", Type: webhook.TypeName, Properties: map[string]string{
+		"url": recv.URL + "/Ams/123/CertificationsJournals", "preset": "yourmembership",
+		"directory":  "Email,Name,Member_ID\nADA@Example.com,\"Lovelace, Ada\",100042\n",
+		"objectives": `{"42":{"credits":2}}`,
+	}}
+	secrets := map[string]string{"signing_secret": secret}
+	if errs := typ.Check(cfg.Properties, secrets); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	dest, err := typ.Factory(cfg, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := dest.Send(context.Background(), []forward.Item{completedItem(cfg.ID, true)}); res.Outcome != forward.OutcomeSuccess {
+		t.Fatalf("send: %+v", res)
+	}
+	item := recv.WaitAccepted(t, 1, 5*time.Second)[0].Items[0]
+	if item["PersonID"] != json.Number("100042") || item["CEUsEarned"] != json.Number("2.00") {
+		t.Errorf("sent %v", item)
+	}
+	// Not in the directory: the required member id is missing, the item is not sendable.
+	other := completedItem(cfg.ID, true)
+	other.Result.Actor.Mbox = "mailto:zed@example.com"
+	if res := dest.Send(context.Background(), []forward.Item{other}); res.Outcome != forward.OutcomeItem ||
+		!strings.Contains(res.Rejected[other.Delivery.StatementID], "PersonID") {
+		t.Errorf("a participant outside the directory: %+v", res)
+	}
+}

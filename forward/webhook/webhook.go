@@ -84,6 +84,7 @@ type Webhook struct {
 	red      *redactor
 	// objectives are the per-objective values (Config.Objectives).
 	objectives map[string]ObjectiveValues
+	directory  map[string]member // lower-case email → member
 }
 
 // DefaultTimeout bounds one request when the configuration sets none
@@ -103,6 +104,7 @@ func New(id, name string, c Config, s Secrets, opts Options) (*Webhook, error) {
 		}
 	}
 	checkObjectives(c.Objectives, &ps)
+	w.directory = parseDirectory(c.Directory, &ps)
 	w.objectives = c.Objectives
 	w.mode = oneOf(c.Mode, ModeImmediate, "mode", &ps, ModeImmediate, ModeBatch, ModeFile)
 	w.trigger = oneOf(c.Trigger, TriggerCompletion, "trigger", &ps, TriggerCompletion, TriggerPass, TriggerChange)
