@@ -288,6 +288,7 @@ func TestPropertiesRoundTrip(t *testing.T) {
 	c.URL = "https://x.example/batch"
 	c.Fields[1].Zone = "Asia/Tokyo"
 	credits := 2.5
+	c.Directory = "email,member_id\nada@example.com,100042\n"
 	c.Objectives = map[string]ObjectiveValues{"42": {Credits: &credits, CreditType: "CE", Extra: map[string]string{"product_code": "FS101"}}}
 	s := Secrets{SigningSecret: testSecret, Token: "t"}
 	props := c.Properties()
