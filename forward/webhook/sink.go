@@ -390,9 +390,12 @@ func lastStatement(s forward.Sources) string {
 
 // samplePreview is the exact request the configuration would send for the
 // sample result (with the configuration's values of the sample's
-// objective, when it has some), secrets redacted.
+// objective, id 42, when it has some), secrets redacted.
 func (w *Webhook) samplePreview(c forward.Configuration, at time.Time) forward.Preview {
 	in := Sample(c.ID, c.Name)
+	if ov, ok := w.objectives[in.Objective.ID]; ok {
+		in.Objective.Credits, in.Objective.CreditType, in.Objective.ExternalID, in.Objective.Extra = ov.Credits, ov.CreditType, ov.ExternalID, ov.Extra
+	}
 	p := w.Preview([]Input{in}, at)
 	out := forward.Preview{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName}
 	for _, why := range p.Rejected {
