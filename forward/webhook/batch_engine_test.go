@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,17 +27,18 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // batchRig is the one engine with a batch-mode webhook configuration on
 // the in-memory store, every part on one injected clock.
 type batchRig struct {
-	db     *forwardtest.Memory
-	clock  *clock
-	obl    *forward.Obligations
-	engine *forward.Engine
-	recv   *webhooktest.Receiver
-	obj    forward.Objective
+	db      *forwardtest.Memory
+	clock   *clock
+	obl     *forward.Obligations
+	engine  *forward.Engine
+	recv    *webhooktest.Receiver
+	obj     forward.Objective
+	secrets map[string]string
 }
 
 const batchOrg = "org"
 
-func newBatchRig(t *testing.T, props map[string]string, start time.Time) *batchRig {
+func newBatchRig(t *testing.T, props, secrets map[string]string, start time.Time) *batchRig {
 	t.Helper()
 	clk := &clock{t: start}
 	recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: secret, Now: clk.Now, Envelope: "items", Key: "reference",
@@ -44,14 +46,17 @@ func newBatchRig(t *testing.T, props map[string]string, start time.Time) *batchR
 	typ := webhook.Type(webhook.TypeOptions{Egress: forwardtest.Loopback, Now: clk.Now})
 	types := forwardtest.Registry(t, typ)
 	props["url"] = recv.URL + "/batch"
-	if errs := typ.Check(props, map[string]string{"signing_secret": secret}); len(errs) > 0 {
+	if secrets == nil {
+		secrets = map[string]string{"signing_secret": secret}
+	}
+	if errs := typ.Check(props, secrets); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	sealer, err := forward.NewSealer(make([]byte, forward.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := sealer.Seal(batchOrg, "ams", map[string]string{"signing_secret": secret})
+	sealed, err := sealer.Seal(batchOrg, "ams", secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +78,7 @@ func newBatchRig(t *testing.T, props map[string]string, start time.Time) *batchR
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &batchRig{db: db, clock: clk, obl: obl, engine: engine, recv: recv, obj: obj}
+	return &batchRig{db: db, clock: clk, obl: obl, engine: engine, recv: recv, obj: obj, secrets: secrets}
 }
 
 // complete stores a completed result of the participant and tells the
@@ -131,7 +136,7 @@ func TestScheduledBatchSentOnceAtItsTime(t *testing.T) {
 	start := time.Date(2026, 9, 2, 10, 0, 0, 0, chicago)
 	r := newBatchRig(t, map[string]string{"mode": "batch", "schedule": "0 2 * * *", "zone": "America/Chicago",
 		"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
-			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, start)
+			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, nil, start)
 
 	for i, email := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
 		r.clock.Set(start.Add(time.Duration(i) * time.Hour))
@@ -198,7 +203,7 @@ func TestScheduledBatchMaxItemsAndRetry(t *testing.T) {
 	start := time.Date(2026, 9, 2, 10, 0, 0, 0, time.UTC)
 	r := newBatchRig(t, map[string]string{"mode": "batch", "max_items": "2", "schedule": "0 2 * * *",
 		"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
-			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, start)
+			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, nil, start)
 	r.recv.Then(webhooktest.Answer{Status: 503})
 	r.complete(t, "ada@example.com")
 	r.tick(t)
@@ -227,4 +232,70 @@ func TestScheduledBatchMaxItemsAndRetry(t *testing.T) {
 			t.Errorf("%v accepted %d times", ref, k)
 		}
 	}
+}
+
+// A daily file at 05:00 in Berlin: the day's results are held, then
+// written as one CSV (header row of the targets, RFC 4180 quoting) and
+// uploaded over SFTP with the host key pinned, once; the file is named
+// after its scheduled time.
+func TestScheduledFileUploadedOnceAtItsTime(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	srv := webhooktest.NewSFTPServer(t, webhooktest.SFTPOptions{User: "lrs", Password: "sftp-pw-123"})
+	start := time.Date(2026, 9, 2, 10, 0, 0, 0, berlin)
+	r := newBatchRig(t, map[string]string{"mode": "file", "schedule": "0 5 * * *", "zone": "Europe/Berlin",
+		"sftp_address": srv.Addr, "sftp_user": "lrs", "sftp_host_key": srv.HostKeyLine(), "file_prefix": "ce",
+		"fields": `[{"target":"Member Email","source":"participant.email","required":true},{"target":"Course, Name","source":"objective.name"},
+			{"target":"Completed","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`},
+		map[string]string{"sftp_password": "sftp-pw-123"}, start)
+	if res := r.testResult(t); res.Outcome != forward.OutcomeSuccess || len(srv.Files(t)) != 0 {
+		t.Fatalf("the test: %+v, files %v", res, srv.Files(t))
+	}
+	r.complete(t, "ada@example.com")
+	r.clock.Set(start.Add(2 * time.Hour))
+	r.complete(t, "bob@example.com")
+	r.tick(t)
+	at := time.Date(2026, 9, 3, 5, 0, 0, 0, berlin)
+	r.clock.Set(at.Add(-time.Second))
+	r.tick(t)
+	if files := srv.Files(t); len(files) != 0 {
+		t.Fatalf("files before 05:00: %v", files)
+	}
+	r.clock.Set(at.Add(3 * time.Second))
+	r.tick(t)
+	r.clock.Set(at.Add(time.Hour))
+	r.tick(t)
+	files := srv.Files(t)
+	if len(files) != 1 {
+		t.Fatalf("files after 05:00: %v", files)
+	}
+	for name, data := range files {
+		if !strings.HasPrefix(name, "ce-20260903-050000-") || !strings.HasSuffix(name, ".csv") {
+			t.Errorf("file name %s", name)
+		}
+		want := "Member Email,\"Course, Name\",Completed\r\nada@example.com,Fire safety,2026-09-02\r\nbob@example.com,Fire safety,2026-09-02\r\n"
+		if data != want {
+			t.Errorf("file %s:\n%q\nwant\n%q", name, data, want)
+		}
+	}
+	if n := r.counts(t); n.Delivered != 2 || n.Pending != 0 {
+		t.Errorf("counts after the file: %+v", n)
+	}
+}
+
+// testResult is the configuration's test action.
+func (r *batchRig) testResult(t *testing.T) forward.Result {
+	t.Helper()
+	cfg, err := r.db.GetConfiguration(t.Context(), batchOrg, "ams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := webhook.Type(webhook.TypeOptions{Egress: forwardtest.Loopback, Now: r.clock.Now})
+	d, err := typ.Factory(cfg, r.secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.(forward.Tester).Test(t.Context())
 }

@@ -99,8 +99,11 @@ func Type(o TypeOptions) forward.Type {
 			if err != nil {
 				return nil, err
 			}
-			if w.Mode() == ModeBatch {
+			switch w.Mode() {
+			case ModeBatch:
 				return BatchSink{NewSink(w)}, nil
+			case ModeFile:
+				return FileSink{NewSink(w)}, nil
 			}
 			return NewSink(w), nil
 		},
@@ -118,9 +121,8 @@ func Type(o TypeOptions) forward.Type {
 	}
 }
 
-// served are the modes this version sends; file mode is the package's
-// (WriteFile, Upload) but not wired to the engine yet.
-var served = []string{"", ModeImmediate, ModeBatch}
+// served are the modes this version sends.
+var served = []string{"", ModeImmediate, ModeBatch, ModeFile}
 
 // Compile builds the webhook of a stored configuration: its settings
 // read from the properties, the preset's defaults applied.
@@ -273,23 +275,7 @@ func (s Sink) Send(ctx context.Context, items []forward.Item) forward.Result {
 			Message: fmt.Sprintf("not sent: the receiver answered 410 Gone at %s (%s); sending resumes when the configuration is edited",
 				at.UTC().Format(time.RFC3339), msg)}
 	}
-	ids := map[string]string{} // result id → delivery StatementID
-	rejected := map[string]string{}
-	ins := make([]Input, 0, len(items))
-	for _, it := range items {
-		in, ok := s.InputOf(it)
-		switch {
-		case !ok:
-			rejected[it.Delivery.StatementID] = "not sendable: the delivery carries no result"
-		case !s.Wants(in.Result):
-			// Queued when the trigger wanted it; the result went back
-			// since (an override, a voided statement).
-			rejected[it.Delivery.StatementID] = fmt.Sprintf("not sent: the result (%s) no longer meets the trigger %q", in.Result.Status(), s.trigger)
-		default:
-			ids[in.Result.ID] = it.Delivery.StatementID
-			ins = append(ins, in)
-		}
-	}
+	ins, ids, rejected := s.inputs(items)
 	if len(ins) == 0 {
 		return forward.Result{Outcome: forward.OutcomeItem, Message: "no item is sendable", Rejected: rejected}
 	}
@@ -307,6 +293,29 @@ func (s Sink) Send(ctx context.Context, items []forward.Item) forward.Result {
 		res.Rejected = rejected
 	}
 	return res
+}
+
+// inputs are the items as inputs, with the delivery of each result id,
+// and the items that are not sendable (by delivery).
+func (s Sink) inputs(items []forward.Item) ([]Input, map[string]string, map[string]string) {
+	ids := map[string]string{} // result id → delivery StatementID
+	rejected := map[string]string{}
+	ins := make([]Input, 0, len(items))
+	for _, it := range items {
+		in, ok := s.InputOf(it)
+		switch {
+		case !ok:
+			rejected[it.Delivery.StatementID] = "not sendable: the delivery carries no result"
+		case !s.Wants(in.Result):
+			// Queued when the trigger wanted it; the result went back
+			// since (an override, a voided statement).
+			rejected[it.Delivery.StatementID] = fmt.Sprintf("not sent: the result (%s) no longer meets the trigger %q", in.Result.Status(), s.trigger)
+		default:
+			ids[in.Result.ID] = it.Delivery.StatementID
+			ins = append(ins, in)
+		}
+	}
+	return ins, ids, rejected
 }
 
 func (s Sink) stopped() (string, time.Time) {

@@ -61,10 +61,11 @@ func TestTypeCheckListsEveryProblem(t *testing.T) {
 		map[string]string{"signing_secret": secret}); len(errs) != 0 {
 		t.Errorf("a preset with its URL and secret: %v", errs)
 	}
-	for _, mode := range []string{"file"} {
-		if errs := typ.Check(map[string]string{"url": "https://ams.example.org/hook", "preset": "generic", "mode": mode, "schedule": "0 2 * * *"},
-			map[string]string{"signing_secret": secret}); len(errs) != 1 || !strings.Contains(errs[0], "properties.mode:") {
-			t.Errorf("%s mode (not served): %v", mode, errs)
+	errs = typ.Check(map[string]string{"preset": "generic", "mode": "file", "schedule": "0 2 * * *"}, nil)
+	all = strings.Join(errs, "\n")
+	for _, w := range []string{"properties.sftp_address:", "properties.sftp_user:", "properties.sftp_host_key:", "secrets.sftp_password:"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("file mode without its SFTP settings: no %s in\n%s", w, all)
 		}
 	}
 }
