@@ -87,7 +87,7 @@ func Type(o TypeOptions) forward.Type {
 		Name:  TypeName,
 		Label: "AMS webhook",
 		Description: "AMS writeback: each result mapped field by field into the receiver's body " +
-			"(presets: " + strings.Join(PresetNames(), ", ") + "), signed with Standard Webhooks, on completion, on pass or on every change",
+			"(presets: " + strings.Join(PresetNames(), ", ") + "), signed with Standard Webhooks, on completion, on pass or on every change; at once, in scheduled batches, or as a scheduled CSV file over SFTP",
 		TestLabel:  "Send a signed test event",
 		Sink:       forward.SinkOverwrite,
 		Properties: props,
