@@ -47,6 +47,58 @@ var enums = map[string][]string{
 	"credentials_in": {"body", "basic"},
 }
 
+// fieldUI is how the console asks for each setting (forward.Field's
+// presentation): groups, labels, examples, and the settings that apply
+// only to one mode or one kind of authentication.
+var fieldUI = func() map[string]struct {
+	label, group, example string
+	when                  *forward.Condition
+} {
+	type ui = struct {
+		label, group, example string
+		when                  *forward.Condition
+	}
+	mode := func(ms ...string) *forward.Condition { return &forward.Condition{Property: "mode", Values: ms} }
+	auth := func(as ...string) *forward.Condition { return &forward.Condition{Property: "auth", Values: as} }
+	http := mode("", ModeImmediate, ModeBatch)
+	return map[string]ui{
+		"preset":           {"Preset", "Request", "", nil},
+		"url":              {"URL", "Request", "https://ams.example.org/hooks/lrs", http},
+		"method":           {"Method", "Request", "", http},
+		"content_type":     {"Body", "Request", "", http},
+		"timeout":          {"Timeout", "Request", "30s", nil},
+		"zone":             {"Time zone", "Request", "America/Chicago", nil},
+		"trigger":          {"Send", "Request", "", nil},
+		"mode":             {"Mode", "Request", "", nil},
+		"fields":           {"Field mapping", "Mapping", `[{"target":"member_email","source":"participant.email","required":true}]`, nil},
+		"objectives":       {"Objective values", "Mapping", `{"<objective id>":{"credits":1.5,"credit_type":"CE"}}`, nil},
+		"directory":        {"Participant directory (CSV)", "Mapping", "email,member_id,name", nil},
+		"envelope":         {"Batch body", "Batches", "", mode(ModeBatch)},
+		"max_items":        {"Max items", "Batches", "100", mode(ModeBatch)},
+		"max_wait":         {"Max wait", "Batches", "1h", mode(ModeBatch)},
+		"schedule":         {"Schedule (cron)", "Batches", "0 2 * * *", mode(ModeBatch, ModeFile)},
+		"auth":             {"Authentication", "Authentication", "", http},
+		"username":         {"User name", "Authentication", "", auth(AuthBasic)},
+		"password":         {"Password", "Authentication", "", auth(AuthBasic)},
+		"token":            {"Bearer token", "Authentication", "", auth(AuthBearer)},
+		"api_key_header":   {"API key header", "Authentication", "X-API-Key", auth(AuthAPIKey)},
+		"api_key":          {"API key", "Authentication", "", auth(AuthAPIKey)},
+		"token_url":        {"Token URL", "Authentication", "https://login.example.org/oauth2/token", auth(AuthOAuth2)},
+		"client_id":        {"Client id", "Authentication", "", auth(AuthOAuth2)},
+		"client_secret":    {"Client secret", "Authentication", "", auth(AuthOAuth2)},
+		"scope":            {"Scope", "Authentication", "", auth(AuthOAuth2)},
+		"credentials_in":   {"Client credentials in", "Authentication", "", auth(AuthOAuth2)},
+		"signing_secret":   {"Signing secret", "Authentication", "whsec_…", http},
+		"sftp_address":     {"SFTP server", "File (SFTP)", "sftp.ams.example.org:22", mode(ModeFile)},
+		"sftp_user":        {"SFTP user", "File (SFTP)", "", mode(ModeFile)},
+		"sftp_dir":         {"Directory", "File (SFTP)", "inbox", mode(ModeFile)},
+		"sftp_host_key":    {"Host key (pinned)", "File (SFTP)", "ssh-ed25519 AAAA…", mode(ModeFile)},
+		"file_prefix":      {"File name prefix", "File (SFTP)", "lrs-results", mode(ModeFile)},
+		"sftp_password":    {"SFTP password", "File (SFTP)", "", mode(ModeFile)},
+		"sftp_private_key": {"SFTP private key (PEM)", "File (SFTP)", "", mode(ModeFile)},
+	}
+}()
+
 // typeFields are Properties as the registry's fields.
 func typeFields() (props, secrets []forward.Field) {
 	for _, p := range Properties {
@@ -62,6 +114,9 @@ func typeFields() (props, secrets []forward.Field) {
 			f.Kind = forward.KindNumber
 		case "preset":
 			f.Enum = PresetNames()
+		}
+		if ui, ok := fieldUI[p.Name]; ok {
+			f.Label, f.Group, f.Example, f.When = ui.label, ui.group, ui.example, ui.when
 		}
 		if p.Secret {
 			if p.Name == "sftp_private_key" {
