@@ -283,6 +283,27 @@ func TestScheduledFileUploadedOnceAtItsTime(t *testing.T) {
 	if n := r.counts(t); n.Delivered != 2 || n.Pending != 0 {
 		t.Errorf("counts after the file: %+v", n)
 	}
+	// A copy is kept for re-download, and dropped by the daily sweep after 28 days.
+	kept, err := r.db.ListFiles(t.Context(), batchOrg, "ams", 10)
+	if err != nil || len(kept) != 1 || kept[0].Rows != 2 {
+		t.Fatalf("kept files: %+v, %v", kept, err)
+	}
+	for name, data := range files {
+		f, err := r.db.GetFile(t.Context(), batchOrg, "ams", name)
+		if err != nil || string(f.Data) != data {
+			t.Errorf("the kept copy of %s: %q, %v", name, f.Data, err)
+		}
+	}
+	r.clock.Set(at.Add(27 * 24 * time.Hour))
+	r.tick(t)
+	if kept, _ := r.db.ListFiles(t.Context(), batchOrg, "ams", 10); len(kept) != 1 {
+		t.Errorf("after 27 days: %d kept files", len(kept))
+	}
+	r.clock.Set(at.Add(29 * 24 * time.Hour))
+	r.tick(t)
+	if kept, _ := r.db.ListFiles(t.Context(), batchOrg, "ams", 10); len(kept) != 0 {
+		t.Errorf("after 29 days: %d kept files", len(kept))
+	}
 }
 
 // testResult is the configuration's test action.

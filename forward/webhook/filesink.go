@@ -47,6 +47,10 @@ func (s FileSink) Send(ctx context.Context, items []forward.Item) forward.Result
 		if len(f.Results) > 0 {
 			o := s.Upload(ctx, f)
 			res = forward.Result{Outcome: o.Class, Status: o.Status, Message: o.Message}
+			if o.Class == ClassSuccess {
+				// The engine keeps a copy for re-download (FileRetention).
+				res.Keep = &forward.KeptFile{Name: f.Name, Data: f.Data, Rows: len(f.Results), CreatedAt: s.opts.Now()}
+			}
 		}
 	}
 	if len(rejected) > 0 {
