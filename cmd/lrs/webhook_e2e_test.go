@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/quotedprintable"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,6 +336,114 @@ func TestWebhookBatchEndToEnd(t *testing.T) {
 		}
 		if n := len(recv.Requests()); n != 1 {
 			t.Errorf("%d requests, want the one batch", n)
+		}
+	})
+}
+
+// Every AMS preset through the booted binary, on both engines: one
+// completed session reaches iMIS (an Activity keyed by the member id from
+// the participant directory), YourMembership (a CEU journal entry) and
+// Salesforce (a PATCH upsert by result.key in the URL, with an OAuth2
+// client-credentials token), each in its own field names and formats.
+func TestWebhookPresetsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the binary")
+	}
+	forEachEngine(t, func(t *testing.T, storeEnv []string) {
+		tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ParseForm() != nil || r.FormValue("grant_type") != "client_credentials" || r.FormValue("client_id") != "sf-app" || r.FormValue("client_secret") != "sf-secret-0123" {
+				http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"access_token":"sf-token-1","token_type":"Bearer","expires_in":3600}`)
+		}))
+		t.Cleanup(tokens.Close)
+		imis := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Method: http.MethodPost, Key: "UF1", Fields: []webhooktest.Check{
+			{Field: "Id", Type: "string", Required: true}, {Field: "ActivityType", Type: "oneof:CE", Required: true},
+			{Field: "TransactionDate", Type: "date:YYYY-MM-DD", Required: true}, {Field: "Units", Type: "number", Required: true},
+			{Field: "UF1", Type: "uuid", Required: true}}})
+		ym := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Method: http.MethodPost, Fields: []webhooktest.Check{
+			{Field: "PersonID", Type: "integer", Required: true}, {Field: "CEUsEarned", Type: "number", Required: true},
+			{Field: "EntryDate", Type: "date:rfc3339", Required: true}, {Field: "ScorePercent", Type: "number", Required: true}}})
+		sf := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Method: http.MethodPatch,
+			Headers: map[string]string{"Authorization": "Bearer sf-token-1"}, Fields: []webhooktest.Check{
+				{Field: "Member_Email__c", Type: "email", Required: true}, {Field: "Passed__c", Type: "boolean", Required: true},
+				{Field: "Completion_Date__c", Type: "date:YYYY-MM-DD", Required: true}, {Field: "CE_Credits__c", Type: "number", Required: true}}})
+
+		up := startLRS(t, upstreamEnv(storeEnv)...)
+		x := &client{t: t, base: up.base + "/xapi", key: fwdUpKey, secret: fwdUpSecret, version: "1.0.3"}
+		a := fwdAdmin(t, up)
+		bearer := adminBearer()
+		r := a.expect(http.StatusCreated, http.MethodPost, "/objectives", map[string]any{"name": "Fire safety", "activity_id": resAct}, bearer...)
+		var obj struct{ ID string }
+		if err := json.Unmarshal(r.body, &obj); err != nil || obj.ID == "" {
+			t.Fatalf("objective create answered %s (%v)", r.body, err)
+		}
+		common := map[string]string{
+			"directory":  "email,member_id,name\nada@example.com,100042,Ada Lovelace\n",
+			"objectives": fmt.Sprintf(`{%q:{"credits":1.5,"credit_type":"CE","external_id":"FS-101"}}`, obj.ID),
+		}
+		var ids []string
+		for _, c := range []struct {
+			preset string
+			props  map[string]string
+			sec    map[string]string
+		}{
+			{"imis", map[string]string{"url": imis.URL + "/api/Activity"}, nil},
+			{"yourmembership", map[string]string{"url": ym.URL + "/Ams/123/CertificationsJournals"}, nil},
+			{"salesforce", map[string]string{"url": sf.URL + "/services/data/v60.0/sobjects/LMS_Completion__c/External_Id__c/{{result.key}}",
+				"token_url": tokens.URL + "/token", "client_id": "sf-app"}, map[string]string{"client_secret": "sf-secret-0123"}},
+		} {
+			props := map[string]string{"preset": c.preset}
+			for k, v := range common {
+				props[k] = v
+			}
+			for k, v := range c.props {
+				props[k] = v
+			}
+			sec := map[string]string{"signing_secret": whSecret}
+			for k, v := range c.sec {
+				sec[k] = v
+			}
+			r := a.expect(http.StatusCreated, http.MethodPost, "/configurations", map[string]any{"name": c.preset, "contact_email": "ops@example.com",
+				"type": "webhook", "properties": props, "secrets": sec}, bearer...)
+			var cfg struct{ ID string }
+			if err := json.Unmarshal(r.body, &cfg); err != nil || cfg.ID == "" {
+				t.Fatalf("configuration create answered %s (%v)", r.body, err)
+			}
+			ids = append(ids, cfg.ID)
+		}
+		a.expect(http.StatusOK, http.MethodPut, "/objectives/"+obj.ID, map[string]any{"name": "Fire safety", "activity_id": resAct, "configurations": ids}, bearer...)
+
+		x.expect(http.StatusOK, http.MethodPost, "/statements", "["+strings.Join(resSession("whp-a", 0, 0.9, true), ",")+"]")
+		key := forward.ResultKey{Org: "default", ObjectiveID: obj.ID, Participant: resAda, Registration: resReg}.ID()
+		item := func(recv *webhooktest.Receiver) (webhooktest.Request, map[string]any) {
+			t.Helper()
+			q := recv.WaitAccepted(t, 1, 20*time.Second)
+			return q[len(q)-1], q[len(q)-1].Items[0]
+		}
+		_, it := item(imis)
+		if it["Id"] != "100042" || it["ProductCode"] != "FS-101" || it["Units"] != json.Number("1.50") || it["UF1"] != webhook.Key(ids[0], key) ||
+			it["TransactionDate"] != "2026-09-02" || it["Description"] != "Fire safety" {
+			t.Errorf("iMIS received %v", it)
+		}
+		_, it = item(ym)
+		if it["PersonID"] != json.Number("100042") || it["CEUsEarned"] != json.Number("1.50") || it["ScorePercent"] != json.Number("90.00") ||
+			it["CertificationName"] != "Fire safety" || it["CreditTypeCode"] != "CE" {
+			t.Errorf("YourMembership received %v", it)
+		}
+		q, it := item(sf)
+		if !strings.HasSuffix(q.Path, "/External_Id__c/"+webhook.Key(ids[2], key)) || it["Member_Email__c"] != "ada@example.com" ||
+			it["Member_Id__c"] != "100042" || it["Passed__c"] != true || it["Score__c"] != json.Number("90.00") || it["Course_Id__c"] != "FS-101" {
+			t.Errorf("Salesforce received %s %v", q.Path, it)
+		}
+		for _, recv := range []*webhooktest.Receiver{imis, ym, sf} {
+			for _, q := range recv.Requests() {
+				if len(q.Problems) > 0 {
+					t.Errorf("a receiver refused a request: %v", q.Problems)
+				}
+			}
 		}
 	})
 }
