@@ -31,7 +31,11 @@ import (
 // Holding is a delivery's NextAttempt in the store, so it survives a
 // restart and holds on every process; the decision is re-taken by each
 // job from what the store counts, never from memory. A probe of a failing
-// configuration (its circuit open) is not held. A batch sent but not
+// configuration (its circuit open) decides the same way: when the batch is
+// due the probe is the whole batch (one request either way), so that the
+// success of a probe of one item never makes the rest wait for the next
+// scheduled time; when it is not, it sends the head of what failed, early,
+// and holds the rest. A batch sent but not
 // recorded (a crash between the answer and the write) is sent again when
 // the leases end, with the same items: a receiver that dedupes by batch id
 // or item key takes it once.

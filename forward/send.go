@@ -67,8 +67,8 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 	}
 	r.limit = claim.Limit
 	var ds []Delivery
-	if s, ok := dest.(Scheduled); ok && !j.probe {
-		ds, r.claimed = e.claimScheduled(ctx, log, j, cfg, s, claim) // batch.go
+	if s, ok := dest.(Scheduled); ok {
+		ds, r.claimed = e.claimScheduled(ctx, log, j, cfg, s, claim) // batch.go; a probe too
 	} else {
 		ds = e.claim(ctx, log, j, claim)
 		r.claimed = len(ds)

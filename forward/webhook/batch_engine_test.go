@@ -320,3 +320,36 @@ func (r *batchRig) testResult(t *testing.T) forward.Result {
 	}
 	return d.(forward.Tester).Test(t.Context())
 }
+
+// A batch that fails (max_items reached, the receiver down) is retried
+// through the open circuit's probes until it is delivered, while a result
+// that arrives meanwhile is held for the scheduled time and sent then:
+// nothing is lost, nothing left for the next day.
+func TestScheduledBatchAfterAFailure(t *testing.T) {
+	start := time.Date(2026, 9, 2, 1, 0, 0, 0, time.UTC)
+	r := newBatchRig(t, map[string]string{"mode": "batch", "max_items": "2", "schedule": "0 2 * * *",
+		"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
+			{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, nil, start)
+	// Two results make a batch at once; the receiver is down three times.
+	r.recv.Then(webhooktest.Answer{Status: 503}, webhooktest.Answer{Status: 503}, webhooktest.Answer{Status: 503})
+	r.complete(t, "ada@example.com")
+	r.complete(t, "bob@example.com")
+	r.tick(t)
+	for _, d := range []time.Duration{10 * time.Second, 2 * time.Minute} {
+		r.clock.Set(start.Add(d))
+		r.tick(t)
+	}
+	// A third result before 02:00 is held, and goes at 02:00.
+	r.clock.Set(start.Add(30 * time.Minute))
+	r.complete(t, "cy@example.com")
+	r.tick(t)
+	r.clock.Set(time.Date(2026, 9, 2, 2, 0, 0, 0, time.UTC))
+	r.tick(t)
+	refs := map[any]int{}
+	for _, it := range r.recv.Items() {
+		refs[it["reference"]]++
+	}
+	if n := r.counts(t); len(refs) != 3 || n.Delivered != 3 || n.Pending != 0 {
+		t.Errorf("at 02:00 after a failure: items %v, %+v (%d requests)", refs, n, len(r.recv.Requests()))
+	}
+}
