@@ -176,9 +176,6 @@ func Type(o TypeOptions) forward.Type {
 	}
 }
 
-// served are the modes this version sends.
-var served = []string{"", ModeImmediate, ModeBatch, ModeFile}
-
 // Compile builds the webhook of a stored configuration: its settings
 // read from the properties, the preset's defaults applied.
 func Compile(c forward.Configuration, secrets map[string]string, o Options) (*Webhook, error) {
@@ -188,9 +185,6 @@ func Compile(c forward.Configuration, secrets map[string]string, o Options) (*We
 	}
 	if cfg, err = ApplyPreset(cfg); err != nil {
 		return nil, err
-	}
-	if !slices.Contains(served, cfg.Mode) {
-		return nil, &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version (immediate or batch)", cfg.Mode)}}}
 	}
 	return New(c.ID, c.Name, cfg, sec, o)
 }
@@ -215,11 +209,7 @@ func crossCheck(props, secrets map[string]string) []string {
 	cfg, sec, err := FromProperties(props, secrets)
 	if err == nil {
 		if cfg, err = ApplyPreset(cfg); err == nil {
-			if !slices.Contains(served, cfg.Mode) && slices.Contains(enums["mode"], cfg.Mode) {
-				err = &ValidationError{Problems: []Problem{{Path: "mode", Message: fmt.Sprintf("%q is not served by this version yet: use immediate or batch", cfg.Mode)}}}
-			} else {
-				err = Validate(cfg, sec)
-			}
+			err = Validate(cfg, sec)
 		}
 	}
 	var ve *ValidationError
