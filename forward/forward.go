@@ -189,6 +189,9 @@ type Result struct {
 	// before taking it in parts; the engine halves the configuration's
 	// batch size.
 	TooLarge bool
+	// Keep is a file the destination uploaded (a file-mode webhook's
+	// CSV): the engine keeps a copy, for re-download, for FileRetention.
+	Keep *KeptFile
 }
 
 // Destination sends batches of items to one configured endpoint. New

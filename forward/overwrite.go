@@ -77,6 +77,30 @@ func (o *Obligations) overwrite(cfg Configuration) bool {
 	return isOverwrite(types, cfg.Type)
 }
 
+// wants reports whether cfg's type wants the result of ch in its current
+// state (Type.Wants), reading the result when ch does not carry it.
+func (o *Obligations) wants(ctx context.Context, cfg Configuration, ch *ResultChange) (bool, error) {
+	o.mu.Lock()
+	types := o.types
+	o.mu.Unlock()
+	t, ok := types.Lookup(cfg.Type)
+	if !ok || t.Wants == nil {
+		return true, nil
+	}
+	if ch.Result == nil {
+		got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+		if err != nil {
+			return false, fmt.Errorf("result deliveries: %w", err)
+		}
+		r, ok := got[ch.ResultKey]
+		if !ok {
+			return false, nil
+		}
+		ch.Result = &r
+	}
+	return t.Wants(cfg, *ch.Result), nil
+}
+
 func isOverwrite(types *Registry, name string) bool {
 	if types == nil {
 		return false
@@ -111,6 +135,11 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 		cfg, ok := r.configs[cid]
 		if !ok || !o.overwrite(cfg) {
 			continue
+		}
+		if wants, err := o.wants(ctx, cfg, &ch); err != nil {
+			return err
+		} else if !wants {
+			continue // not owed in this state: a later change may owe it
 		}
 		d := Delivery{Org: ch.Org, ConfigurationID: cid, StatementID: ResultDeliveryID(ch.ResultKey), ObjectiveID: ch.ObjectiveID,
 			State: StatePending, NextAttempt: now, CreatedAt: now, UpdatedAt: now}

@@ -66,10 +66,15 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		claim.Limit, claim.DueBy = 1, now.Add(probeAhead)
 	}
 	r.limit = claim.Limit
-	ds := e.claim(ctx, log, j, claim)
-	r.claimed = len(ds)
+	var ds []Delivery
+	if s, ok := dest.(Scheduled); ok {
+		ds, r.claimed = e.claimScheduled(ctx, log, j, cfg, s, claim) // batch.go; a probe too
+	} else {
+		ds = e.claim(ctx, log, j, claim)
+		r.claimed = len(ds)
+	}
 	if claimed != nil {
-		claimed.Add(int64(len(ds)))
+		claimed.Add(int64(r.claimed))
 	}
 	if len(ds) == 0 {
 		return
@@ -118,6 +123,12 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 	}
 	res = redact.RedactResult(res) // before anything is stored, logged or mailed
 	e.apply(ctx, log, cfg, items, res, elapsed, early)
+	if f := res.Keep; f != nil && (res.Outcome == OutcomeSuccess || res.Outcome == OutcomeItem) {
+		f.Org, f.ConfigurationID = cfg.Org, cfg.ID
+		if err := e.store.PutFile(ctx, *f); err != nil {
+			log.Warn("keeping a copy of the uploaded file failed", "file", f.Name, "err", err)
+		}
+	}
 	r.sent, r.tooLarge, r.retryAfter = len(items), res.TooLarge, res.RetryAfter
 	switch res.Outcome {
 	case OutcomeSuccess, OutcomeItem:

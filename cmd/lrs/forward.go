@@ -15,6 +15,7 @@ import (
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/forward/email"
 	"github.com/lrs-project/lrs/forward/postback"
+	"github.com/lrs-project/lrs/forward/webhook"
 	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs"
 )
@@ -232,6 +233,7 @@ func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 			}
 			return postback.Sink{Postback: p}, nil
 		}),
+		webhook.Type(webhook.TypeOptions{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
 	)
 }
 

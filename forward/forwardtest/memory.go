@@ -29,6 +29,7 @@ type Memory struct {
 	results     memResults                                    // results.go
 	hours       map[[2]string]map[time.Time]forward.HourCount // activity.go
 	assignments memAssignments                                // assignments.go
+	kept        memFiles                                      // files.go
 }
 
 type periodKey struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.GET(o+"/configurations/:id/attempts", s.audited("configuration.attempts", s.fwd(s.configurationAttempts)))
 	g.POST(o+"/configurations/:id/test", s.audited("configuration.test", s.fwdWrite(s.testConfiguration)))
 	g.POST(o+"/configurations/:id/redrive", s.audited("configuration.redrive", s.fwd(s.redriveConfiguration)))
+	g.POST(o+"/configurations/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
+	g.GET(o+"/configurations/:id/files", s.audited("configuration.files", s.fwd(s.configurationFiles)))
+	g.GET(o+"/configurations/:id/files/:name", s.audited("configuration.file", s.fwd(s.configurationFile)))
+	g.POST(o+"/configurations/:id/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
 	g.GET(o+"/objectives", s.audited("objective.list", s.fwd(s.listObjectives)))
 	g.POST(o+"/objectives", s.audited("objective.create", s.fwd(s.createObjective)))
 	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
@@ -398,6 +403,72 @@ func (s *server) testConfiguration(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, testJSON{OK: r.Outcome == forward.OutcomeSuccess, Status: forward.StatusOf(r.Outcome),
 		Outcome: r.Outcome, HTTPStatus: r.Status, Message: r.Message})
+}
+
+// previewJSON is what a configuration would send for a sample result,
+// without sending it: the exact request, secrets redacted.
+type previewJSON struct {
+	Method   string              `json:"method,omitempty"`
+	URL      string              `json:"url,omitempty"`
+	Headers  map[string][]string `json:"headers,omitempty"`
+	Body     string              `json:"body"`
+	FileName string              `json:"file_name,omitempty"`
+	Notes    []string            `json:"notes,omitempty"`
+}
+
+// previewConfiguration renders the configuration of the body (a new one,
+// or the edit of :id, whose stored secrets stand in when the body has
+// none) for a sample result; nothing is stored or sent.
+func (s *server) previewConfiguration(c *gin.Context) {
+	var req configurationRequest
+	if !s.bindAdmin(c, &req) {
+		return
+	}
+	p, err := s.fadmin().Preview(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes})
+}
+
+// fileJSON is a kept copy of an uploaded file.
+type fileJSON struct {
+	Name      string    `json:"name"`
+	Size      int       `json:"size"`
+	Rows      int       `json:"rows"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// configurationFiles lists the files the configuration uploaded that are
+// still kept (28 days), newest first.
+func (s *server) configurationFiles(c *gin.Context) {
+	limit, ok := s.limitParam(c)
+	if !ok {
+		return
+	}
+	fs, err := s.fadmin().Files(c.Request.Context(), c.Param("org"), c.Param("id"), limit)
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	out := make([]fileJSON, len(fs))
+	for i, f := range fs {
+		out[i] = fileJSON{Name: f.Name, Size: f.Size, Rows: f.Rows, CreatedAt: f.CreatedAt.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"files": out})
+}
+
+// configurationFile downloads one kept file, byte for byte as uploaded.
+func (s *server) configurationFile(c *gin.Context) {
+	f, err := s.fadmin().File(c.Request.Context(), c.Param("org"), c.Param("id"), c.Param("name"))
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/csv; charset=utf-8", f.Data)
 }
 
 // redriveRequest is the optional body of a re-drive.

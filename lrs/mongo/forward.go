@@ -89,6 +89,8 @@ func (d *DB) forwardIndexes() []struct {
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "st", Value: 1}},
 			Options: options.Index().SetName("org_statement"),
 		}},
+		{d.fcoll(filesCollection), d.fileIndexes()[0]}, // files.go
+		{d.fcoll(filesCollection), d.fileIndexes()[1]},
 	}
 }
 

@@ -16,3 +16,8 @@ func TestAssignmentsConformance(t *testing.T) {
 	mongoURI(t)
 	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore { return open(t) })
 }
+
+func TestFilesConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunFiles(t, func(t *testing.T) forward.FileStore { return open(t) })
+}
