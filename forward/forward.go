@@ -156,6 +156,11 @@ const (
 	OutcomeDestination = "destination" // destination-wide rejection: Server Error
 	OutcomeTransient   = "transient"   // 408/429/5xx: Server Error, retry
 	OutcomeItem        = "item"        // this item is refused: Rejected
+	// OutcomeSkipped: the destination answered that the items are not for
+	// it (e.g. a learner on none of its rosters): every item of the batch
+	// is Skipped with Message as its reason, not retried, the status left
+	// as it is; a change of an overwrite delivery's result re-opens it.
+	OutcomeSkipped = "skipped"
 )
 
 // Item is one result to send: the delivery and the statement it carries

@@ -120,7 +120,7 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 	e.apply(ctx, log, cfg, items, res, elapsed, early)
 	r.sent, r.tooLarge, r.retryAfter = len(items), res.TooLarge, res.RetryAfter
 	switch res.Outcome {
-	case OutcomeSuccess, OutcomeItem:
+	case OutcomeSuccess, OutcomeItem, OutcomeSkipped:
 		r.outcome = OutcomeSuccess // the destination answered for its items
 	default:
 		r.outcome = res.Outcome
@@ -304,7 +304,7 @@ func (e *Engine) destination(cfg Configuration) (Destination, *Redactor, error) 
 func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration, batch []Item, r Result, elapsed time.Duration, early map[string]bool) {
 	at := e.opts.Now()
 	switch r.Outcome {
-	case OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem:
+	case OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem, OutcomeSkipped:
 	default:
 		r = Result{Outcome: OutcomeDestination, Status: r.Status, Message: fmt.Sprintf("unknown outcome %q: %s", r.Outcome, r.Message)}
 	}
@@ -322,7 +322,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 
 	ds := make([]Delivery, len(batch))
 	switch r.Outcome {
-	case OutcomeSuccess, OutcomeItem:
+	case OutcomeSuccess, OutcomeItem, OutcomeSkipped:
 		again := e.superseded(ctx, batch)
 		for i, it := range batch {
 			d := it.Delivery
@@ -332,6 +332,8 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 			if again[d.StatementID] {
 				// The result changed while this revision was sent: the newer one goes now.
 				d.State, d.NextAttempt, d.Attempts, d.FirstFailure, d.LastError = StatePending, at, 0, time.Time{}, ""
+			} else if r.Outcome == OutcomeSkipped {
+				d.State, d.Reason, d.LastError = StateSkipped, Truncate(r.Message, MaxText), ""
 			} else if isRejected || r.Outcome == OutcomeItem {
 				if reason == "" {
 					reason = r.Message
@@ -367,6 +369,8 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 		for i, d := range ds {
 			switch {
 			case !applied[i], d.State == StatePending:
+			case d.State == StateSkipped:
+				e.metrics.delivery(cfg.Type, CountSkipped, 1)
 			case d.State == StateRejected:
 				e.metrics.delivery(cfg.Type, CountRejected, 1)
 				rejected = append(rejected, PendingRejection{Org: cfg.Org, ConfigurationID: cfg.ID,
@@ -381,7 +385,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 				log.Warn("keeping rejected items for the digest failed", "err", err)
 			}
 		}
-		if r.Outcome == OutcomeSuccess || len(rejected) < len(batch) {
+		if r.Outcome == OutcomeSuccess || (r.Outcome == OutcomeItem && len(rejected) < len(batch)) {
 			e.setStatus(ctx, log, cfg, Result{Outcome: OutcomeSuccess, Status: r.Status}, at)
 		}
 	default:

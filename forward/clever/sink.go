@@ -67,10 +67,5 @@ func GradeOfItem(it forward.Item) (Grade, bool) {
 // the engine's skipped outcome, its message the delivery's reason), the
 // HTTP status, the message and the delay Clever asked for.
 func (o Outcome) Result() forward.Result {
-	class := o.Class
-	if class == OutcomeSkipped {
-		class = forward.OutcomeItem
-		o.Message = "skipped: " + o.Message
-	}
-	return forward.Result{Outcome: class, Status: o.Status, Message: o.Message, RetryAfter: o.RetryAfter}
+	return forward.Result{Outcome: o.Class, Status: o.Status, Message: o.Message, RetryAfter: o.RetryAfter}
 }
