@@ -190,6 +190,11 @@ type Result struct {
 	// one (after bisecting a batch) to the reason; they are Rejected while
 	// the others of the batch are delivered.
 	Rejected map[string]string
+	// Skipped maps statement ids of items the destination answered are
+	// not for it (as OutcomeSkipped does for a whole batch) to the reason;
+	// they are Skipped while the others settle by Outcome (success or
+	// item).
+	Skipped map[string]string
 	// TooLarge: the destination refused a batch as too large (HTTP 413)
 	// before taking it in parts; the engine halves the configuration's
 	// batch size.

@@ -250,6 +250,24 @@ func TestOverwriteSkippedByTheDestination(t *testing.T) {
 	}
 }
 
+// An item of a batch the destination skipped by its id (Result.Skipped),
+// the batch otherwise a success: Skipped with its reason.
+func TestOverwriteSkippedItemOfABatch(t *testing.T) {
+	r := newOverwriteRig(t)
+	r.rec.answer = func(items []forward.Item) forward.Result {
+		return forward.Result{Outcome: forward.OutcomeSuccess, Status: 200,
+			Skipped: map[string]string{items[0].Delivery.StatementID: "on no roster"}}
+	}
+	r.storeAll(t, session("a", 0, 0.6, true)...)
+	r.tick(t)
+	if d := r.delivery(t); d.State != forward.StateSkipped || d.Reason != "on no roster" {
+		t.Fatalf("delivery %+v, want skipped with the reason", d)
+	}
+	if p, err := r.db.PendingRejected(t.Context(), 10); err != nil || len(p) != 0 {
+		t.Errorf("rejection digest %+v, %v; want nothing", p, err)
+	}
+}
+
 // A crash between a result's write and its hook loses the re-open; the
 // reconciler's call (Changed false) re-opens what was sent before the
 // change, and nothing that was sent after it.

@@ -329,11 +329,15 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 			d.Attempts++
 			d.LastAttempt, d.UpdatedAt, d.LastStatus = at, at, r.Status
 			reason, isRejected := r.Rejected[d.StatementID]
+			skipReason, isSkipped := r.Skipped[d.StatementID]
+			if r.Outcome == OutcomeSkipped && !isSkipped {
+				isSkipped, skipReason = true, r.Message
+			}
 			if again[d.StatementID] {
 				// The result changed while this revision was sent: the newer one goes now.
 				d.State, d.NextAttempt, d.Attempts, d.FirstFailure, d.LastError = StatePending, at, 0, time.Time{}, ""
-			} else if r.Outcome == OutcomeSkipped {
-				d.State, d.Reason, d.LastError = StateSkipped, Truncate(r.Message, MaxText), ""
+			} else if isSkipped {
+				d.State, d.Reason, d.LastError = StateSkipped, Truncate(skipReason, MaxText), ""
 			} else if isRejected || r.Outcome == OutcomeItem {
 				if reason == "" {
 					reason = r.Message
@@ -385,7 +389,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 				log.Warn("keeping rejected items for the digest failed", "err", err)
 			}
 		}
-		if r.Outcome == OutcomeSuccess || (r.Outcome == OutcomeItem && len(rejected) < len(batch)) {
+		if r.Outcome == OutcomeSuccess || (r.Outcome == OutcomeItem && len(rejected)+len(r.Skipped) < len(batch)) {
 			e.setStatus(ctx, log, cfg, Result{Outcome: OutcomeSuccess, Status: r.Status}, at)
 		}
 	default:
