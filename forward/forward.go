@@ -156,6 +156,11 @@ const (
 	OutcomeDestination = "destination" // destination-wide rejection: Server Error
 	OutcomeTransient   = "transient"   // 408/429/5xx: Server Error, retry
 	OutcomeItem        = "item"        // this item is refused: Rejected
+	// OutcomeSkipped: the destination answered that the items are not for
+	// it (e.g. a learner on none of its rosters): every item of the batch
+	// is Skipped with Message as its reason, not retried, the status left
+	// as it is; a change of an overwrite delivery's result re-opens it.
+	OutcomeSkipped = "skipped"
 )
 
 // Item is one result to send: the delivery and the statement it carries
@@ -185,6 +190,11 @@ type Result struct {
 	// one (after bisecting a batch) to the reason; they are Rejected while
 	// the others of the batch are delivered.
 	Rejected map[string]string
+	// Skipped maps statement ids of items the destination answered are
+	// not for it (as OutcomeSkipped does for a whole batch) to the reason;
+	// they are Skipped while the others settle by Outcome (success or
+	// item).
+	Skipped map[string]string
 	// TooLarge: the destination refused a batch as too large (HTTP 413)
 	// before taking it in parts; the engine halves the configuration's
 	// batch size.

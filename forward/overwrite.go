@@ -195,7 +195,7 @@ func (o *Obligations) reopen(ctx context.Context, ch ResultChange, ds []Delivery
 			if err != nil {
 				return fmt.Errorf("result deliveries: %w", err)
 			}
-			if cur.State == StatePending || cur.State == StateSkipped {
+			if cur.State == StatePending || (cur.State == StateSkipped && cur.LastAttempt.IsZero()) {
 				continue
 			}
 			if updated.IsZero() {

@@ -131,9 +131,11 @@ type DeliveryQueue interface {
 	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
 	// ReopenDelivery makes one delivery pending again, due at now, with
 	// Attempts, FirstFailure and Reason reset, when it is delivered,
-	// rejected or parked (an overwrite delivery whose result changed); a
-	// pending one (queued or being sent), a skipped one and a missing one
-	// are left as they are. It reports whether it changed the delivery.
+	// rejected or parked, or skipped by its destination (skipped with a
+	// LastAttempt: OutcomeSkipped) (an overwrite delivery whose result
+	// changed); a pending one (queued or being sent), one skipped before
+	// any attempt and a missing one are left as they are. It reports
+	// whether it changed the delivery.
 	ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error)
 	// CountDeliveries counts a configuration's deliveries by state, with the
 	// creation time of its oldest pending one (zero Counts when it has none).

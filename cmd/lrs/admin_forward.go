@@ -25,7 +25,7 @@ func adminForwardUsage(types *forward.Registry) string {
                                           create an LMS configuration (secrets are write-only)
   configuration list --org ID             list the LMS configurations of an organization
   configuration status --org ID --id ID   status, counts and last error of a configuration
-  configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner)
+  configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
   objective create --org ID --name NAME --activity-id IRI [--verb IRI ...] [--configuration ID ...]
                    [--latest-attempt-counts]
                                           create an objective attached to configurations

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/clever"
 	"github.com/lrs-project/lrs/forward/email"
 	"github.com/lrs-project/lrs/forward/postback"
 	"github.com/lrs-project/lrs/forward/webhook"
@@ -222,8 +223,12 @@ func (p forwardParts) redriven(org, id string) {
 }
 
 // destinationTypes are the destination types this binary serves: a new
-// destination is its package and one line here.
-func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
+// destination is its package and one line here. Clever's destinations
+// keep their assignment ids in assignments (nil where no destination is
+// built: the admin CLI) and share one rate limiter per district token.
+func destinationTypes(cfg ForwardConfig, assignments forward.AssignmentStore, logger *slog.Logger) (*forward.Registry, error) {
+	cleverOpts := clever.Options{Egress: cfg.Egress, Timeout: cfg.AttemptTimeout, Assignments: assignments, Logger: logger,
+		Limiters: clever.NewLimiters(nil, cfg.CleverRateShare)}
 	return forward.NewRegistry(
 		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
 		postback.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
@@ -234,15 +239,18 @@ func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 			return postback.Sink{Postback: p}, nil
 		}),
 		webhook.Type(webhook.TypeOptions{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
+		clever.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+			return clever.NewSink(c, secrets, cleverOpts)
+		}),
 	)
 }
 
 func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *slog.Logger) (forwardParts, error) {
-	types, err := destinationTypes(cfg.Forward)
+	logger = logger.With("component", "forward")
+	types, err := destinationTypes(cfg.Forward, st, logger)
 	if err != nil {
 		return forwardParts{}, err
 	}
-	logger = logger.With("component", "forward")
 	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
 		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
 	p.obligations.SetSinks(types) // overwrite configurations owe one delivery per result

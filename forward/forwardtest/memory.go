@@ -418,7 +418,8 @@ func (m *Memory) Redrive(ctx context.Context, org, configID string, states []str
 }
 
 // reopenStates are the states ReopenDelivery re-opens.
-var reopenStates = []string{forward.StateDelivered, forward.StateRejected, forward.StateParked}
+// (a skipped one only when its destination skipped it: attempted).
+var reopenStates = []string{forward.StateDelivered, forward.StateRejected, forward.StateParked, forward.StateSkipped}
 
 // ReopenDelivery implements forward.DeliveryQueue.
 func (m *Memory) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
@@ -430,7 +431,7 @@ func (m *Memory) ReopenDelivery(ctx context.Context, org, configID, statementID 
 	now = ms(now)
 	k := [3]string{org, configID, statementID}
 	d, ok := m.deliveries[k]
-	if !ok || !slices.Contains(reopenStates, d.State) {
+	if !ok || !slices.Contains(reopenStates, d.State) || (d.State == forward.StateSkipped && d.LastAttempt.IsZero()) {
 		return false, nil
 	}
 	d.State, d.Attempts, d.NextAttempt, d.FirstFailure, d.Reason, d.UpdatedAt = forward.StatePending, 0, now, time.Time{}, "", now

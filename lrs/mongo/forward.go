@@ -629,9 +629,10 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
-// ReopenDelivery makes one delivered, rejected or parked delivery pending,
-// due at now, with a fresh schedule (an overwrite delivery whose result
-// changed), by a generation of its own (see transition).
+// ReopenDelivery makes one delivered, rejected or parked delivery, or a
+// skipped one its destination skipped, pending, due at now, with a fresh
+// schedule (an overwrite delivery whose result changed), by a generation
+// of its own (see transition).
 func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
 	now = fwdMs(now)
 	for range 3 {
@@ -645,6 +646,10 @@ func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID stri
 		}
 		switch cur.State {
 		case forward.StateDelivered, forward.StateRejected, forward.StateParked:
+		case forward.StateSkipped:
+			if cur.LastAttempt.IsZero() {
+				return false, nil // skipped before any attempt: nothing to send it with
+			}
 		default:
 			return false, nil
 		}

@@ -940,16 +940,16 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
-// ReopenDelivery makes one delivered, rejected or parked delivery pending,
-// due at now, with a fresh schedule (an overwrite delivery whose result
-// changed).
+// ReopenDelivery makes one delivered, rejected or parked delivery, or a
+// skipped one its destination skipped, pending, due at now, with a fresh
+// schedule (an overwrite delivery whose result changed).
 func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
 	if err := d.acquire(ctx, "reopen delivery"); err != nil {
 		return false, err
 	}
 	defer d.mu.RUnlock()
 	n, err := d.redriveChunk([]string{string(deliveryKey(org, configID, statementID))},
-		[]string{forward.StateDelivered, forward.StateRejected, forward.StateParked}, normMs(now))
+		[]string{forward.StateDelivered, forward.StateRejected, forward.StateParked, forward.StateSkipped}, normMs(now))
 	if err != nil {
 		return false, fwdErr("reopen delivery", err)
 	}
@@ -969,6 +969,9 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
 			continue
+		}
+		if old.State == forward.StateSkipped && old.LastAttempt.IsZero() {
+			continue // skipped before any attempt: nothing to send it with
 		}
 		if old.State == forward.StatePending && (leased(old, now) || redriven(old, now)) {
 			continue // being sent, or due now with a fresh schedule already
