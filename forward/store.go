@@ -41,6 +41,7 @@ type Store interface {
 	PeriodStore
 	DigestQueue
 	AssignmentStore
+	BackfillStore // backfill.go
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.

@@ -29,6 +29,7 @@ type Memory struct {
 	results     memResults                                    // results.go
 	hours       map[[2]string]map[time.Time]forward.HourCount // activity.go
 	assignments memAssignments                                // assignments.go
+	backfills   memBackfills                                  // backfills.go
 }
 
 type periodKey struct {

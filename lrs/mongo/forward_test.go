@@ -16,3 +16,8 @@ func TestAssignmentsConformance(t *testing.T) {
 	mongoURI(t)
 	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore { return open(t) })
 }
+
+func TestBackfillsConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return open(t) })
+}

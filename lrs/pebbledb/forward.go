@@ -38,6 +38,7 @@ var _ forward.Store = (*DB)(nil)
 //	fl/<org><config><at ms><seq 8 bytes>  -> attemptRecord
 //	fw/<name>                             -> watermark, 8 bytes ms
 //	fg/<org><config><section><objective>  -> assignmentRecord (AssignmentStore, assignments.go)
+//	fb/<org><config><objective>           -> backfillRecord (BackfillStore, backfills.go)
 //
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
