@@ -80,7 +80,7 @@ func testBfLifecycle(t *testing.T, s forward.BackfillStore) {
 	}
 	j := bfJob(orgA, "c1", "o1", "run1")
 	j.StartedAt = base.Add(1234567 * time.Microsecond).In(time.FixedZone("x", 3600)) // kept at ms, in UTC
-	j.LeaseOwner, j.LeaseUntil = "someone", base.Add(time.Hour)                     // a start's lease is free
+	j.LeaseOwner, j.LeaseUntil = "someone", base.Add(time.Hour)                      // a start's lease is free
 	if err := s.StartBackfill(ctx, j); err != nil {
 		t.Fatal(err)
 	}
