@@ -639,8 +639,16 @@ func (a *Admin) putObjective(ctx context.Context, o *Objective, in ObjectiveInpu
 	if len(errs) > 0 {
 		return invalid(errs)
 	}
+	attached := map[string]time.Time{}
+	for _, cid := range in.Configurations {
+		if at, ok := o.Attached[cid]; ok {
+			attached[cid] = at
+		} else if !slices.Contains(o.Configurations, cid) {
+			attached[cid] = now // attached now: what came before is the backfill's
+		}
+	}
 	o.Name, o.ActivityID, o.Verbs, o.Configurations, o.UpdatedAt = in.Name, in.ActivityID, in.Verbs, in.Configurations, now
-	o.LatestAttemptCounts = in.LatestAttemptCounts
+	o.LatestAttemptCounts, o.Attached = in.LatestAttemptCounts, attached
 	if err := a.store.PutObjective(ctx, *o); err != nil {
 		return err
 	}

@@ -430,3 +430,54 @@ func TestBackfillWaitsForConsistency(t *testing.T) {
 		t.Fatalf("the job: %+v", j)
 	}
 }
+
+func (s *scanSource) ScanStored(ctx context.Context, org string, after forward.Cursor, until time.Time, limit int) ([]forward.Statement, error) {
+	return s.ScanActivity(ctx, org, bfActivity, after, until, limit)
+}
+
+// The reconciler re-reads the statements of the last minutes with the
+// rules of now: a statement stored before an attach without backfill
+// still owes the configuration nothing, one stored after it does. And a
+// result found current that last changed before the attach is not sent,
+// a change after it is.
+func TestAttachIsNotRetroactive(t *testing.T) {
+	h := newBfHarness(t)
+	ctx := t.Context()
+	old := h.storeStatements(20)
+	h.attach("c1", false)
+	h.clock.Advance(time.Second)
+	late := forward.Statement{ID: "00000000-0000-4000-8000-777777777777", Stored: h.clock.Now(),
+		Raw: forwardtest.Statement("00000000-0000-4000-8000-777777777777", "late@example.com")}
+	h.src.add(late)
+	rec := &forward.Reconciler{Store: h.store, Statements: h.src, Obligations: h.ob, Margin: time.Hour}
+	if err := rec.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.deliveriesOf("c1"); !slices.Equal(got, []string{late.ID}) {
+		t.Fatalf("after the reconciler's pass: deliveries %v, want only the statement stored after the attach (not %d older ones)", got, len(old))
+	}
+
+	key := forward.ResultKey{Org: org, ObjectiveID: h.objID, Participant: "mbox:mailto:p@example.com"}
+	if _, err := h.store.PutResults(ctx, []forward.ObjectiveResult{{ResultKey: key, Revision: 1, CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now()}}, true); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	if err := h.store.PutConfiguration(ctx, forward.Configuration{ID: "pb", Org: org, Name: "Postback", ContactEmail: "a@example.com",
+		Type: postback.TypeName, Identifier: forward.IdentifierMbox}); err != nil {
+		t.Fatal(err)
+	}
+	h.attach("pb", false)
+	h.ob.Invalidate(org)
+	if err := h.ob.ResultChanged(ctx, forward.ResultChange{ResultKey: key, Revision: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.deliveriesOf("pb"); len(got) != 0 {
+		t.Fatalf("a result last changed before the attach, found current: deliveries %v", got)
+	}
+	if err := h.ob.ResultChanged(ctx, forward.ResultChange{ResultKey: key, Revision: 2, Changed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.deliveriesOf("pb"); !slices.Equal(got, []string{forward.ResultDeliveryID(key)}) {
+		t.Fatalf("a change after the attach: deliveries %v", got)
+	}
+}

@@ -331,7 +331,7 @@ func (b *Backfiller) statementsChunk(ctx context.Context, j *BackfillJob, cfg Co
 		return fmt.Errorf("read statements: %w", err)
 	}
 	one := obj
-	one.Configurations = []string{cfg.ID}
+	one.Configurations, one.Attached = []string{cfg.ID}, nil // what was stored before the attach
 	rules := &orgRules{byActivity: map[string][]Objective{obj.ActivityID: {one}}, configs: map[string]Configuration{cfg.ID: cfg}}
 	ds := b.ob.derive(j.Org, rules, page)
 	if err := b.advance(ctx, j, ds, len(page), now); err != nil {

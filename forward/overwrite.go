@@ -107,10 +107,26 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 	}
 	now := o.now().UTC()
 	var ds []Delivery
+	var updated *time.Time // the result's last change, read when needed
 	for _, cid := range obj.Configurations {
 		cfg, ok := r.configs[cid]
 		if !ok || !o.overwrite(cfg) {
 			continue
+		}
+		if _, since := obj.Attached[cid]; since && !ch.Changed {
+			// A result found current (the reconciler's re-reading) that
+			// last changed before the attach is a backfill's, if asked for.
+			if updated == nil {
+				got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+				if err != nil {
+					return fmt.Errorf("result deliveries: %w", err)
+				}
+				t := got[ch.ResultKey].UpdatedAt
+				updated = &t
+			}
+			if !obj.AttachedBefore(cid, *updated) {
+				continue
+			}
 		}
 		d := Delivery{Org: ch.Org, ConfigurationID: cid, StatementID: ResultDeliveryID(ch.ResultKey), ObjectiveID: ch.ObjectiveID,
 			State: StatePending, NextAttempt: now, CreatedAt: now, UpdatedAt: now}

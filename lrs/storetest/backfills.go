@@ -28,6 +28,7 @@ func RunBackfills(t *testing.T, open func(t *testing.T) forward.BackfillStore) {
 		{"ConcurrentLease", testBfConcurrentLease},
 		{"UpdateRacesRestart", testBfUpdateVsRestart},
 		{"ListsAndDelete", testBfListsAndDelete},
+		{"AttachTimes", testBfAttachTimes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -322,5 +323,44 @@ func testBfListsAndDelete(t *testing.T, s forward.BackfillStore) {
 	}
 	if _, err := s.LeaseBackfill(ctx, orgA, "c1", "o1", "again", "w", base, base.Add(time.Minute)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An objective keeps when each configuration was attached (what decides
+// whether a statement or result before it is owed), when the store keeps
+// objectives.
+func testBfAttachTimes(t *testing.T, s forward.BackfillStore) {
+	os, ok := s.(forward.ObjectiveStore)
+	if !ok {
+		t.Skip("not an ObjectiveStore")
+	}
+	ctx := t.Context()
+	o := forward.Objective{ID: "obj-1", Org: orgA, Name: "Quiz", ActivityID: "https://example.com/act",
+		Configurations: []string{"c1", "c2", "old"}, CreatedAt: base, UpdatedAt: base,
+		Attached: map[string]time.Time{"c1": base.Add(1500 * time.Microsecond), "c2": base.Add(time.Hour)}}
+	if err := os.PutObjective(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.GetObjective(ctx, orgA, "obj-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Attached) != 2 || !got.Attached["c1"].Equal(base.Add(time.Millisecond)) || !got.Attached["c2"].Equal(base.Add(time.Hour)) {
+		t.Fatalf("Attached read back as %v", got.Attached)
+	}
+	if !got.AttachedBefore("old", base) || got.AttachedBefore("c2", base) || !got.AttachedBefore("c2", base.Add(time.Hour)) {
+		t.Fatalf("AttachedBefore of %v is wrong", got.Attached)
+	}
+	// ObjectivesFor (what the obligations read) has them too.
+	objs, err := os.ObjectivesFor(ctx, orgA, "https://example.com/act")
+	if err != nil || len(objs) != 1 || len(objs[0].Attached) != 2 {
+		t.Fatalf("ObjectivesFor = %+v, %v", objs, err)
+	}
+	o.Attached = nil
+	if err := os.PutObjective(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.GetObjective(ctx, orgA, "obj-1"); err != nil || len(got.Attached) != 0 {
+		t.Fatalf("an objective without attach times read back with %v (%v)", got.Attached, err)
 	}
 }
