@@ -62,8 +62,21 @@ type Objective struct {
 	// (the default) its best: a pass is not undone by a later attempt, nor
 	// a score lowered (README, Results).
 	LatestAttemptCounts bool
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// Attached is when each configuration of Configurations was attached
+	// (a configuration attached before this was kept has none): a
+	// statement stored before its configuration's attach owes it nothing,
+	// and a result last changed before it is sent only on its next change,
+	// unless the attach asked for a backfill (backfill.go).
+	Attached  map[string]time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AttachedBefore reports whether configuration cid was attached to o
+// after t (so that what happened at t owes it nothing).
+func (o Objective) AttachedBefore(cid string, t time.Time) bool {
+	at, ok := o.Attached[cid]
+	return !ok || !t.Before(at)
 }
 
 // Delivery states.

@@ -131,10 +131,31 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 	}
 	now := o.now().UTC()
 	var ds []Delivery
+	var updated *time.Time // the result's last change, read when needed
 	for _, cid := range obj.Configurations {
 		cfg, ok := r.configs[cid]
 		if !ok || !o.overwrite(cfg) {
 			continue
+		}
+		if _, since := obj.Attached[cid]; since && !ch.Changed {
+			// A result found current (the reconciler's re-reading) that
+			// last changed before the attach is a backfill's, if asked for.
+			if updated == nil {
+				var t time.Time
+				if ch.Result != nil {
+					t = ch.Result.UpdatedAt
+				} else {
+					got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+					if err != nil {
+						return fmt.Errorf("result deliveries: %w", err)
+					}
+					t = got[ch.ResultKey].UpdatedAt
+				}
+				updated = &t
+			}
+			if !obj.AttachedBefore(cid, *updated) {
+				continue
+			}
 		}
 		if wants, err := o.wants(ctx, cfg, &ch); err != nil {
 			return err

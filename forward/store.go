@@ -42,6 +42,7 @@ type Store interface {
 	DigestQueue
 	AssignmentStore
 	FileStore
+	BackfillStore // backfill.go
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.

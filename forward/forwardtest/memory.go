@@ -30,6 +30,7 @@ type Memory struct {
 	hours       map[[2]string]map[time.Time]forward.HourCount // activity.go
 	assignments memAssignments                                // assignments.go
 	kept        memFiles                                      // files.go
+	backfills   memBackfills                                  // backfills.go
 }
 
 type periodKey struct {
@@ -84,6 +85,13 @@ func cloneConfig(c forward.Configuration) forward.Configuration {
 func cloneObjective(o forward.Objective) forward.Objective {
 	o.Verbs, o.Configurations = slices.Clone(o.Verbs), slices.Clone(o.Configurations)
 	o.CreatedAt, o.UpdatedAt = ms(o.CreatedAt), ms(o.UpdatedAt)
+	if o.Attached != nil {
+		at := make(map[string]time.Time, len(o.Attached))
+		for k, v := range o.Attached {
+			at[k] = ms(v)
+		}
+		o.Attached = at
+	}
 	return o
 }
 

@@ -177,11 +177,14 @@ type objectiveRequest struct {
 	Verbs               []string `json:"verbs"`
 	Configurations      []string `json:"configurations"`
 	LatestAttemptCounts bool     `json:"latest_attempt_counts"`
+	// Backfill: the configurations this attaches are also sent what the
+	// objective matched before (admin_backfill.go).
+	Backfill bool `json:"backfill"`
 }
 
 func (r objectiveRequest) input() forward.ObjectiveInput {
 	return forward.ObjectiveInput{Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs, Configurations: r.Configurations,
-		LatestAttemptCounts: r.LatestAttemptCounts}
+		LatestAttemptCounts: r.LatestAttemptCounts, Backfill: r.Backfill}
 }
 
 type statusJSON struct {
@@ -200,6 +203,8 @@ type statusJSON struct {
 	Skipped                 int       `json:"skipped"`
 	OldestPending           time.Time `json:"oldest_pending,omitzero"`
 	OldestPendingAgeSeconds float64   `json:"oldest_pending_age_seconds"`
+	// Backfills are the configuration's backfill jobs (admin_backfill.go).
+	Backfills []backfillJSON `json:"backfills"`
 }
 
 type deliveryJSON struct {
@@ -349,6 +354,12 @@ func (s *server) configurationStatus(c *gin.Context) {
 	if !n.OldestPending.IsZero() {
 		out.OldestPendingAgeSeconds = max(s.admin.opts.Now().Sub(n.OldestPending).Seconds(), 0)
 	}
+	jobs, err := s.fadmin().Backfills(c.Request.Context(), c.Param("org"), c.Param("id"))
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	out.Backfills = backfillsOut(jobs)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -523,14 +534,14 @@ func (s *server) createObjective(c *gin.Context) {
 		return
 	}
 	org := c.Param("org")
-	o, err := s.fadmin().CreateObjective(c.Request.Context(), org, req.input())
+	o, jobs, err := s.fadmin().CreateObjectiveBackfill(c.Request.Context(), org, req.input())
 	if err != nil {
 		s.failForward(c, err)
 		return
 	}
 	setTarget(c, org+"/"+o.ID)
 	c.Header("Location", AdminPrefix+"/orgs/"+org+"/objectives/"+o.ID)
-	c.JSON(http.StatusCreated, objectiveOut(o))
+	c.JSON(http.StatusCreated, objectiveWithBackfills(o, jobs))
 }
 
 func (s *server) getObjective(c *gin.Context) {
@@ -547,12 +558,12 @@ func (s *server) updateObjective(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	o, err := s.fadmin().UpdateObjective(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	o, jobs, err := s.fadmin().UpdateObjectiveBackfill(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
 	if err != nil {
 		s.failForward(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, objectiveOut(o))
+	c.JSON(http.StatusOK, objectiveWithBackfills(o, jobs))
 }
 
 func (s *server) deleteObjective(c *gin.Context) {

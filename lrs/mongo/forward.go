@@ -32,6 +32,7 @@ var _ forward.Store = (*DB)(nil)
 //	forward_attempts       _id "<org>\x00<config>\x00<at ms, 20 digits>\x00<seq>"
 //	forward_watermarks     _id "<name>"
 //	forward_assignments    _id "<org>\x00<config>\x00<section>\x00<objective>\x00<generation>" (AssignmentStore, assignments.go)
+//	forward_backfills      _id "<org>\x00<config>\x00<objective>" (BackfillStore, backfills.go)
 //
 // Leases. A conditional update is not a safe claim on every compatible
 // server (FerretDB runs it as a read, then a write by _id), so every change
@@ -91,6 +92,10 @@ func (d *DB) forwardIndexes() []struct {
 		}},
 		{d.fcoll(filesCollection), d.fileIndexes()[0]}, // files.go
 		{d.fcoll(filesCollection), d.fileIndexes()[1]},
+		{d.fcoll(backfillsCollection), mongo.IndexModel{ // backfills.go
+			Keys:    bson.D{{Key: "st", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("state_id"),
+		}},
 	}
 }
 

@@ -21,3 +21,8 @@ func TestFilesConformance(t *testing.T) {
 	mongoURI(t)
 	storetest.RunFiles(t, func(t *testing.T) forward.FileStore { return open(t) })
 }
+
+func TestBackfillsConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return open(t) })
+}

@@ -39,6 +39,7 @@ var _ forward.Store = (*DB)(nil)
 //	fw/<name>                             -> watermark, 8 bytes ms
 //	fg/<org><config><section><objective>  -> assignmentRecord (AssignmentStore, assignments.go)
 //	fk/<org><config><name>                -> fileRecord (FileStore, files.go)
+//	fb/<org><config><objective>           -> backfillRecord (BackfillStore, backfills.go)
 //
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also

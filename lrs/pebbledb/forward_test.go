@@ -40,3 +40,14 @@ func TestFilesConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestBackfillsConformance(t *testing.T) {
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore {
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	})
+}

@@ -246,3 +246,7 @@ func TestMemoryAssignments(t *testing.T) {
 func TestMemoryFiles(t *testing.T) {
 	storetest.RunFiles(t, func(t *testing.T) forward.FileStore { return forwardtest.NewMemory() })
 }
+
+func TestMemoryBackfills(t *testing.T) {
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return forwardtest.NewMemory() })
+}
