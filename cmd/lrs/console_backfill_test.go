@@ -93,3 +93,18 @@ func (h *consoleHTTP) getFragment(path string) string {
 	}
 	return string(b)
 }
+
+// createXAPIConfigurationIn is createXAPIConfiguration in the organization org.
+func createXAPIConfigurationIn(t *testing.T, up *proc, org, name, endpoint string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"name": name, "contact_email": "ops@example.com", "type": "xapi",
+		"properties": map[string]string{"endpoint": endpoint, "version": "1.0.3"},
+		"secrets":    map[string]string{"key": fwdDownKey, "secret": fwdDownSecret},
+	})
+	var cfg struct{ ID string }
+	if err := json.Unmarshal(adminJSON(t, up.base, "POST", "/orgs/"+org+"/configurations", string(body), 201), &cfg); err != nil || cfg.ID == "" {
+		t.Fatalf("configuration create: %v", err)
+	}
+	return cfg.ID
+}
