@@ -368,6 +368,9 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('f-score-scaled').closest('[data-when-input]').hidden`)); err != nil || !hidden {
 		t.Errorf("the score's values are shown while the score is kept (%v)", err)
 	}
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('f-duration').closest('[data-when-input]').hidden`)); err != nil || !hidden {
+		t.Errorf("the new duration is shown while the duration is kept (%v)", err)
+	}
 	cam.shoot("result")
 	// Without a reason: the service's problem beside the reason, the
 	// summary focused, the choice kept.
@@ -427,6 +430,11 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	if got := text(t, ctx, "results-title"); !strings.HasPrefix(got, "5 statements") {
 		t.Errorf("the statement browser: %q", got)
 	}
+	drive(t, ctx, "step 2 of a Clever configuration", chromedp.Navigate(up.base+"/console/orgs/org-a/configurations/new"), chromedp.WaitVisible(chromedp.ID("f-name")),
+		chromedp.SendKeys(chromedp.ID("f-name"), "Springfield gradebook"), chromedp.SendKeys(chromedp.ID("f-contact-email"), "ops@example.com"),
+		chromedp.Click(chromedp.CSS(`input[name="type"][value="clever"]`)), chromedp.Click(chromedp.ID("next")),
+		chromedp.WaitVisible(chromedp.ID("f-properties-sections")))
+	cam.shoot("configuration-clever")
 
 	// Another organization's administrator reaches neither org-a's pages
 	// nor its admin API routes.
