@@ -47,6 +47,7 @@ func TestConsoleClever(t *testing.T) {
 			`<legend>Assignment</legend>`,
 			`<option value="pass_fail">pass_fail</option>`,
 			`<legend>Advanced</legend>`,
+			`<tr><th scope="row">Fire safety</th><td><code>` + obj.ID + `</code></td></tr>`,
 		} {
 			if !strings.Contains(page, want) {
 				t.Errorf("step 2 of a Clever configuration lacks %s", want)

@@ -236,6 +236,10 @@ type cfgForm struct {
 	Name     string
 	Email    string
 	Rendered *previewView // the preview, when asked without script
+	// Objectives are the organization's, for a type with a mapping keyed
+	// by objective id (a JSON property: Clever's sections, a webhook's
+	// objective values).
+	Objectives []forward.Objective
 }
 
 func (s *server) renderConfigurationForm(c *gin.Context, v *view, status int, fa *forward.Admin, edit *forward.Configuration, t forward.Type,
@@ -258,6 +262,14 @@ func (s *server) renderConfigurationForm(c *gin.Context, v *view, status int, fa
 	idf.Help = "What identifies a learner to the destination. Learners without one are skipped, with the reason."
 	d.Head = append(d.Head, idf)
 	d.Groups = typeForm(t, in.Properties, edit != nil && len(edit.SealedSecret) > 0)
+	if slices.ContainsFunc(t.Properties, func(f forward.Field) bool { return f.Kind == forward.KindJSON }) {
+		objs, err := fa.ListObjectives(c.Request.Context(), v.Org.ID)
+		if err != nil {
+			s.consoleFail(c, v, err)
+			return
+		}
+		d.Objectives = objs
+	}
 	if t.Preview != nil {
 		d.Preview = base + "/preview"
 		if edit != nil {
