@@ -93,5 +93,10 @@ func TestConsoleClever(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// The page lists the skipped delivery with its reason.
+		page = h.get(http.StatusOK, cfgPath)
+		if i := strings.Index(page, `<div id="skipped">`); i < 0 || !strings.Contains(page[i:], "zed@example.com") || !strings.Contains(page[i:], "not a student of") {
+			t.Errorf("the configuration's page does not list the skipped delivery:\n%s", page)
+		}
 	})
 }

@@ -344,6 +344,7 @@ type cfgPage struct {
 	Attempts   []attemptView
 	Parked     []forward.Delivery
 	Rejected   []forward.Delivery
+	Skipped    []forward.Delivery
 	Objectives []forward.Objective
 	Day        chart
 	Month      chart
@@ -471,6 +472,10 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		return
 	}
 	if d.Rejected, err = fa.Deliveries(ctx, org, id, forward.StateRejected, 20); err != nil {
+		s.consoleFail(c, v, err)
+		return
+	}
+	if d.Skipped, err = fa.Deliveries(ctx, org, id, forward.StateSkipped, 20); err != nil {
 		s.consoleFail(c, v, err)
 		return
 	}
