@@ -78,6 +78,7 @@ type DB struct {
 
 	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
+	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }
 

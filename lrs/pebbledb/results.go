@@ -259,13 +259,18 @@ func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forw
 	defer d.mu.RUnlock()
 	out := make(map[forward.ResultKey]forward.ObjectiveResult, len(keys))
 	for _, k := range keys {
-		r, ok, err := fwdGet(d, resultKey(k), decodeResult)
+		key := resultKey(k)
+		stamp, epoch := d.results.mark(d, string(key))
+		r, ok, err := fwdGet(d, key, decodeResult)
 		if err != nil {
 			return nil, fwdErr("get results", err)
 		}
+		read := resultRead{stamp: stamp, epoch: epoch, found: ok}
 		if ok {
 			out[k] = r
+			read.gen, read.index = r.Gen, resultIndexKeys(r)
 		}
+		d.results.put(string(key), read)
 	}
 	return out, nil
 }
@@ -293,19 +298,29 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		seen[keys[i]] = true
 	}
 	defer d.lockIDs(keys...)()
+	defer d.results.wrote(d, keys) // after the commit, before the unlock
 	b := d.db.NewBatch()
 	defer b.Close()
 	var conflicts []forward.ResultKey
 	for i, r := range rs {
-		old, ok, err := fwdGet(d, []byte(keys[i]), decodeResult)
-		if err != nil {
-			return nil, fwdErr("put results", err)
+		// What the store holds: the read of GetResults when no write
+		// came since (results_reads.go), else a read.
+		old, ok := d.results.take(d, keys[i])
+		if !ok {
+			stored, found, err := fwdGet(d, []byte(keys[i]), decodeResult)
+			if err != nil {
+				return nil, fwdErr("put results", err)
+			}
+			old = resultRead{found: found, gen: stored.Gen}
+			if found {
+				old.index = resultIndexKeys(stored)
+			}
 		}
-		if old.Gen != r.Gen || ok != (r.Gen != 0) {
+		if old.gen != r.Gen || old.found != (r.Gen != 0) {
 			conflicts = append(conflicts, r.ResultKey)
 			continue
 		}
-		r.Gen = old.Gen + 1
+		r.Gen = old.gen + 1
 		normResult(&r)
 		v, err := encodeResult(r)
 		if err != nil {
@@ -315,10 +330,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 			return nil, fwdErr("put results", err)
 		}
 		// The index keys that changed (each index holds one key per result).
-		var was [][2][]byte
-		if ok {
-			was = resultIndexKeys(old)
-		}
+		was := old.index
 		for j, kv := range resultIndexKeys(r) {
 			if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
 				continue
@@ -597,6 +609,7 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 			return fwdErr("delete results", err)
 		}
 	}
+	defer d.results.epoch.Add(1) // after the commit (results_reads.go)
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("delete results", err)
 	}
