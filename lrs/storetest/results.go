@@ -26,6 +26,7 @@ func RunResults(t *testing.T, open func(t *testing.T) forward.ResultStore) {
 		{"Contributions", testResContributions},
 		{"EarlierStoredWins", testResEarlierStored},
 		{"Voids", testResVoids},
+		{"NewContributions", testResNewContributions},
 		{"ConcurrentVoids", testResConcurrentVoids},
 		{"RoundTrip", testResRoundTrip},
 		{"CompareAndSwap", testResCAS},
@@ -175,6 +176,48 @@ func testResVoids(t *testing.T, s forward.ResultStore) {
 	// Idempotent.
 	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s1", By: "v1", Results: []forward.ResultKey{k}}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// New contributions (of statements stored first by the caller): stored
+// as given, voided when their statement was voided before they came (and
+// the caller's copy says so), never read back New.
+func testResNewContributions(t *testing.T, s forward.ResultStore) {
+	ctx := t.Context()
+	k := rkey(orgA, "obj-1", resAda, resReg)
+	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s1", By: "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	cs := []forward.Contribution{ctb(k, "s1", 1), ctb(k, "s2", 2), ctb(k, "s3", 3)}
+	for i := range cs {
+		cs[i].New = true
+	}
+	mustAdd(t, s, cs...)
+	if !cs[0].Voided || cs[1].Voided || cs[2].Voided {
+		t.Errorf("the caller's New contributions say voided %v %v %v; want true false false", cs[0].Voided, cs[1].Voided, cs[2].Voided)
+	}
+	// A repeat of s2 (a client's retry, not New, stored later) leaves it.
+	late := ctb(k, "s2", 50)
+	late.Duration = "PT9M"
+	mustAdd(t, s, late)
+	got := mustContribs(t, s, k)[k]
+	if ids := contribIDs(got); !slices.Equal(ids, []string{"s1(voided)", "s2", "s3"}) {
+		t.Fatalf("New contributions: %v", ids)
+	}
+	for _, c := range got {
+		if c.New {
+			t.Errorf("contribution %s read back New", c.StatementID)
+		}
+	}
+	if !got[1].Stored.Equal(fat(2)) || got[1].Duration != "PT1M" {
+		t.Errorf("s2 after a later repeat: stored %v duration %s; want the New copy", got[1].Stored, got[1].Duration)
+	}
+	// A void after the add marks it as any other.
+	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s3", By: "v3", Results: []forward.ResultKey{k}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids := contribIDs(mustContribs(t, s, k)[k]); !slices.Equal(ids, []string{"s1(voided)", "s2", "s3(voided)"}) {
+		t.Errorf("after voiding s3: %v", ids)
 	}
 }
 
