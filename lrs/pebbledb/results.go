@@ -266,9 +266,13 @@ func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forw
 	for _, k := range keys {
 		key := resultKey(k)
 		stamp, epoch := d.results.mark(d, string(key))
-		r, ok, err := fwdGet(d, key, decodeResult)
-		if err != nil {
-			return nil, fwdErr("get results", err)
+		var r forward.ObjectiveResult
+		var ok bool
+		if d.resultSet(k.Org).mayHold(key) { // else not stored (results_reads.go)
+			var err error
+			if r, ok, err = fwdGet(d, key, decodeResult); err != nil {
+				return nil, fwdErr("get results", err)
+			}
 		}
 		read := resultRead{stamp: stamp, epoch: epoch, found: ok}
 		if ok {
@@ -303,7 +307,9 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		seen[keys[i]] = true
 	}
 	defer d.lockIDs(keys...)()
-	defer d.results.wrote(d, keys) // after the commit, before the unlock
+	defer d.results.wrote(d, keys) // after the commit and the sets, before the unlock
+	var created [][]byte           // the keys of the results created, for their sets
+	var sets []*idSet
 	b := d.db.NewBatch()
 	defer b.Close()
 	var conflicts []forward.ResultKey
@@ -334,6 +340,10 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
 			return nil, fwdErr("put results", err)
 		}
+		if !old.found {
+			created = append(created, []byte(keys[i]))
+			sets = append(sets, d.resultSet(r.Org)) // before the commit
+		}
 		// The index keys that changed (each index holds one key per result).
 		was := old.index
 		for j, kv := range resultIndexKeys(r) {
@@ -359,6 +369,9 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 	}
 	if err := b.Commit(opt); err != nil {
 		return nil, fwdErr("put results", err)
+	}
+	for i, key := range created {
+		sets[i].add(key)
 	}
 	return conflicts, nil
 }

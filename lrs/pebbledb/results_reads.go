@@ -1,9 +1,12 @@
 package pebbledb
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+
+	"github.com/lrs-project/lrs/forward"
 )
 
 // resultReads remembers what GetResults read of each result (whether it
@@ -86,4 +89,34 @@ func (rr *resultReads) wrote(d *DB, keys []string) {
 	for _, k := range keys {
 		rr.stamps[d.stampSlot(k)].Add(1)
 	}
+}
+
+// resultSet returns org's set of stored result keys (rr/…), on the terms
+// of idSet (idfilter.go), filled from the participants' index keys (rp/,
+// one per result, small values): GetResults answers "not stored" for a
+// new result from memory instead of a point read that misses. PutResults
+// takes it before the commit that creates a result and adds the key after
+// the commit, before it counts the write (resultReads.wrote): a read that
+// finds the key absent from the set while its create is committing took
+// its mark before the count, so PutResults reads it again.
+func (d *DB) resultSet(org string) *idSet {
+	p := fwdKey("rp/", org)
+	return d.set(&d.resultIDs, org, func(ctx context.Context, s *idSet) error {
+		return d.fillSet(ctx, p, s, func(k, _ []byte) {
+			rest := k[len(p):]
+			participant, n := unescNext(rest)
+			if n < 0 {
+				return
+			}
+			objective, m := unescNext(rest[n:])
+			if m < 0 {
+				return
+			}
+			registration, l := unescNext(rest[n+m:])
+			if l < 0 {
+				return
+			}
+			s.add(resultKey(forward.ResultKey{Org: org, ObjectiveID: objective, Participant: participant, Registration: registration}))
+		})
+	})
 }
