@@ -81,6 +81,9 @@ type AdminOptions struct {
 	// made due by an edit or a re-drive (Engine.Redriven: it probes the
 	// destination again at once); optional.
 	Redriven func(org, id string)
+	// BackfillStarted is called after backfill jobs were started
+	// (Backfiller.Wake); optional.
+	BackfillStarted func()
 	// Egress is the egress policy the URLs of configurations are checked
 	// against when they are saved; nil: public unicast only.
 	Egress *Egress
@@ -343,6 +346,9 @@ func (a *Admin) DeleteConfiguration(ctx context.Context, org, id string) error {
 	if err := a.store.DeleteAssignments(ctx, org, id); err != nil {
 		return fmt.Errorf("delete the configuration's assignment records: %w", err)
 	}
+	if err := a.store.DeleteBackfills(ctx, org, id); err != nil {
+		return fmt.Errorf("delete the configuration's backfill jobs: %w", err)
+	}
 	return nil
 }
 
@@ -509,6 +515,10 @@ type ObjectiveInput struct {
 	Configurations []string // ids of the organization's configurations
 	// LatestAttemptCounts: results follow the latest attempt, not the best.
 	LatestAttemptCounts bool
+	// Backfill: each configuration this attaches (not attached before)
+	// is also sent what the objective matched before (a backfill job per
+	// configuration, admin_backfill.go); without it, only what comes next.
+	Backfill bool
 }
 
 // ListObjectives returns org's objectives, ordered by ID.
@@ -579,29 +589,46 @@ func checkList(field string, vs []string, each func(i int, v string) string) []s
 // CreateObjective checks in and stores it as a new objective of org.
 // ErrInvalid lists every problem.
 func (a *Admin) CreateObjective(ctx context.Context, org string, in ObjectiveInput) (Objective, error) {
+	o, _, err := a.CreateObjectiveBackfill(ctx, org, in)
+	return o, err
+}
+
+// CreateObjectiveBackfill is CreateObjective that also returns the
+// backfill jobs it started (in.Backfill).
+func (a *Admin) CreateObjectiveBackfill(ctx context.Context, org string, in ObjectiveInput) (Objective, []BackfillJob, error) {
 	now := a.now()
 	o := Objective{ID: uuid.NewString(), Org: org, CreatedAt: now}
 	if err := a.putObjective(ctx, &o, in, now); err != nil {
-		return Objective{}, err
+		return Objective{}, nil, err
 	}
-	return o, nil
+	jobs, err := a.startBackfills(ctx, o, nil, in.Backfill)
+	return o, jobs, err
 }
 
 // UpdateObjective replaces the objective (org, id) with in. ErrNotFound,
 // ErrInvalid.
 func (a *Admin) UpdateObjective(ctx context.Context, org, id string, in ObjectiveInput) (Objective, error) {
+	o, _, err := a.UpdateObjectiveBackfill(ctx, org, id, in)
+	return o, err
+}
+
+// UpdateObjectiveBackfill is UpdateObjective that also returns the
+// backfill jobs it started (in.Backfill: one per configuration it
+// attaches).
+func (a *Admin) UpdateObjectiveBackfill(ctx context.Context, org, id string, in ObjectiveInput) (Objective, []BackfillJob, error) {
 	o, err := a.Objective(ctx, org, id)
 	if err != nil {
-		return Objective{}, err
+		return Objective{}, nil, err
 	}
 	before := o
 	if err := a.putObjective(ctx, &o, in, a.now()); err != nil {
-		return Objective{}, err
+		return Objective{}, nil, err
 	}
 	if err := a.recomputeIfRulesChanged(ctx, before, o); err != nil {
-		return o, err
+		return o, nil, err
 	}
-	return o, nil
+	jobs, err := a.startBackfills(ctx, o, before.Configurations, in.Backfill)
+	return o, jobs, err
 }
 
 func (a *Admin) putObjective(ctx context.Context, o *Objective, in ObjectiveInput, now time.Time) error {
@@ -612,8 +639,16 @@ func (a *Admin) putObjective(ctx context.Context, o *Objective, in ObjectiveInpu
 	if len(errs) > 0 {
 		return invalid(errs)
 	}
+	attached := map[string]time.Time{}
+	for _, cid := range in.Configurations {
+		if at, ok := o.Attached[cid]; ok {
+			attached[cid] = at
+		} else if !slices.Contains(o.Configurations, cid) {
+			attached[cid] = now // attached now: what came before is the backfill's
+		}
+	}
 	o.Name, o.ActivityID, o.Verbs, o.Configurations, o.UpdatedAt = in.Name, in.ActivityID, in.Verbs, in.Configurations, now
-	o.LatestAttemptCounts = in.LatestAttemptCounts
+	o.LatestAttemptCounts, o.Attached = in.LatestAttemptCounts, attached
 	if err := a.store.PutObjective(ctx, *o); err != nil {
 		return err
 	}

@@ -62,8 +62,21 @@ type Objective struct {
 	// (the default) its best: a pass is not undone by a later attempt, nor
 	// a score lowered (README, Results).
 	LatestAttemptCounts bool
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// Attached is when each configuration of Configurations was attached
+	// (a configuration attached before this was kept has none): a
+	// statement stored before its configuration's attach owes it nothing,
+	// and a result last changed before it is sent only on its next change,
+	// unless the attach asked for a backfill (backfill.go).
+	Attached  map[string]time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AttachedBefore reports whether configuration cid was attached to o
+// after t (so that what happened at t owes it nothing).
+func (o Objective) AttachedBefore(cid string, t time.Time) bool {
+	at, ok := o.Attached[cid]
+	return !ok || !t.Before(at)
 }
 
 // Delivery states.
@@ -156,6 +169,11 @@ const (
 	OutcomeDestination = "destination" // destination-wide rejection: Server Error
 	OutcomeTransient   = "transient"   // 408/429/5xx: Server Error, retry
 	OutcomeItem        = "item"        // this item is refused: Rejected
+	// OutcomeSkipped: the destination answered that the items are not for
+	// it (e.g. a learner on none of its rosters): every item of the batch
+	// is Skipped with Message as its reason, not retried, the status left
+	// as it is; a change of an overwrite delivery's result re-opens it.
+	OutcomeSkipped = "skipped"
 )
 
 // Item is one result to send: the delivery and the statement it carries
@@ -185,10 +203,18 @@ type Result struct {
 	// one (after bisecting a batch) to the reason; they are Rejected while
 	// the others of the batch are delivered.
 	Rejected map[string]string
+	// Skipped maps statement ids of items the destination answered are
+	// not for it (as OutcomeSkipped does for a whole batch) to the reason;
+	// they are Skipped while the others settle by Outcome (success or
+	// item).
+	Skipped map[string]string
 	// TooLarge: the destination refused a batch as too large (HTTP 413)
 	// before taking it in parts; the engine halves the configuration's
 	// batch size.
 	TooLarge bool
+	// Keep is a file the destination uploaded (a file-mode webhook's
+	// CSV): the engine keeps a copy, for re-download, for FileRetention.
+	Keep *KeptFile
 }
 
 // Destination sends batches of items to one configured endpoint. New

@@ -180,16 +180,20 @@ func (r *Redactor) Redact(s string) string {
 }
 
 // RedactResult returns r with its message and the reasons of its rejected
-// items redacted.
+// and skipped items redacted.
 func (r *Redactor) RedactResult(res Result) Result {
 	res.Message = r.Redact(res.Message)
-	if len(res.Rejected) > 0 {
-		out := make(map[string]string, len(res.Rejected))
-		for id, why := range res.Rejected {
+	redact := func(m map[string]string) map[string]string {
+		if len(m) == 0 {
+			return m
+		}
+		out := make(map[string]string, len(m))
+		for id, why := range m {
 			out[id] = r.Redact(why)
 		}
-		res.Rejected = out
+		return out
 	}
+	res.Rejected, res.Skipped = redact(res.Rejected), redact(res.Skipped)
 	return res
 }
 

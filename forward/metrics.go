@@ -19,7 +19,7 @@ const (
 
 var (
 	deliveryOutcomes = []string{CountDelivered, CountRejected, CountParked, CountSkipped, CountRetried}
-	attemptOutcomes  = []string{OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem}
+	attemptOutcomes  = []string{OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem, OutcomeSkipped}
 )
 
 // otherType is the type label of a configuration whose type is not one of

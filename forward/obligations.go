@@ -203,6 +203,9 @@ func (o *Obligations) derive(org string, r *orgRules, stmts []Statement) []Deliv
 				if !ok || o.overwrite(cfg) {
 					continue // attached, but deleted; or owed per result (ResultChanged)
 				}
+				if !obj.AttachedBefore(cid, st.Stored) {
+					continue // stored before the attach: a backfill's, if asked for (the reconciler re-reads it)
+				}
 				key := cid + "\x00" + st.ID
 				if seen[key] {
 					continue // two objectives of the activity share the configuration

@@ -77,6 +77,30 @@ func (o *Obligations) overwrite(cfg Configuration) bool {
 	return isOverwrite(types, cfg.Type)
 }
 
+// wants reports whether cfg's type wants the result of ch in its current
+// state (Type.Wants), reading the result when ch does not carry it.
+func (o *Obligations) wants(ctx context.Context, cfg Configuration, ch *ResultChange) (bool, error) {
+	o.mu.Lock()
+	types := o.types
+	o.mu.Unlock()
+	t, ok := types.Lookup(cfg.Type)
+	if !ok || t.Wants == nil {
+		return true, nil
+	}
+	if ch.Result == nil {
+		got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+		if err != nil {
+			return false, fmt.Errorf("result deliveries: %w", err)
+		}
+		r, ok := got[ch.ResultKey]
+		if !ok {
+			return false, nil
+		}
+		ch.Result = &r
+	}
+	return t.Wants(cfg, *ch.Result), nil
+}
+
 func isOverwrite(types *Registry, name string) bool {
 	if types == nil {
 		return false
@@ -107,10 +131,36 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 	}
 	now := o.now().UTC()
 	var ds []Delivery
+	var updated *time.Time // the result's last change, read when needed
 	for _, cid := range obj.Configurations {
 		cfg, ok := r.configs[cid]
 		if !ok || !o.overwrite(cfg) {
 			continue
+		}
+		if _, since := obj.Attached[cid]; since && !ch.Changed {
+			// A result found current (the reconciler's re-reading) that
+			// last changed before the attach is a backfill's, if asked for.
+			if updated == nil {
+				var t time.Time
+				if ch.Result != nil {
+					t = ch.Result.UpdatedAt
+				} else {
+					got, err := o.store.GetResults(ctx, []ResultKey{ch.ResultKey})
+					if err != nil {
+						return fmt.Errorf("result deliveries: %w", err)
+					}
+					t = got[ch.ResultKey].UpdatedAt
+				}
+				updated = &t
+			}
+			if !obj.AttachedBefore(cid, *updated) {
+				continue
+			}
+		}
+		if wants, err := o.wants(ctx, cfg, &ch); err != nil {
+			return err
+		} else if !wants {
+			continue // not owed in this state: a later change may owe it
 		}
 		d := Delivery{Org: ch.Org, ConfigurationID: cid, StatementID: ResultDeliveryID(ch.ResultKey), ObjectiveID: ch.ObjectiveID,
 			State: StatePending, NextAttempt: now, CreatedAt: now, UpdatedAt: now}
@@ -166,7 +216,7 @@ func (o *Obligations) reopen(ctx context.Context, ch ResultChange, ds []Delivery
 			if err != nil {
 				return fmt.Errorf("result deliveries: %w", err)
 			}
-			if cur.State == StatePending || cur.State == StateSkipped {
+			if cur.State == StatePending || (cur.State == StateSkipped && cur.LastAttempt.IsZero()) {
 				continue
 			}
 			if updated.IsZero() {

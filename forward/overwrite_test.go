@@ -198,6 +198,76 @@ func TestOverwriteRejectedReopenedByAChange(t *testing.T) {
 	}
 }
 
+// A destination's skip (the learner is not for it): the delivery is
+// Skipped with the reason, the attempt logged as skipped, the status left
+// OK, nothing retried nor put in the rejection digest; a change of the
+// result re-opens it and the newer value goes.
+func TestOverwriteSkippedByTheDestination(t *testing.T) {
+	r := newOverwriteRig(t)
+	ctx := t.Context()
+	r.storeAll(t, session("a", 0, 0.6, true)...)
+	r.tick(t)
+	if st, err := r.db.GetStatus(ctx, resOrg, "pb"); err != nil || st.Status != forward.StatusOK {
+		t.Fatalf("status %+v, %v; want OK", st, err)
+	}
+	r.rec.mu.Lock()
+	r.rec.answer = func([]forward.Item) forward.Result {
+		return forward.Result{Outcome: forward.OutcomeSkipped, Status: 200, Message: "not a student of section 42"}
+	}
+	r.rec.mu.Unlock()
+	r.storeAll(t, session("b", 10, 0.8, true)...)
+	r.tick(t)
+	d := r.delivery(t)
+	if d.State != forward.StateSkipped || d.Reason != "not a student of section 42" || d.LastAttempt.IsZero() {
+		t.Fatalf("delivery %+v, want skipped with the reason", d)
+	}
+	r.tick(t)
+	if n := len(r.rec.revisions()); n != 2 {
+		t.Fatalf("%d sends, want a skipped one not retried on its own", n)
+	}
+	if st, err := r.db.GetStatus(ctx, resOrg, "pb"); err != nil || st.Status != forward.StatusOK {
+		t.Errorf("status after a skip %+v, %v; want OK", st, err)
+	}
+	if c, err := r.db.CountDeliveries(ctx, resOrg, "pb"); err != nil || c.Skipped != 1 || c.Delivered != 0 {
+		t.Errorf("counts %+v, %v; want one skipped", c, err)
+	}
+	if as, err := r.db.ListAttempts(ctx, resOrg, "pb", 10); err != nil || len(as) != 2 || as[0].Outcome != forward.OutcomeSkipped {
+		t.Errorf("attempts %+v, %v; want the newest skipped", as, err)
+	}
+	if p, err := r.db.PendingRejected(ctx, 10); err != nil || len(p) != 0 {
+		t.Errorf("rejection digest %+v, %v; want nothing", p, err)
+	}
+	r.rec.mu.Lock()
+	r.rec.answer = nil
+	r.rec.mu.Unlock()
+	r.storeAll(t, session("c", 20, 0.95, true)...)
+	r.tick(t)
+	if d := r.delivery(t); d.State != forward.StateDelivered || d.Reason != "" {
+		t.Fatalf("delivery after the change %+v, want delivered", d)
+	}
+	if got := r.rec.revisions(); len(got) != 3 || got[2] != r.result(t).Revision {
+		t.Fatalf("sent revisions %v", got)
+	}
+}
+
+// An item of a batch the destination skipped by its id (Result.Skipped),
+// the batch otherwise a success: Skipped with its reason.
+func TestOverwriteSkippedItemOfABatch(t *testing.T) {
+	r := newOverwriteRig(t)
+	r.rec.answer = func(items []forward.Item) forward.Result {
+		return forward.Result{Outcome: forward.OutcomeSuccess, Status: 200,
+			Skipped: map[string]string{items[0].Delivery.StatementID: "on no roster"}}
+	}
+	r.storeAll(t, session("a", 0, 0.6, true)...)
+	r.tick(t)
+	if d := r.delivery(t); d.State != forward.StateSkipped || d.Reason != "on no roster" {
+		t.Fatalf("delivery %+v, want skipped with the reason", d)
+	}
+	if p, err := r.db.PendingRejected(t.Context(), 10); err != nil || len(p) != 0 {
+		t.Errorf("rejection digest %+v, %v; want nothing", p, err)
+	}
+}
+
 // A crash between a result's write and its hook loses the re-open; the
 // reconciler's call (Changed false) re-opens what was sent before the
 // change, and nothing that was sent after it.

@@ -33,6 +33,9 @@ type ResultChange struct {
 	Revision int64
 	Changed  bool
 	Cause    string
+	// Result is the result as written or found (nil when the call did not
+	// read it): what a type's Wants decides on without reading it again.
+	Result *ObjectiveResult
 }
 
 // ResultsOptions tune Results.
@@ -439,7 +442,7 @@ func (r *Results) recompute(ctx context.Context, org string, keys []ResultKey, c
 				continue
 			}
 			next, changed, write := nextResult(k, old, exists, obj, contribs[k], now)
-			ch := ResultChange{ResultKey: k, Revision: next.Revision, Changed: changed, Cause: cause}
+			ch := ResultChange{ResultKey: k, Revision: next.Revision, Changed: changed, Cause: cause, Result: &next}
 			if write {
 				writes = append(writes, next)
 			} else if !exists {
@@ -634,7 +637,7 @@ func (r *Results) Override(ctx context.Context, key ResultKey, ch OverrideChange
 			r.opts.Metrics.conflict(len(conflicts))
 			continue
 		}
-		if err := r.notify(ctx, ResultChange{ResultKey: key, Revision: next.Revision, Changed: true, Cause: CauseOverride}); err != nil {
+		if err := r.notify(ctx, ResultChange{ResultKey: key, Revision: next.Revision, Changed: true, Cause: CauseOverride, Result: &next}); err != nil {
 			return ObjectiveResult{}, err
 		}
 		if got, err = r.store.GetResults(ctx, []ResultKey{key}); err == nil && got[key].Revision >= next.Revision {

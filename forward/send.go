@@ -66,10 +66,15 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		claim.Limit, claim.DueBy = 1, now.Add(probeAhead)
 	}
 	r.limit = claim.Limit
-	ds := e.claim(ctx, log, j, claim)
-	r.claimed = len(ds)
+	var ds []Delivery
+	if s, ok := dest.(Scheduled); ok {
+		ds, r.claimed = e.claimScheduled(ctx, log, j, cfg, s, claim) // batch.go; a probe too
+	} else {
+		ds = e.claim(ctx, log, j, claim)
+		r.claimed = len(ds)
+	}
 	if claimed != nil {
-		claimed.Add(int64(len(ds)))
+		claimed.Add(int64(r.claimed))
 	}
 	if len(ds) == 0 {
 		return
@@ -118,9 +123,15 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 	}
 	res = redact.RedactResult(res) // before anything is stored, logged or mailed
 	e.apply(ctx, log, cfg, items, res, elapsed, early)
+	if f := res.Keep; f != nil && (res.Outcome == OutcomeSuccess || res.Outcome == OutcomeItem) {
+		f.Org, f.ConfigurationID = cfg.Org, cfg.ID
+		if err := e.store.PutFile(ctx, *f); err != nil {
+			log.Warn("keeping a copy of the uploaded file failed", "file", f.Name, "err", err)
+		}
+	}
 	r.sent, r.tooLarge, r.retryAfter = len(items), res.TooLarge, res.RetryAfter
 	switch res.Outcome {
-	case OutcomeSuccess, OutcomeItem:
+	case OutcomeSuccess, OutcomeItem, OutcomeSkipped:
 		r.outcome = OutcomeSuccess // the destination answered for its items
 	default:
 		r.outcome = res.Outcome
@@ -304,7 +315,7 @@ func (e *Engine) destination(cfg Configuration) (Destination, *Redactor, error) 
 func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration, batch []Item, r Result, elapsed time.Duration, early map[string]bool) {
 	at := e.opts.Now()
 	switch r.Outcome {
-	case OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem:
+	case OutcomeSuccess, OutcomeTransport, OutcomeDestination, OutcomeTransient, OutcomeItem, OutcomeSkipped:
 	default:
 		r = Result{Outcome: OutcomeDestination, Status: r.Status, Message: fmt.Sprintf("unknown outcome %q: %s", r.Outcome, r.Message)}
 	}
@@ -322,16 +333,22 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 
 	ds := make([]Delivery, len(batch))
 	switch r.Outcome {
-	case OutcomeSuccess, OutcomeItem:
+	case OutcomeSuccess, OutcomeItem, OutcomeSkipped:
 		again := e.superseded(ctx, batch)
 		for i, it := range batch {
 			d := it.Delivery
 			d.Attempts++
 			d.LastAttempt, d.UpdatedAt, d.LastStatus = at, at, r.Status
 			reason, isRejected := r.Rejected[d.StatementID]
+			skipReason, isSkipped := r.Skipped[d.StatementID]
+			if r.Outcome == OutcomeSkipped && !isSkipped {
+				isSkipped, skipReason = true, r.Message
+			}
 			if again[d.StatementID] {
 				// The result changed while this revision was sent: the newer one goes now.
 				d.State, d.NextAttempt, d.Attempts, d.FirstFailure, d.LastError = StatePending, at, 0, time.Time{}, ""
+			} else if isSkipped {
+				d.State, d.Reason, d.LastError = StateSkipped, Truncate(skipReason, MaxText), ""
 			} else if isRejected || r.Outcome == OutcomeItem {
 				if reason == "" {
 					reason = r.Message
@@ -367,6 +384,8 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 		for i, d := range ds {
 			switch {
 			case !applied[i], d.State == StatePending:
+			case d.State == StateSkipped:
+				e.metrics.delivery(cfg.Type, CountSkipped, 1)
 			case d.State == StateRejected:
 				e.metrics.delivery(cfg.Type, CountRejected, 1)
 				rejected = append(rejected, PendingRejection{Org: cfg.Org, ConfigurationID: cfg.ID,
@@ -381,7 +400,7 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, cfg Configuration,
 				log.Warn("keeping rejected items for the digest failed", "err", err)
 			}
 		}
-		if r.Outcome == OutcomeSuccess || len(rejected) < len(batch) {
+		if r.Outcome == OutcomeSuccess || (r.Outcome == OutcomeItem && len(rejected)+len(r.Skipped) < len(batch)) {
 			e.setStatus(ctx, log, cfg, Result{Outcome: OutcomeSuccess, Status: r.Status}, at)
 		}
 	default:

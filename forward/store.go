@@ -41,6 +41,8 @@ type Store interface {
 	PeriodStore
 	DigestQueue
 	AssignmentStore
+	FileStore
+	BackfillStore // backfill.go
 }
 
 // ConfigurationStore keeps the LMS configurations of organizations.
@@ -130,9 +132,11 @@ type DeliveryQueue interface {
 	Redrive(ctx context.Context, org, configID string, states []string, now time.Time) (int, error)
 	// ReopenDelivery makes one delivery pending again, due at now, with
 	// Attempts, FirstFailure and Reason reset, when it is delivered,
-	// rejected or parked (an overwrite delivery whose result changed); a
-	// pending one (queued or being sent), a skipped one and a missing one
-	// are left as they are. It reports whether it changed the delivery.
+	// rejected or parked, or skipped by its destination (skipped with a
+	// LastAttempt: OutcomeSkipped) (an overwrite delivery whose result
+	// changed); a pending one (queued or being sent), one skipped before
+	// any attempt and a missing one are left as they are. It reports
+	// whether it changed the delivery.
 	ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error)
 	// CountDeliveries counts a configuration's deliveries by state, with the
 	// creation time of its oldest pending one (zero Counts when it has none).
@@ -351,4 +355,35 @@ type DigestQueue interface {
 	// DropRejected removes the items (mailed); an item added again since
 	// (another At) stays.
 	DropRejected(ctx context.Context, items []PendingRejection) error
+}
+
+// KeptFile is a copy of a file a destination uploaded (a file-mode
+// webhook's CSV), kept for re-download.
+type KeptFile struct {
+	Org             string
+	ConfigurationID string
+	Name            string // unique within the configuration
+	Data            []byte // nil in listings
+	Size            int
+	Rows            int
+	CreatedAt       time.Time
+}
+
+// FileRetention is how long uploaded files are kept.
+const FileRetention = 28 * 24 * time.Hour
+
+// FileStore keeps copies of uploaded files.
+type FileStore interface {
+	// PutFile stores f, replacing the file of the same (Org,
+	// ConfigurationID, Name) (an upload repeated after a crash).
+	PutFile(ctx context.Context, f KeptFile) error
+	// ListFiles returns at most limit of the configuration's files, newest
+	// CreatedAt first (then by name, descending), without their Data
+	// (none: an empty list).
+	ListFiles(ctx context.Context, org, configID string, limit int) ([]KeptFile, error)
+	// GetFile returns one file with its Data, or ErrNotFound.
+	GetFile(ctx context.Context, org, configID, name string) (KeptFile, error)
+	// DropFiles removes the files, of every organization, created before
+	// before, and reports how many.
+	DropFiles(ctx context.Context, before time.Time) (int, error)
 }

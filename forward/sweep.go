@@ -45,6 +45,12 @@ func period(t time.Time, interval time.Duration) int64 {
 // housekeeping runs what is due at now.
 func (e *Engine) housekeeping(ctx context.Context, now time.Time) {
 	e.runPeriodic(ctx, &e.hk.sweep, PeriodSweep, e.opts.SweepInterval, now, func() error {
+		// Kept copies of uploaded files go after FileRetention.
+		if n, err := e.store.DropFiles(ctx, now.Add(-FileRetention)); err != nil {
+			e.log.Warn("dropping old kept files failed", "err", err)
+		} else if n > 0 {
+			e.log.Info("old kept files dropped", "count", n)
+		}
 		_, err := e.scan(ctx, now, true, false)
 		return err
 	})

@@ -92,6 +92,11 @@ type Type struct {
 	// sample result, without sending anything (the console shows it live
 	// while the administrator edits a mapping): see Admin.Preview.
 	Preview func(c Configuration, secrets map[string]string, at time.Time) (Preview, error)
+	// Wants, optional (overwrite sinks), says whether configuration c owes
+	// a delivery for a result in its current state (a webhook's trigger:
+	// on completion, on pass): a result it does not want ensures and
+	// re-opens no delivery (Obligations.ResultChanged). nil: every result.
+	Wants func(c Configuration, r ObjectiveResult) bool
 }
 
 // Check returns every problem of a configuration's properties and secrets

@@ -26,6 +26,25 @@ func (s *Service) ScanStored(ctx context.Context, org string, after Cursor, unti
 	return storedStatements(recs, nil), nil
 }
 
+// ScanActivity is ScanStored for the statements whose object is the
+// activity (and those that target one by StatementRef, as every activity
+// filter matches them): what a forwarding backfill reads, through the
+// activity's index term rather than every statement.
+func (s *Service) ScanActivity(ctx context.Context, org, activity string, after Cursor, until time.Time, limit int) ([]StoredStatement, error) {
+	if limit <= 0 || activity == "" {
+		return nil, nil
+	}
+	q := StatementQuery{Terms: []string{termActivity + activity}, Until: until, Ascending: true, Limit: limit}
+	if !after.Stored.IsZero() || after.ID != "" {
+		q.After = &after
+	}
+	recs, err := s.store.QueryStatements(ctx, org, q)
+	if err != nil {
+		return nil, fmt.Errorf("scan the statements of an activity: %w", err)
+	}
+	return storedStatements(recs), nil
+}
+
 // StoredStatement returns the statement id of org as stored (format=exact),
 // whether or not it was voided: what a reader of every stored statement,
 // such as forwarding, needs (GetStatement hides voided statements from

@@ -21,6 +21,7 @@ type lrsStatements struct{ svc *lrs.Service }
 var (
 	_ forward.StatementsGetter = lrsStatements{}
 	_ forward.StatementSource  = lrsStatements{}
+	_ forward.BackfillSource   = lrsStatements{}
 	_ lrs.StatementObserver    = observer{}
 )
 
@@ -48,6 +49,11 @@ func (s lrsStatements) GetStatements(ctx context.Context, org string, ids []stri
 
 func (s lrsStatements) ScanStored(ctx context.Context, org string, after forward.Cursor, until time.Time, limit int) ([]forward.Statement, error) {
 	page, err := s.svc.ScanStored(ctx, org, lrs.Cursor(after), until, limit)
+	return forwardStatements(page), err
+}
+
+func (s lrsStatements) ScanActivity(ctx context.Context, org, activity string, after forward.Cursor, until time.Time, limit int) ([]forward.Statement, error) {
+	page, err := s.svc.ScanActivity(ctx, org, activity, lrs.Cursor(after), until, limit)
 	return forwardStatements(page), err
 }
 

@@ -114,7 +114,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&help, "help", false, "")
 	fs.BoolVar(&help, "h", false, "")
-	types, err := destinationTypes(ForwardConfig{}) // forward.go
+	types, err := destinationTypes(ForwardConfig{}, nil, nil) // forward.go
 	if err != nil {
 		return err
 	}

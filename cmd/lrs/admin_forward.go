@@ -25,10 +25,15 @@ func adminForwardUsage(types *forward.Registry) string {
                                           create an LMS configuration (secrets are write-only)
   configuration list --org ID             list the LMS configurations of an organization
   configuration status --org ID --id ID   status, counts and last error of a configuration
-  configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner)
+  configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
   objective create --org ID --name NAME --activity-id IRI [--verb IRI ...] [--configuration ID ...]
-                   [--latest-attempt-counts]
+                   [--latest-attempt-counts] [--backfill]
                                           create an objective attached to configurations
+                                          (--backfill: also send them what it matched before)
+  objective attach --org ID --id OBJECTIVE --configuration ID [--configuration ID ...] [--backfill]
+                                          attach configurations to an objective; --backfill also sends
+                                          them the stored matching statements (xAPI) or the current
+                                          results (postback), progress in configuration status
   objective list --org ID                 list the objectives of an organization
 ` + resultsUsage + `
 Types (--type; the first is the default):
@@ -68,6 +73,7 @@ type forwardFlags struct {
 	types                         *forward.Registry
 	contactEmail, typ, identifier string
 	activityID                    string
+	backfill                      bool // objective create, objective attach
 	props, verbs, configurations  multiFlag
 	fields                        map[string]*string // by flag name, the type fields' flags this adds
 
@@ -91,6 +97,7 @@ func addForwardFlags(fs *flag.FlagSet, types *forward.Registry) *forwardFlags {
 	fs.Var(&f.props, "property", "")
 	fs.Var(&f.verbs, "verb", "")
 	fs.Var(&f.configurations, "configuration", "")
+	fs.BoolVar(&f.backfill, "backfill", false, "")
 	f.results = addResultFlags(fs)
 	for _, t := range types.Types() {
 		for _, fd := range slices.Concat(t.Properties, t.Secrets) {
@@ -235,6 +242,11 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		fmt.Fprintf(tw, "last success:\t%s\n", rawTime(raw, "last_success"))
 		fmt.Fprintf(tw, "queued:\t%d (oldest %s)\n", st.Queued, (time.Duration(st.OldestPendingAgeSeconds) * time.Second).String())
 		fmt.Fprintf(tw, "delivered:\t%d\nparked:\t%d\nrejected:\t%d\nskipped:\t%d\n", st.Delivered, st.Parked, st.Rejected, st.Skipped)
+		var fills struct{ Backfills []backfillView }
+		_ = json.Unmarshal(out, &fills)
+		for _, b := range fills.Backfills {
+			fmt.Fprintf(tw, "backfill:\t%s\n", b.line())
+		}
 		return true, tw.Flush()
 	case "objective create":
 		if err := need("org", f.org, "name", f.name, "activity-id", f.activityID); err != nil {
@@ -242,7 +254,7 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		}
 		body := map[string]any{"name": f.name, "activity_id": f.activityID,
 			"verbs": nonNilStrings(f.verbs), "configurations": nonNilStrings(f.configurations),
-			"latest_attempt_counts": f.results.latestAttemptCounts}
+			"latest_attempt_counts": f.results.latestAttemptCounts, "backfill": f.backfill}
 		if err := c.do(ctx, "POST", "/orgs/"+org+"/objectives", body, &out); err != nil {
 			return true, err
 		}
@@ -253,6 +265,43 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		_ = json.Unmarshal(out, &o)
 		fmt.Fprintf(stdout, "objective created\nid:             %s\nname:           %s\nactivity:       %s\nverbs:          %s\nconfigurations: %s\n",
 			o.ID, o.Name, o.ActivityID, orAll(o.Verbs), strings.Join(o.Configurations, " "))
+		printStarted(stdout, o.Backfills)
+	case "objective attach":
+		if err := need("org", f.org, "id", f.id, "configuration", strings.Join(f.configurations, " ")); err != nil {
+			return true, err
+		}
+		path := "/orgs/" + org + "/objectives/" + url.PathEscape(f.id)
+		var cur struct {
+			Name                string   `json:"name"`
+			ActivityID          string   `json:"activity_id"`
+			Verbs               []string `json:"verbs"`
+			Configurations      []string `json:"configurations"`
+			LatestAttemptCounts bool     `json:"latest_attempt_counts"`
+		}
+		if err := c.do(ctx, "GET", path, nil, &out); err != nil {
+			return true, err
+		}
+		if err := json.Unmarshal(out, &cur); err != nil {
+			return true, fmt.Errorf("lrs admin %s: the objective does not read: %w", cmd, err)
+		}
+		cfgs := nonNilStrings(cur.Configurations)
+		for _, id := range f.configurations {
+			if !slices.Contains(cfgs, id) {
+				cfgs = append(cfgs, id)
+			}
+		}
+		body := map[string]any{"name": cur.Name, "activity_id": cur.ActivityID, "verbs": nonNilStrings(cur.Verbs),
+			"configurations": cfgs, "latest_attempt_counts": cur.LatestAttemptCounts, "backfill": f.backfill}
+		if err := c.do(ctx, "PUT", path, body, &out); err != nil {
+			return true, err
+		}
+		if f.asJSON {
+			return true, printJSON(stdout, out)
+		}
+		var o objectiveView
+		_ = json.Unmarshal(out, &o)
+		fmt.Fprintf(stdout, "objective updated\nid:             %s\nconfigurations: %s\n", o.ID, strings.Join(o.Configurations, " "))
+		printStarted(stdout, o.Backfills)
 	case "objective list":
 		if err := need("org", f.org); err != nil {
 			return true, err
@@ -292,6 +341,42 @@ type objectiveView struct {
 	ActivityID     string `json:"activity_id"`
 	Verbs          []string
 	Configurations []string
+	Backfills      []backfillView // started by this create or attach
+}
+
+// backfillView is a backfill job as the admin API answers it.
+type backfillView struct {
+	ConfigurationID string `json:"configuration_id"`
+	ObjectiveID     string `json:"objective_id"`
+	Kind, State     string
+	Counted         bool
+	Done, Total     int
+	Error           string
+	StartedAt       string `json:"started_at"`
+	FinishedAt      string `json:"finished_at"`
+}
+
+// line is the job in one line: "objective O: running, 1200/10000 statements (started …)".
+func (b backfillView) line() string {
+	progress := fmt.Sprintf("%d/%d %s", b.Done, b.Total, b.Kind)
+	if !b.Counted && b.State == "running" {
+		progress = fmt.Sprintf("counting %s (%d so far)", b.Kind, b.Total)
+	}
+	s := fmt.Sprintf("objective %s: %s, %s (started %s", b.ObjectiveID, b.State, progress, b.StartedAt)
+	if b.FinishedAt != "" {
+		s += ", finished " + b.FinishedAt
+	}
+	s += ")"
+	if b.Error != "" {
+		s += ": " + b.Error
+	}
+	return s
+}
+
+func printStarted(w io.Writer, bs []backfillView) {
+	for _, b := range bs {
+		fmt.Fprintf(w, "backfill:       configuration %s, %s, started %s\n", b.ConfigurationID, b.Kind, b.StartedAt)
+	}
 }
 
 func nonNilStrings(s []string) []string {

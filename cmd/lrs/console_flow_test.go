@@ -22,7 +22,8 @@ import (
 // lrs, attach it to an objective, post statements with the new credential,
 // and watch the status and the delivery log; stop the downstream and see
 // Can't Connect appear without a reload, start it again and see OK; rename
-// the configuration with a script in its name, shown as text. Another
+// the configuration with a script in its name, shown as text; open the
+// objective's results and override one with a reason. Another
 // organization's
 // administrator reaches neither the pages nor the admin API routes. Every
 // main page is photographed at a laptop's and a phone's size
@@ -288,6 +289,11 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("f-configuration"), cfgID), chromedp.Click(chromedp.ID("attach")))
 	waitText(t, ctx, "notice", "the notice of the attachment", func(s string) bool { return strings.Contains(s, "is attached") })
 	cam.shoot("objective")
+	objURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objURL = strings.SplitN(objURL, "?", 2)[0]
 
 	// Statements with the new credential reach the downstream; the page
 	// shows OK and the delivery log by itself.
@@ -342,6 +348,47 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	}
 	if title, _ := chromedp.Run(ctx, chromedp.Title()); title != consoleName+" · lrs" {
 		t.Errorf("the page title is %q: the name ran as script", title)
+	}
+
+	// Override a result: the objective's page lists the results its
+	// statements made; one is opened, overridden with a reason, and shown
+	// as an override there and in the list.
+	drive(t, ctx, "open the objective's results", chromedp.Navigate(objURL+"#results"), chromedp.WaitVisible(chromedp.ID("result-list")))
+	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#result-list tbody tr').length`)); rows != 3 {
+		t.Errorf("the objective lists %d results, want one per learner (3)", rows)
+	}
+	cam.shoot("objective-results")
+	drive(t, ctx, "open a result", chromedp.Click(chromedp.CSS(`#result-list tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.ID("override-form")))
+	if got := text(t, ctx, "eff-success"); got != "Passed" {
+		t.Errorf("the result's success before the override: %q", got)
+	}
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('f-score-scaled').closest('[data-when-input]').hidden`)); err != nil || !hidden {
+		t.Errorf("the score's values are shown while the score is kept (%v)", err)
+	}
+	cam.shoot("result")
+	// Without a reason: the service's problem beside the reason, the
+	// summary focused, the choice kept.
+	drive(t, ctx, "override without a reason", chromedp.SetValue(chromedp.ID("f-success"), "false"), chromedp.Click(chromedp.ID("save-override")),
+		chromedp.WaitVisible(chromedp.ID("error-summary")))
+	if got := strings.Join(strings.Fields(text(t, ctx, "f-reason-error")), " "); got != "Error: Is required." {
+		t.Errorf("beside the reason: %q", got)
+	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id + ' ' + document.getElementById('f-success').value`)); err != nil || focused != "error-summary false" {
+		t.Errorf("after a refused override, the focus and the choice: %q (%v)", focused, err)
+	}
+	cam.shoot("result-problems")
+	const why = `<b>retake</b> granted by the proctor`
+	drive(t, ctx, "override the success with a reason", chromedp.SendKeys(chromedp.ID("f-reason"), why),
+		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r")) // from the reason to the button, with the keyboard
+	waitText(t, ctx, "notice", "the override's notice", func(s string) bool { return s == "The override is saved." })
+	if eff, comp, ovr := text(t, ctx, "eff-success"), text(t, ctx, "comp-success"), text(t, ctx, "ovr-success"); eff != "Failed" || comp != "Passed" ||
+		!strings.HasPrefix(ovr, "Overridden by account:ada@example.com") || !strings.HasSuffix(ovr, why) {
+		t.Errorf("after the override: in effect %q, the statements say %q, override %q", eff, comp, ovr)
+	}
+	cam.shoot("result-overridden")
+	drive(t, ctx, "back to the objective", chromedp.Click(chromedp.ID("back-to-objective")), chromedp.WaitVisible(chromedp.ID("result-list")))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#result-list .badge-override').length`)); n != 1 {
+		t.Errorf("the list marks %d results as overridden, want 1", n)
 	}
 
 	// The other pages, photographed and checked.

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/clever"
 	"github.com/lrs-project/lrs/forward/email"
 	"github.com/lrs-project/lrs/forward/postback"
+	"github.com/lrs-project/lrs/forward/webhook"
 	"github.com/lrs-project/lrs/forward/xapi"
 	"github.com/lrs-project/lrs/lrs"
 )
@@ -42,6 +44,9 @@ type ForwardConfig struct {
 	SMTPFrom        string
 	SMTPUsername    string
 	SMTPPassword    Secret
+	// Backfill tunes the backfills on attach (forward.BackfillOptions:
+	// Chunk, Pause, Lease).
+	Backfill forward.BackfillOptions
 }
 
 // forwardSettings are the settings of forwarding and its alert mail
@@ -122,6 +127,24 @@ var forwardSettings = []setting{
 		show: func(c *Config) string { return strconv.FormatFloat(c.Forward.CleverRateShare, 'g', -1, 64) },
 	},
 	{
+		flag: "forward-backfill-chunk", env: "LRS_FORWARD_BACKFILL_CHUNK", def: "500",
+		usage: "statements (or results) one step of a backfill on attach reads and makes deliveries of",
+		apply: positiveInt(func(c *Config) *int { return &c.Forward.Backfill.Chunk }),
+		show:  func(c *Config) string { return strconv.Itoa(c.Forward.Backfill.Chunk) },
+	},
+	{
+		flag: "forward-backfill-pause", env: "LRS_FORWARD_BACKFILL_PAUSE", def: "20ms",
+		usage: "pause of a backfill on attach after each step, leaving the store to ingest and sends",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.Backfill.Pause }),
+		show:  func(c *Config) string { return c.Forward.Backfill.Pause.String() },
+	},
+	{
+		flag: "forward-backfill-lease", env: "LRS_FORWARD_BACKFILL_LEASE", def: "1m",
+		usage: "lease of a backfill job on its process, renewed at each step: after a crash another process (or the restarted one) resumes the job once it ends",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.Backfill.Lease }),
+		show:  func(c *Config) string { return c.Forward.Backfill.Lease.String() },
+	},
+	{
 		flag: "smtp-host", env: "LRS_SMTP_HOST",
 		usage: "SMTP server for alert mail to LMS configuration contacts and for account mail (invitations, password resets); unset: no mail",
 		apply: func(c *Config, v string) error { c.Forward.SMTPHost = v; return nil },
@@ -182,10 +205,12 @@ func parseShare(v string) (float64, error) {
 	return x, nil
 }
 
-// forwarding is the running forwarding engine.
+// forwarding is the running forwarding engine, and its backfiller.
 type forwarding struct {
-	engine *forward.Engine
-	done   chan struct{}
+	engine     *forward.Engine
+	done       chan struct{}
+	stopFill   context.CancelFunc
+	backfilled chan struct{} // closed when the backfiller stopped
 }
 
 // forwardParts are what forwarding is made of in this binary, built once
@@ -199,6 +224,7 @@ type forwardParts struct {
 	obligations *forward.Obligations
 	egress      *forward.Egress
 	engine      *atomic.Pointer[forward.Engine] // set once the engine starts
+	backfiller  *atomic.Pointer[forward.Backfiller]
 	// results is the results read model, the LRS service's other
 	// statement observer; it reads voided statements through statements,
 	// whose service is set once the service exists.
@@ -221,8 +247,12 @@ func (p forwardParts) redriven(org, id string) {
 }
 
 // destinationTypes are the destination types this binary serves: a new
-// destination is its package and one line here.
-func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
+// destination is its package and one line here. Clever's destinations
+// keep their assignment ids in assignments (nil where no destination is
+// built: the admin CLI) and share one rate limiter per district token.
+func destinationTypes(cfg ForwardConfig, assignments forward.AssignmentStore, logger *slog.Logger) (*forward.Registry, error) {
+	cleverOpts := clever.Options{Egress: cfg.Egress, Timeout: cfg.AttemptTimeout, Assignments: assignments, Logger: logger,
+		Limiters: clever.NewLimiters(nil, cfg.CleverRateShare)}
 	return forward.NewRegistry(
 		xapi.Type(xapi.Options{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
 		postback.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
@@ -232,17 +262,21 @@ func destinationTypes(cfg ForwardConfig) (*forward.Registry, error) {
 			}
 			return postback.Sink{Postback: p}, nil
 		}),
+		webhook.Type(webhook.TypeOptions{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
+		clever.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
+			return clever.NewSink(c, secrets, cleverOpts)
+		}),
 	)
 }
 
 func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *slog.Logger) (forwardParts, error) {
-	types, err := destinationTypes(cfg.Forward)
+	logger = logger.With("component", "forward")
+	types, err := destinationTypes(cfg.Forward, st, logger)
 	if err != nil {
 		return forwardParts{}, err
 	}
-	logger = logger.With("component", "forward")
 	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
-		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine])}
+		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine]), backfiller: new(atomic.Pointer[forward.Backfiller])}
 	p.obligations.SetSinks(types) // overwrite configurations owe one delivery per result
 	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
 		Metrics: forward.NewResultMetrics(reg), Logger: logger,
@@ -267,7 +301,11 @@ func (p forwardParts) admin(st store) *forward.Admin {
 	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Results: p.results, Invalidate: func(org string) {
 		p.obligations.Invalidate(org)
 		p.results.Invalidate(org)
-	}, Egress: p.egress, Redriven: p.redriven})
+	}, Egress: p.egress, Redriven: p.redriven, BackfillStarted: func() {
+		if b := p.backfiller.Load(); b != nil {
+			b.Wake()
+		}
+	}})
 }
 
 // startForwarding starts the engine when the key is set; it returns nil
@@ -297,14 +335,26 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 	if err != nil {
 		return nil, err
 	}
+	bopts := cfg.Forward.Backfill
+	bopts.Owner, bopts.Logger = "", logger.With("part", "backfill")
+	backfiller, err := forward.NewBackfiller(st, lrsStatements{svc}, p.obligations, p.types, bopts)
+	if err != nil {
+		return nil, err
+	}
 	p.obligations.SetDue(engine.Due) // send new results at once
 	p.engine.Store(engine)
-	f := &forwarding{engine: engine, done: make(chan struct{})}
+	p.backfiller.Store(backfiller)
+	fillCtx, stopFill := context.WithCancel(context.Background())
+	f := &forwarding{engine: engine, done: make(chan struct{}), stopFill: stopFill, backfilled: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		if err := engine.Run(context.Background()); err != nil {
 			logger.Error("forwarding stopped", "err", err)
 		}
+	}()
+	go func() {
+		defer close(f.backfilled)
+		backfiller.Run(fillCtx) // backfills on attach (forward/backfill_worker.go)
 	}()
 	return f, nil
 }
@@ -315,8 +365,9 @@ func (f *forwarding) stop(timeout time.Duration) error {
 	if f == nil {
 		return nil
 	}
+	f.stopFill()
 	stopped := make(chan struct{})
-	go func() { f.engine.Stop(); close(stopped) }()
+	go func() { f.engine.Stop(); <-f.backfilled; close(stopped) }()
 	select {
 	case <-stopped:
 		return nil

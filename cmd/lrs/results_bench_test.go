@@ -76,7 +76,7 @@ func BenchmarkResultQueries(b *testing.B) {
 	}
 	b.Logf("stored %d results in %v", n, time.Since(start).Round(time.Millisecond))
 
-	types, err := destinationTypes(ForwardConfig{})
+	types, err := destinationTypes(ForwardConfig{}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,8 +48,9 @@ import (
 const TypeClever = "clever"
 
 // OutcomeSkipped is the class of a result that is not sendable: the
-// delivery is Skipped with the Outcome's message as its reason.
-const OutcomeSkipped = "skipped"
+// delivery is Skipped with the Outcome's message as its reason (the
+// engine's forward.OutcomeSkipped).
+const OutcomeSkipped = forward.OutcomeSkipped
 
 // Outcome is the verdict of one Send or Test. Class is one of forward's
 // Outcome classes or OutcomeSkipped; Message is short and holds no secret.

@@ -29,6 +29,8 @@ type Memory struct {
 	results     memResults                                    // results.go
 	hours       map[[2]string]map[time.Time]forward.HourCount // activity.go
 	assignments memAssignments                                // assignments.go
+	kept        memFiles                                      // files.go
+	backfills   memBackfills                                  // backfills.go
 }
 
 type periodKey struct {
@@ -83,6 +85,13 @@ func cloneConfig(c forward.Configuration) forward.Configuration {
 func cloneObjective(o forward.Objective) forward.Objective {
 	o.Verbs, o.Configurations = slices.Clone(o.Verbs), slices.Clone(o.Configurations)
 	o.CreatedAt, o.UpdatedAt = ms(o.CreatedAt), ms(o.UpdatedAt)
+	if o.Attached != nil {
+		at := make(map[string]time.Time, len(o.Attached))
+		for k, v := range o.Attached {
+			at[k] = ms(v)
+		}
+		o.Attached = at
+	}
 	return o
 }
 
@@ -417,7 +426,8 @@ func (m *Memory) Redrive(ctx context.Context, org, configID string, states []str
 }
 
 // reopenStates are the states ReopenDelivery re-opens.
-var reopenStates = []string{forward.StateDelivered, forward.StateRejected, forward.StateParked}
+// (a skipped one only when its destination skipped it: attempted).
+var reopenStates = []string{forward.StateDelivered, forward.StateRejected, forward.StateParked, forward.StateSkipped}
 
 // ReopenDelivery implements forward.DeliveryQueue.
 func (m *Memory) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
@@ -429,7 +439,7 @@ func (m *Memory) ReopenDelivery(ctx context.Context, org, configID, statementID 
 	now = ms(now)
 	k := [3]string{org, configID, statementID}
 	d, ok := m.deliveries[k]
-	if !ok || !slices.Contains(reopenStates, d.State) {
+	if !ok || !slices.Contains(reopenStates, d.State) || (d.State == forward.StateSkipped && d.LastAttempt.IsZero()) {
 		return false, nil
 	}
 	d.State, d.Attempts, d.NextAttempt, d.FirstFailure, d.Reason, d.UpdatedAt = forward.StatePending, 0, now, time.Time{}, "", now

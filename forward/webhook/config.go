@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"sort"
@@ -70,6 +72,50 @@ type Config struct {
 	FilePrefix  string `json:"file_prefix,omitempty"`   // file: name prefix, default lrs-results
 
 	Fields []Field `json:"fields"`
+
+	// Directory is the participant directory: CSV with a header row
+	// email,member_id,name (parseDirectory).
+	Directory string `json:"directory,omitempty"`
+
+	// Objectives are per-objective values the mapping can use
+	// (objective.credits, objective.credit_type, objective.external_id,
+	// objective.extra.<name>), keyed by objective id.
+	Objectives map[string]ObjectiveValues `json:"objectives,omitempty"`
+}
+
+// ObjectiveValues are one objective's values for the AMS.
+type ObjectiveValues struct {
+	Credits    *float64          `json:"credits,omitempty"`
+	CreditType string            `json:"credit_type,omitempty"`
+	ExternalID string            `json:"external_id,omitempty"`
+	Extra      map[string]string `json:"extra,omitempty"`
+}
+
+// checkObjectives reports the problems of per-objective values.
+func checkObjectives(objs map[string]ObjectiveValues, ps *problems) {
+	for _, id := range sortedKeys(stringKeys(objs)) {
+		v := objs[id]
+		at := fmt.Sprintf("objectives[%q]", id)
+		if strings.TrimSpace(id) == "" {
+			ps.add(at, "an objective id is required")
+		}
+		if v.Credits != nil && (*v.Credits < 0 || math.IsInf(*v.Credits, 0) || math.IsNaN(*v.Credits)) {
+			ps.add(at+".credits", "want a number of at least 0")
+		}
+		for _, name := range sortedKeys(v.Extra) {
+			if !extraName.MatchString(name) {
+				ps.add(at+".extra", "%q: want 1 to 64 letters, digits, '_' or '-'", name)
+			}
+		}
+	}
+}
+
+func stringKeys[V any](m map[string]V) map[string]string {
+	out := make(map[string]string, len(m))
+	for k := range m {
+		out[k] = ""
+	}
+	return out
 }
 
 // Secrets are a webhook configuration's secret settings: kept sealed by
@@ -123,6 +169,8 @@ var Properties = []Property{
 	{Name: "sftp_host_key", Description: "file: pinned host key (ssh-ed25519 AAAA… or SHA256:…)"},
 	{Name: "file_prefix", Description: "file: file name prefix, default lrs-results"},
 	{Name: "fields", Description: "the field mapping: a JSON array of {target, source | constant, format, zone, required}"},
+	{Name: "directory", Description: "participant directory: CSV with a header row email,member_id,name (member_id or name may be left out), giving participant.external_id and participant.name by email"},
+	{Name: "objectives", Description: "per-objective values: a JSON object of objective id → {credits, credit_type, external_id, extra: {name: value}}"},
 	{Name: "signing_secret", Secret: true, Description: "Standard Webhooks secret (whsec_ + base64, 24–64 bytes)"},
 	{Name: "password", Secret: true, Description: "basic auth password"},
 	{Name: "token", Secret: true, Description: "bearer token"},
@@ -176,6 +224,13 @@ func FromProperties(props, secrets map[string]string) (Config, Secrets, error) {
 				continue
 			}
 			m[k] = fs
+		case k == "objectives":
+			var objs map[string]ObjectiveValues
+			if err := json.Unmarshal([]byte(v), &objs); err != nil {
+				ps.add(k, "want a JSON object of objective id → {credits, credit_type, external_id, extra}")
+				continue
+			}
+			m[k] = objs
 		case k == "max_items":
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {

@@ -156,6 +156,12 @@ func (w *Webhook) Upload(ctx context.Context, f File) Outcome {
 }
 
 func uploadSFTP(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), t *sftpTarget, name string, data []byte) error {
+	return withSFTP(ctx, dial, t, func(ctx context.Context, fs *sftp.Client) error { return put(ctx, fs, t, name, data) })
+}
+
+// withSFTP logs in to the server (its host key pinned) and runs f with the
+// session, all bounded by the configuration's timeout.
+func withSFTP(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), t *sftpTarget, f func(context.Context, *sftp.Client) error) error {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	conn, err := dial(ctx, "tcp", t.addr)
@@ -183,7 +189,11 @@ func uploadSFTP(ctx context.Context, dial func(context.Context, string, string) 
 		return ctxErr(ctx, fmt.Errorf("sftp: %w", err))
 	}
 	defer fs.Close()
+	return f(ctx, fs)
+}
 
+// put writes the file under a temporary dot-name, then renames it.
+func put(ctx context.Context, fs *sftp.Client, t *sftpTarget, name string, data []byte) error {
 	final := path.Join(t.dir, name)
 	tmp := path.Join(t.dir, "."+name+".part")
 	if err := write(fs, tmp, data); err != nil {

@@ -3,7 +3,6 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -288,6 +287,9 @@ func TestPropertiesRoundTrip(t *testing.T) {
 	c.Mode, c.MaxItems, c.Schedule, c.Zone, c.Envelope = ModeBatch, 25, "0 2 * * *", "Europe/Berlin", EnvelopeArray
 	c.URL = "https://x.example/batch"
 	c.Fields[1].Zone = "Asia/Tokyo"
+	credits := 2.5
+	c.Directory = "email,member_id\nada@example.com,100042\n"
+	c.Objectives = map[string]ObjectiveValues{"42": {Credits: &credits, CreditType: "CE", Extra: map[string]string{"product_code": "FS101"}}}
 	s := Secrets{SigningSecret: testSecret, Token: "t"}
 	props := c.Properties()
 	if props["max_items"] != "25" || props["mode"] != "batch" || !strings.HasPrefix(props["fields"], "[") {
@@ -297,7 +299,9 @@ func TestPropertiesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(c2) != fmt.Sprint(c) || s2 != s {
+	j1, _ := json.Marshal(c)
+	j2, _ := json.Marshal(c2)
+	if string(j1) != string(j2) || s2 != s || *c2.Objectives["42"].Credits != 2.5 {
 		t.Errorf("round trip:\n%+v\n%+v\n%+v", c, c2, s2)
 	}
 	for _, p := range Properties {

@@ -82,6 +82,9 @@ type Webhook struct {
 	prefix   string
 	opts     Options
 	red      *redactor
+	// objectives are the per-objective values (Config.Objectives).
+	objectives map[string]ObjectiveValues
+	directory  map[string]member // lower-case email → member
 }
 
 // DefaultTimeout bounds one request when the configuration sets none
@@ -100,6 +103,9 @@ func New(id, name string, c Config, s Secrets, opts Options) (*Webhook, error) {
 			ps.add("preset", "unknown preset %q: want %s", c.Preset, strings.Join(PresetNames(), ", "))
 		}
 	}
+	checkObjectives(c.Objectives, &ps)
+	w.directory = parseDirectory(c.Directory, &ps)
+	w.objectives = c.Objectives
 	w.mode = oneOf(c.Mode, ModeImmediate, "mode", &ps, ModeImmediate, ModeBatch, ModeFile)
 	w.trigger = oneOf(c.Trigger, TriggerCompletion, "trigger", &ps, TriggerCompletion, TriggerPass, TriggerChange)
 	loc, err := loadZone(c.Zone)
@@ -223,16 +229,7 @@ func (w *Webhook) MaxBatch() int {
 // Wants reports whether the configuration's trigger sends a result in its
 // current state: completion sends completed (or passed) results, pass
 // passed ones, change every result.
-func (w *Webhook) Wants(r Result) bool {
-	passed := r.Passed != nil && *r.Passed
-	switch w.trigger {
-	case TriggerPass:
-		return passed
-	case TriggerChange:
-		return true
-	}
-	return passed || (r.Completed != nil && *r.Completed)
-}
+func (w *Webhook) Wants(r Result) bool { return wants(w.trigger, r) }
 
 // Request is one HTTP request of the webhook.
 type Request struct {

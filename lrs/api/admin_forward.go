@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.GET(o+"/configurations/:id/attempts", s.audited("configuration.attempts", s.fwd(s.configurationAttempts)))
 	g.POST(o+"/configurations/:id/test", s.audited("configuration.test", s.fwdWrite(s.testConfiguration)))
 	g.POST(o+"/configurations/:id/redrive", s.audited("configuration.redrive", s.fwd(s.redriveConfiguration)))
+	g.POST(o+"/configurations/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
+	g.GET(o+"/configurations/:id/files", s.audited("configuration.files", s.fwd(s.configurationFiles)))
+	g.GET(o+"/configurations/:id/files/:name", s.audited("configuration.file", s.fwd(s.configurationFile)))
+	g.POST(o+"/configurations/:id/preview", s.audited("configuration.preview", s.fwdWrite(s.previewConfiguration)))
 	g.GET(o+"/objectives", s.audited("objective.list", s.fwd(s.listObjectives)))
 	g.POST(o+"/objectives", s.audited("objective.create", s.fwd(s.createObjective)))
 	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
@@ -172,11 +177,14 @@ type objectiveRequest struct {
 	Verbs               []string `json:"verbs"`
 	Configurations      []string `json:"configurations"`
 	LatestAttemptCounts bool     `json:"latest_attempt_counts"`
+	// Backfill: the configurations this attaches are also sent what the
+	// objective matched before (admin_backfill.go).
+	Backfill bool `json:"backfill"`
 }
 
 func (r objectiveRequest) input() forward.ObjectiveInput {
 	return forward.ObjectiveInput{Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs, Configurations: r.Configurations,
-		LatestAttemptCounts: r.LatestAttemptCounts}
+		LatestAttemptCounts: r.LatestAttemptCounts, Backfill: r.Backfill}
 }
 
 type statusJSON struct {
@@ -195,6 +203,8 @@ type statusJSON struct {
 	Skipped                 int       `json:"skipped"`
 	OldestPending           time.Time `json:"oldest_pending,omitzero"`
 	OldestPendingAgeSeconds float64   `json:"oldest_pending_age_seconds"`
+	// Backfills are the configuration's backfill jobs (admin_backfill.go).
+	Backfills []backfillJSON `json:"backfills"`
 }
 
 type deliveryJSON struct {
@@ -344,6 +354,12 @@ func (s *server) configurationStatus(c *gin.Context) {
 	if !n.OldestPending.IsZero() {
 		out.OldestPendingAgeSeconds = max(s.admin.opts.Now().Sub(n.OldestPending).Seconds(), 0)
 	}
+	jobs, err := s.fadmin().Backfills(c.Request.Context(), c.Param("org"), c.Param("id"))
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	out.Backfills = backfillsOut(jobs)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -400,6 +416,72 @@ func (s *server) testConfiguration(c *gin.Context) {
 		Outcome: r.Outcome, HTTPStatus: r.Status, Message: r.Message})
 }
 
+// previewJSON is what a configuration would send for a sample result,
+// without sending it: the exact request, secrets redacted.
+type previewJSON struct {
+	Method   string              `json:"method,omitempty"`
+	URL      string              `json:"url,omitempty"`
+	Headers  map[string][]string `json:"headers,omitempty"`
+	Body     string              `json:"body"`
+	FileName string              `json:"file_name,omitempty"`
+	Notes    []string            `json:"notes,omitempty"`
+}
+
+// previewConfiguration renders the configuration of the body (a new one,
+// or the edit of :id, whose stored secrets stand in when the body has
+// none) for a sample result; nothing is stored or sent.
+func (s *server) previewConfiguration(c *gin.Context) {
+	var req configurationRequest
+	if !s.bindAdmin(c, &req) {
+		return
+	}
+	p, err := s.fadmin().Preview(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes})
+}
+
+// fileJSON is a kept copy of an uploaded file.
+type fileJSON struct {
+	Name      string    `json:"name"`
+	Size      int       `json:"size"`
+	Rows      int       `json:"rows"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// configurationFiles lists the files the configuration uploaded that are
+// still kept (28 days), newest first.
+func (s *server) configurationFiles(c *gin.Context) {
+	limit, ok := s.limitParam(c)
+	if !ok {
+		return
+	}
+	fs, err := s.fadmin().Files(c.Request.Context(), c.Param("org"), c.Param("id"), limit)
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	out := make([]fileJSON, len(fs))
+	for i, f := range fs {
+		out[i] = fileJSON{Name: f.Name, Size: f.Size, Rows: f.Rows, CreatedAt: f.CreatedAt.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"files": out})
+}
+
+// configurationFile downloads one kept file, byte for byte as uploaded.
+func (s *server) configurationFile(c *gin.Context) {
+	f, err := s.fadmin().File(c.Request.Context(), c.Param("org"), c.Param("id"), c.Param("name"))
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/csv; charset=utf-8", f.Data)
+}
+
 // redriveRequest is the optional body of a re-drive.
 type redriveRequest struct {
 	States []string `json:"states"`
@@ -452,14 +534,14 @@ func (s *server) createObjective(c *gin.Context) {
 		return
 	}
 	org := c.Param("org")
-	o, err := s.fadmin().CreateObjective(c.Request.Context(), org, req.input())
+	o, jobs, err := s.fadmin().CreateObjectiveBackfill(c.Request.Context(), org, req.input())
 	if err != nil {
 		s.failForward(c, err)
 		return
 	}
 	setTarget(c, org+"/"+o.ID)
 	c.Header("Location", AdminPrefix+"/orgs/"+org+"/objectives/"+o.ID)
-	c.JSON(http.StatusCreated, objectiveOut(o))
+	c.JSON(http.StatusCreated, objectiveWithBackfills(o, jobs))
 }
 
 func (s *server) getObjective(c *gin.Context) {
@@ -476,12 +558,12 @@ func (s *server) updateObjective(c *gin.Context) {
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	o, err := s.fadmin().UpdateObjective(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	o, jobs, err := s.fadmin().UpdateObjectiveBackfill(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
 	if err != nil {
 		s.failForward(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, objectiveOut(o))
+	c.JSON(http.StatusOK, objectiveWithBackfills(o, jobs))
 }
 
 func (s *server) deleteObjective(c *gin.Context) {

@@ -87,7 +87,7 @@ func TestAdminOpenAPIInSync(t *testing.T) {
 		"Org": orgJSON{}, "OrgCreate": orgCreateRequest{}, "OrgUpdate": orgUpdateRequest{},
 		"Credential": credentialJSON{}, "CredentialCreate": credentialCreateRequest{}, "CredentialUpdate": credentialUpdateRequest{},
 		"Configuration": configurationJSON{}, "ConfigurationWrite": configurationRequest{}, "ConfigurationStatus": statusJSON{},
-		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{},
+		"Objective": objectiveJSON{}, "ObjectiveWrite": objectiveRequest{}, "TestResult": testJSON{}, "Preview": previewJSON{}, "KeptFile": fileJSON{},
 		"Delivery": deliveryJSON{}, "Attempt": attemptJSON{},
 		"Account": accountJSON{}, "AccountCreate": accountCreateRequest{}, "AccountUpdate": accountUpdateRequest{},
 		"Session": sessionJSON{}, "SignIn": signInRequest{}, "SignedOut": signedOutJSON{},

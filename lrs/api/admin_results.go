@@ -276,8 +276,20 @@ func decodeCursor(s string, since bool) (*forward.ResultCursor, error) {
 
 // resultQuery reads the filters of a results list: completed, passed
 // (true or false), since (RFC 3339), participant; with page also limit
-// (1..1000, default 100) and cursor.
+// (1..1000, default 100) and cursor. It answers the problems and returns
+// false when there are some.
 func (s *server) resultQuery(c *gin.Context, page bool) (forward.ResultQuery, bool) {
+	q, errs := parseResultQuery(c, page)
+	if len(errs) > 0 {
+		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "%s", strings.Join(errs, "; ")))
+		return q, false
+	}
+	return q, true
+}
+
+// parseResultQuery reads what resultQuery reads and returns its problems,
+// each "name: message" (the console shows them beside its filters).
+func parseResultQuery(c *gin.Context, page bool) (forward.ResultQuery, []string) {
 	q := forward.ResultQuery{Org: c.Param("org"), Participant: c.Query("participant")}
 	var errs []string
 	for _, p := range []struct {
@@ -311,18 +323,16 @@ func (s *server) resultQuery(c *gin.Context, page bool) (forward.ResultQuery, bo
 		}
 	}
 	if len(errs) > 0 {
-		s.failAdmin(c, lrs.Errorf(lrs.EINVALID, "%s", strings.Join(errs, "; ")))
-		return q, false
+		return q, errs
 	}
 	if v := c.Query("cursor"); page && v != "" {
 		after, err := decodeCursor(v, !q.Since.IsZero())
 		if err != nil {
-			s.failAdmin(c, err)
-			return q, false
+			return q, []string{lrs.ErrorMessage(err)}
 		}
 		q.After = after
 	}
-	return q, true
+	return q, nil
 }
 
 func (s *server) listResults(c *gin.Context, q forward.ResultQuery) {

@@ -69,6 +69,7 @@ func (s *server) routesConsole(e *gin.Engine) {
 	s.routesConsoleOrgs(g)
 	s.routesConsoleConfigurations(g)
 	s.routesConsoleObjectives(g)
+	s.routesConsoleResults(g) // console_results.go
 	s.routesConsoleCredentials(g)
 	s.routesConsoleStatements(g)
 	g.GET("/login", s.consoleLogin)

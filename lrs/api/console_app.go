@@ -227,4 +227,5 @@ var consoleDone = map[string]string{
 	"org-created":     "The organization is created.",
 	"already-there":   "It is attached already.",
 	"nothing-changed": "Nothing changed.",
+	"overridden":      "The override is saved.",
 }

@@ -36,8 +36,10 @@ type consoleSection struct {
 }
 
 // objectiveSections are shown on an objective's page below its
-// configurations; none yet (backfill and results add theirs here).
-func (s *server) objectiveSections() []consoleSection { return nil }
+// configurations (backfill and results add theirs here).
+func (s *server) objectiveSections() []consoleSection {
+	return []consoleSection{s.resultsSection()} // console_results.go
+}
 
 type objectiveRow struct {
 	O       forward.Objective

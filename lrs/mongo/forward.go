@@ -32,6 +32,7 @@ var _ forward.Store = (*DB)(nil)
 //	forward_attempts       _id "<org>\x00<config>\x00<at ms, 20 digits>\x00<seq>"
 //	forward_watermarks     _id "<name>"
 //	forward_assignments    _id "<org>\x00<config>\x00<section>\x00<objective>\x00<generation>" (AssignmentStore, assignments.go)
+//	forward_backfills      _id "<org>\x00<config>\x00<objective>" (BackfillStore, backfills.go)
 //
 // Leases. A conditional update is not a safe claim on every compatible
 // server (FerretDB runs it as a read, then a write by _id), so every change
@@ -88,6 +89,12 @@ func (d *DB) forwardIndexes() []struct {
 		{d.fcoll(deliveriesCollection), mongo.IndexModel{
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "st", Value: 1}},
 			Options: options.Index().SetName("org_statement"),
+		}},
+		{d.fcoll(filesCollection), d.fileIndexes()[0]}, // files.go
+		{d.fcoll(filesCollection), d.fileIndexes()[1]},
+		{d.fcoll(backfillsCollection), mongo.IndexModel{ // backfills.go
+			Keys:    bson.D{{Key: "st", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("state_id"),
 		}},
 	}
 }
@@ -627,9 +634,10 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
-// ReopenDelivery makes one delivered, rejected or parked delivery pending,
-// due at now, with a fresh schedule (an overwrite delivery whose result
-// changed), by a generation of its own (see transition).
+// ReopenDelivery makes one delivered, rejected or parked delivery, or a
+// skipped one its destination skipped, pending, due at now, with a fresh
+// schedule (an overwrite delivery whose result changed), by a generation
+// of its own (see transition).
 func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
 	now = fwdMs(now)
 	for range 3 {
@@ -643,6 +651,10 @@ func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID stri
 		}
 		switch cur.State {
 		case forward.StateDelivered, forward.StateRejected, forward.StateParked:
+		case forward.StateSkipped:
+			if cur.LastAttempt.IsZero() {
+				return false, nil // skipped before any attempt: nothing to send it with
+			}
 		default:
 			return false, nil
 		}

@@ -3,6 +3,8 @@ package mongo
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
@@ -102,12 +104,40 @@ type objectiveData struct {
 	LatestAttemptCounts bool      `bson:"latestattemptcounts,omitempty"`
 	CreatedAt           time.Time `bson:"createdat"`
 	UpdatedAt           time.Time `bson:"updatedat"`
+	// Added with backfill on attach; absent in older documents.
+	Attached []attachedData `bson:"attached,omitempty"`
+}
+
+// attachedData is when a configuration was attached to an objective.
+type attachedData struct {
+	Configuration string    `bson:"c"`
+	At            time.Time `bson:"at"`
+}
+
+func toAttached(m map[string]time.Time) []attachedData {
+	var out []attachedData
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, attachedData{Configuration: k, At: fwdMs(m[k])})
+	}
+	return out
+}
+
+func fromAttached(ds []attachedData) map[string]time.Time {
+	if len(ds) == 0 {
+		return nil
+	}
+	m := make(map[string]time.Time, len(ds))
+	for _, d := range ds {
+		m[d.Configuration] = fwdTime(d.At)
+	}
+	return m
 }
 
 func toObjectiveDoc(o forward.Objective) objectiveDoc {
 	return objectiveDoc{Key: fkey(o.Org, o.ID), V: fwdDocVersion, Org: o.Org, Activity: o.ActivityID, Objective: objectiveData{
 		ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: o.Configurations,
 		LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: fwdMs(o.CreatedAt), UpdatedAt: fwdMs(o.UpdatedAt),
+		Attached: toAttached(o.Attached),
 	}}
 }
 
@@ -116,6 +146,7 @@ func (x objectiveDoc) objective() (forward.Objective, error) {
 	return forward.Objective{
 		ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: o.Configurations,
 		LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: fwdTime(o.CreatedAt), UpdatedAt: fwdTime(o.UpdatedAt),
+		Attached: fromAttached(o.Attached),
 	}, checkDocVersion(x.V)
 }
 

@@ -16,3 +16,13 @@ func TestAssignmentsConformance(t *testing.T) {
 	mongoURI(t)
 	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore { return open(t) })
 }
+
+func TestFilesConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunFiles(t, func(t *testing.T) forward.FileStore { return open(t) })
+}
+
+func TestBackfillsConformance(t *testing.T) {
+	mongoURI(t)
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return open(t) })
+}

@@ -38,6 +38,8 @@ var _ forward.Store = (*DB)(nil)
 //	fl/<org><config><at ms><seq 8 bytes>  -> attemptRecord
 //	fw/<name>                             -> watermark, 8 bytes ms
 //	fg/<org><config><section><objective>  -> assignmentRecord (AssignmentStore, assignments.go)
+//	fk/<org><config><name>                -> fileRecord (FileStore, files.go)
+//	fb/<org><config><objective>           -> backfillRecord (BackfillStore, backfills.go)
 //
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
@@ -939,16 +941,16 @@ func (d *DB) Redrive(ctx context.Context, org, configID string, states []string,
 	return n, nil
 }
 
-// ReopenDelivery makes one delivered, rejected or parked delivery pending,
-// due at now, with a fresh schedule (an overwrite delivery whose result
-// changed).
+// ReopenDelivery makes one delivered, rejected or parked delivery, or a
+// skipped one its destination skipped, pending, due at now, with a fresh
+// schedule (an overwrite delivery whose result changed).
 func (d *DB) ReopenDelivery(ctx context.Context, org, configID, statementID string, now time.Time) (bool, error) {
 	if err := d.acquire(ctx, "reopen delivery"); err != nil {
 		return false, err
 	}
 	defer d.mu.RUnlock()
 	n, err := d.redriveChunk([]string{string(deliveryKey(org, configID, statementID))},
-		[]string{forward.StateDelivered, forward.StateRejected, forward.StateParked}, normMs(now))
+		[]string{forward.StateDelivered, forward.StateRejected, forward.StateParked, forward.StateSkipped}, normMs(now))
 	if err != nil {
 		return false, fwdErr("reopen delivery", err)
 	}
@@ -968,6 +970,9 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
 			continue
+		}
+		if old.State == forward.StateSkipped && old.LastAttempt.IsZero() {
+			continue // skipped before any attempt: nothing to send it with
 		}
 		if old.State == forward.StatePending && (leased(old, now) || redriven(old, now)) {
 			continue // being sent, or due now with a fresh schedule already

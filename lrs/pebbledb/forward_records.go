@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
@@ -76,12 +78,40 @@ type objectiveRecord struct {
 	LatestAttemptCounts bool      `json:"latest_attempt_counts,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	UpdatedAt           time.Time `json:"updated_at"`
+	// Added with backfill on attach; absent in older records.
+	Attached []attachedRecord `json:"attached,omitempty"`
+}
+
+// attachedRecord is when a configuration was attached to an objective.
+type attachedRecord struct {
+	Configuration string    `json:"c"`
+	At            time.Time `json:"at"`
+}
+
+func encodeAttached(m map[string]time.Time) []attachedRecord {
+	var out []attachedRecord
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, attachedRecord{Configuration: k, At: normMs(m[k])})
+	}
+	return out
+}
+
+func decodeAttached(rs []attachedRecord) map[string]time.Time {
+	if len(rs) == 0 {
+		return nil
+	}
+	m := make(map[string]time.Time, len(rs))
+	for _, r := range rs {
+		m[r.Configuration] = normMs(r.At)
+	}
+	return m
 }
 
 func encodeObjective(o forward.Objective) ([]byte, error) {
 	return json.Marshal(objectiveRecord{
 		V: fwdRecordVersion, ID: o.ID, Org: o.Org, Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs,
 		Configurations: o.Configurations, LatestAttemptCounts: o.LatestAttemptCounts, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Attached: encodeAttached(o.Attached),
 	})
 }
 
@@ -93,6 +123,7 @@ func decodeObjective(b []byte) (forward.Objective, error) {
 	return forward.Objective{
 		ID: r.ID, Org: r.Org, Name: r.Name, ActivityID: r.ActivityID, Verbs: r.Verbs,
 		Configurations: r.Configurations, LatestAttemptCounts: r.LatestAttemptCounts, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Attached: decodeAttached(r.Attached),
 	}, checkVersion(r.V)
 }
 

@@ -29,3 +29,25 @@ func TestAssignmentsConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestFilesConformance(t *testing.T) {
+	storetest.RunFiles(t, func(t *testing.T) forward.FileStore {
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	})
+}
+
+func TestBackfillsConformance(t *testing.T) {
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore {
+		db, err := pebbledb.Open(t.TempDir(), pebbledb.Options{CacheBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	})
+}

@@ -656,12 +656,13 @@ func testFwdRedrive(t *testing.T, s ForwardStore) {
 }
 
 // testFwdReopen: ReopenDelivery re-opens one delivered, rejected or
-// parked delivery (an overwrite delivery whose result changed) and leaves
-// pending (queued or being sent), skipped and missing ones, and the
+// parked delivery, or one its destination skipped (attempted), (an
+// overwrite delivery whose result changed) and leaves pending (queued or
+// being sent), skipped before any attempt and missing ones, and the
 // others of the configuration, as they are.
 func testFwdReopen(t *testing.T, s ForwardStore) {
 	ctx := t.Context()
-	ids := []string{"delivered", "rejected", "parked", "skipped", "queued", "sending", "other"}
+	ids := []string{"delivered", "rejected", "parked", "skipped", "skipped-sent", "queued", "sending", "other"}
 	for _, id := range ids {
 		mustEnsure(t, s, delivery(orgA, "c1", id, fat(0)))
 	}
@@ -671,6 +672,8 @@ func testFwdReopen(t *testing.T, s ForwardStore) {
 			d.State, d.NextAttempt = forward.StatePending, fat(50)
 		case "other":
 			d.State = forward.StateDelivered
+		case "skipped-sent":
+			d.State, d.LastAttempt = forward.StateSkipped, fat(10)
 		default:
 			d.State = d.StatementID
 		}
@@ -688,7 +691,7 @@ func testFwdReopen(t *testing.T, s ForwardStore) {
 			sending = id
 		}
 	}
-	for _, id := range []string{"delivered", "rejected", "parked"} {
+	for _, id := range []string{"delivered", "rejected", "parked", "skipped-sent"} {
 		ok, err := s.ReopenDelivery(ctx, orgA, "c1", id, fat(100))
 		if err != nil || !ok {
 			t.Errorf("ReopenDelivery(%s) = %v, %v; want true", id, ok, err)
@@ -710,7 +713,7 @@ func testFwdReopen(t *testing.T, s ForwardStore) {
 		t.Errorf("ReopenDelivery touched another delivery: %+v", d)
 	}
 	got := mustClaim(t, s, "w2", fat(100), time.Minute, 10)
-	for _, id := range []string{"delivered", "rejected", "parked"} {
+	for _, id := range []string{"delivered", "rejected", "parked", "skipped-sent"} {
 		if !slices.Contains(stmtIDs(got), id) {
 			t.Errorf("claim after reopen = %v, want %s among them", stmtIDs(got), id)
 		}

@@ -242,3 +242,11 @@ func TestMemoryResults(t *testing.T) {
 func TestMemoryAssignments(t *testing.T) {
 	storetest.RunAssignments(t, func(t *testing.T) forward.AssignmentStore { return forwardtest.NewMemory() })
 }
+
+func TestMemoryFiles(t *testing.T) {
+	storetest.RunFiles(t, func(t *testing.T) forward.FileStore { return forwardtest.NewMemory() })
+}
+
+func TestMemoryBackfills(t *testing.T) {
+	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return forwardtest.NewMemory() })
+}

@@ -176,6 +176,14 @@ func (r *Receiver) Then(answers ...Answer) {
 	r.answers = append(r.answers, answers...)
 }
 
+// Heal drops the answers still queued (an outage ends): the next
+// requests are judged by the receiver's checks.
+func (r *Receiver) Heal() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answers = nil
+}
+
 // Requests are every request received, in order.
 func (r *Receiver) Requests() []Request {
 	r.mu.Lock()
