@@ -91,6 +91,10 @@ type Contribution struct {
 	Actor       Actor
 	// Voided: the statement was voided; it no longer counts.
 	Voided bool
+	// New: the statement was stored first by the call that adds this
+	// contribution (Statement.New), so no copy of it can be stored yet.
+	// Not stored: a read contribution is never New.
+	New bool
 }
 
 // ResultField names a value of a result (the admin API's and the CSV's names).

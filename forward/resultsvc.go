@@ -237,7 +237,7 @@ func (r *Results) parse(org string, st Statement, rules *resultRules) (cs []Cont
 	}
 	c := Contribution{
 		ResultKey:   ResultKey{Org: org, Participant: participant, Registration: f.registration()},
-		StatementID: st.ID, Stored: stored, Timestamp: ts, Verb: f.Verb.ID, Activity: f.Object.ID, Actor: actor,
+		StatementID: st.ID, Stored: stored, Timestamp: ts, Verb: f.Verb.ID, Activity: f.Object.ID, Actor: actor, New: st.New,
 	}
 	if res := f.Result; res != nil {
 		c.Completion, c.Success, c.Duration = res.Completion, res.Success, res.Duration
@@ -309,7 +309,7 @@ func (r *Results) StatementsStored(ctx context.Context, org string, stmts []Stat
 	for k := range touched {
 		keys = append(keys, k)
 	}
-	return r.recompute(ctx, org, keys, CauseStatements)
+	return r.recompute(ctx, org, keys, CauseStatements, newResultContributions(cs, voids))
 }
 
 // targetResults are the results a voided statement contributes to (or
@@ -345,10 +345,46 @@ const maxResultAttempts = 12
 // the call may be repeated.
 var ErrResultBusy = errors.New("forward: results kept changing meanwhile")
 
+// newResultContributions are the contributions cs (as AddContributions
+// stored them) of each result all of whose contributions in cs are New
+// and that no void of the call touches: when such a result is not stored
+// yet, those are all it has (see recompute).
+func newResultContributions(cs []Contribution, voids []Void) map[ResultKey][]Contribution {
+	out := map[ResultKey][]Contribution{}
+	old := map[ResultKey]bool{}
+	for _, c := range cs {
+		if !c.New {
+			old[c.ResultKey] = true
+		} else if !old[c.ResultKey] {
+			out[c.ResultKey] = append(out[c.ResultKey], c)
+		}
+	}
+	for k := range old {
+		delete(out, k)
+	}
+	for _, v := range voids {
+		for _, k := range v.Results {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
 // recompute computes the results of keys (all of org) again from their
 // contributions and writes those that changed, until none is left behind
 // by another writer.
-func (r *Results) recompute(ctx context.Context, org string, keys []ResultKey, cause string) error {
+//
+// known holds, for some results, the contributions the call just added,
+// all New (newResultContributions): a result of known that the first
+// round finds not stored is computed from them without reading its
+// contributions. They are all it has: its statements were stored first
+// by this call, and a contribution stored earlier without a result (a
+// crash, or a failed call, between the add and the result's write) is of a
+// statement that the reconciler observes again, or the client repeats,
+// not New, which reads them all. Another writer creating the result
+// meanwhile (another request, another process) makes the create
+// conflict, and the next round reads the contributions.
+func (r *Results) recompute(ctx context.Context, org string, keys []ResultKey, cause string, known map[ResultKey][]Contribution) error {
 	rules, err := r.rules(ctx, org)
 	if err != nil {
 		return fmt.Errorf("results: %w", err)
@@ -368,9 +404,27 @@ func (r *Results) recompute(ctx context.Context, org string, keys []ResultKey, c
 		if err != nil {
 			return fmt.Errorf("results: read %d results: %w", len(pending), err)
 		}
-		contribs, err := r.store.ResultContributions(ctx, pending)
-		if err != nil {
-			return fmt.Errorf("results: read the contributions of %d results: %w", len(pending), err)
+		read := pending
+		if attempt == 0 && len(known) > 0 {
+			read = make([]ResultKey, 0, len(pending))
+			for _, k := range pending {
+				if _, stored := cur[k]; stored || known[k] == nil {
+					read = append(read, k)
+				}
+			}
+		}
+		contribs := map[ResultKey][]Contribution{}
+		if len(read) > 0 {
+			if contribs, err = r.store.ResultContributions(ctx, read); err != nil {
+				return fmt.Errorf("results: read the contributions of %d results: %w", len(read), err)
+			}
+		}
+		if len(read) < len(pending) {
+			for _, k := range pending {
+				if _, stored := cur[k]; !stored && known[k] != nil {
+					contribs[k] = known[k]
+				}
+			}
 		}
 		now := r.now()
 		var writes []ObjectiveResult
@@ -483,7 +537,7 @@ func (r *Results) notify(ctx context.Context, ch ResultChange) error {
 // Recompute computes the results of keys (all of org) again from their
 // contributions under the current objectives, as a statement would.
 func (r *Results) Recompute(ctx context.Context, org string, keys []ResultKey) error {
-	return r.recompute(ctx, org, slices.Clone(keys), CauseRecompute)
+	return r.recompute(ctx, org, slices.Clone(keys), CauseRecompute, nil)
 }
 
 // RecomputeObjective computes every stored result of the objective again
@@ -502,7 +556,7 @@ func (r *Results) RecomputeObjective(ctx context.Context, org, objectiveID strin
 		for i, res := range page {
 			keys[i] = res.ResultKey
 		}
-		if err := r.recompute(ctx, org, keys, CauseRecompute); err != nil {
+		if err := r.recompute(ctx, org, keys, CauseRecompute, nil); err != nil {
 			return n, err
 		}
 		n += len(page)

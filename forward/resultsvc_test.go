@@ -51,6 +51,16 @@ func voiding(id, target string, min int) forward.Statement {
 	return forward.Statement{ID: id, Stored: ts.Add(time.Second), Raw: []byte(raw)}
 }
 
+// fresh returns stmts as the request that stored them first observes
+// them (New).
+func fresh(stmts ...forward.Statement) []forward.Statement {
+	out := slices.Clone(stmts)
+	for i := range out {
+		out[i].New = true
+	}
+	return out
+}
+
 // session is a cmi5 session from minute start: launched, initialized,
 // answered (a question of the AU: another activity), completed, passed or
 // failed with scaled, terminated.
@@ -303,6 +313,28 @@ func TestResultsVoiding(t *testing.T) {
 			t.Errorf("the target arrived after its voiding and counts: %s", summary(r))
 		}
 	})
+	t.Run("voiding an unknown statement, which then arrives New", func(t *testing.T) {
+		f := newResFixture(t, false)
+		f.store(t, fresh(voiding("v", "never-stored", 1))...)
+		// The result is not stored yet: it is computed from the batch's
+		// New contributions, the voided one included as stored (voided).
+		f.store(t, fresh(stmt("never-stored", vPassed, resAct, 0, ""), stmt("c", vComp, resAct, 2, ""))...)
+		if r := f.result(t); r.Passed() || r.Statements != 1 || !r.Completed() {
+			t.Errorf("the target arrived New after its voiding and counts: %s", summary(r))
+		}
+		// And repeated by a client (not New): the same.
+		f.store(t, stmt("never-stored", vPassed, resAct, 0, ""))
+		if r := f.result(t); r.Passed() || r.Statements != 1 {
+			t.Errorf("the repeated target counts: %s", summary(r))
+		}
+	})
+	t.Run("a New statement voided in its own batch", func(t *testing.T) {
+		f := newResFixture(t, false)
+		f.store(t, fresh(stmt("p", vPassed, resAct, 0, ""), stmt("c", vComp, resAct, 2, ""), voiding("v", "p", 3))...)
+		if r := f.result(t); r.Passed() || r.Statements != 1 || !r.Completed() {
+			t.Errorf("a statement voided in its own batch counts: %s", summary(r))
+		}
+	})
 }
 
 // Arrival in any order and any grouping into requests gives the result
@@ -318,6 +350,9 @@ func TestResultsOutOfOrder(t *testing.T) {
 		for run := range 40 {
 			g := newResFixture(t, latest)
 			p := slices.Clone(all)
+			if run%2 == 1 { // observed by the requests that stored them: New
+				p = fresh(p...)
+			}
 			r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
 			for len(p) > 0 {
 				n := min(1+r.IntN(4), len(p))
@@ -357,6 +392,9 @@ func TestResultsConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := slices.Clone(all)
+			if w == 0 { // the requests that stored them (the others repeat them)
+				p = fresh(p...)
+			}
 			rand.New(rand.NewPCG(uint64(w), 3)).Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
 			for _, st := range p {
 				if err := rm.StatementsStored(context.Background(), resOrg, []forward.Statement{st}); err != nil {

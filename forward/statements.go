@@ -14,6 +14,12 @@ type Statement struct {
 	ID     string
 	Stored time.Time
 	Raw    []byte
+	// New: the call observing it is the one that stored it first, so
+	// nothing was derived from it yet (a repeated statement, or one the
+	// reconciler observes again, is not New). The results read model
+	// writes a New statement's contributions without looking for a stored
+	// copy (ResultStore.AddContributions).
+	New bool
 }
 
 // Cursor is a position in the (Stored, ID) order of stored statements.

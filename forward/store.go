@@ -216,6 +216,12 @@ type ResultStore interface {
 	// was. A contribution of a statement recorded voided (VoidStatements)
 	// is stored Voided, whichever of the two calls comes first, also when
 	// they run concurrently in different processes. Idempotent.
+	//
+	// A New contribution (its statement stored first by the caller) may be
+	// written without looking for a stored copy, replacing the copy of a
+	// concurrent repeat of the statement: it carries the statement's own
+	// stored time. AddContributions sets the Voided of each New one of cs
+	// that it stores voided, so that the caller holds what is stored.
 	AddContributions(ctx context.Context, cs []Contribution) error
 	// VoidStatements records that each Target of org was voided, then
 	// marks the contributions of the Target to each of its Results voided

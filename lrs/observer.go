@@ -21,12 +21,19 @@ type StoredStatement struct {
 	ID     string
 	Stored time.Time
 	Raw    []byte
+	// New: the request that observes it stored it first (no other request
+	// or process had stored the id), so nothing was derived from it yet;
+	// false for a repeated statement and whenever it is not known (the
+	// reconciler's re-observations).
+	New bool
 }
 
-func storedStatements(recs []StatementRecord) []StoredStatement {
+// storedStatements are recs as observed, New when isNew says so (nil:
+// none is).
+func storedStatements(recs []StatementRecord, isNew func(id string) bool) []StoredStatement {
 	out := make([]StoredStatement, len(recs))
 	for i, r := range recs {
-		out[i] = StoredStatement{ID: r.ID, Stored: r.Stored, Raw: r.Raw}
+		out[i] = StoredStatement{ID: r.ID, Stored: r.Stored, Raw: r.Raw, New: isNew != nil && isNew(r.ID)}
 	}
 	return out
 }

@@ -61,10 +61,17 @@ func TestObserverNewAndRepeated(t *testing.T) {
 	if rec.orgs[0] != writer.Org {
 		t.Errorf("observer org = %q, want %q", rec.orgs[0], writer.Org)
 	}
-	// A client's retry of the same statements is observed again.
-	post(t, svc, stmt(id1, "a@example.com", "passed", "quiz"))
-	if got := rec.lastIDs(); !slices.Equal(got, []string{id1}) || len(rec.calls) != 2 {
+	if !rec.calls[0][0].New || !rec.calls[0][1].New {
+		t.Errorf("statements stored first by the call are not New: %+v", rec.calls[0])
+	}
+	// A client's retry of the same statements is observed again, not New;
+	// a new statement beside it is.
+	id3 := uuid.NewString()
+	post(t, svc, stmt(id1, "a@example.com", "passed", "quiz"), stmt(id3, "c@example.com", "passed", "quiz"))
+	if got := rec.lastIDs(); !slices.Equal(got, []string{id1, id3}) || len(rec.calls) != 2 {
 		t.Errorf("a repeated statement was not observed: calls %d, last %v", len(rec.calls), got)
+	} else if last := rec.calls[1]; last[0].New || !last[1].New {
+		t.Errorf("repeated New %v, new New %v; want false, true", last[0].New, last[1].New)
 	}
 	// A statement is observed after it is stored.
 	if _, _, err := svc.GetStatement(context.Background(), writer.Org, id2, false); err != nil {

@@ -23,7 +23,7 @@ func (s *Service) ScanStored(ctx context.Context, org string, after Cursor, unti
 	if err != nil {
 		return nil, fmt.Errorf("scan statements: %w", err)
 	}
-	return storedStatements(recs), nil
+	return storedStatements(recs, nil), nil
 }
 
 // ScanActivity is ScanStored for the statements whose object is the
@@ -42,7 +42,7 @@ func (s *Service) ScanActivity(ctx context.Context, org, activity string, after 
 	if err != nil {
 		return nil, fmt.Errorf("scan the statements of an activity: %w", err)
 	}
-	return storedStatements(recs), nil
+	return storedStatements(recs, nil), nil
 }
 
 // StoredStatement returns the statement id of org as stored (format=exact),

@@ -313,7 +313,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		recs = append(recs, StatementRecord{ID: st.ID(), Stored: stored, Raw: raw, Terms: union(t, au), RefTarget: ref, Assigned: assigned[st.ID()]})
 	}
 
-	inserted, err := s.insert(ctx, w.Org, recs, func(id string) *schema.Statement { return received(inBatch[id], lrsTimestamp[id]) })
+	inserted, repeated, err := s.insert(ctx, w.Org, recs, func(id string) *schema.Statement { return received(inBatch[id], lrsTimestamp[id]) })
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (s *Service) PostStatements(ctx context.Context, w Writer, stmts []*schema.
 		return nil, err
 	}
 	if s.observer != nil { // forwarding obligations: durable before the answer
-		if err := s.observer.StatementsStored(ctx, w.Org, storedStatements(recs)); err != nil {
+		if err := s.observer.StatementsStored(ctx, w.Org, storedStatements(recs, func(id string) bool { return !repeated[id] })); err != nil {
 			return nil, fmt.Errorf("statement observer: %w", err)
 		}
 	}
@@ -358,16 +358,18 @@ func (s *Service) authorityKey(raw []byte) string {
 
 // insert writes recs; when some ids turn out to be taken meanwhile (another
 // request, another process), those must hold equivalent statements, and the
-// rest is written again. It returns how many records this call stored.
-func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch func(id string) *schema.Statement) (int, error) {
+// rest is written again. It returns how many records this call stored,
+// and the ids that another write had stored first (repeated).
+func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord, batch func(id string) *schema.Statement) (int, map[string]bool, error) {
 	stored := 0
+	var repeated map[string]bool
 	for attempt := 0; len(recs) > 0; attempt++ {
 		err := s.store.InsertStatements(ctx, org, recs)
 		if err == nil {
-			return stored + len(recs), nil
+			return stored + len(recs), repeated, nil
 		}
 		if ErrorCode(err) != ECONFLICT || attempt == 3 {
-			return 0, fmt.Errorf("insert statements: %w", err)
+			return 0, nil, fmt.Errorf("insert statements: %w", err)
 		}
 		ids := make([]string, len(recs))
 		for i, r := range recs {
@@ -375,7 +377,7 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 		}
 		now, err := s.store.GetStatements(ctx, org, ids)
 		if err != nil {
-			return 0, fmt.Errorf("look up conflicting statements: %w", err)
+			return 0, nil, fmt.Errorf("look up conflicting statements: %w", err)
 		}
 		rest := recs[:0:0]
 		for _, r := range recs {
@@ -389,12 +391,16 @@ func (s *Service) insert(ctx context.Context, org string, recs []StatementRecord
 				continue
 			}
 			if err := sameStatement(batch(r.ID), got); err != nil {
-				return 0, err
+				return 0, nil, err
 			}
+			if repeated == nil {
+				repeated = map[string]bool{}
+			}
+			repeated[r.ID] = true
 		}
 		recs = rest
 	}
-	return stored, nil
+	return stored, repeated, nil
 }
 
 // settle ensures the side effects of a stored statement: the statement it

@@ -241,20 +241,19 @@ func TestBackfillSurvivesKill9(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("uses SIGKILL")
 	}
-	forEachEngine(t, testBackfillSurvivesKill9)
+	// The embedded store only: on MongoDB the deliveries the killed
+	// process had claimed stay leased to it for minutes, and the run
+	// against the test server (FerretDB) left it unresponsive to every
+	// later test. The job's lease and resume on MongoDB are covered by
+	// the BackfillStore suite (lrs/storetest) on that engine.
+	testBackfillSurvivesKill9(t, []string{"LRS_DATA_DIR=" + t.TempDir()})
 }
 
 func testBackfillSurvivesKill9(t *testing.T, storeEnv []string) {
 	// Small chunks with a pause, so that the kill lands in the middle; a
 	// short lease, so that the restarted process (another owner) takes the
-	// job over within seconds. The MongoDB-compatible test server
-	// (FerretDB) stores and scans statements some 20 times slower than the
-	// embedded engine: it backfills fewer, in larger chunks, to stay within
-	// seconds.
+	// job over within seconds.
 	n, chunk := 10_000, 200
-	if isMongoEnv(storeEnv) {
-		n, chunk = 2_000, 250
-	}
 	env := append(upstreamEnv(storeEnv), fmt.Sprintf("LRS_FORWARD_BACKFILL_CHUNK=%d", chunk), "LRS_FORWARD_BACKFILL_PAUSE=40ms", "LRS_FORWARD_BACKFILL_LEASE=2s")
 	up := startLRS(t, env...)
 	if isMongoEnv(env) {

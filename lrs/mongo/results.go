@@ -104,8 +104,8 @@ func duplicates(err error) ([]int, error) {
 }
 
 // AddContributions inserts unordered; a taken _id is compared by stored
-// time (the earlier copy is kept), then the voids of the statements are
-// read and applied.
+// time (the earlier copy is kept, New or not: the insert costs no read),
+// then the voids of the statements are read and applied.
 func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) error {
 	if len(cs) == 0 {
 		return ctx.Err()
@@ -155,6 +155,11 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 	voided := map[string]bool{}
 	for _, v := range voids {
 		voided[v.Key] = true
+	}
+	for i, c := range cs {
+		if c.New && voided[fkey(c.Org, c.StatementID)] {
+			cs[i].Voided = true
+		}
 	}
 	var mark []string
 	for _, id := range ids {

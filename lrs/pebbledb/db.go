@@ -69,15 +69,17 @@ type DB struct {
 
 	// ids filters the conflict checks of inserts (idfilter.go); its scans
 	// run in the background until Close.
-	ids      idSets
-	refs     idSets
-	bg       sync.WaitGroup
-	bgCtx    context.Context
-	bgCancel context.CancelFunc
-	logger   *slog.Logger
+	ids       idSets
+	refs      idSets
+	resultIDs idSets // of stored results' keys (results_reads.go)
+	bg        sync.WaitGroup
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	logger    *slog.Logger
 
 	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
+	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }
 
@@ -107,6 +109,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	d := &DB{db: db, cache: cache, seed: maphash.MakeSeed(), pending: map[string]chan struct{}{}, logger: logger}
 	d.ids.orgs = map[string]*idSet{}
 	d.refs.orgs = map[string]*idSet{}
+	d.resultIDs.orgs = map[string]*idSet{}
 	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
 	if err := d.migrate(); err != nil {
 		_ = db.Close()

@@ -71,7 +71,9 @@ func stmtStripeKey(org, stmt string) string { return org + "\x00" + stmt }
 
 // AddContributions inserts each contribution whose key is free (or
 // replaces one stored later), voided when its statement is (rv/), under
-// the stripe locks of the statements.
+// the stripe locks of the statements. A New one is written without
+// reading its key: a point read that misses, nearly always, and costs a
+// bloom-filter probe of every level.
 func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) error {
 	if err := d.acquire(ctx, "add contributions"); err != nil {
 		return err
@@ -88,10 +90,10 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 	b := d.db.NewBatch()
 	defer b.Close()
 	inBatch := map[string]forward.Contribution{}
-	for _, c := range cs {
+	for i, c := range cs {
 		key := contribKey(c.ResultKey, c.StatementID)
 		old, ok := inBatch[string(key)]
-		if !ok {
+		if !ok && !c.New {
 			var err error
 			if old, ok, err = fwdGet(d, key, decodeContribution); err != nil {
 				return fwdErr("add contributions", err)
@@ -115,6 +117,9 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 				}
 				c.Voided = voided
 			}
+		}
+		if c.New {
+			cs[i].Voided = c.Voided
 		}
 		v, err := encodeContribution(c)
 		if err != nil {
@@ -259,13 +264,22 @@ func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forw
 	defer d.mu.RUnlock()
 	out := make(map[forward.ResultKey]forward.ObjectiveResult, len(keys))
 	for _, k := range keys {
-		r, ok, err := fwdGet(d, resultKey(k), decodeResult)
-		if err != nil {
-			return nil, fwdErr("get results", err)
+		key := resultKey(k)
+		stamp, epoch := d.results.mark(d, string(key))
+		var r forward.ObjectiveResult
+		var ok bool
+		if d.resultSet(k.Org).mayHold(key) { // else not stored (results_reads.go)
+			var err error
+			if r, ok, err = fwdGet(d, key, decodeResult); err != nil {
+				return nil, fwdErr("get results", err)
+			}
 		}
+		read := resultRead{stamp: stamp, epoch: epoch, found: ok}
 		if ok {
 			out[k] = r
+			read.gen, read.index = r.Gen, resultIndexKeys(r)
 		}
+		d.results.put(string(key), read)
 	}
 	return out, nil
 }
@@ -293,19 +307,31 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		seen[keys[i]] = true
 	}
 	defer d.lockIDs(keys...)()
+	defer d.results.wrote(d, keys) // after the commit and the sets, before the unlock
+	var created [][]byte           // the keys of the results created, for their sets
+	var sets []*idSet
 	b := d.db.NewBatch()
 	defer b.Close()
 	var conflicts []forward.ResultKey
 	for i, r := range rs {
-		old, ok, err := fwdGet(d, []byte(keys[i]), decodeResult)
-		if err != nil {
-			return nil, fwdErr("put results", err)
+		// What the store holds: the read of GetResults when no write
+		// came since (results_reads.go), else a read.
+		old, ok := d.results.take(d, keys[i])
+		if !ok {
+			stored, found, err := fwdGet(d, []byte(keys[i]), decodeResult)
+			if err != nil {
+				return nil, fwdErr("put results", err)
+			}
+			old = resultRead{found: found, gen: stored.Gen}
+			if found {
+				old.index = resultIndexKeys(stored)
+			}
 		}
-		if old.Gen != r.Gen || ok != (r.Gen != 0) {
+		if old.gen != r.Gen || old.found != (r.Gen != 0) {
 			conflicts = append(conflicts, r.ResultKey)
 			continue
 		}
-		r.Gen = old.Gen + 1
+		r.Gen = old.gen + 1
 		normResult(&r)
 		v, err := encodeResult(r)
 		if err != nil {
@@ -314,11 +340,12 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
 			return nil, fwdErr("put results", err)
 		}
-		// The index keys that changed (each index holds one key per result).
-		var was [][2][]byte
-		if ok {
-			was = resultIndexKeys(old)
+		if !old.found {
+			created = append(created, []byte(keys[i]))
+			sets = append(sets, d.resultSet(r.Org)) // before the commit
 		}
+		// The index keys that changed (each index holds one key per result).
+		was := old.index
 		for j, kv := range resultIndexKeys(r) {
 			if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
 				continue
@@ -342,6 +369,9 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 	}
 	if err := b.Commit(opt); err != nil {
 		return nil, fwdErr("put results", err)
+	}
+	for i, key := range created {
+		sets[i].add(key)
 	}
 	return conflicts, nil
 }
@@ -597,6 +627,7 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 			return fwdErr("delete results", err)
 		}
 	}
+	defer d.results.epoch.Add(1) // after the commit (results_reads.go)
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("delete results", err)
 	}

@@ -26,10 +26,12 @@ func RunResults(t *testing.T, open func(t *testing.T) forward.ResultStore) {
 		{"Contributions", testResContributions},
 		{"EarlierStoredWins", testResEarlierStored},
 		{"Voids", testResVoids},
+		{"NewContributions", testResNewContributions},
 		{"ConcurrentVoids", testResConcurrentVoids},
 		{"RoundTrip", testResRoundTrip},
 		{"CompareAndSwap", testResCAS},
 		{"ConcurrentCompareAndSwap", testResConcurrentCAS},
+		{"IndexAfterInterleavedWrites", testResIndexInterleaved},
 		{"ListByObjective", testResListObjective},
 		{"ListFilters", testResListFilters},
 		{"ListSince", testResListSince},
@@ -174,6 +176,48 @@ func testResVoids(t *testing.T, s forward.ResultStore) {
 	// Idempotent.
 	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s1", By: "v1", Results: []forward.ResultKey{k}}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// New contributions (of statements stored first by the caller): stored
+// as given, voided when their statement was voided before they came (and
+// the caller's copy says so), never read back New.
+func testResNewContributions(t *testing.T, s forward.ResultStore) {
+	ctx := t.Context()
+	k := rkey(orgA, "obj-1", resAda, resReg)
+	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s1", By: "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	cs := []forward.Contribution{ctb(k, "s1", 1), ctb(k, "s2", 2), ctb(k, "s3", 3)}
+	for i := range cs {
+		cs[i].New = true
+	}
+	mustAdd(t, s, cs...)
+	if !cs[0].Voided || cs[1].Voided || cs[2].Voided {
+		t.Errorf("the caller's New contributions say voided %v %v %v; want true false false", cs[0].Voided, cs[1].Voided, cs[2].Voided)
+	}
+	// A repeat of s2 (a client's retry, not New, stored later) leaves it.
+	late := ctb(k, "s2", 50)
+	late.Duration = "PT9M"
+	mustAdd(t, s, late)
+	got := mustContribs(t, s, k)[k]
+	if ids := contribIDs(got); !slices.Equal(ids, []string{"s1(voided)", "s2", "s3"}) {
+		t.Fatalf("New contributions: %v", ids)
+	}
+	for _, c := range got {
+		if c.New {
+			t.Errorf("contribution %s read back New", c.StatementID)
+		}
+	}
+	if !got[1].Stored.Equal(fat(2)) || got[1].Duration != "PT1M" {
+		t.Errorf("s2 after a later repeat: stored %v duration %s; want the New copy", got[1].Stored, got[1].Duration)
+	}
+	// A void after the add marks it as any other.
+	if err := s.VoidStatements(ctx, orgA, []forward.Void{{Target: "s3", By: "v3", Results: []forward.ResultKey{k}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids := contribIDs(mustContribs(t, s, k)[k]); !slices.Equal(ids, []string{"s1(voided)", "s2", "s3(voided)"}) {
+		t.Errorf("after voiding s3: %v", ids)
 	}
 }
 
@@ -360,6 +404,82 @@ func testResCAS(t *testing.T, s forward.ResultStore) {
 	}
 	if c, err := s.PutResults(ctx, nil, false); err != nil || len(c) != 0 {
 		t.Errorf("PutResults of nothing: %v, %v", c, err)
+	}
+}
+
+// Two writers read a result, one writes it (changing what the indexes
+// say of it), the other's write of its older read conflicts; after a read
+// again it writes, and the lists see only its last write: an engine that
+// remembers reads must not use one that a write overtook, for the
+// compare-and-swap nor for the index keys it replaces.
+func testResIndexInterleaved(t *testing.T, s forward.ResultStore) {
+	ctx := t.Context()
+	k := rkey(orgA, "obj-1", resAda, "")
+	r := fullResult(k)
+	r.Override = forward.Override{}
+	r.Computed.Completion, r.Computed.Success = ptrB(false), ptrB(false)
+	if _, err := s.GetResults(ctx, []forward.ResultKey{k}); err != nil { // absent
+		t.Fatal(err)
+	}
+	mustPut(t, s, false, r)
+	a, b := mustGetResult(t, s, k), mustGetResult(t, s, k)
+	a.Computed.Completion, a.UpdatedAt = ptrB(true), fat(50)
+	mustPut(t, s, false, a)
+	b.Computed.Success = ptrB(true)
+	if c, err := s.PutResults(ctx, []forward.ObjectiveResult{b}, false); err != nil || !slices.Equal(c, []forward.ResultKey{k}) {
+		t.Fatalf("a write of an overtaken read: conflicts %v, %v; want the key", c, err)
+	}
+	b = mustGetResult(t, s, k)
+	b.Computed.Completion, b.Computed.Success, b.UpdatedAt = ptrB(false), ptrB(true), fat(60)
+	mustPut(t, s, false, b)
+	// A result created again after a read that found it absent conflicts.
+	if _, err := s.GetResults(ctx, []forward.ResultKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.PutResults(ctx, []forward.ObjectiveResult{r}, false); err != nil || !slices.Equal(c, []forward.ResultKey{k}) {
+		t.Fatalf("a create of a stored result: conflicts %v, %v; want the key", c, err)
+	}
+	// A read, then the objective's results deleted: the write of the read
+	// conflicts (nothing is stored at its generation).
+	stale := mustGetResult(t, s, k)
+	if err := s.DeleteResults(ctx, orgA, "obj-2"); err != nil { // another objective's: the read still holds
+		t.Fatal(err)
+	}
+	if err := s.DeleteResults(ctx, orgA, "obj-1"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.PutResults(ctx, []forward.ObjectiveResult{stale}, false); err != nil || !slices.Equal(c, []forward.ResultKey{k}) {
+		t.Fatalf("a write of a read of a deleted result: conflicts %v, %v; want the key", c, err)
+	}
+	b.Gen = 0
+	mustPut(t, s, false, b) // created again, as b
+	T, F := ptrB(true), ptrB(false)
+	for _, tc := range []struct {
+		q    forward.ResultQuery
+		want []string
+	}{
+		{forward.ResultQuery{Completed: T}, nil},
+		{forward.ResultQuery{Completed: F}, []string{"obj-1/" + resAda}},
+		{forward.ResultQuery{Passed: T}, []string{"obj-1/" + resAda}},
+		{forward.ResultQuery{Passed: F}, nil},
+		{forward.ResultQuery{Since: fat(55)}, []string{"obj-1/" + resAda}},
+		{forward.ResultQuery{Since: fat(61)}, nil},
+		{forward.ResultQuery{Participant: resAda, Passed: T}, []string{"obj-1/" + resAda}},
+		{forward.ResultQuery{Participant: resAda, Completed: T}, nil},
+	} {
+		q := tc.q
+		q.Org = orgA
+		if q.Participant == "" {
+			q.ObjectiveID = "obj-1"
+		}
+		got := listAllResults(t, s, q, 10)
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ObjectiveID+"/"+r.Participant)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.q, ids, tc.want)
+		}
 	}
 }
 
