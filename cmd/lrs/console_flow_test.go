@@ -211,7 +211,10 @@ func consoleProcs(t *testing.T) (up *proc, downDir, downAddr string, down *proc)
 	t.Helper()
 	downDir = t.TempDir()
 	down = startLRS(t, "LRS_DATA_DIR="+downDir, "LRS_BOOTSTRAP_KEY="+fwdDownKey, "LRS_BOOTSTRAP_SECRET="+fwdDownSecret)
-	up = startLRS(t, "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdTestKey, "LRS_FORWARD_ALLOWED_NETWORKS="+loopbackNetworks)
+	// A backfill goes one statement per chunk, slowly, for the browser to
+	// see it run.
+	up = startLRS(t, "LRS_DATA_DIR="+t.TempDir(), "LRS_ADMIN_TOKEN="+testAdminToken, "LRS_FORWARD_KEY="+fwdTestKey, "LRS_FORWARD_ALLOWED_NETWORKS="+loopbackNetworks,
+		"LRS_FORWARD_BACKFILL_CHUNK=1", "LRS_FORWARD_BACKFILL_PAUSE=250ms")
 	adminJSON(t, up.base, "POST", "/orgs", `{"id":"org-a","name":"Acme Learning"}`, 201)
 	adminJSON(t, up.base, "POST", "/orgs", `{"id":"org-b","name":"Beta Academy"}`, 201)
 	for _, a := range []string{
@@ -365,6 +368,9 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('f-score-scaled').closest('[data-when-input]').hidden`)); err != nil || !hidden {
 		t.Errorf("the score's values are shown while the score is kept (%v)", err)
 	}
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('f-duration').closest('[data-when-input]').hidden`)); err != nil || !hidden {
+		t.Errorf("the new duration is shown while the duration is kept (%v)", err)
+	}
 	cam.shoot("result")
 	// Without a reason: the service's problem beside the reason, the
 	// summary focused, the choice kept.
@@ -391,6 +397,26 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 		t.Errorf("the list marks %d results as overridden, want 1", n)
 	}
 
+	// A second configuration attached with "also send what is already
+	// stored": the job shows running, and done without a reload.
+	second := createXAPIConfigurationIn(t, up, "org-a", "Archive LRS", "http://"+downAddr+"/xapi/")
+	drive(t, ctx, "attach with a backfill", chromedp.Navigate(objURL), chromedp.WaitVisible(chromedp.ID("f-backfill")), chromedp.SetValue(chromedp.ID("f-configuration"), second), chromedp.Click(chromedp.ID("f-backfill")),
+		chromedp.Click(chromedp.ID("attach")))
+	row := "bf-" + second + "-" + objURL[strings.LastIndexByte(objURL, '/')+1:]
+	waitText(t, ctx, "notice", "the notice of the backfill", func(s string) bool { return strings.Contains(s, "its progress shows below") })
+	drive(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.__sameLoad = true`))
+	if got := text(t, ctx, row+"-state"); got != "running" {
+		t.Errorf("the backfill's state just after the attach: %q", got)
+	}
+	cam.shoot("objective-backfill")
+	waitText(t, ctx, row+"-state", "done", func(s string) bool { return s == "done" })
+	if got := text(t, ctx, row+"-progress"); got != "5 of 5 statements sent (100 %)" {
+		t.Errorf("the done backfill's progress: %q", got)
+	}
+	if same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameLoad === true`)); err != nil || !same {
+		t.Errorf("the page was reloaded to show the backfill's progress (%v)", err)
+	}
+
 	// The other pages, photographed and checked.
 	for _, p := range []struct{ name, path, wait string }{
 		{"overview", "/console/orgs/org-a", "n-configurations"},
@@ -404,6 +430,11 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	if got := text(t, ctx, "results-title"); !strings.HasPrefix(got, "5 statements") {
 		t.Errorf("the statement browser: %q", got)
 	}
+	drive(t, ctx, "step 2 of a Clever configuration", chromedp.Navigate(up.base+"/console/orgs/org-a/configurations/new"), chromedp.WaitVisible(chromedp.ID("f-name")),
+		chromedp.SendKeys(chromedp.ID("f-name"), "Springfield gradebook"), chromedp.SendKeys(chromedp.ID("f-contact-email"), "ops@example.com"),
+		chromedp.Click(chromedp.CSS(`input[name="type"][value="clever"]`)), chromedp.Click(chromedp.ID("next")),
+		chromedp.WaitVisible(chromedp.ID("f-properties-sections")))
+	cam.shoot("configuration-clever")
 
 	// Another organization's administrator reaches neither org-a's pages
 	// nor its admin API routes.

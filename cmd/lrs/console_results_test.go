@@ -276,6 +276,70 @@ func TestConsoleResultsOverride(t *testing.T) {
 		if cell(page, "eff-success") != "Passed" || !strings.Contains(page, "Success cleared") || !strings.Contains(page, "Success set to Failed") {
 			t.Errorf("the history after clearing:\n%s", page)
 		}
+
+		// Duration, attempts and the times are set from the form too: bad
+		// values are refused beside their inputs (the service's words, and
+		// the admin API's for attempts that are not a whole number),
+		// nothing stored; good ones are in effect, and can be cleared.
+		who := url.Values{"participant": {"mbox:mailto:ada@example.com"}, "registration": {resReg}}
+		with := func(kv ...string) url.Values {
+			v := url.Values{}
+			for k, vs := range who {
+				v[k] = vs
+			}
+			for i := 0; i < len(kv); i += 2 {
+				v.Set(kv[i], kv[i+1])
+			}
+			return v
+		}
+		page = ada.get(http.StatusOK, loc)
+		for _, want := range []string{`<select id="f-duration-do" name="duration.do"`, `<option value="set">Set to the value below</option>`,
+			`data-when-input="duration.do" data-when-values="[&#34;set&#34;]"`, `<input id="f-attempts" name="attempts" type="text" value="1"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the override form lacks %s", want)
+			}
+		}
+		page, _ = ada.post(http.StatusBadRequest, objPage+"/result", with("duration.do", "set", "duration", "90 minutes", "attempts.do", "set", "attempts", "two",
+			"first_activity.do", "set", "first_activity", "yesterday", "reason", "from the paper log"), true)
+		apiAnswer = string(adminJSON(t, p.base, "POST", "/orgs/default/objectives/"+obj.ID+"/progress/override?participant=ada@example.com&registration="+resReg,
+			`{"set":{"duration":"90 minutes","attempts":"two"},"reason":"r"}`, 400))
+		for id, want := range map[string]string{
+			"f-duration":       `"90 minutes" is not an ISO 8601 duration.`,
+			"f-attempts":       "Must be a whole number.",
+			"f-first-activity": "Must be a time (RFC 3339).",
+		} {
+			if e := fieldError(page, id); e != want {
+				t.Errorf("beside %s: %q, want %q", id, e, want)
+			}
+		}
+		if !strings.Contains(apiAnswer, "must be a whole number") || !strings.Contains(page, `value="90 minutes"`) || !strings.Contains(page, `value="yesterday"`) {
+			t.Errorf("the admin API's answer %s, or the typed values are lost", apiAnswer)
+		}
+		var unchanged resultDoc
+		_ = json.Unmarshal(adminJSON(t, p.base, "GET", progress, "", 200), &unchanged)
+		if unchanged.Revision != cleared.Revision {
+			t.Errorf("a refused override changed the result: revision %d, was %d", unchanged.Revision, cleared.Revision)
+		}
+		_, loc = ada.post(http.StatusSeeOther, objPage+"/result", with("duration.do", "set", "duration", "PT1H30M", "attempts.do", "set", "attempts", "3",
+			"completed_at.do", "set", "completed_at", "2026-03-01T10:15:00Z", "reason", "from the paper log"), true)
+		page = ada.get(http.StatusOK, loc)
+		if cell(page, "eff-duration") != "PT1H30M" || cell(page, "eff-attempts") != "3" || cell(page, "eff-completed_at") != "2026-03-01 10:15:00 UTC" ||
+			!strings.Contains(cell(page, "ovr-attempts"), "by account:ada@example.com") {
+			t.Errorf("after setting duration, attempts and completed at: %q %q %q %q", cell(page, "eff-duration"), cell(page, "eff-attempts"),
+				cell(page, "eff-completed_at"), cell(page, "ovr-attempts"))
+		}
+		var set resultDoc
+		_ = json.Unmarshal(adminJSON(t, p.base, "GET", progress, "", 200), &set)
+		if set.Duration == nil || *set.Duration != "PT1H30M" || set.Attempts != 3 || set.CompletedAt == nil || *set.CompletedAt != "2026-03-01T10:15:00Z" ||
+			len(set.Overrides) != 3 {
+			t.Errorf("the admin API after setting them: %+v", set)
+		}
+		_, loc = ada.post(http.StatusSeeOther, objPage+"/result", with("attempts.do", "clear", "reason", "counted twice"), true)
+		var one resultDoc
+		_ = json.Unmarshal(adminJSON(t, p.base, "GET", progress, "", 200), &one)
+		if _, still := one.Overrides["attempts"]; still || len(one.Overrides) != 2 || one.Attempts == 3 {
+			t.Errorf("after clearing attempts: %+v", one)
+		}
 	})
 }
 

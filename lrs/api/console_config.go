@@ -236,6 +236,10 @@ type cfgForm struct {
 	Name     string
 	Email    string
 	Rendered *previewView // the preview, when asked without script
+	// Objectives are the organization's, for a type with a mapping keyed
+	// by objective id (a JSON property: Clever's sections, a webhook's
+	// objective values).
+	Objectives []forward.Objective
 }
 
 func (s *server) renderConfigurationForm(c *gin.Context, v *view, status int, fa *forward.Admin, edit *forward.Configuration, t forward.Type,
@@ -258,6 +262,14 @@ func (s *server) renderConfigurationForm(c *gin.Context, v *view, status int, fa
 	idf.Help = "What identifies a learner to the destination. Learners without one are skipped, with the reason."
 	d.Head = append(d.Head, idf)
 	d.Groups = typeForm(t, in.Properties, edit != nil && len(edit.SealedSecret) > 0)
+	if slices.ContainsFunc(t.Properties, func(f forward.Field) bool { return f.Kind == forward.KindJSON }) {
+		objs, err := fa.ListObjectives(c.Request.Context(), v.Org.ID)
+		if err != nil {
+			s.consoleFail(c, v, err)
+			return
+		}
+		d.Objectives = objs
+	}
 	if t.Preview != nil {
 		d.Preview = base + "/preview"
 		if edit != nil {
@@ -332,9 +344,11 @@ type cfgPage struct {
 	Attempts   []attemptView
 	Parked     []forward.Delivery
 	Rejected   []forward.Delivery
+	Skipped    []forward.Delivery
 	Objectives []forward.Objective
 	Day        chart
 	Month      chart
+	Backfills  backfillsPart
 	Test       *testView
 	Live       string // the URL of the live part
 	CanWrite   bool
@@ -354,7 +368,8 @@ type attemptView struct {
 func attemptViews(as []forward.Attempt) []attemptView {
 	out := make([]attemptView, len(as))
 	for i, a := range as {
-		out[i] = attemptView{At: a.At, Outcome: forward.StatusOf(a.Outcome), Class: statusClass[forward.StatusOf(a.Outcome)], Status: a.Status,
+		label, class := attemptOutcome(a.Outcome)
+		out[i] = attemptView{At: a.At, Outcome: label, Class: class, Status: a.Status,
 			Statements: len(a.StatementIDs), Duration: a.Duration.Round(time.Millisecond).String(), Response: a.Response}
 		if len(a.StatementIDs) > 0 {
 			out[i].First = a.StatementIDs[0]
@@ -363,11 +378,28 @@ func attemptViews(as []forward.Attempt) []attemptView {
 	return out
 }
 
+// attemptOutcome names an attempt's outcome in the delivery log: the
+// status it gives the configuration, except for the outcomes that leave
+// the status as it is (sinks.md §0.2): the destination refused the items
+// themselves (Rejected), or answered they are not for it (Skipped, with
+// the reason in the answer).
+func attemptOutcome(outcome string) (label, class string) {
+	switch outcome {
+	case forward.OutcomeItem:
+		return "Rejected", "error"
+	case forward.OutcomeSkipped:
+		return "Skipped", "none"
+	}
+	st := forward.StatusOf(outcome)
+	return st, statusClass[st]
+}
+
 // liveParts are what the live part of a configuration's page renders.
 type liveParts struct {
 	Status     statusView
 	Attempts   []attemptView
 	Day, Month chart
+	Backfills  backfillsPart // console_backfill.go
 }
 
 func (s *server) configurationLive(c *gin.Context, fa *forward.Admin, org, id string) (liveParts, error) {
@@ -390,7 +422,12 @@ func (s *server) configurationLive(c *gin.Context, fa *forward.Admin, org, id st
 	}
 	p.Day = hourChart("chart-day", "Deliveries and failures, last 24 hours", hours[max(len(hours)-24, 0):])
 	p.Month = dayChart("chart-month", "Deliveries and failures, last 30 days", hours)
-	return p, nil
+	objs, err := fa.ListObjectives(c.Request.Context(), org)
+	if err != nil {
+		return p, err
+	}
+	p.Backfills, err = configurationBackfills(c, fa, org, id, objs)
+	return p, err
 }
 
 func (s *server) consoleConfiguration(c *gin.Context, v *view) {
@@ -429,12 +466,16 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		s.consoleFail(c, v, err)
 		return
 	}
-	d.Status, d.Attempts, d.Day, d.Month = live.Status, live.Attempts, live.Day, live.Month
+	d.Status, d.Attempts, d.Day, d.Month, d.Backfills = live.Status, live.Attempts, live.Day, live.Month, live.Backfills
 	if d.Parked, err = fa.Deliveries(ctx, org, id, forward.StateParked, 20); err != nil {
 		s.consoleFail(c, v, err)
 		return
 	}
 	if d.Rejected, err = fa.Deliveries(ctx, org, id, forward.StateRejected, 20); err != nil {
+		s.consoleFail(c, v, err)
+		return
+	}
+	if d.Skipped, err = fa.Deliveries(ctx, org, id, forward.StateSkipped, 20); err != nil {
 		s.consoleFail(c, v, err)
 		return
 	}

@@ -191,7 +191,10 @@ func typeForm(t forward.Type, props map[string]string, storedSecrets bool) []fie
 	help := func(f forward.Field) string {
 		h := sentence(f.Description)
 		if f.Default != "" && len(f.Enum) == 0 {
-			h += " Default: " + f.Default + "."
+			h += " Default: " + f.Default
+			if !strings.HasSuffix(f.Default, ".") {
+				h += "."
+			}
 		}
 		return h
 	}

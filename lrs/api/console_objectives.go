@@ -23,6 +23,7 @@ func (s *server) routesConsoleObjectives(g *gin.RouterGroup) {
 	s.cpage(g, "GET", o+"/:id", "GET "+o+"/:id", "", s.consoleObjective)
 	s.cpage(g, "POST", o+"/:id", "PUT "+o+"/:id", "objective.update", s.consoleUpdateObjective)
 	s.cpage(g, "POST", o+"/:id/attach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(true))
+	s.cpage(g, "GET", o+"/:id/backfills", "GET "+o+"/:id", "", s.consoleObjectiveBackfills) // console_backfill.go
 	s.cpage(g, "POST", o+"/:id/detach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(false))
 	s.cpage(g, "POST", o+"/:id/delete", "DELETE "+o+"/:id", "objective.delete", s.consoleDeleteObjective)
 }
@@ -38,7 +39,7 @@ type consoleSection struct {
 // objectiveSections are shown on an objective's page below its
 // configurations (backfill and results add theirs here).
 func (s *server) objectiveSections() []consoleSection {
-	return []consoleSection{s.resultsSection()} // console_results.go
+	return []consoleSection{s.backfillsSection(), s.resultsSection()} // console_backfill.go, console_results.go
 }
 
 type objectiveRow struct {
@@ -139,6 +140,7 @@ type objectivePage struct {
 	Row      objectiveRow
 	Fields   []*field
 	Attach   *field // the drop-down of the configurations not attached
+	Backfill *field // its "also send what is already stored"
 	Live     string
 	Sections []template.HTML
 }
@@ -174,6 +176,7 @@ func (s *server) showObjective(c *gin.Context, v *view, status int, in *forward.
 	}
 	d.Fields = objectiveFields(*in)
 	d.Attach = newField("configuration", "Configuration", "select")
+	d.Backfill = backfillField(c.PostForm("backfill") == "true")
 	for _, r := range cfgs {
 		if !slices.Contains(o.Configurations, r.C.ID) {
 			d.Attach.Options = append(d.Attach.Options, option{Value: r.C.ID, Label: r.C.Name + " (" + r.Type + ")"})
@@ -193,7 +196,7 @@ func (s *server) showObjective(c *gin.Context, v *view, status int, in *forward.
 		d.Sections = append(d.Sections, h)
 	}
 	v.Title, v.Section, v.Data = o.Name, "objectives", d
-	v.Problems = attachProblems(append(slices.Clone(d.Fields), d.Attach), problems)
+	v.Problems = attachProblems(append(slices.Clone(d.Fields), d.Attach, d.Backfill), problems)
 	s.render(c, status, "objective", v)
 }
 
@@ -237,7 +240,8 @@ func (s *server) consoleAttach(attach bool) consoleHandler {
 			return
 		}
 		cfg := c.PostForm("configuration")
-		in := forward.ObjectiveInput{Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: slices.Clone(o.Configurations)}
+		in := forward.ObjectiveInput{Name: o.Name, ActivityID: o.ActivityID, Verbs: o.Verbs, Configurations: slices.Clone(o.Configurations),
+			Backfill: attach && c.PostForm("backfill") == "true"}
 		i := slices.Index(in.Configurations, cfg)
 		done := "attached"
 		switch {
@@ -252,7 +256,10 @@ func (s *server) consoleAttach(attach bool) consoleHandler {
 		default:
 			in.Configurations, done = slices.Delete(in.Configurations, i, i+1), "detached"
 		}
-		_, err = fa.UpdateObjective(ctx, org, id, in)
+		_, jobs, err := fa.UpdateObjectiveBackfill(ctx, org, id, in)
+		if len(jobs) > 0 {
+			done = "attached-backfill"
+		}
 		if ps := problemsOf(err); ps != nil {
 			for i, p := range ps { // the one configuration the form names
 				if path, msg := splitProblem(p); strings.HasPrefix(path, "configurations[") {

@@ -274,7 +274,7 @@ type resultPage struct {
 	Overridden []string
 	Head       []*field // completion, success, score
 	Score      []fieldGroup
-	Clear      *field // the other overridden values
+	Others     []fieldGroup // duration, attempts and the times: keep, set or clear each
 	Reason     *field
 	Hidden     []*field // participant, registration
 	History    []historyRow
@@ -337,8 +337,8 @@ func (s *server) showResult(c *gin.Context, v *view, status int, r forward.Objec
 		}
 		d.History = append(d.History, h)
 	}
-	d.Head, d.Score, d.Clear, d.Reason, d.Hidden = overrideForm(r, form)
-	fields := slices.Concat(d.Head, groupFields(d.Score), []*field{d.Clear, d.Reason}, d.Hidden)
+	d.Head, d.Score, d.Others, d.Reason, d.Hidden = overrideForm(r, form)
+	fields := slices.Concat(d.Head, groupFields(d.Score), groupFields(d.Others), []*field{d.Reason}, d.Hidden)
 	v.Title, v.Section, v.Data = "Result of "+firstNonEmpty(r.Actor.Name, d.Who), "objectives", d
 	v.Problems = attachProblems(fields, problems)
 	s.render(c, status, "result", v)
@@ -346,7 +346,7 @@ func (s *server) showResult(c *gin.Context, v *view, status int, r forward.Objec
 
 // overrideForm is the form of an override of r: the values of form (nil:
 // the form as r is, every value kept).
-func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, score []fieldGroup, clear, reason *field, hidden []*field) {
+func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, score []fieldGroup, others []fieldGroup, reason *field, hidden []*field) {
 	get := func(name, def string) string {
 		if form == nil {
 			return def
@@ -395,15 +395,23 @@ func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, sc
 	score = []fieldGroup{{Legend: "The score's values", When: sw, Fields: []*field{
 		part("scaled", "Scaled (−1 to 1)", cur.Scaled), part("raw", "Raw", cur.Raw), part("min", "Minimum", cur.Min), part("max", "Maximum", cur.Max),
 	}}}
-	clear = newField("clear", "Also clear the overrides of", "checkboxes")
-	for _, f := range r.OverriddenFields() {
-		if f != forward.FieldCompletion && f != forward.FieldSuccess && f != forward.FieldScore {
-			clear.Options = append(clear.Options, option{Value: string(f), Label: fieldLabel(f) + " (the statements say " + words(f, r.Computed) + ")"})
+	// The other values: a choice (keep, set, clear) each, and the value
+	// to set, as the admin API takes it.
+	var rest []*field
+	for _, o := range otherValues {
+		ch := newField(string(o.f)+".do", fieldLabel(o.f), "select")
+		ch.Value = get(ch.Name, "")
+		ch.Options = []option{{Value: "", Label: "Keep: " + words(o.f, eff)}, {Value: "set", Label: "Set to the value below"}}
+		if r.Overridden(o.f) {
+			ch.Options = append(ch.Options, option{Value: "clear", Label: "Clear the override: back to " + words(o.f, r.Computed)})
+			ch.Help = "Overridden: the statements say " + words(o.f, r.Computed) + "."
 		}
+		in := newField(string(o.f), "New "+strings.ToLower(fieldLabel(o.f)), "text")
+		in.Value, in.Help, in.Example, in.Autocomplete = get(string(o.f), formText(o.f, eff)), o.help, o.example, "off"
+		in.When = &when{Input: ch.Name, Values: `["set"]`, Text: "Applies when " + fieldLabel(o.f) + " is “Set to the value below”."}
+		rest = append(rest, ch, in)
 	}
-	if form != nil {
-		clear.Values = form["clear"]
-	}
+	others = []fieldGroup{{Legend: "Duration, attempts and times", Fields: rest}}
 	reason = newField("reason", "Reason", "textarea")
 	reason.Required, reason.Value = true, get("reason", "")
 	reason.Help = "Why the value is changed: kept in the result's history with your name."
@@ -411,14 +419,53 @@ func overrideForm(r forward.ObjectiveResult, form url.Values) (head []*field, sc
 	p.Value = r.Participant
 	reg := newField("registration", "", "hidden")
 	reg.Value = r.Registration
-	return head, score, clear, reason, []*field{p, reg}
+	return head, score, others, reason, []*field{p, reg}
+}
+
+// otherValues are the values of a result besides completion, success and
+// score, with how the admin API takes each.
+var otherValues = []struct {
+	f             forward.ResultField
+	help, example string
+}{
+	{forward.FieldDuration, "An ISO 8601 duration, as in xAPI: PT1H30M is 1 h 30 min, PT45S 45 seconds.", "PT1H30M"},
+	{forward.FieldAttempts, "A whole number, 0 or more.", "2"},
+	{forward.FieldFirstActivity, "An RFC 3339 time, with its offset: 2026-03-01T09:30:00Z.", "2026-03-01T09:30:00Z"},
+	{forward.FieldLastActivity, "An RFC 3339 time, with its offset: 2026-03-01T10:15:00Z.", "2026-03-01T10:15:00Z"},
+	{forward.FieldCompletedAt, "An RFC 3339 time, with its offset: 2026-03-01T10:15:00Z.", "2026-03-01T10:15:00Z"},
+}
+
+// formText is the value f of v as the form takes it ("" when not known).
+func formText(f forward.ResultField, v forward.Values) string {
+	t := func(at time.Time) string {
+		if at.IsZero() {
+			return ""
+		}
+		return at.UTC().Format(time.RFC3339Nano)
+	}
+	switch f {
+	case forward.FieldDuration:
+		return v.Duration
+	case forward.FieldAttempts:
+		return strconv.Itoa(v.Attempts)
+	case forward.FieldFirstActivity:
+		return t(v.FirstActivity)
+	case forward.FieldLastActivity:
+		return t(v.LastActivity)
+	case forward.FieldCompletedAt:
+		return t(v.CompletedAt)
+	}
+	return ""
 }
 
 // overrideInputOf turns the form into the service's input, judging
-// nothing: a value that is not one (a score part that is not a number) is
-// passed on as such, and CheckOverride names it.
-func overrideInputOf(form url.Values) forward.OverrideInput {
-	in := forward.OverrideInput{Reason: strings.TrimSpace(strings.ReplaceAll(form.Get("reason"), "\r\n", "\n"))}
+// nothing: a value that is not one (a score part that is not a number, a
+// duration or a time that is not one) is passed on as such, and
+// CheckOverride names it. The one problem it names itself is one the
+// input cannot carry, as the admin API's decoding does: attempts that are
+// not a whole number.
+func overrideInputOf(form url.Values) (in forward.OverrideInput, errs []string) {
+	in = forward.OverrideInput{Reason: strings.TrimSpace(strings.ReplaceAll(form.Get("reason"), "\r\n", "\n"))}
 	for _, b := range []struct {
 		f   forward.ResultField
 		dst **bool
@@ -458,10 +505,42 @@ func overrideInputOf(form url.Values) forward.OverrideInput {
 		}
 		in.Values.Score = &sc
 	}
-	for _, f := range form["clear"] {
+	for _, o := range otherValues {
+		f := o.f
+		switch form.Get(string(f) + ".do") {
+		case "":
+			continue
+		case "clear":
+			in.Clear = append(in.Clear, f)
+			continue
+		}
+		in.Set = append(in.Set, f)
+		v := strings.TrimSpace(form.Get(string(f)))
+		switch f {
+		case forward.FieldDuration:
+			in.Values.Duration = v // CheckOverride: "is not an ISO 8601 duration"
+		case forward.FieldAttempts:
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, "attempts: must be a whole number") // the admin API's words
+			}
+			in.Values.Attempts = n
+		default:
+			at, _ := time.Parse(time.RFC3339Nano, v) // the zero time: CheckOverride's "must be a time (RFC 3339)"
+			switch f {
+			case forward.FieldFirstActivity:
+				in.Values.FirstActivity = at
+			case forward.FieldLastActivity:
+				in.Values.LastActivity = at
+			default:
+				in.Values.CompletedAt = at
+			}
+		}
+	}
+	for _, f := range form["clear"] { // the admin API's list of fields to clear
 		in.Clear = append(in.Clear, forward.ResultField(f))
 	}
-	return in
+	return in, errs
 }
 
 func (s *server) consoleOverride(c *gin.Context, v *view) {
@@ -478,8 +557,12 @@ func (s *server) consoleOverride(c *gin.Context, v *view) {
 	if !ok {
 		return
 	}
-	in := overrideInputOf(form)
+	in, errs := overrideInputOf(form)
 	in.By = adminWho(c)
+	if len(errs) > 0 { // with the service's own problems of the rest, nothing done
+		s.showResult(c, v, http.StatusBadRequest, r, o, form, append(errs, forward.CheckOverride(in)...))
+		return
+	}
 	got, err := fa.OverrideResult(c.Request.Context(), v.Org.ID, o.ID, r.Participant, r.Registration, in)
 	var ae *forward.AdminError
 	switch {

@@ -1,0 +1,107 @@
+package api_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lrs-project/lrs/lrs/api"
+)
+
+// TestConsoleBackfillAttach: the attach form's "also send what is already
+// stored" starts a backfill as the admin API's "backfill": true does (and
+// without it none starts); the job shows on the objective's page, in its
+// live part and on the configuration's page and its live part, with the
+// configuration's name escaped; org-b's administrator reaches none of it.
+// The progress of a backfill that runs is tested against the booted
+// binary on both engines (cmd/lrs TestConsoleBackfill).
+func TestConsoleBackfillAttach(t *testing.T) {
+	n, _ := consoleNode(t)
+	b, csrf := n.consoleIn("a@example.com")
+	var plain, filled, obj struct{ ID string }
+	for i, dst := range []*struct{ ID string }{&plain, &filled} {
+		name := []string{"Plain", `Hook <img src=x onerror=alert(1)>`}[i]
+		n.admin("POST", api.AdminPrefix+"/orgs/org-a/configurations", `{"name":"`+strings.ReplaceAll(name, `"`, `\"`)+`","contact_email":"ops@example.com","type":"hook",
+			"properties":{"url":"https://hooks.example/in","mapping":"[]"},"secrets":{"token":"t0ken-value"}}`, 201, dst)
+	}
+	n.admin("POST", api.AdminPrefix+"/orgs/org-a/objectives", `{"name":"Quiz","activity_id":"https://courses.example/quiz"}`, 201, &obj)
+	base := "/console/orgs/org-a/objectives/" + obj.ID
+	page := b.page(200, base)
+	for _, want := range []string{
+		`<input type="checkbox" id="f-backfill" name="backfill" value="true" aria-describedby="f-backfill-help">`,
+		`<label for="f-backfill">Also send what is already stored</label>`,
+		`<p class="help" id="f-backfill-help">Without it, the configuration gets only the results that come from now on.`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the attach form lacks %s", want)
+		}
+	}
+	if strings.Contains(page, `id="backfills"`) {
+		t.Error("a backfill table before any backfill")
+	}
+
+	// Without the box: attached, no job.
+	_, _ = b.post(303, base+"/attach", csrf, url.Values{"configuration": {plain.ID}})
+	var st struct{ Backfills []struct{ State string } }
+	n.admin("GET", api.AdminPrefix+"/orgs/org-a/configurations/"+plain.ID+"/status", "", 200, &st)
+	if len(st.Backfills) != 0 {
+		t.Fatalf("an attach without the box started %d backfills", len(st.Backfills))
+	}
+	// With it: the job of the admin API, shown on both pages.
+	res, _ := b.post(303, base+"/attach", csrf, url.Values{"configuration": {filled.ID}, "backfill": {"true"}})
+	if loc := res.Header.Get("Location"); loc != base+"?done=attached-backfill" {
+		t.Fatalf("attach with a backfill: to %q", loc)
+	}
+	var bst struct {
+		Backfills []struct {
+			ObjectiveID string `json:"objective_id"`
+			Kind, State string
+		}
+	}
+	n.admin("GET", api.AdminPrefix+"/orgs/org-a/configurations/"+filled.ID+"/status", "", 200, &bst)
+	if len(bst.Backfills) != 1 || bst.Backfills[0].ObjectiveID != obj.ID || bst.Backfills[0].Kind != "results" || bst.Backfills[0].State != "running" {
+		t.Fatalf("the admin API's backfills after the attach: %+v", bst.Backfills)
+	}
+	row := "bf-" + filled.ID + "-" + obj.ID
+	page = b.page(200, base+"?done=attached-backfill")
+	for _, want := range []string{
+		`its progress shows below.`,
+		`<h2 id="backfills-title">Sending what was already stored</h2>`,
+		`data-live="` + base + `/backfills"`,
+		`<tr id="` + row + `" data-swap>`,
+		`Hook &lt;img src=x onerror=alert(1)&gt; <span class="muted">(results)</span>`,
+		`<span class="badge badge-none" id="` + row + `-state">running</span>`,
+		`<span id="` + row + `-progress">Counting what to send: 0 so far</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the objective's page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "<img src=x") || strings.Contains(page, "bf-"+plain.ID) {
+		t.Errorf("the objective's page shows the name unescaped, or a job of the plain attach:\n%s", page)
+	}
+	part := b.page(200, base+"/backfills", "X-Console-Fragment", "1")
+	if !strings.Contains(part, `<tr id="`+row+`" data-swap>`) || strings.Contains(part, "<html") {
+		t.Errorf("the live part of the objective's backfills:\n%s", part)
+	}
+	cbase := "/console/orgs/org-a/configurations/" + filled.ID
+	if page := b.page(200, cbase); !strings.Contains(page, `<tr id="`+row+`" data-swap>`) || !strings.Contains(page, `Quiz <span class="muted">(results)</span>`) {
+		t.Errorf("the configuration's page lacks its backfill:\n%s", page)
+	}
+	if part := b.page(200, cbase+"/live", "X-Console-Fragment", "1"); !strings.Contains(part, `<tr id="`+row+`" data-swap>`) {
+		t.Errorf("the configuration's live part lacks its backfill:\n%s", part)
+	}
+	if page := b.page(200, "/console/orgs/org-a/configurations/"+plain.ID); strings.Contains(page, `id="backfills"`) {
+		t.Error("the plain configuration's page shows a backfill")
+	}
+	// Attaching again is not a second backfill.
+	if res, _ := b.post(303, base+"/attach", csrf, url.Values{"configuration": {filled.ID}, "backfill": {"true"}}); res.Header.Get("Location") != base+"?done=already-there" {
+		t.Errorf("attach again: to %q", res.Header.Get("Location"))
+	}
+
+	other, otherCSRF := n.consoleIn("b@example.com")
+	if res, body := other.do("GET", base+"/backfills", "", "X-Console-Fragment", "1"); res.StatusCode != 403 || strings.Contains(string(body), "Hook") {
+		t.Errorf("org-b's administrator GET the backfills: %d", res.StatusCode)
+	}
+	other.post(403, base+"/attach", otherCSRF, url.Values{"configuration": {plain.ID}, "backfill": {"true"}})
+}
