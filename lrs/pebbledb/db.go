@@ -77,6 +77,7 @@ type DB struct {
 	logger   *slog.Logger
 
 	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
+	due        dueHints     // lower bounds of the due queues (duehints.go)
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }

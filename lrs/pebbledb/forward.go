@@ -440,8 +440,10 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	return out, err
 }
 
-// putDelivery writes v and moves its index keys from old (nil when new).
-func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) error {
+// putDelivery writes v and moves its index keys from old (nil when new),
+// adding the due key it sets to ws (the caller passes them to
+// d.due.lowered after its commit: duehints.go).
+func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
 			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
@@ -473,9 +475,11 @@ func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) 
 		if !dd.LeaseUntil.IsZero() {
 			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(dd.LeaseUntil)))
 		}
-		if err := b.Set(dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID), lease[:], nil); err != nil {
+		k := dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID)
+		if err := b.Set(k, lease[:], nil); err != nil {
 			return err
 		}
+		*ws = append(*ws, dueWrite{queue: string(queuePrefix(dd.Org, dd.ConfigurationID)), key: k})
 	}
 	return nil
 }
@@ -500,6 +504,8 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
@@ -507,7 +513,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		seen[keys[i]] = true
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, nil, &dl); err != nil {
+		if err := putDelivery(b, &ws, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
 	}
@@ -595,32 +601,70 @@ func unescNext(b []byte) (string, int) {
 
 // DueConfigurations returns the configurations whose queue starts with an
 // entry due at now: one seek per configuration with a queue, whatever its
-// length.
+// length, from the queue's hint (duehints.go). The first call after Open
+// walks the whole due index once to learn the queues.
 func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
 	if err := d.acquire(ctx, "due configurations"); err != nil {
 		return nil, err
 	}
 	defer d.mu.RUnlock()
 	nowMs := floorMs(now)
+	hints, known := d.due.snapshot() // before the iterator
+	var gens map[string]uint64
+	if !known {
+		gens = d.due.gens()
+	}
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: prefixEnd(duePrefix)})
 	if err != nil {
 		return nil, fwdErr("due configurations", err)
 	}
 	defer it.Close()
 	out := []forward.ConfigKey{}
+	if known {
+		for _, h := range hints {
+			end := prefixEnd(h.queue)
+			start := h.queue
+			if bytes.Compare(h.low, start) > 0 {
+				start = h.low
+			}
+			if bytes.Compare(start, end) >= 0 {
+				continue // empty
+			}
+			if !it.SeekGE(start) || !bytes.HasPrefix(it.Key(), h.queue) {
+				if err := it.Error(); err != nil {
+					return nil, fwdErr("due configurations", err)
+				}
+				d.due.raise(h.queue, h.gen, end)
+				continue
+			}
+			e, good := parseDueKey(it.Key())
+			if !good {
+				return nil, fwdErr("due configurations", fmt.Errorf("bad due key %q", it.Key()))
+			}
+			d.due.raise(h.queue, h.gen, bytes.Clone(it.Key()))
+			if e.ms <= nowMs {
+				out = append(out, forward.ConfigKey{Org: e.org, ID: e.config})
+			}
+		}
+		return out, nil
+	}
+	var found []queueHint
 	for ok := it.First(); ok; {
 		e, good := parseDueKey(it.Key())
 		if !good {
 			return nil, fwdErr("due configurations", fmt.Errorf("bad due key %q", it.Key()))
 		}
+		q := queuePrefix(e.org, e.config)
+		found = append(found, queueHint{queue: q, low: bytes.Clone(it.Key()), gen: gens[string(q)]})
 		if e.ms <= nowMs {
 			out = append(out, forward.ConfigKey{Org: e.org, ID: e.config})
 		}
-		ok = it.SeekGE(prefixEnd(queuePrefix(e.org, e.config)))
+		ok = it.SeekGE(prefixEnd(q))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fwdErr("due configurations", err)
 	}
+	d.due.walked(found)
 	return out, nil
 }
 
@@ -645,13 +689,29 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 
+	// The scan starts at the queue's hint (duehints.go), read before the
+	// iterator is opened: the tombstones of the deliveries settled before
+	// it are not stepped over again.
 	p := queuePrefix(c.Org, c.ConfigurationID)
+	upper := appendMs(bytes.Clone(p), floorMs(dueBy)+1)
+	low, gen := d.due.hint(p)
+	lower := p
+	if bytes.Compare(low, lower) > 0 {
+		lower = low
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return []forward.Delivery{}, nil // nothing due by dueBy
+	}
 	var cands []dueEntry
-	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: appendMs(bytes.Clone(p), floorMs(dueBy)+1)})
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
+	head := upper // the first due key at or after lower: the new hint
 	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
+		if bytes.Equal(head, upper) {
+			head = bytes.Clone(it.Key())
+		}
 		if v := it.Value(); len(v) == 8 {
 			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
 				continue // leased
@@ -668,6 +728,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
+	d.due.raise(p, gen, head)
 	if len(cands) == 0 {
 		return []forward.Delivery{}, nil
 	}
@@ -682,6 +743,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
 	out := make([]forward.Delivery, 0, len(cands))
 	for _, e := range cands {
 		old, ok := recs[e.key]
@@ -691,13 +753,15 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = c.Owner, until
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
 		out = append(out, v)
 	}
 	if !b.Empty() {
-		if err := b.Commit(cpebble.Sync); err != nil {
+		err := b.Commit(cpebble.Sync)
+		d.due.lowered(ws)
+		if err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
 	}
@@ -726,6 +790,8 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for i, dl := range ds {
 		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
 		switch {
@@ -739,7 +805,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		v := old
 		applyUpdate(&v, dl)
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
 		recs[keys[i]] = v
@@ -776,7 +842,9 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	v.LeaseOwner, v.LeaseUntil = "", time.Time{}
 	b := d.db.NewBatch()
 	defer b.Close()
-	if err := putDelivery(b, &old, &v); err != nil {
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
+	if err := putDelivery(b, &ws, &old, &v); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
@@ -965,6 +1033,8 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
 	for _, k := range keys {
 		old, ok := recs[k]
@@ -985,7 +1055,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		v.Reason = ""
 		v.UpdatedAt = now
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return 0, err
 		}
 		n++
@@ -1228,6 +1298,8 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for _, k := range keys {
 		old, ok, err := d.getDelivery([]byte(k))
 		if err != nil {
@@ -1238,7 +1310,7 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return fwdErr("release leases", err)
 		}
 	}
