@@ -32,5 +32,5 @@ func TestBackfillsConformance(t *testing.T) {
 // go test -run '^$' -bench ClaimDrain -benchtime 1x ./lrs/mongo.
 func BenchmarkClaimDrain(b *testing.B) {
 	mongoURI(b)
-	storetest.BenchClaimDrain(b, func(b *testing.B) storetest.ForwardStore { return open(b) }, 100, 300, 1000)
+	storetest.BenchClaimDrain(b, func(b *testing.B) storetest.ForwardStore { return open(b) }, 100, 300)
 }

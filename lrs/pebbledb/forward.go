@@ -44,9 +44,11 @@ var _ forward.Store = (*DB)(nil)
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
-// lease the same due entries. Stores written before per-configuration
-// queues kept the due index as q/<ms><org><config><statement>; Open moves
-// it (releaseLeases).
+// lease the same due entries. Claims and DueConfigurations seek each
+// queue from an in-memory lower bound of its due keys (duehints.go), past
+// the tombstones of the deliveries settled before it. Stores written
+// before per-configuration queues kept the due index as
+// q/<ms><org><config><statement>; Open moves it (releaseLeases).
 
 func fwdKey(prefix string, parts ...string) []byte {
 	n := len(prefix)
