@@ -129,3 +129,62 @@ func TestDueHintsAfterReopen(t *testing.T) {
 		t.Errorf("drain after reopen = %v, want early, then s060 … s099", ids)
 	}
 }
+
+// TestAttemptTrimHint: the delivery log keeps exactly the cap with point
+// deletes, also when the cap is lowered (several entries go at once), when
+// an entry older than the kept ones arrives, and after a reopen (no hint).
+func TestAttemptTrimHint(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	db, err := Open(dir, Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(db *DB, i int) {
+		t.Helper()
+		if err := db.AddAttempt(ctx, forward.Attempt{Org: "o", ConfigurationID: "c", StatementIDs: []string{fmt.Sprint(i)},
+			At: base.Add(time.Duration(i) * time.Second), Outcome: forward.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func(db *DB, want int, newest, oldest string) {
+		t.Helper()
+		all, err := db.ListAttempts(ctx, "o", "c", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != want || all[0].StatementIDs[0] != newest || all[len(all)-1].StatementIDs[0] != oldest {
+			var ids []string
+			for _, a := range all {
+				ids = append(ids, a.StatementIDs[0])
+			}
+			t.Fatalf("log = %v, want %d entries from %s down to %s", ids, want, newest, oldest)
+		}
+	}
+	db.SetAttemptCap(5)
+	for i := range 20 {
+		add(db, i)
+	}
+	kept(db, 5, "19", "15")
+	db.SetAttemptCap(3)
+	add(db, 20)
+	kept(db, 3, "20", "18")
+	add(db, -5) // older than every kept entry: it goes at once
+	kept(db, 3, "20", "18")
+	add(db, 21)
+	kept(db, 3, "21", "19")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetAttemptCap(2)
+	add(db, 22)
+	kept(db, 2, "22", "21")
+	add(db, 23)
+	kept(db, 2, "23", "22")
+}

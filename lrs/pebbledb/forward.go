@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -1183,30 +1184,87 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	if err := d.db.Set(k, v, cpebble.Sync); err != nil {
 		return fwdErr("add attempt", err)
 	}
-	// Trim: the key of the (cap+1)-th newest entry bounds what goes.
-	var cut []byte
-	n := 0
-	limit := d.attemptsKept()
-	err = d.fwdScan(p, true, func(k, _ []byte) (bool, error) {
-		n++
-		if n > limit {
-			cut = bytes.Clone(k)
-			return false, nil
-		}
-		return true, nil
-	})
-	if err != nil {
+	if err := d.trimAttempts(p, k); err != nil {
 		return fwdErr("add attempt", err)
-	}
-	if cut != nil {
-		if err := d.db.DeleteRange(p, append(cut, 0), cpebble.NoSync); err != nil {
-			return fwdErr("add attempt", err)
-		}
 	}
 	if err := d.countAttempt(a); err != nil { // counts.go
 		return fwdErr("add attempt", err)
 	}
 	return nil
+}
+
+// trimAttempts drops the entries of the log p beyond the cap after the
+// entry k was added. It deletes the one entry the add pushed out with a
+// point delete, not a range deletion: every range deletion in the memtable
+// makes the next read of any key re-fragment all of them, a cost that grew
+// with every attempt logged (BENCHMARKS.md, issue 16). The scan stops at
+// the log's hint, just past what earlier trims deleted, so it never steps
+// over their tombstones either. A range deletion is left for the rare
+// trim of more than one entry (a lowered cap, the first trim after Open).
+func (d *DB) trimAttempts(p, k []byte) error {
+	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint
+	lower := p
+	if low := d.logLow.get(p); low != nil {
+		if bytes.Compare(k, low) < 0 {
+			low = nil // an entry older than the hint: look again from the start
+		} else {
+			lower = low
+		}
+	}
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	var cut []byte
+	older := false
+	n, limit := 0, d.attemptsKept()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		n++
+		if n > limit {
+			cut = bytes.Clone(it.Key())
+			older = it.Prev()
+			break
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if cut == nil {
+		return nil
+	}
+	if older {
+		err = d.db.DeleteRange(lower, append(bytes.Clone(cut), 0), cpebble.NoSync)
+	} else {
+		err = d.db.Delete(cut, cpebble.NoSync)
+	}
+	if err != nil {
+		return err
+	}
+	d.logLow.set(p, append(cut, 0))
+	return nil
+}
+
+// logHints holds, per delivery log (fl/<org><config>), a key before which
+// the log has no entry (trimAttempts). In memory only: after Open a trim
+// starts at the log's start.
+type logHints struct {
+	mu  sync.Mutex
+	low map[string][]byte
+}
+
+func (h *logHints) get(p []byte) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.low[string(p)]
+}
+
+func (h *logHints) set(p, low []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.low == nil {
+		h.low = map[string][]byte{}
+	}
+	h.low[string(p)] = low
 }
 
 // ListAttempts lists the configuration's delivery log, newest first.
