@@ -26,3 +26,11 @@ func TestBackfillsConformance(t *testing.T) {
 	mongoURI(t)
 	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return open(t) })
 }
+
+// BenchmarkClaimDrain drains a backlog one claim of one item at a time
+// (storetest.BenchClaimDrain): tools/with-ferretdb .tools/ferretdb-test
+// go test -run '^$' -bench ClaimDrain -benchtime 1x ./lrs/mongo.
+func BenchmarkClaimDrain(b *testing.B) {
+	mongoURI(b)
+	storetest.BenchClaimDrain(b, func(b *testing.B) storetest.ForwardStore { return open(b) }, 100, 300)
+}

@@ -18,7 +18,7 @@ import (
 // MongoDB-compatible server and sets LRS_TEST_MONGODB_URI together with
 // LRS_TEST_REQUIRE_MONGODB=1, so that a missing server fails the suite
 // instead of skipping it.
-func mongoURI(t *testing.T) string {
+func mongoURI(t testing.TB) string {
 	t.Helper()
 	uri := os.Getenv("LRS_TEST_MONGODB_URI")
 	if uri == "" {
@@ -30,10 +30,10 @@ func mongoURI(t *testing.T) string {
 	return uri
 }
 
-func open(t *testing.T) *mongo.DB { return openWith(t, nil) }
+func open(t testing.TB) *mongo.DB { return openWith(t, nil) }
 
 // openWith opens a fresh database whose commands monitor sees (nil: none).
-func openWith(t *testing.T, monitor *event.CommandMonitor) *mongo.DB {
+func openWith(t testing.TB, monitor *event.CommandMonitor) *mongo.DB {
 	t.Helper()
 	uri := mongoURI(t)
 	name := "lrs_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")

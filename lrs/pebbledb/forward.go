@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,9 +45,11 @@ var _ forward.Store = (*DB)(nil)
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
-// lease the same due entries. Stores written before per-configuration
-// queues kept the due index as q/<ms><org><config><statement>; Open moves
-// it (releaseLeases).
+// lease the same due entries. Claims and DueConfigurations seek each
+// queue from an in-memory lower bound of its due keys (duehints.go), past
+// the tombstones of the deliveries settled before it. Stores written
+// before per-configuration queues kept the due index as
+// q/<ms><org><config><statement>; Open moves it (releaseLeases).
 
 func fwdKey(prefix string, parts ...string) []byte {
 	n := len(prefix)
@@ -440,8 +443,10 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	return out, err
 }
 
-// putDelivery writes v and moves its index keys from old (nil when new).
-func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) error {
+// putDelivery writes v and moves its index keys from old (nil when new),
+// adding the due key it sets to ws (the caller passes them to
+// d.due.lowered after its commit: duehints.go).
+func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
 			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
@@ -473,9 +478,11 @@ func putDelivery(b *cpebble.Batch, old *forward.Delivery, dd *forward.Delivery) 
 		if !dd.LeaseUntil.IsZero() {
 			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(dd.LeaseUntil)))
 		}
-		if err := b.Set(dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID), lease[:], nil); err != nil {
+		k := dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID)
+		if err := b.Set(k, lease[:], nil); err != nil {
 			return err
 		}
+		*ws = append(*ws, dueWrite{queue: string(queuePrefix(dd.Org, dd.ConfigurationID)), key: k})
 	}
 	return nil
 }
@@ -500,6 +507,8 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
@@ -507,7 +516,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		seen[keys[i]] = true
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, nil, &dl); err != nil {
+		if err := putDelivery(b, &ws, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
 	}
@@ -595,32 +604,70 @@ func unescNext(b []byte) (string, int) {
 
 // DueConfigurations returns the configurations whose queue starts with an
 // entry due at now: one seek per configuration with a queue, whatever its
-// length.
+// length, from the queue's hint (duehints.go). The first call after Open
+// walks the whole due index once to learn the queues.
 func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
 	if err := d.acquire(ctx, "due configurations"); err != nil {
 		return nil, err
 	}
 	defer d.mu.RUnlock()
 	nowMs := floorMs(now)
+	hints, known := d.due.snapshot() // before the iterator
+	var gens map[string]uint64
+	if !known {
+		gens = d.due.gens()
+	}
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: duePrefix, UpperBound: prefixEnd(duePrefix)})
 	if err != nil {
 		return nil, fwdErr("due configurations", err)
 	}
 	defer it.Close()
 	out := []forward.ConfigKey{}
+	if known {
+		for _, h := range hints {
+			end := prefixEnd(h.queue)
+			start := h.queue
+			if bytes.Compare(h.low, start) > 0 {
+				start = h.low
+			}
+			if bytes.Compare(start, end) >= 0 {
+				continue // empty
+			}
+			if !it.SeekGE(start) || !bytes.HasPrefix(it.Key(), h.queue) {
+				if err := it.Error(); err != nil {
+					return nil, fwdErr("due configurations", err)
+				}
+				d.due.raise(h.queue, h.gen, end)
+				continue
+			}
+			e, good := parseDueKey(it.Key())
+			if !good {
+				return nil, fwdErr("due configurations", fmt.Errorf("bad due key %q", it.Key()))
+			}
+			d.due.raise(h.queue, h.gen, bytes.Clone(it.Key()))
+			if e.ms <= nowMs {
+				out = append(out, forward.ConfigKey{Org: e.org, ID: e.config})
+			}
+		}
+		return out, nil
+	}
+	var found []queueHint
 	for ok := it.First(); ok; {
 		e, good := parseDueKey(it.Key())
 		if !good {
 			return nil, fwdErr("due configurations", fmt.Errorf("bad due key %q", it.Key()))
 		}
+		q := queuePrefix(e.org, e.config)
+		found = append(found, queueHint{queue: q, low: bytes.Clone(it.Key()), gen: gens[string(q)]})
 		if e.ms <= nowMs {
 			out = append(out, forward.ConfigKey{Org: e.org, ID: e.config})
 		}
-		ok = it.SeekGE(prefixEnd(queuePrefix(e.org, e.config)))
+		ok = it.SeekGE(prefixEnd(q))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fwdErr("due configurations", err)
 	}
+	d.due.walked(found)
 	return out, nil
 }
 
@@ -645,13 +692,29 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 
+	// The scan starts at the queue's hint (duehints.go), read before the
+	// iterator is opened: the tombstones of the deliveries settled before
+	// it are not stepped over again.
 	p := queuePrefix(c.Org, c.ConfigurationID)
+	upper := appendMs(bytes.Clone(p), floorMs(dueBy)+1)
+	low, gen := d.due.hint(p)
+	lower := p
+	if bytes.Compare(low, lower) > 0 {
+		lower = low
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return []forward.Delivery{}, nil // nothing due by dueBy
+	}
 	var cands []dueEntry
-	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: appendMs(bytes.Clone(p), floorMs(dueBy)+1)})
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
+	head := upper // the first due key at or after lower: the new hint
 	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
+		if bytes.Equal(head, upper) {
+			head = bytes.Clone(it.Key())
+		}
 		if v := it.Value(); len(v) == 8 {
 			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
 				continue // leased
@@ -668,6 +731,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
+	d.due.raise(p, gen, head)
 	if len(cands) == 0 {
 		return []forward.Delivery{}, nil
 	}
@@ -682,6 +746,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
 	out := make([]forward.Delivery, 0, len(cands))
 	for _, e := range cands {
 		old, ok := recs[e.key]
@@ -691,13 +756,15 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = c.Owner, until
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
 		out = append(out, v)
 	}
 	if !b.Empty() {
-		if err := b.Commit(cpebble.Sync); err != nil {
+		err := b.Commit(cpebble.Sync)
+		d.due.lowered(ws)
+		if err != nil {
 			return nil, fwdErr("claim deliveries", err)
 		}
 	}
@@ -726,6 +793,8 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for i, dl := range ds {
 		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
 		switch {
@@ -739,7 +808,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		v := old
 		applyUpdate(&v, dl)
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
 		recs[keys[i]] = v
@@ -776,7 +845,9 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	v.LeaseOwner, v.LeaseUntil = "", time.Time{}
 	b := d.db.NewBatch()
 	defer b.Close()
-	if err := putDelivery(b, &old, &v); err != nil {
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
+	if err := putDelivery(b, &ws, &old, &v); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
@@ -965,6 +1036,8 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
 	for _, k := range keys {
 		old, ok := recs[k]
@@ -985,7 +1058,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		v.Reason = ""
 		v.UpdatedAt = now
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return 0, err
 		}
 		n++
@@ -1111,30 +1184,87 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	if err := d.db.Set(k, v, cpebble.Sync); err != nil {
 		return fwdErr("add attempt", err)
 	}
-	// Trim: the key of the (cap+1)-th newest entry bounds what goes.
-	var cut []byte
-	n := 0
-	limit := d.attemptsKept()
-	err = d.fwdScan(p, true, func(k, _ []byte) (bool, error) {
-		n++
-		if n > limit {
-			cut = bytes.Clone(k)
-			return false, nil
-		}
-		return true, nil
-	})
-	if err != nil {
+	if err := d.trimAttempts(p, k); err != nil {
 		return fwdErr("add attempt", err)
-	}
-	if cut != nil {
-		if err := d.db.DeleteRange(p, append(cut, 0), cpebble.NoSync); err != nil {
-			return fwdErr("add attempt", err)
-		}
 	}
 	if err := d.countAttempt(a); err != nil { // counts.go
 		return fwdErr("add attempt", err)
 	}
 	return nil
+}
+
+// trimAttempts drops the entries of the log p beyond the cap after the
+// entry k was added. It deletes the one entry the add pushed out with a
+// point delete, not a range deletion: every range deletion in the memtable
+// makes the next read of any key re-fragment all of them, a cost that grew
+// with every attempt logged (BENCHMARKS.md, issue 16). The scan stops at
+// the log's hint, just past what earlier trims deleted, so it never steps
+// over their tombstones either. A range deletion is left for the rare
+// trim of more than one entry (a lowered cap, the first trim after Open).
+func (d *DB) trimAttempts(p, k []byte) error {
+	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint
+	lower := p
+	if low := d.logLow.get(p); low != nil {
+		if bytes.Compare(k, low) < 0 {
+			low = nil // an entry older than the hint: look again from the start
+		} else {
+			lower = low
+		}
+	}
+	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	var cut []byte
+	older := false
+	n, limit := 0, d.attemptsKept()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		n++
+		if n > limit {
+			cut = bytes.Clone(it.Key())
+			older = it.Prev()
+			break
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if cut == nil {
+		return nil
+	}
+	if older {
+		err = d.db.DeleteRange(lower, append(bytes.Clone(cut), 0), cpebble.NoSync)
+	} else {
+		err = d.db.Delete(cut, cpebble.NoSync)
+	}
+	if err != nil {
+		return err
+	}
+	d.logLow.set(p, append(cut, 0))
+	return nil
+}
+
+// logHints holds, per delivery log (fl/<org><config>), a key before which
+// the log has no entry (trimAttempts). In memory only: after Open a trim
+// starts at the log's start.
+type logHints struct {
+	mu  sync.Mutex
+	low map[string][]byte
+}
+
+func (h *logHints) get(p []byte) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.low[string(p)]
+}
+
+func (h *logHints) set(p, low []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.low == nil {
+		h.low = map[string][]byte{}
+	}
+	h.low[string(p)] = low
 }
 
 // ListAttempts lists the configuration's delivery log, newest first.
@@ -1228,6 +1358,8 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
+	var ws []dueWrite
+	defer func() { d.due.lowered(ws) }() // after the commit
 	for _, k := range keys {
 		old, ok, err := d.getDelivery([]byte(k))
 		if err != nil {
@@ -1238,7 +1370,7 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return fwdErr("release leases", err)
 		}
 	}

@@ -51,3 +51,16 @@ func TestBackfillsConformance(t *testing.T) {
 		return db
 	})
 }
+
+// BenchmarkClaimDrain drains a backlog one claim of one item at a time
+// (storetest.BenchClaimDrain): go test -run '^$' -bench ClaimDrain -benchtime 1x.
+func BenchmarkClaimDrain(b *testing.B) {
+	storetest.BenchClaimDrain(b, func(b *testing.B) storetest.ForwardStore {
+		db, err := pebbledb.Open(b.TempDir(), pebbledb.Options{CacheBytes: 8 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = db.Close() })
+		return db
+	}, 1000, 10000, 50000)
+}

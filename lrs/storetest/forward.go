@@ -38,6 +38,8 @@ func RunForward(t *testing.T, open func(t *testing.T) ForwardStore) {
 	o.leaf(t, "DueConfigurations", testFwdDueConfigurations)
 	o.leaf(t, "Claim", testFwdClaim)
 	o.leaf(t, "ConcurrentClaims", testFwdConcurrentClaims)
+	o.leaf(t, "ClaimBelowHead", testFwdClaimBelowHead)
+	o.leaf(t, "EnqueueWhileDraining", testFwdEnqueueWhileDraining)
 	o.leaf(t, "LeaseLost", testFwdLeaseLost)
 	o.leaf(t, "UpdateMany", testFwdUpdateMany)
 	o.leaf(t, "ListAndStatement", testFwdList)
@@ -1022,5 +1024,242 @@ func testFwdDigest(t *testing.T, s ForwardStore) {
 	}
 	if left, _ := s.PendingRejected(ctx, 10); len(left) != 0 {
 		t.Errorf("after dropping all: %+v", left)
+	}
+}
+
+// deliverAll claims and delivers every delivery of (orgA, config) due at
+// now, one claim of one at a time (a postback's drain), and returns their
+// statement ids in claim order.
+func deliverAll(t *testing.T, s ForwardStore, config string, now time.Time) []string {
+	t.Helper()
+	var ids []string
+	for {
+		if _, err := s.DueConfigurations(t.Context(), now); err != nil {
+			t.Fatal(err)
+		}
+		got := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: config, Owner: "drain", Now: now, Lease: time.Minute, Limit: 1})
+		if len(got) == 0 {
+			return ids
+		}
+		d := got[0]
+		d.State, d.Attempts, d.LastAttempt, d.UpdatedAt = forward.StateDelivered, 1, now, now
+		if err := s.UpdateDelivery(t.Context(), d, "drain"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.StatementID)
+	}
+}
+
+// testFwdClaimBelowHead: after a queue was drained (an engine may
+// remember where its queue starts), a delivery that becomes due before
+// that point is still found, whatever puts it there: a new delivery, a
+// claimed one released with an earlier NextAttempt, a lease that expires
+// at the head while later ones are delivered, a reopen or a redrive at
+// the time of a claim that found nothing, a probe's early claim.
+func testFwdClaimBelowHead(t *testing.T, s ForwardStore) {
+	ctx := t.Context()
+	const c = "c1"
+	has := func(now time.Time) bool {
+		t.Helper()
+		keys, err := s.DueConfigurations(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(keys, forward.ConfigKey{Org: orgA, ID: c})
+	}
+	claim := func(owner string, now time.Time, limit int) []forward.Delivery {
+		t.Helper()
+		return mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: c, Owner: owner, Now: now, Lease: time.Minute, Limit: limit})
+	}
+	var ds []forward.Delivery
+	for i := range 40 {
+		ds = append(ds, delivery(orgA, c, fmt.Sprintf("a%02d", i), fat(i)))
+	}
+	mustEnsure(t, s, ds...)
+	if ids := deliverAll(t, s, c, fat(100)); len(ids) != 40 || ids[0] != "a00" || ids[39] != "a39" {
+		t.Fatalf("drain = %v, want a00 … a39 in order", ids)
+	}
+	if has(fat(100)) {
+		t.Fatal("DueConfigurations lists a drained queue")
+	}
+
+	// A new delivery due before everything drained.
+	mustEnsure(t, s, delivery(orgA, c, "early", fat(-500)))
+	if !has(fat(100)) {
+		t.Error("DueConfigurations misses a delivery due before the drained ones")
+	}
+	if ids := deliverAll(t, s, c, fat(100)); !slices.Equal(ids, []string{"early"}) {
+		t.Errorf("drain after a new early delivery = %v, want [early]", ids)
+	}
+
+	// Claimed, then released with an earlier NextAttempt than its own.
+	mustEnsure(t, s, delivery(orgA, c, "b1", fat(90)), delivery(orgA, c, "b2", fat(95)))
+	got := claim("w", fat(100), 1)
+	if len(got) != 1 || got[0].StatementID != "b1" {
+		t.Fatalf("claim = %v, want [b1]", stmtIDs(got))
+	}
+	got = claim("w", fat(100), 1) // b2: the queue's head is now past b1
+	if len(got) != 1 || got[0].StatementID != "b2" {
+		t.Fatalf("claim = %v, want [b2]", stmtIDs(got))
+	}
+	if got := claim("w", fat(100), 1); len(got) != 0 {
+		t.Fatalf("claim with both leased = %v, want none", stmtIDs(got))
+	}
+	b2 := got[0]
+	b2.Attempts, b2.NextAttempt, b2.LastError = 1, fat(-200), "retry earlier"
+	if err := s.UpdateDelivery(ctx, b2, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if !has(fat(100)) {
+		t.Error("DueConfigurations misses a delivery released with an earlier NextAttempt")
+	}
+	if got := claim("w2", fat(100), 5); !slices.Equal(stmtIDs(got), []string{"b2"}) {
+		t.Errorf("claim after b2's release = %v, want [b2] (b1 still leased)", stmtIDs(got))
+	}
+
+	// b1's lease (the head of the queue) expires while later deliveries
+	// are delivered past it.
+	mustEnsure(t, s, delivery(orgA, c, "b3", fat(96)), delivery(orgA, c, "b4", fat(97)))
+	if ids := deliverAll(t, s, c, fat(100)); !slices.Equal(ids, []string{"b3", "b4"}) {
+		t.Errorf("drain with b1 and b2 leased = %v, want [b3 b4]", ids)
+	}
+	if got := claim("w3", fat(161), 5); !slices.Equal(stmtIDs(got), []string{"b2", "b1"}) {
+		t.Errorf("claim after the leases expired = %v, want [b2 b1] (the head again, by NextAttempt)", stmtIDs(got))
+	}
+	if ids := deliverAll(t, s, c, fat(300)); !slices.Equal(ids, []string{"b2", "b1"}) {
+		t.Errorf("drain after expiry = %v, want [b2 b1]", ids)
+	}
+
+	// A claim that finds nothing due, then a reopen, a redrive and a new
+	// delivery at that same time, and a later one in the future.
+	mustEnsure(t, s, delivery(orgA, c, "future", fat(5000)))
+	if got := claim("w", fat(400), 5); len(got) != 0 || has(fat(400)) {
+		t.Fatalf("claim at %v = %v, want none (future is due at %v)", fat(400), stmtIDs(got), fat(5000))
+	}
+	if ok, err := s.ReopenDelivery(ctx, orgA, c, "a07", fat(400)); err != nil || !ok {
+		t.Fatalf("ReopenDelivery(a07) = %v, %v", ok, err)
+	}
+	if !has(fat(400)) {
+		t.Error("DueConfigurations misses a delivery reopened at the time of an empty claim")
+	}
+	got = claim("w", fat(400), 5)
+	if !slices.Equal(stmtIDs(got), []string{"a07"}) {
+		t.Fatalf("claim after the reopen = %v, want [a07]", stmtIDs(got))
+	}
+	parked := got[0]
+	parked.State, parked.Attempts = forward.StateParked, 5
+	if err := s.UpdateDelivery(ctx, parked, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("w", fat(400), 5); len(got) != 0 {
+		t.Fatalf("claim with a07 parked = %v, want none", stmtIDs(got))
+	}
+	if n, err := s.Redrive(ctx, orgA, c, []string{forward.StateParked}, fat(400)); err != nil || n != 1 {
+		t.Fatalf("Redrive = %d, %v; want 1", n, err)
+	}
+	mustEnsure(t, s, delivery(orgA, c, "late-new", fat(400)))
+	if ids := deliverAll(t, s, c, fat(400)); !slices.Equal(ids, []string{"a07", "late-new"}) {
+		t.Errorf("drain after the redrive = %v, want [a07 late-new]", ids)
+	}
+
+	// A probe takes the future head early; the queue is then empty, and a
+	// delivery due in the past is found again.
+	probe := mustClaimOf(t, s, forward.Claim{Org: orgA, ConfigurationID: c, Owner: "probe", Now: fat(400), DueBy: fat(10000), Lease: time.Minute, Limit: 1})
+	if !slices.Equal(stmtIDs(probe), []string{"future"}) {
+		t.Fatalf("probe = %v, want [future]", stmtIDs(probe))
+	}
+	pd := probe[0]
+	pd.State = forward.StateDelivered
+	if err := s.UpdateDelivery(ctx, pd, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	if has(fat(10000)) {
+		t.Error("DueConfigurations lists an empty queue")
+	}
+	mustEnsure(t, s, delivery(orgA, c, "past", fat(-1000)))
+	if ids := deliverAll(t, s, c, fat(400)); !slices.Equal(ids, []string{"past"}) {
+		t.Errorf("drain after the probe = %v, want [past]", ids)
+	}
+	if n, err := s.CountDeliveries(ctx, orgA, c); err != nil || n.Pending != 0 {
+		t.Errorf("CountDeliveries = %+v, %v; want none pending", n, err)
+	}
+}
+
+// testFwdEnqueueWhileDraining: deliveries enqueued while two workers
+// drain the queue one item at a time, each due before the ones already
+// drained, are all delivered, each once.
+func testFwdEnqueueWhileDraining(t *testing.T, s ForwardStore) {
+	const writers, each = 2, 40
+	var (
+		wg      sync.WaitGroup
+		written atomic.Bool
+		mu      sync.Mutex
+		seen    = map[string]int{}
+		errs    = make(chan error, writers+2)
+	)
+	mustEnsure(t, s, delivery(orgA, "c1", "seed", fat(0)))
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// Each due earlier than every one before it.
+				d := delivery(orgA, "c1", fmt.Sprintf("w%d-%03d", w, i), fat(-10*(i+1)-w))
+				if err := s.EnsureDeliveries(context.Background(), []forward.Delivery{d}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var claimers sync.WaitGroup
+	for w := range 2 {
+		claimers.Add(1)
+		go func() {
+			defer claimers.Done()
+			owner := fmt.Sprintf("c%d", w)
+			for {
+				done := written.Load() // read before the claim: an empty claim after it ends the drain
+				got, err := s.ClaimDeliveries(context.Background(), forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: owner, Now: fat(100), Lease: time.Minute, Limit: 1})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) == 0 {
+					if done {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				d := got[0]
+				d.State, d.UpdatedAt = forward.StateDelivered, fat(100)
+				if err := s.UpdateDelivery(context.Background(), d, owner); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				seen[d.StatementID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	written.Store(true)
+	claimers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(seen) != writers*each+1 {
+		t.Errorf("delivered %d distinct deliveries, want %d", len(seen), writers*each+1)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	if n, err := s.CountDeliveries(t.Context(), orgA, "c1"); err != nil || n.Pending != 0 || n.Delivered != writers*each+1 {
+		t.Errorf("CountDeliveries = %+v, %v; want %d delivered, none pending", n, err, writers*each+1)
 	}
 }
