@@ -43,6 +43,12 @@ type Field struct {
 	// port) is refused unless the secrets are entered again, so that they
 	// never go to a host they were not entered for.
 	URL bool
+	// Address: a property that is a host[:port] the destination connects
+	// to without a URL (an SFTP server). The administration checks it
+	// against the egress policy when it is saved (Egress.CheckAddress),
+	// and, like a URL's origin, a change of it is refused unless the
+	// secrets are entered again.
+	Address bool
 
 	// How the console asks for the field (fields_ui.go): none of these
 	// changes what is valid, which Check and the type's Validate decide.

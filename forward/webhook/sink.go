@@ -106,6 +106,8 @@ func typeFields() (props, secrets []forward.Field) {
 		switch p.Name {
 		case "url", "token_url":
 			f.URL = true
+		case "sftp_address":
+			f.Address = true // egress-checked at save, like the URLs
 		case "fields", "objectives":
 			f.Kind = forward.KindJSON
 		case "sftp_host_key", "directory":
