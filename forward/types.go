@@ -98,6 +98,10 @@ type Type struct {
 	// sample result, without sending anything (the console shows it live
 	// while the administrator edits a mapping): see Admin.Preview.
 	Preview func(c Configuration, secrets map[string]string, at time.Time) (Preview, error)
+	// PreviewItem, optional, renders what a configuration would send for
+	// a real item (a stored result, as the engine would read it to send
+	// it now): see Admin.PreviewResult.
+	PreviewItem func(c Configuration, secrets map[string]string, it Item, at time.Time) (Preview, error)
 	// Wants, optional (overwrite sinks), says whether configuration c owes
 	// a delivery for a result in its current state (a webhook's trigger:
 	// on completion, on pass): a result it does not want ensures and

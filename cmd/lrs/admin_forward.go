@@ -28,8 +28,9 @@ func adminForwardUsage(types *forward.Registry) string {
   configuration list --org ID             list the LMS configurations of an organization
   configuration status --org ID --id ID   status, counts and last error of a configuration
   configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
-  configuration preview --org ID ID       the exact request (or file) the configuration sends for a sample
-                                          result, secrets left out; nothing is sent (webhook)
+  configuration preview --org ID ID [--objective ID --participant P [--registration UUID]]
+                                          the exact request (or file) the configuration sends for a sample
+                                          result, or for that stored result; secrets left out, nothing sent (webhook)
   configuration files --org ID ID         the files a file-mode configuration uploaded, kept 28 days
   configuration file --org ID ID NAME [-o PATH]
                                           download one kept file, byte for byte (stdout, or PATH)
@@ -379,7 +380,19 @@ func (f *forwardFlags) runFiles(ctx context.Context, c *adminClient, cmd string,
 		if err := json.Unmarshal(out, &cf); err != nil {
 			return fmt.Errorf("lrs admin %s: the configuration does not read: %w", cmd, err)
 		}
-		if err := c.do(ctx, "POST", path+"/preview", cf, &out); err != nil {
+		preview := path + "/preview"
+		if r := f.results; r.objective != "" || r.participant != "" {
+			// A real result instead of the sample.
+			if err := need("objective", r.objective, "participant", r.participant); err != nil {
+				return err
+			}
+			q := url.Values{"objective": {r.objective}, "participant": {r.participant}}
+			if r.registration != "" {
+				q.Set("registration", r.registration)
+			}
+			preview += "?" + q.Encode()
+		}
+		if err := c.do(ctx, "POST", preview, cf, &out); err != nil {
 			return err
 		}
 		if f.asJSON {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lrs-project/lrs/forward"
+	"github.com/lrs-project/lrs/forward/forwardtest"
 	"github.com/lrs-project/lrs/forward/webhook/webhooktest"
 )
 
@@ -84,6 +85,33 @@ func TestWebhookCLIPreviewAndFiles(t *testing.T) {
 		out = mustAdmin(t, up.base, "configuration", "preview", "--org", "default", file)
 		if !strings.HasPrefix(out, "file: ce-") || !strings.Contains(out, "\nMember Email,Course\r\n") || strings.Contains(out, "sftp-pw-123") {
 			t.Errorf("the file preview:\n%q", out)
+		}
+		// A real result: Ada's completion of an objective (attached to no
+		// configuration, so that nothing owes it a delivery).
+		r = a.expect(http.StatusCreated, http.MethodPost, "/objectives", map[string]any{"name": "Fire safety", "activity_id": resAct}, bearer...)
+		var obj struct{ ID string }
+		if err := json.Unmarshal(r.body, &obj); err != nil || obj.ID == "" {
+			t.Fatalf("objective create answered %s (%v)", r.body, err)
+		}
+		x := &client{t: t, base: up.base + "/xapi", key: fwdUpKey, secret: fwdUpSecret, version: "1.0.3"}
+		x.expect(http.StatusOK, http.MethodPost, "/statements", "["+strings.Join(resSession("whcli-a", 0, 0.9, true), ",")+"]")
+		var real string
+		forwardtest.Eventually(t, 10*time.Second, func() error {
+			var err error
+			real, err = admin(t, up.base, "configuration", "preview", "--org", "default", hook, "--objective", obj.ID, "--participant", "mbox:mailto:ada@example.com", "--registration", resReg)
+			return err
+		})
+		for _, want := range []string{"POST " + recv.URL + "/hook\n", `"member_email":"ada@example.com"`,
+			"note: the objective is not attached to this configuration"} {
+			if !strings.Contains(real, want) {
+				t.Errorf("the preview of Ada's result has no %q:\n%s", want, real)
+			}
+		}
+		if strings.Contains(real, apiKey) || strings.Contains(real, strings.TrimPrefix(whSecret, "whsec_")) {
+			t.Errorf("the preview of a result shows a secret:\n%s", real)
+		}
+		if out, err := admin(t, up.base, "configuration", "preview", "--org", "default", hook, "--objective", obj.ID, "--participant", "mbox:mailto:nobody@example.com"); err == nil || !strings.Contains(err.Error(), "404") {
+			t.Errorf("the preview of a missing result: %v\n%s", err, out)
 		}
 		if n := len(recv.Requests()); n != 0 || len(srv.Files(t)) != 0 {
 			t.Errorf("the previews sent %d requests and %d files", n, len(srv.Files(t)))
