@@ -15,11 +15,13 @@ import (
 	"github.com/lrs-project/lrs/forward/webhook/webhooktest"
 )
 
-// A daily file at 05:00 in Berlin over each storage engine, on an
-// injected clock, with a real SFTP server: the results of the day are
-// held in the store and written at 05:00 as one CSV with their rows, once;
-// the next day, with nothing queued, the file has its header row only;
-// every upload is kept for re-download. (The booted binary has no
+// A daily file at 05:00 in Berlin and a daily batch at 02:00 in Chicago
+// over each storage engine, on an injected clock, with a real SFTP server
+// and a receiver that verifies the signature: the results of the day are
+// held in the store and written at 05:00 Berlin as one CSV with their
+// rows, once, and sent at 02:00 Chicago (09:00 Berlin) as one signed
+// batch, once; the next day, with nothing queued, the file has its header
+// row only (and no batch goes); every upload is kept for re-download. (The booted binary has no
 // injectable clock; forward/webhook's TestScheduledFile… run the same on
 // the in-memory store.)
 func TestWebhookDailyFileOverEachEngine(t *testing.T) {
@@ -55,7 +57,23 @@ func TestWebhookDailyFileOverEachEngine(t *testing.T) {
 			ContactEmail: "ops@example.com", Properties: props, SealedSecret: sealed, Revision: 1, CreatedAt: start, UpdatedAt: start}); err != nil {
 			t.Fatal(err)
 		}
-		obj := forward.Objective{ID: "fire", Org: org, Name: "Fire safety", ActivityID: resAct, Configurations: []string{"ams"}, CreatedAt: start, UpdatedAt: start}
+		recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Now: clock.Now, Envelope: "items", Key: "reference",
+			Fields: []webhooktest.Check{{Field: "email", Type: "email", Required: true}, {Field: "completed_on", Type: "date:YYYY-MM-DD", Required: true}}})
+		batchProps := map[string]string{"url": recv.URL + "/batch", "mode": "batch", "schedule": "0 2 * * *", "zone": "America/Chicago",
+			"fields": `[{"target":"reference","source":"result.key","required":true},{"target":"email","source":"participant.email","required":true},
+				{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}
+		if errs := typ.Check(batchProps, map[string]string{"signing_secret": whSecret}); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		sealedBatch, err := sealer.Seal(org, "batch", map[string]string{"signing_secret": whSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutConfiguration(ctx, forward.Configuration{ID: "batch", Org: org, Name: "AMS batch", Type: webhook.TypeName,
+			ContactEmail: "ops@example.com", Properties: batchProps, SealedSecret: sealedBatch, Revision: 1, CreatedAt: start, UpdatedAt: start}); err != nil {
+			t.Fatal(err)
+		}
+		obj := forward.Objective{ID: "fire", Org: org, Name: "Fire safety", ActivityID: resAct, Configurations: []string{"ams", "batch"}, CreatedAt: start, UpdatedAt: start}
 		if err := st.PutObjective(ctx, obj); err != nil {
 			t.Fatal(err)
 		}
@@ -104,8 +122,8 @@ func TestWebhookDailyFileOverEachEngine(t *testing.T) {
 		tickAt(start.Add(2 * time.Hour))
 		at := time.Date(2026, 9, 3, 5, 0, 0, 0, berlin)
 		tickAt(at.Add(-time.Minute))
-		if files := srv.Files(t); len(files) != 0 {
-			t.Fatalf("files before 05:00: %v", files)
+		if files := srv.Files(t); len(files) != 0 || len(recv.Requests()) != 0 {
+			t.Fatalf("files before 05:00: %v; %d batch requests", files, len(recv.Requests()))
 		}
 		tickAt(at.Add(2 * time.Second))
 		tickAt(at.Add(time.Hour))
@@ -123,6 +141,20 @@ func TestWebhookDailyFileOverEachEngine(t *testing.T) {
 		if err != nil || n.Delivered != 2 || n.Pending != 0 {
 			t.Errorf("counts after the file: %+v, %v", n, err)
 		}
+		chicago := time.Date(2026, 9, 3, 2, 0, 0, 0, time.FixedZone("CDT", -5*3600)) // 09:00 Berlin
+		tickAt(chicago.Add(-time.Minute))
+		if n := len(recv.Requests()); n != 0 {
+			t.Fatalf("%d batch requests before 02:00 Chicago", n)
+		}
+		tickAt(chicago.Add(2 * time.Second))
+		tickAt(chicago.Add(time.Hour))
+		got := recv.Accepted()
+		if len(got) != 1 || len(got[0].Items) != 2 || len(recv.Requests()) != 1 {
+			t.Fatalf("the batch at 02:00 Chicago: %d accepted of %d requests", len(got), len(recv.Requests()))
+		}
+		if n, err := st.CountDeliveries(ctx, org, "batch"); err != nil || n.Delivered != 2 || n.Pending != 0 {
+			t.Errorf("batch counts: %+v, %v", n, err)
+		}
 
 		// The next day: nothing queued, the header row only.
 		next := at.AddDate(0, 0, 1)
@@ -137,6 +169,9 @@ func TestWebhookDailyFileOverEachEngine(t *testing.T) {
 			if strings.HasPrefix(name, "ce-20260904-050000-") && data != "Member Email,\"Course, Name\",Completed\r\n" {
 				t.Errorf("the day without results: %s %q", name, data)
 			}
+		}
+		if n := len(recv.Requests()); n != 1 {
+			t.Errorf("%d batch requests after a day with nothing queued, want still 1", n)
 		}
 		kept, err := st.ListFiles(ctx, org, "ams", 10)
 		if err != nil || len(kept) != 2 || kept[0].Rows != 0 || kept[1].Rows != 2 {
