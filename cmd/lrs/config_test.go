@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lrs-project/lrs/forward"
+
 	"bytes"
 	"context"
 	"errors"
@@ -50,7 +52,8 @@ func defaults() Config {
 		TokenTTL:          time.Hour,
 		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
 		Forward: ForwardConfig{Workers: 8, InFlight: 4, ProbeInterval: 5 * time.Minute, AlertInterval: time.Hour,
-			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second, CleverRateShare: 1},
+			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second, Lease: 5 * time.Minute, CleverRateShare: 1,
+			Backfill: forward.BackfillOptions{Chunk: 500, Pause: 20 * time.Millisecond, Lease: time.Minute}},
 	}
 }
 
@@ -207,6 +210,9 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{"LRS_SHUTDOWN_TIMEOUT=soon", "LRS_XAPI_ROOT=xapi", "LRS_LOG_LEVEL=loud", "LRS_MAX_BATCH=0", "LRS_BOOTSTRAP_SECRET=long-enough"},
 			[]string{"LRS_SHUTDOWN_TIMEOUT", "LRS_XAPI_ROOT", "LRS_LOG_LEVEL", "LRS_MAX_BATCH", "--max-limit", "set together"},
 		},
+		{"forward lease within the attempt timeout", nil, []string{"LRS_FORWARD_LEASE=50s", "LRS_FORWARD_ATTEMPT_TIMEOUT=30s"},
+			[]string{"LRS_FORWARD_LEASE 50s must be more than twice LRS_FORWARD_ATTEMPT_TIMEOUT 30s"}},
+		{"forward lease not a duration", nil, []string{"LRS_FORWARD_LEASE=soon"}, []string{"LRS_FORWARD_LEASE", `"soon"`}},
 		{"Clever rate share of zero", nil, []string{"LRS_CLEVER_RATE_SHARE=0"}, []string{"LRS_CLEVER_RATE_SHARE", `"0": want a share greater than 0 and at most 1`}},
 		{"Clever rate share above one", []string{"--clever-rate-share=3/2"}, nil, []string{"--clever-rate-share", `"3/2"`}},
 		{"Clever rate share negative", nil, []string{"LRS_CLEVER_RATE_SHARE=-0.5"}, []string{"LRS_CLEVER_RATE_SHARE"}},

@@ -329,13 +329,10 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 	opts := forward.Options{Workers: cfg.Forward.Workers, InFlight: cfg.Forward.InFlight, StopTimeout: cfg.ShutdownTimeout,
 		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay,
 		Lease: cfg.Forward.Lease}
-	if l := cfg.Forward.Lease; l > 0 {
-		if l <= 2*cfg.Forward.AttemptTimeout {
-			return nil, fmt.Errorf("LRS_FORWARD_LEASE %v must be more than twice LRS_FORWARD_ATTEMPT_TIMEOUT %v", l, cfg.Forward.AttemptTimeout)
-		}
-		if l < 4*time.Minute {
-			opts.SendTimeout = l / 2 // a send (with its bisection) ends well within its lease
-		}
+	if l := cfg.Forward.Lease; l > 0 && l < 4*time.Minute {
+		// A send (with its bisection) ends well within its lease
+		// (loadConfig: the lease is more than twice the attempt timeout).
+		opts.SendTimeout = l / 2
 	}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
