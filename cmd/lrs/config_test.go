@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/lrs-project/lrs/forward"
-
 	"bytes"
 	"context"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lrs-project/lrs/forward"
 	"github.com/lrs-project/lrs/schema"
 )
 
