@@ -51,7 +51,7 @@ func defaults() Config {
 		TokenTTL:          time.Hour,
 		Accounts:          AccountsConfig{SessionIdle: 30 * time.Minute, SessionMaxAge: 12 * time.Hour, OIDCClaim: "email"},
 		Forward: ForwardConfig{Workers: 8, InFlight: 4, ProbeInterval: 5 * time.Minute, AlertInterval: time.Hour,
-			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second, Lease: 5 * time.Minute, CleverRateShare: 1,
+			RecoveryDelay: 15 * time.Minute, AttemptTimeout: 30 * time.Second, CleverRateShare: 1,
 			Backfill: forward.BackfillOptions{Chunk: 500, Pause: 20 * time.Millisecond, Lease: time.Minute}},
 	}
 }

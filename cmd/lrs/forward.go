@@ -118,10 +118,15 @@ var forwardSettings = []setting{
 		show:  func(c *Config) string { return c.Forward.AttemptTimeout.String() },
 	},
 	{
-		flag: "forward-lease", env: "LRS_FORWARD_LEASE", def: "5m",
+		flag: "forward-lease", env: "LRS_FORWARD_LEASE", // unset: forward's default, 5m
 		usage: "how long a process holds the deliveries it claimed: after a crash, another process (or the restarted one) sends them again once it ends; more than twice LRS_FORWARD_ATTEMPT_TIMEOUT, and a send is cut at half of it when it is under 4m",
 		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.Lease }),
-		show:  func(c *Config) string { return c.Forward.Lease.String() },
+		show: func(c *Config) string {
+			if c.Forward.Lease == 0 {
+				return "5m0s" // forward.Options' default
+			}
+			return c.Forward.Lease.String()
+		},
 	},
 	{
 		flag: "clever-rate-share", env: "LRS_CLEVER_RATE_SHARE", def: "1",
