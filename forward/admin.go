@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/mail"
 	"slices"
 	"strings"
@@ -206,16 +207,24 @@ func (a *Admin) CheckConfiguration(ctx context.Context, in ConfigurationInput, o
 		errs = append(errs, checked...)
 		for _, f := range t.Properties {
 			v := in.Properties[f.Name]
-			if !f.URL || v == "" || slices.ContainsFunc(checked, func(e string) bool { return strings.HasPrefix(e, "properties."+f.Name+":") }) {
+			if !(f.URL || f.Address) || v == "" || slices.ContainsFunc(checked, func(e string) bool { return strings.HasPrefix(e, "properties."+f.Name+":") }) {
 				continue
 			}
-			if err := a.opts.Egress.CheckURL(ctx, v); err != nil {
+			check := a.opts.Egress.CheckURL
+			if f.Address {
+				check = a.opts.Egress.CheckAddress
+			}
+			if err := check(ctx, v); err != nil {
 				errs = append(errs, fmt.Sprintf("properties.%s: %v", f.Name, err))
 			}
 		}
 		if old != nil && in.Secrets == nil && len(old.SealedSecret) > 0 {
 			for _, f := range t.Properties {
-				if was, now := Origin(old.Properties[f.Name]), Origin(in.Properties[f.Name]); f.URL && was != now {
+				was, now := Origin(old.Properties[f.Name]), Origin(in.Properties[f.Name])
+				if f.Address {
+					was, now = addressOrigin(old.Properties[f.Name]), addressOrigin(in.Properties[f.Name])
+				}
+				if (f.URL || f.Address) && was != now {
 					errs = append(errs, fmt.Sprintf("secrets: properties.%s moves from %s to %s: enter the secrets again (they are never sent to a host they were not entered for)",
 						f.Name, orNone(was), orNone(now)))
 				}
@@ -223,6 +232,17 @@ func (a *Admin) CheckConfiguration(ctx context.Context, in ConfigurationInput, o
 		}
 	}
 	return errs
+}
+
+// addressOrigin is an Address property's host and port, lower case, the
+// unit its secrets are entered for ("" when empty; the port as written,
+// none when it has none).
+func addressOrigin(raw string) string {
+	raw = strings.ToLower(strings.TrimSpace(raw))
+	if h, p, err := net.SplitHostPort(raw); err == nil {
+		return net.JoinHostPort(h, p)
+	}
+	return raw
 }
 
 func orNone(origin string) string {

@@ -48,6 +48,109 @@ type Scheduled interface {
 	BatchDue(lastSend, oldest time.Time, queued int, now time.Time) (send bool, wake time.Time)
 }
 
+// EmptyScheduled is a Scheduled destination that sends at each of its
+// scheduled times even when nothing is queued: a daily file that an AMS
+// import job expects every day, with its header only on a day without a
+// result, so that a missing file means a fault, not a quiet day.
+//
+// Housekeeping asks it (with the queue gauges, every StatsInterval, on
+// every process) for every configuration that has no pending delivery:
+// when EmptyDue names a scheduled time after the last successful send,
+// SendEmpty sends for it. The attempt is recorded like one (no item), its
+// outcome sets the status (and so the alerts), a success keeps the file
+// (Result.Keep) and its LastSuccess marks the time as sent, so it is not
+// sent again, by this process or another. A failure is tried again
+// emptyRetry later while the time is the latest. Two processes that find
+// the same time owed at once each send it; the sends are the same (a file
+// of the same name and content), so the receiver keeps one.
+type EmptyScheduled interface {
+	Scheduled
+	// EmptyDue is the latest scheduled time at or before now, when it is
+	// after lastSend (zero otherwise).
+	EmptyDue(lastSend, now time.Time) time.Time
+	// SendEmpty sends, for the scheduled time slot, what goes when
+	// nothing is queued.
+	SendEmpty(ctx context.Context, slot time.Time) Result
+}
+
+// emptyRetry is how long a failed send of nothing waits before the next.
+const emptyRetry = 5 * time.Minute
+
+// emptyTry is the last send of nothing a configuration was tried for.
+type emptyTry struct{ slot, at time.Time }
+
+// sendEmpty sends for c what its destination sends at a scheduled time
+// with nothing queued, when one is owed (EmptyScheduled).
+func (e *Engine) sendEmpty(ctx context.Context, c Configuration, now time.Time) {
+	dest, redact, err := e.destination(c)
+	if err != nil {
+		return // its deliveries say why when there are some
+	}
+	s, ok := dest.(EmptyScheduled)
+	if !ok {
+		return
+	}
+	log := e.log.With("org", c.Org, "configuration", c.ID, "type", c.Type)
+	st, err := e.store.GetStatus(ctx, c.Org, c.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		log.Warn("reading the last send of a scheduled configuration failed", "err", err)
+		return
+	}
+	last := st.LastSuccess
+	if last.IsZero() {
+		last = c.CreatedAt
+	}
+	slot := s.EmptyDue(last, now)
+	if slot.IsZero() {
+		return
+	}
+	k := cfgKey{c.Org, c.ID}
+	if t, ok := e.hk.empty[k]; ok && t.slot.Equal(slot) && now.Sub(t.at) < emptyRetry {
+		return
+	}
+	n, err := e.store.CountDeliveries(ctx, c.Org, c.ID)
+	if err != nil {
+		log.Warn("counting a scheduled configuration's deliveries failed", "err", err)
+		return
+	}
+	if n.Pending > 0 {
+		return // they go at the scheduled time, in the file
+	}
+	if e.hk.empty == nil {
+		e.hk.empty = map[cfgKey]emptyTry{}
+	}
+	e.hk.empty[k] = emptyTry{slot: slot, at: now}
+	sctx, cancel := context.WithTimeout(ctx, e.opts.SendTimeout)
+	start := time.Now()
+	res := s.SendEmpty(sctx, slot)
+	elapsed := time.Since(start)
+	cancel()
+	if ctx.Err() != nil && res.Outcome != OutcomeSuccess {
+		return // stopped: not an attempt
+	}
+	res = redact.RedactResult(res)
+	at := e.opts.Now()
+	e.metrics.attempt(c.Type, res.Outcome, elapsed)
+	if err := e.store.AddAttempt(ctx, Attempt{Org: c.Org, ConfigurationID: c.ID, At: at, Duration: elapsed,
+		Outcome: res.Outcome, Status: res.Status, Response: Truncate(res.Message, MaxText)}); err != nil {
+		log.Warn("recording an attempt failed", "err", err)
+	}
+	if res.Outcome != OutcomeSuccess {
+		log.Info("the send of a scheduled time with nothing queued failed", "slot", slot, "outcome", res.Outcome, "error", res.Message)
+		e.setStatus(ctx, log, c, res, at)
+		return
+	}
+	if f := res.Keep; f != nil {
+		f.Org, f.ConfigurationID = c.Org, c.ID
+		if err := e.store.PutFile(ctx, *f); err != nil {
+			log.Warn("keeping a copy of the uploaded file failed", "file", f.Name, "err", err)
+		}
+	}
+	delete(e.hk.empty, k)
+	log.Info("nothing queued at a scheduled time: sent", "slot", slot, "message", res.Message)
+	e.setStatus(ctx, log, c, Result{Outcome: OutcomeSuccess, Status: res.Status}, at)
+}
+
 // heldRecheck is how long held deliveries wait when the schedule names no
 // time (a batch that goes at so many items).
 const heldRecheck = 24 * time.Hour

@@ -104,6 +104,7 @@ type Engine struct {
 	hk         struct {             // housekeeping's (one caller at a time)
 		sweep, digest periodic
 		stats         time.Time
+		empty         map[cfgKey]emptyTry // batch.go: the last send of nothing tried
 	}
 
 	s sched // the scheduler's state (sched.go), under its own lock

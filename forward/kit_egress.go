@@ -185,6 +185,37 @@ func (e *Egress) CheckURL(ctx context.Context, raw string) error {
 	if err != nil {
 		return err
 	}
+	return e.checkHost(ctx, host)
+}
+
+// CheckAddress checks an address a configuration connects to that is not
+// a URL (an SFTP server's host[:port]), when it is saved, as CheckURL
+// checks a URL's host: a name or an address in the standard notation, a
+// port of 1 to 65535, and, when it is an address or a name that resolves
+// now, only addresses the policy allows.
+func (e *Egress) CheckAddress(ctx context.Context, raw string) error {
+	host, port, err := net.SplitHostPort(strings.TrimSpace(raw))
+	if err != nil {
+		host, port = strings.TrimSpace(raw), "" // host alone
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" || strings.ContainsAny(host, "/@ ") {
+		return errors.New("want host or host:port")
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want 1 to 65535", port)
+		}
+	}
+	if _, err := netip.ParseAddr(host); err != nil && numericHost(host) {
+		return fmt.Errorf("host %q is an address in a non-standard notation: write it as a dotted quad, or use a name", host)
+	}
+	return e.checkHost(ctx, host)
+}
+
+// checkHost is the policy's verdict on a host (an address, or a name as
+// it resolves now; a name that does not resolve is accepted).
+func (e *Egress) checkHost(ctx context.Context, host string) error {
 	if a, err := netip.ParseAddr(host); err == nil {
 		if ok, why := e.Allows(a); !ok {
 			return e.refuse(a, why)

@@ -177,3 +177,36 @@ func TestHTTPClientDeadlineBoundsEveryPhase(t *testing.T) {
 		}
 	}
 }
+
+// An address that is not a URL (an SFTP server's host[:port]) is checked
+// at save like a URL's host.
+func TestEgressCheckAddressAtSave(t *testing.T) {
+	ctx := context.Background()
+	var def *forward.Egress
+	for raw, want := range map[string]string{
+		"93.184.215.14:22":     "",
+		"93.184.215.14":        "",
+		"sftp.invalid:2222":    "", // does not resolve now: checked when connecting
+		"127.0.0.1:22":         "127.0.0.1 is a loopback address",
+		"10.1.2.3":             "10.1.2.3 is a private address",
+		"169.254.169.254:22":   "a link-local address",
+		"[::1]:22":             "::1 is a loopback address",
+		"2130706433:22":        "non-standard notation",
+		"localhost:22":         "resolves to",
+		"sftp.example.org:0":   "want 1 to 65535",
+		"sftp.example.org:ssh": "want 1 to 65535",
+		"user@host:22":         "want host or host:port",
+		":22":                  "want host or host:port",
+	} {
+		err := def.CheckAddress(ctx, raw)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("CheckAddress(%q) = %v, want it accepted", raw, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("CheckAddress(%q) = %v, want an error with %q", raw, err, want)
+		}
+	}
+	if err := forward.MustEgress("127.0.0.0/8,::1/128").CheckAddress(ctx, "127.0.0.1:2222"); err != nil {
+		t.Errorf("a loopback SFTP server with loopback allowed: %v", err)
+	}
+}

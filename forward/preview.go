@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // Preview returns what the configuration in would send for a sample
@@ -13,6 +14,50 @@ import (
 // ErrConflict says the type has no preview, ErrNotFound. The preview holds
 // no secret.
 func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInput) (Preview, error) {
+	return a.preview(ctx, org, id, in, func(t Type, c Configuration, secrets map[string]string) (Preview, error) {
+		if t.Preview == nil {
+			return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview", in.Type)
+		}
+		return t.Preview(c, secrets, a.now())
+	})
+}
+
+// PreviewResult is Preview for a real result instead of the sample: the
+// stored result of participant (an IFI key, as the results API takes it)
+// on the objective, in registration, as the engine would send it now
+// (overrides applied), whether or not the objective is attached to the
+// configuration. Nothing is stored or sent. ErrNotFound (no objective, no
+// result), ErrInvalid, ErrConflict (the type has no preview of a result).
+func (a *Admin) PreviewResult(ctx context.Context, org, id string, in ConfigurationInput, objectiveID, participant, registration string) (Preview, error) {
+	r, err := a.Result(ctx, org, objectiveID, participant, registration)
+	if err != nil {
+		return Preview{}, err
+	}
+	obj, err := a.Objective(ctx, org, objectiveID)
+	if err != nil {
+		return Preview{}, err
+	}
+	return a.preview(ctx, org, id, in, func(t Type, c Configuration, secrets map[string]string) (Preview, error) {
+		if t.PreviewItem == nil {
+			return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview of a result", in.Type)
+		}
+		var notes []string
+		pid, reason := keyParticipant(c, r.Participant)
+		if reason != "" {
+			notes = append(notes, "this result would not be sent: "+reason)
+		}
+		if !slices.Contains(obj.Configurations, c.ID) {
+			notes = append(notes, "the objective is not attached to this configuration: its results are not sent to it")
+		}
+		d := Delivery{Org: org, ConfigurationID: c.ID, StatementID: ResultDeliveryID(r.ResultKey), ObjectiveID: obj.ID,
+			Participant: pid, State: StatePending}
+		p, err := t.PreviewItem(c, secrets, Item{Delivery: d, Result: &r, Objective: &obj}, a.now())
+		p.Notes = append(notes, p.Notes...)
+		return p, err
+	})
+}
+
+func (a *Admin) preview(ctx context.Context, org, id string, in ConfigurationInput, render func(t Type, c Configuration, secrets map[string]string) (Preview, error)) (Preview, error) {
 	c := Configuration{ID: id, Org: org}
 	var kept map[string]string
 	var old *Configuration
@@ -32,9 +77,6 @@ func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInp
 		return Preview{}, invalid(errs)
 	}
 	t, _ := a.types.Lookup(in.Type) // known: checked
-	if t.Preview == nil {
-		return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview", in.Type)
-	}
 	secrets := in.Secrets
 	if secrets == nil {
 		secrets = kept
@@ -47,7 +89,7 @@ func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInp
 		c.Identifier = IdentifierMbox
 	}
 	redact := secretRedactor(secrets)
-	p, err := t.Preview(c, secrets, a.now())
+	p, err := render(t, c, secrets)
 	if err != nil {
 		var ae *AdminError
 		if errors.As(err, &ae) {

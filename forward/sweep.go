@@ -154,6 +154,7 @@ func (e *Engine) scan(ctx context.Context, now time.Time, sweep, stats bool) (in
 			}
 			if stats {
 				e.alertDeferred(ctx, c, now)
+				e.sendEmpty(ctx, c, now) // batch.go: a daily file on a day with nothing to send
 			}
 			if stats && e.metrics != nil {
 				counts, err := e.store.CountDeliveries(ctx, c.Org, c.ID)

@@ -43,6 +43,12 @@ type Field struct {
 	// port) is refused unless the secrets are entered again, so that they
 	// never go to a host they were not entered for.
 	URL bool
+	// Address: a property that is a host[:port] the destination connects
+	// to without a URL (an SFTP server). The administration checks it
+	// against the egress policy when it is saved (Egress.CheckAddress),
+	// and, like a URL's origin, a change of it is refused unless the
+	// secrets are entered again.
+	Address bool
 
 	// How the console asks for the field (fields_ui.go): none of these
 	// changes what is valid, which Check and the type's Validate decide.
@@ -92,6 +98,10 @@ type Type struct {
 	// sample result, without sending anything (the console shows it live
 	// while the administrator edits a mapping): see Admin.Preview.
 	Preview func(c Configuration, secrets map[string]string, at time.Time) (Preview, error)
+	// PreviewItem, optional, renders what a configuration would send for
+	// a real item (a stored result, as the engine would read it to send
+	// it now): see Admin.PreviewResult.
+	PreviewItem func(c Configuration, secrets map[string]string, it Item, at time.Time) (Preview, error)
 	// Wants, optional (overwrite sinks), says whether configuration c owes
 	// a delivery for a result in its current state (a webhook's trigger:
 	// on completion, on pass): a result it does not want ensures and

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +28,12 @@ func adminForwardUsage(types *forward.Registry) string {
   configuration list --org ID             list the LMS configurations of an organization
   configuration status --org ID --id ID   status, counts and last error of a configuration
   configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
+  configuration preview --org ID ID [--objective ID --participant P [--registration UUID]]
+                                          the exact request (or file) the configuration sends for a sample
+                                          result, or for that stored result; secrets left out, nothing sent (webhook)
+  configuration files --org ID ID         the files a file-mode configuration uploaded, kept 28 days
+  configuration file --org ID ID NAME [-o PATH]
+                                          download one kept file, byte for byte (stdout, or PATH)
   objective create --org ID --name NAME --activity-id IRI [--verb IRI ...] [--configuration ID ...]
                    [--latest-attempt-counts] [--backfill]
                                           create an objective attached to configurations
@@ -78,6 +86,7 @@ type forwardFlags struct {
 	fields                        map[string]*string // by flag name, the type fields' flags this adds
 
 	results *resultFlags // admin_results.go
+	output  string       // configuration file: -o
 
 	// Shared with the other commands (set by runAdmin).
 	name, id, org string
@@ -98,6 +107,8 @@ func addForwardFlags(fs *flag.FlagSet, types *forward.Registry) *forwardFlags {
 	fs.Var(&f.verbs, "verb", "")
 	fs.Var(&f.configurations, "configuration", "")
 	fs.BoolVar(&f.backfill, "backfill", false, "")
+	fs.StringVar(&f.output, "o", "", "")
+	fs.StringVar(&f.output, "output", "", "")
 	f.results = addResultFlags(fs)
 	for _, t := range types.Types() {
 		for _, fd := range slices.Concat(t.Properties, t.Secrets) {
@@ -122,7 +133,18 @@ func (f *forwardFlags) field(fd forward.Field) string {
 func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need func(...string) error, stdout io.Writer) (handled bool, err error) {
 	var out json.RawMessage
 	org := url.PathEscape(f.org)
+	// configuration preview|files|file take the id (and the file's name)
+	// as words, or the id as --id.
+	var args []string
+	if w := strings.Fields(cmd); len(w) > 2 && w[0] == "configuration" && slices.Contains([]string{"preview", "files", "file"}, w[1]) {
+		cmd, args = w[0]+" "+w[1], w[2:]
+	}
+	if len(args) > 0 && f.id == "" {
+		f.id, args = args[0], args[1:]
+	}
 	switch cmd {
+	case "configuration preview", "configuration files", "configuration file":
+		return true, f.runFiles(ctx, c, cmd, args, need, stdout)
 	case "configuration create":
 		t, ok := f.types.Lookup(f.typ)
 		if !ok {
@@ -324,6 +346,117 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		return f.results.run(ctx, c, cmd, f.org, f.asJSON, need, stdout) // admin_results.go
 	}
 	return true, nil
+}
+
+// runFiles runs configuration preview, files and file.
+func (f *forwardFlags) runFiles(ctx context.Context, c *adminClient, cmd string, args []string, need func(...string) error, stdout io.Writer) error {
+	if err := need("org", f.org, "id", f.id); err != nil {
+		return err
+	}
+	name := ""
+	switch {
+	case cmd == "configuration file" && len(args) == 1:
+		name = args[0]
+	case cmd == "configuration file":
+		return &ConfigError{fmt.Errorf("lrs admin %s: want the id and the file's name (configuration files lists them)", cmd)}
+	case len(args) > 0:
+		return &ConfigError{fmt.Errorf("lrs admin %s: unexpected %q", cmd, strings.Join(args, " "))}
+	}
+	path := "/orgs/" + url.PathEscape(f.org) + "/configurations/" + url.PathEscape(f.id)
+	var out json.RawMessage
+	switch cmd {
+	case "configuration preview":
+		// The stored configuration as it is (its stored secrets stand in).
+		if err := c.do(ctx, "GET", path, nil, &out); err != nil {
+			return err
+		}
+		var cf struct {
+			Name         string            `json:"name"`
+			ContactEmail string            `json:"contact_email"`
+			Type         string            `json:"type"`
+			Identifier   string            `json:"identifier"`
+			Properties   map[string]string `json:"properties"`
+		}
+		if err := json.Unmarshal(out, &cf); err != nil {
+			return fmt.Errorf("lrs admin %s: the configuration does not read: %w", cmd, err)
+		}
+		preview := path + "/preview"
+		if r := f.results; r.objective != "" || r.participant != "" {
+			// A real result instead of the sample.
+			if err := need("objective", r.objective, "participant", r.participant); err != nil {
+				return err
+			}
+			q := url.Values{"objective": {r.objective}, "participant": {r.participant}}
+			if r.registration != "" {
+				q.Set("registration", r.registration)
+			}
+			preview += "?" + q.Encode()
+		}
+		if err := c.do(ctx, "POST", preview, cf, &out); err != nil {
+			return err
+		}
+		if f.asJSON {
+			return printJSON(stdout, out)
+		}
+		var p struct {
+			Method, URL string
+			Headers     map[string][]string
+			Body        string
+			FileName    string `json:"file_name"`
+			Notes       []string
+		}
+		_ = json.Unmarshal(out, &p)
+		if p.FileName != "" {
+			fmt.Fprintf(stdout, "file: %s\n", p.FileName)
+		} else {
+			fmt.Fprintf(stdout, "%s %s\n", p.Method, p.URL)
+			for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
+				for _, v := range p.Headers[k] {
+					fmt.Fprintf(stdout, "%s: %s\n", k, v)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(p.Body, "\r\n"))
+		for _, n := range p.Notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
+		return nil
+	case "configuration files":
+		if err := c.do(ctx, "GET", path+"/files", nil, &out); err != nil {
+			return err
+		}
+		if f.asJSON {
+			return printJSON(stdout, out)
+		}
+		var l struct {
+			Files []struct {
+				Name      string
+				Size      int
+				Rows      int
+				CreatedAt string `json:"created_at"`
+			}
+		}
+		_ = json.Unmarshal(out, &l)
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROWS\tBYTES\tUPLOADED")
+		for _, fl := range l.Files {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", fl.Name, fl.Rows, fl.Size, fl.CreatedAt)
+		}
+		return tw.Flush()
+	}
+	if err := c.do(ctx, "GET", path+"/files/"+url.PathEscape(name), nil, &out); err != nil {
+		return err
+	}
+	if f.output == "" || f.output == "-" {
+		_, err := stdout.Write(out)
+		return err
+	}
+	// Member data: readable by the user only.
+	if err := os.WriteFile(f.output, out, 0o600); err != nil {
+		return fmt.Errorf("lrs admin %s: %w", cmd, err)
+	}
+	fmt.Fprintf(stdout, "%s: %d bytes written to %s\n", name, len(out), f.output)
+	return nil
 }
 
 type configurationView struct {

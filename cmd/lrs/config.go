@@ -494,6 +494,9 @@ func loadConfig(getenv func(string) string, flags map[string]string) (Config, er
 	if (c.BootstrapKey == "") != (c.BootstrapSecret == "") && !hasError(errs, "LRS_BOOTSTRAP_") {
 		errs = append(errs, errors.New("LRS_BOOTSTRAP_KEY and LRS_BOOTSTRAP_SECRET must be set together (or neither, to generate a credential)"))
 	}
+	if l, a := c.Forward.Lease, c.Forward.AttemptTimeout; l > 0 && a > 0 && l <= 2*a && !hasError(errs, "LRS_FORWARD_") {
+		errs = append(errs, fmt.Errorf("LRS_FORWARD_LEASE %v must be more than twice LRS_FORWARD_ATTEMPT_TIMEOUT %v (a send must end within its lease)", l, a))
+	}
 	errs = append(errs, c.Accounts.check()...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, &ConfigError{err}

@@ -35,6 +35,10 @@ type ForwardConfig struct {
 	Egress          *forward.Egress
 	AllowedNetworks string
 	AttemptTimeout  time.Duration
+	// Lease is how long a process holds the deliveries it claimed
+	// (forward.Options.Lease): after a crash, they are sent again once it
+	// ends.
+	Lease time.Duration
 	// CleverRateShare is this process's share (0 < x ≤ 1) of each Clever
 	// token's request limit: with N processes sending for the same
 	// districts, each takes 1/N.
@@ -112,6 +116,17 @@ var forwardSettings = []setting{
 		usage: "deadline of one request to a destination: connect, TLS, headers and body",
 		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.AttemptTimeout }),
 		show:  func(c *Config) string { return c.Forward.AttemptTimeout.String() },
+	},
+	{
+		flag: "forward-lease", env: "LRS_FORWARD_LEASE", // unset: forward's default, 5m
+		usage: "how long a process holds the deliveries it claimed: after a crash, another process (or the restarted one) sends them again once it ends; more than twice LRS_FORWARD_ATTEMPT_TIMEOUT, and a send is cut at half of it when it is under 4m",
+		apply: positiveDuration(func(c *Config) *time.Duration { return &c.Forward.Lease }),
+		show: func(c *Config) string {
+			if c.Forward.Lease == 0 {
+				return "5m0s" // forward.Options' default
+			}
+			return c.Forward.Lease.String()
+		},
 	},
 	{
 		flag: "clever-rate-share", env: "LRS_CLEVER_RATE_SHARE", def: "1",
@@ -317,7 +332,13 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 		return nil, nil
 	}
 	opts := forward.Options{Workers: cfg.Forward.Workers, InFlight: cfg.Forward.InFlight, StopTimeout: cfg.ShutdownTimeout,
-		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay}
+		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay,
+		Lease: cfg.Forward.Lease}
+	if l := cfg.Forward.Lease; l > 0 && l < 4*time.Minute {
+		// A send (with its bisection) ends well within its lease
+		// (loadConfig: the lease is more than twice the attempt timeout).
+		opts.SendTimeout = l / 2
+	}
 	if cfg.Forward.SMTPHost != "" {
 		mailer, err := email.New(email.Settings{
 			Host: cfg.Forward.SMTPHost, Port: cfg.Forward.SMTPPort, From: cfg.Forward.SMTPFrom,

@@ -45,6 +45,31 @@ func TestWebhookFilesAdminAPI(t *testing.T) {
 		"properties":{"mode":"file","schedule":"0 2 * * *","zone":"America/Chicago","sftp_address":"`+srv.Addr+`","sftp_user":"lrs",
 		"sftp_host_key":"`+srv.HostKeyLine()+`","fields":"[{\"target\":\"Email\",\"source\":\"participant.email\"}]"},
 		"secrets":{"sftp_password":"sftp-pw-123"}}`, 201, &cf)
+	// The SFTP server's address is checked against the egress policy at
+	// save, like a URL (the policy allows loopback here, not private
+	// networks), and moving it needs the secrets entered again.
+	fileCfg := func(addr, secrets string) string {
+		return `{"name":"Nightly","contact_email":"ops@example.com","type":"webhook",
+		"properties":{"mode":"file","schedule":"0 2 * * *","zone":"America/Chicago","sftp_address":"` + addr + `","sftp_user":"lrs",
+		"sftp_host_key":"` + srv.HostKeyLine() + `","fields":"[{\"target\":\"Email\",\"source\":\"participant.email\"}]"}` + secrets + `}`
+	}
+	for addr, want := range map[string]string{
+		"10.0.0.7:22":        "properties.sftp_address: 10.0.0.7 is a private address",
+		"169.254.169.254":    "properties.sftp_address: 169.254.169.254 is a link-local address",
+		"2130706433:22":      `properties.sftp_address: host \"2130706433\" is an address in a non-standard notation`,
+		"sftp.example.org:0": `properties.sftp_address: port \"0\": want 1 to 65535`,
+	} {
+		b := n.admin("POST", cfgPath("org-a"), fileCfg(addr, `,"secrets":{"sftp_password":"sftp-pw-123"}`), 400, nil)
+		if !strings.Contains(string(b), want) || strings.Contains(string(b), "sftp-pw-123") {
+			t.Errorf("sftp_address %s: the 400 does not say %q: %s", addr, want, b)
+		}
+	}
+	b = n.admin("PUT", cfgPath("org-a", "/", cf.ID), fileCfg("127.0.0.2:2222", ""), 400, nil)
+	if !strings.Contains(string(b), "secrets: properties.sftp_address moves from") {
+		t.Errorf("moving the SFTP server without the secrets: %s", b)
+	}
+	n.admin("PUT", cfgPath("org-a", "/", cf.ID), fileCfg(srv.Addr, ""), 200, nil) // unchanged: the secrets are kept
+
 	var test testOut
 	n.admin("POST", cfgPath("org-a", "/", cf.ID, "/test"), "", 200, &test)
 	if !test.OK || len(srv.Files(t)) != 0 {

@@ -22,10 +22,12 @@ import (
 // batch id: the receiver, which dedupes by webhook-id, takes no item twice,
 // and none is lost.
 //
-// On the embedded store only: it frees a dead process's leases when it is
-// opened again. On MongoDB, shared by many processes, the killed process's
-// claimed deliveries stay leased for forward's 5-minute lease (the same
-// rule TestForwardSurvivesKill9 allows for); the resend is the same code.
+// On both engines. The embedded store frees a dead process's leases when
+// it is opened again. On MongoDB, shared by many processes, the killed
+// process's claimed deliveries stay leased until their lease ends: the
+// test sets LRS_FORWARD_LEASE to 3s (and the attempt timeout to 1s, as the
+// lease must be more than twice it), so the restarted process resends
+// once the lease ends, not at once.
 func TestWebhookBatchSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the binary")
@@ -33,6 +35,12 @@ func TestWebhookBatchSurvivesKill9(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("uses SIGKILL")
 	}
+	forEachEngine(t, func(t *testing.T, storeEnv []string) {
+		webhookBatchSurvivesKill9(t, append(storeEnv, "LRS_FORWARD_LEASE=3s", "LRS_FORWARD_ATTEMPT_TIMEOUT=1s"))
+	})
+}
+
+func webhookBatchSurvivesKill9(t *testing.T, storeEnv []string) {
 	recv := webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Envelope: "items", Key: "reference"})
 	// The receiver answers; the answer of the first request is held until
 	// the sender is dead.
@@ -69,7 +77,7 @@ func TestWebhookBatchSurvivesKill9(t *testing.T) {
 		}
 	})
 
-	env := upstreamEnv([]string{"LRS_DATA_DIR=" + t.TempDir()})
+	env := upstreamEnv(storeEnv)
 	up := startLRS(t, env...)
 	a := fwdAdmin(t, up)
 	bearer := adminBearer()
@@ -103,6 +111,7 @@ func TestWebhookBatchSurvivesKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-up.exited
+	killed := time.Now()
 	close(release)
 
 	// Restarted: the batch goes again, and the receiver dedupes it.
@@ -113,6 +122,7 @@ func TestWebhookBatchSurvivesKill9(t *testing.T) {
 		var st struct{ Queued, Delivered int }
 		_ = json.Unmarshal(a.expect(http.StatusOK, http.MethodGet, "/configurations/"+cfg.ID+"/status", nil, bearer...).body, &st)
 		if st.Queued == 0 && st.Delivered == 2 {
+			t.Logf("delivered %v after the kill", time.Since(killed).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -294,15 +295,88 @@ func TestScheduledFileUploadedOnceAtItsTime(t *testing.T) {
 			t.Errorf("the kept copy of %s: %q, %v", name, f.Data, err)
 		}
 	}
+	// (The days between get header-only files: TestScheduledFileOnADayWithNothingToSend.)
 	r.clock.Set(at.Add(27 * 24 * time.Hour))
 	r.tick(t)
-	if kept, _ := r.db.ListFiles(t.Context(), batchOrg, "ams", 10); len(kept) != 1 {
-		t.Errorf("after 27 days: %d kept files", len(kept))
+	if _, err := r.db.GetFile(t.Context(), batchOrg, "ams", kept[0].Name); err != nil {
+		t.Errorf("after 27 days: the file is not kept: %v", err)
 	}
 	r.clock.Set(at.Add(29 * 24 * time.Hour))
 	r.tick(t)
-	if kept, _ := r.db.ListFiles(t.Context(), batchOrg, "ams", 10); len(kept) != 0 {
-		t.Errorf("after 29 days: %d kept files", len(kept))
+	if _, err := r.db.GetFile(t.Context(), batchOrg, "ams", kept[0].Name); !errors.Is(err, forward.ErrNotFound) {
+		t.Errorf("after 29 days: the file is still kept (%v)", err)
+	}
+}
+
+// A daily file goes every day: on a day with nothing to send it is the
+// header row only (an AMS import job that runs every day finds the day's
+// file, and a missing one means a fault), written once at the scheduled
+// time; a result that comes later goes in the next day's file.
+func TestScheduledFileOnADayWithNothingToSend(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	srv := webhooktest.NewSFTPServer(t, webhooktest.SFTPOptions{User: "lrs", Password: "sftp-pw-123"})
+	start := time.Date(2026, 9, 2, 10, 0, 0, 0, berlin)
+	r := newBatchRig(t, map[string]string{"mode": "file", "schedule": "0 5 * * *", "zone": "Europe/Berlin",
+		"sftp_address": srv.Addr, "sftp_user": "lrs", "sftp_host_key": srv.HostKeyLine(), "file_prefix": "ce",
+		"fields": `[{"target":"Member Email","source":"participant.email","required":true},
+			{"target":"Completed","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`},
+		map[string]string{"sftp_password": "sftp-pw-123"}, start)
+	r.tick(t)
+	at := time.Date(2026, 9, 3, 5, 0, 0, 0, berlin)
+	r.clock.Set(at.Add(-time.Minute))
+	r.tick(t)
+	if files := srv.Files(t); len(files) != 0 {
+		t.Fatalf("files before the first 05:00: %v", files)
+	}
+	for _, d := range []time.Duration{30 * time.Second, 2 * time.Minute, time.Hour, 10 * time.Hour} {
+		r.clock.Set(at.Add(d))
+		r.tick(t)
+	}
+	files := srv.Files(t)
+	if len(files) != 1 {
+		t.Fatalf("files on the first day: %v", files)
+	}
+	for name, data := range files {
+		if !strings.HasPrefix(name, "ce-20260903-050000-") || data != "Member Email,Completed\r\n" {
+			t.Errorf("the day's file %s: %q, want the header row only", name, data)
+		}
+	}
+	kept, err := r.db.ListFiles(t.Context(), batchOrg, "ams", 10)
+	if err != nil || len(kept) != 1 || kept[0].Rows != 0 {
+		t.Fatalf("kept files: %+v, %v", kept, err)
+	}
+	st, err := r.db.GetStatus(t.Context(), batchOrg, "ams")
+	if err != nil || st.Status != forward.StatusOK || st.LastSuccess.Before(at) {
+		t.Errorf("status after the header-only file: %+v, %v", st, err)
+	}
+	attempts, err := r.db.ListAttempts(t.Context(), batchOrg, "ams", 10)
+	if err != nil || len(attempts) != 1 || attempts[0].Outcome != forward.OutcomeSuccess || !strings.Contains(attempts[0].Response, "header-only") {
+		t.Errorf("attempts: %+v, %v", attempts, err)
+	}
+
+	// A result after 05:00 waits for the next day's file, which has its row
+	// (and no header-only file is written beside it).
+	r.complete(t, "ada@example.com")
+	r.tick(t)
+	next := at.AddDate(0, 0, 1)
+	for _, d := range []time.Duration{-time.Minute, 30 * time.Second, 2 * time.Minute, time.Hour} {
+		r.clock.Set(next.Add(d))
+		r.tick(t)
+	}
+	files = srv.Files(t)
+	if len(files) != 2 {
+		t.Fatalf("files after the second day: %v", files)
+	}
+	for name, data := range files {
+		if strings.HasPrefix(name, "ce-20260904-050000-") && data != "Member Email,Completed\r\nada@example.com,2026-09-03\r\n" {
+			t.Errorf("the second day's file %s: %q", name, data)
+		}
+	}
+	if n := r.counts(t); n.Delivered != 1 || n.Pending != 0 {
+		t.Errorf("counts: %+v", n)
 	}
 }
 

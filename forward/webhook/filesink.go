@@ -20,14 +20,43 @@ import (
 type FileSink struct{ Sink }
 
 var (
-	_ forward.Scheduled = FileSink{}
-	_ forward.Tester    = FileSink{}
+	_ forward.EmptyScheduled = FileSink{}
+	_ forward.Tester         = FileSink{}
 )
 
 // BatchDue is the schedule's verdict (Schedule.Due; a file goes only at
 // the schedule's times).
 func (s FileSink) BatchDue(lastSend, oldest time.Time, queued int, now time.Time) (bool, time.Time) {
 	return s.schedule.Due(lastSend, oldest, queued, now)
+}
+
+// EmptyDue is the latest time of the schedule's cron expression at or
+// before now when it is after lastSend: a file is owed for it even with
+// nothing queued (zero without a cron expression: a file that goes at so
+// many rows or after so long a wait has no day to fill).
+func (s FileSink) EmptyDue(lastSend, now time.Time) time.Time {
+	if s.schedule == nil || s.schedule.Cron == "" {
+		return time.Time{}
+	}
+	slot := s.schedule.Last(now)
+	if !s.schedule.Next(slot.Add(-time.Second)).Equal(slot) || !slot.After(lastSend) {
+		return time.Time{} // no scheduled time in reach, or it was sent
+	}
+	return slot
+}
+
+// SendEmpty uploads the file of the scheduled time slot with no result:
+// its header row only, so that an import job that runs every day finds
+// the day's file and knows there was nothing to import.
+func (s FileSink) SendEmpty(ctx context.Context, slot time.Time) forward.Result {
+	f := s.WriteFile(nil, slot)
+	o := s.Upload(ctx, f)
+	res := forward.Result{Outcome: o.Class, Status: o.Status, Message: o.Message}
+	if o.Class == ClassSuccess {
+		res.Message = "nothing to send: header-only file " + o.Message
+		res.Keep = &forward.KeptFile{Name: f.Name, Data: f.Data, Rows: 0, CreatedAt: s.opts.Now()}
+	}
+	return res
 }
 
 // MaxBatch is how many rows one file carries; more wait for the next time.

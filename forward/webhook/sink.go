@@ -106,6 +106,8 @@ func typeFields() (props, secrets []forward.Field) {
 		switch p.Name {
 		case "url", "token_url":
 			f.URL = true
+		case "sftp_address":
+			f.Address = true // egress-checked at save, like the URLs
 		case "fields", "objectives":
 			f.Kind = forward.KindJSON
 		case "sftp_host_key", "directory":
@@ -168,6 +170,13 @@ func Type(o TypeOptions) forward.Type {
 				return forward.Preview{}, err
 			}
 			return w.samplePreview(c, at), nil
+		},
+		PreviewItem: func(c forward.Configuration, secrets map[string]string, it forward.Item, at time.Time) (forward.Preview, error) {
+			w, err := Compile(c, secrets, opts)
+			if err != nil {
+				return forward.Preview{}, err
+			}
+			return w.itemPreview(it, at), nil
 		},
 		Wants: func(c forward.Configuration, r forward.ObjectiveResult) bool {
 			v := r.Effective()
@@ -457,6 +466,25 @@ func (w *Webhook) samplePreview(c forward.Configuration, at time.Time) forward.P
 	}
 	if w.trigger != TriggerChange {
 		out.Notes = append(out.Notes, fmt.Sprintf("sent for results that meet the trigger %q", w.trigger))
+	}
+	return out
+}
+
+// itemPreview is the exact request the configuration would send for a
+// real item now, secrets redacted, with a note when the trigger does not
+// want the result (it would not be sent).
+func (w *Webhook) itemPreview(it forward.Item, at time.Time) forward.Preview {
+	in, ok := w.InputOf(it)
+	if !ok {
+		return forward.Preview{Notes: []string{"not sendable: the item carries no result"}}
+	}
+	p := w.Preview([]Input{in}, at)
+	out := forward.Preview{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName}
+	if !w.Wants(in.Result) {
+		out.Notes = append(out.Notes, fmt.Sprintf("this result (%s) does not meet the trigger %q: it would not be sent", in.Result.Status(), w.trigger))
+	}
+	for _, why := range p.Rejected {
+		out.Notes = append(out.Notes, "this result would not be sent: "+why)
 	}
 	return out
 }

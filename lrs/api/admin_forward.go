@@ -429,13 +429,21 @@ type previewJSON struct {
 
 // previewConfiguration renders the configuration of the body (a new one,
 // or the edit of :id, whose stored secrets stand in when the body has
-// none) for a sample result; nothing is stored or sent.
+// none) for a sample result, or for the stored result the query names
+// (objective, participant, registration); nothing is stored or sent.
 func (s *server) previewConfiguration(c *gin.Context) {
 	var req configurationRequest
 	if !s.bindAdmin(c, &req) {
 		return
 	}
-	p, err := s.fadmin().Preview(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	var p forward.Preview
+	var err error
+	if obj := c.Query("objective"); obj != "" || c.Query("participant") != "" {
+		// A real result instead of the sample.
+		p, err = s.fadmin().PreviewResult(c.Request.Context(), c.Param("org"), c.Param("id"), req.input(), obj, c.Query("participant"), c.Query("registration"))
+	} else {
+		p, err = s.fadmin().Preview(c.Request.Context(), c.Param("org"), c.Param("id"), req.input())
+	}
 	if err != nil {
 		s.failForward(c, err)
 		return
