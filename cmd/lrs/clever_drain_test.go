@@ -54,29 +54,29 @@ func (a *arrivals) busiest(d time.Duration) int {
 // requests of every process sharing the token keep to the configured
 // limit times LRS_CLEVER_RATE_SHARE (the simulator never answers 429 and
 // no request is repeated), every student gets the grade once, and each
-// section one assignment. On the embedded store the process is killed
-// with SIGKILL mid-drain and started again: nothing is lost, no section
-// gets a second assignment. On MongoDB two processes share the store and
-// the token, each with half of the limit.
+// section one assignment. A process is killed with SIGKILL mid-drain and
+// started again: nothing is lost, no section gets a second assignment. On
+// MongoDB two processes share the store and the token, each with half of
+// the limit.
 func TestCleverDrainEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the binary")
 	}
-	const (
-		sections = 8
-		limit    = 12000 // per minute, the configuration's rate_limit
-		share    = "1/2"
-	)
+	const share = "1/2"
 	forEachEngine(t, func(t *testing.T, storeEnv []string) {
 		mongoRun := isMongoEnv(storeEnv)
+		// The 5,000 grades across 40 sections, at a limit (per
+		// minute, the configuration's rate_limit) high enough to drain
+		// them in seconds; the limiter's rules do not depend on its size.
+		sections, limit := 40, 60000
 		// The MongoDB test server (FerretDB) is much slower per write than
 		// the embedded store (a few sends a second on the test machine,
 		// under the limit): fewer grades there, where the run proves two
 		// processes sharing the token and the assignments, and the
 		// embedded run that the limiter holds the drain to the share.
-		grades := 500
+		grades := 5000
 		if mongoRun {
-			grades = 96
+			grades, sections, limit = 96, 8, 12000
 		}
 		sim := clevertest.New(clevertest.Options{RateLimit: limit})
 		var arr arrivals
