@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -179,22 +178,7 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 	if err := o.reopen(ctx, ch, ds, now); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	due := o.due
-	wake := o.wake
-	o.mu.Unlock()
-	var keys []ConfigKey
-	for _, d := range ds {
-		if k := (ConfigKey{d.Org, d.ConfigurationID}); d.State == StatePending && !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	switch {
-	case due != nil && len(keys) > 0:
-		due(keys)
-	case wake != nil:
-		wake()
-	}
+	o.announce(ds)
 	return nil
 }
 
