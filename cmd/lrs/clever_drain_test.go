@@ -210,9 +210,9 @@ func TestCleverDrainEndToEnd(t *testing.T) {
 		}
 		// Within the limit: no 429, and no more in any 3 seconds than the
 		// processes' buckets let through (one request each, then the
-		// allowance per minute spread evenly; 3 % and five requests for the
+		// allowance per minute spread evenly; 5 % and ten requests for the
 		// jitter between a permit and the request's arrival on a loaded
-		// machine). Without the limiter the binary sends several times as
+		// machine, where a stalled sender's requests arrive bunched). Without the limiter the binary sends several times as
 		// many.
 		for _, w := range sim.Windows(tok) {
 			if w.Limited > 0 || w.Requests > limit {
@@ -221,7 +221,7 @@ func TestCleverDrainEndToEnd(t *testing.T) {
 		}
 		perProcess := float64(clever.Allowance(limit, 0.5)-1) / 60 // per second
 		const span = 3 * time.Second
-		bound := int(float64(len(procs))*(1+perProcess*span.Seconds())*1.03) + 5
+		bound := int(float64(len(procs))*(1+perProcess*span.Seconds())*1.05) + 10
 		busiest := arr.busiest(span)
 		if busiest > bound {
 			t.Errorf("%d requests within %v, more than the %d the rate share allows", busiest, span, bound)
