@@ -188,14 +188,19 @@ func (r objectiveRequest) input() forward.ObjectiveInput {
 }
 
 type statusJSON struct {
-	ConfigurationID         string    `json:"configuration_id"`
-	Status                  string    `json:"status"`
-	LastError               string    `json:"last_error,omitempty"`
-	LastStatus              int       `json:"last_status,omitempty"`
-	FirstFailure            time.Time `json:"first_failure,omitzero"`
-	LastSuccess             time.Time `json:"last_success,omitzero"`
-	LastAlert               time.Time `json:"last_alert,omitzero"`
-	UpdatedAt               time.Time `json:"updated_at,omitzero"`
+	ConfigurationID string    `json:"configuration_id"`
+	Status          string    `json:"status"`
+	LastError       string    `json:"last_error,omitempty"`
+	LastStatus      int       `json:"last_status,omitempty"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastSuccess     time.Time `json:"last_success,omitzero"`
+	LastAlert       time.Time `json:"last_alert,omitzero"`
+	UpdatedAt       time.Time `json:"updated_at,omitzero"`
+	// StoppedAt is when the destination asked to be sent nothing more
+	// (a webhook's 410 Gone), with StopReason: nothing is sent until the
+	// configuration is edited. Absent when it is not stopped.
+	StoppedAt               time.Time `json:"stopped_at,omitzero"`
+	StopReason              string    `json:"stop_reason,omitempty"`
 	Queued                  int       `json:"queued"`
 	Delivered               int       `json:"delivered"`
 	Parked                  int       `json:"parked"`
@@ -349,7 +354,7 @@ func (s *server) configurationStatus(c *gin.Context) {
 		ConfigurationID: st.ConfigurationID, Status: st.Status, LastError: st.LastError, LastStatus: st.LastStatus,
 		FirstFailure: st.FirstFailure.UTC(), LastSuccess: st.LastSuccess.UTC(), LastAlert: st.LastAlert.UTC(), UpdatedAt: st.UpdatedAt.UTC(),
 		Queued: n.Pending, Delivered: n.Delivered, Parked: n.Parked, Rejected: n.Rejected, Skipped: n.Skipped,
-		OldestPending: n.OldestPending.UTC(),
+		OldestPending: n.OldestPending.UTC(), StoppedAt: st.StoppedAt.UTC(), StopReason: st.StopReason,
 	}
 	if !n.OldestPending.IsZero() {
 		out.OldestPendingAgeSeconds = max(s.admin.opts.Now().Sub(n.OldestPending).Seconds(), 0)
