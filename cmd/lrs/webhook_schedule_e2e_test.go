@@ -61,7 +61,7 @@ type schedRig struct {
 func newSchedRig(t *testing.T, storeEnv []string) *schedRig {
 	r := &schedRig{storeEnv: storeEnv, clk: &simClock{start: time.Now(), at: time.Now(), speed: 1}}
 	r.recv = webhooktest.NewReceiver(t, webhooktest.Options{Secret: whSecret, Envelope: "items", Key: "reference",
-		Now: func() time.Time { return r.clk.now() },
+		Now:    func() time.Time { return r.clk.now() },
 		Fields: []webhooktest.Check{{Field: "reference", Type: "uuid", Required: true}, {Field: "email", Type: "email", Required: true}}})
 	r.sftp = webhooktest.NewSFTPServer(t, webhooktest.SFTPOptions{User: "lrs", Password: "sftp-pw-123"})
 	return r
