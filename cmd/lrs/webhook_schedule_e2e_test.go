@@ -217,7 +217,7 @@ func webhookSchedules(t *testing.T, r *schedRig) {
 	day := func(d, h, m int) time.Time { return time.Date(2027, 1, 14+d, h, m, 0, 0, time.UTC) }
 
 	// Day 0: the batch (02:00 Chicago) and the file (09:00 Berlin) at 08:00 UTC.
-	p := r.boot(t, newSimClock(day(0, 7, 30), time.Second), true)
+	p := r.boot(t, newSimClock(day(0, 7, 57), 2*time.Second), true)
 	r.configure(t, p)
 	first := r.complete(t, p, 2)
 	if now := r.clk.now(); !now.Before(day(0, 7, 58)) {
@@ -231,7 +231,7 @@ func webhookSchedules(t *testing.T, r *schedRig) {
 		b, f := r.state(t)
 		return len(b) == 1 && len(f) == 1
 	})
-	r.clk.sleepUntil(day(0, 8, 50))
+	r.clk.sleepUntil(at.Add(20 * time.Minute))
 	b, f := r.state(t)
 	if len(b) != 1 || !slices.Equal(b[0], first) {
 		t.Errorf("day 0: batches %v, want one with %v", b, first)
@@ -264,7 +264,7 @@ func webhookSchedules(t *testing.T, r *schedRig) {
 	p.stop()
 
 	// Day 3: nothing new: no batch, and a header-only file.
-	p = r.boot(t, newSimClock(day(3, 7, 50), time.Second), true)
+	p = r.boot(t, newSimClock(day(3, 7, 59), time.Second), true)
 	r.waitFor(t, day(3, 8, 30), "the day's header-only file", func() bool {
 		_, f := r.state(t)
 		return len(f) == 3
@@ -275,4 +275,57 @@ func webhookSchedules(t *testing.T, r *schedRig) {
 		t.Errorf("day 3: batches %v, files %v: want no new batch and a header-only file of 20270117", b, f)
 	}
 	p.stop()
+}
+
+// Two processes on one MongoDB store, on one clock: each scheduled time
+// is sent by one of them (the one that claims the time): one batch and
+// one file at the day's time, though each process took one of the
+// results; restarted together, the next day's header-only file, which
+// both find owed at the same time, is uploaded once.
+func TestWebhookScheduleTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the binary")
+	}
+	if _, err := time.LoadLocation("America/Chicago"); err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	buildClockBinary(t)
+	t.Parallel()
+	r := newSchedRig(t, mongoStoreEnv(t))
+	day := func(d, h, m int) time.Time { return time.Date(2027, 1, 14+d, h, m, 0, 0, time.UTC) }
+
+	clk := newSimClock(day(0, 7, 57), 2*time.Second)
+	a := r.boot(t, clk, true)
+	r.configure(t, a)
+	b := r.boot(t, clk, true)
+	emails := slices.Concat(r.complete(t, a, 1), r.complete(t, b, 1))
+	if now := r.clk.now(); !now.Before(day(0, 7, 58)) {
+		t.Fatalf("the setup ended at %v, too late for the test", now)
+	}
+	at := r.waitFor(t, day(0, 8, 40), "the day's batch and file", func() bool {
+		b, f := r.state(t)
+		return len(b) == 1 && len(f) == 1
+	})
+	r.clk.sleepUntil(at.Add(20 * time.Minute))
+	batches, files := r.state(t)
+	if len(batches) != 1 || !slices.Equal(batches[0], emails) {
+		t.Errorf("batches %v, want one with %v", batches, emails)
+	}
+	if _, rows, ok := fileOf(files, "20270114"); !ok || len(files) != 1 || !slices.Equal(rows, rowsOf(emails)) || r.sftp.Logins() != 1 {
+		t.Errorf("files %v (%d uploads), want one of 20270114 with %v", files, r.sftp.Logins(), rowsOf(emails))
+	}
+	a.stop()
+	b.stop()
+
+	clk = newSimClock(day(1, 7, 59), time.Second)
+	a, b = r.boot(t, clk, true), r.boot(t, clk, true)
+	r.waitFor(t, day(1, 8, 30), "the next day's header-only file", func() bool {
+		_, f := r.state(t)
+		return len(f) == 2
+	})
+	r.clk.sleepUntil(r.clk.now().Add(15 * time.Minute))
+	batches, files = r.state(t)
+	if _, rows, ok := fileOf(files, "20270115"); len(batches) != 1 || !ok || len(rows) != 0 || r.sftp.Logins() != 2 {
+		t.Errorf("the next day: batches %v, files %v, %d uploads in all: want no new batch and one header-only file", batches, files, r.sftp.Logins())
+	}
 }
