@@ -143,6 +143,9 @@ func (r *schedRig) state(t *testing.T) ([][]string, map[string][]string) {
 	}
 	files := map[string][]string{}
 	for name, data := range r.sftp.Files(t) {
+		if strings.HasPrefix(name, ".") {
+			continue // being uploaded (renamed when complete)
+		}
 		lines := strings.Split(strings.TrimSuffix(data, "\r\n"), "\r\n")
 		if lines[0] != "Member Email,Course" {
 			t.Errorf("file %s has the header %q", name, lines[0])
