@@ -194,9 +194,6 @@ func (e *Engine) sendEmpty(ctx context.Context, c Configuration, now time.Time) 
 	if t, ok := e.hk.empty[k]; ok && t.slot.Equal(slot) && now.Sub(t.at) < emptyRetry {
 		return
 	}
-	if !e.holdSlot(ctx, log, c, slot, now) {
-		return // another process sends it
-	}
 	n, err := e.store.CountDeliveries(ctx, c.Org, c.ID)
 	if err != nil {
 		log.Warn("counting a scheduled configuration's deliveries failed", "err", err)
@@ -204,6 +201,9 @@ func (e *Engine) sendEmpty(ctx context.Context, c Configuration, now time.Time) 
 	}
 	if n.Pending > 0 {
 		return // they go at the scheduled time, in the file
+	}
+	if !e.holdSlot(ctx, log, c, slot, now) {
+		return // another process sends it
 	}
 	if e.hk.empty == nil {
 		e.hk.empty = map[cfgKey]emptyTry{}
