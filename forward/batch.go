@@ -159,6 +159,14 @@ func (e *Engine) holdSlot(ctx context.Context, log *slog.Logger, c Configuration
 	return got
 }
 
+// sending reports whether a job of configuration k is running.
+func (e *Engine) sending(k cfgKey) bool {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	st, ok := e.s.confs[k]
+	return ok && st.inflight > 0
+}
+
 // emptyRetry is how long a failed send of nothing waits before the next.
 const emptyRetry = 5 * time.Minute
 
@@ -201,6 +209,9 @@ func (e *Engine) sendEmpty(ctx context.Context, c Configuration, now time.Time) 
 	}
 	if n.Pending > 0 {
 		return // they go at the scheduled time, in the file
+	}
+	if e.sending(k) {
+		return // a send of it is running: what it records says whether the time went
 	}
 	if !e.holdSlot(ctx, log, c, slot, now) {
 		return // another process sends it
