@@ -220,7 +220,7 @@ func webhookSchedules(t *testing.T, r *schedRig) {
 	day := func(d, h, m int) time.Time { return time.Date(2027, 1, 14+d, h, m, 0, 0, time.UTC) }
 
 	// Day 0: the batch (02:00 Chicago) and the file (09:00 Berlin) at 08:00 UTC.
-	p := r.boot(t, newSimClock(day(0, 7, 57), 2*time.Second), true)
+	p := r.boot(t, newSimClock(day(0, 7, 57), 3*time.Second), true)
 	r.configure(t, p)
 	first := r.complete(t, p, 2)
 	if now := r.clk.now(); !now.Before(day(0, 7, 58)) {
@@ -297,7 +297,7 @@ func TestWebhookScheduleTwoProcesses(t *testing.T) {
 	r := newSchedRig(t, mongoStoreEnv(t))
 	day := func(d, h, m int) time.Time { return time.Date(2027, 1, 14+d, h, m, 0, 0, time.UTC) }
 
-	clk := newSimClock(day(0, 7, 57), 2*time.Second)
+	clk := newSimClock(day(0, 7, 57), 3*time.Second)
 	a := r.boot(t, clk, true)
 	r.configure(t, a)
 	b := r.boot(t, clk, true)
