@@ -188,19 +188,14 @@ func (r objectiveRequest) input() forward.ObjectiveInput {
 }
 
 type statusJSON struct {
-	ConfigurationID string    `json:"configuration_id"`
-	Status          string    `json:"status"`
-	LastError       string    `json:"last_error,omitempty"`
-	LastStatus      int       `json:"last_status,omitempty"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastSuccess     time.Time `json:"last_success,omitzero"`
-	LastAlert       time.Time `json:"last_alert,omitzero"`
-	UpdatedAt       time.Time `json:"updated_at,omitzero"`
-	// StoppedAt is when the destination asked to be sent nothing more
-	// (a webhook's 410 Gone), with StopReason: nothing is sent until the
-	// configuration is edited. Absent when it is not stopped.
-	StoppedAt               time.Time `json:"stopped_at,omitzero"`
-	StopReason              string    `json:"stop_reason,omitempty"`
+	ConfigurationID         string    `json:"configuration_id"`
+	Status                  string    `json:"status"`
+	LastError               string    `json:"last_error,omitempty"`
+	LastStatus              int       `json:"last_status,omitempty"`
+	FirstFailure            time.Time `json:"first_failure,omitzero"`
+	LastSuccess             time.Time `json:"last_success,omitzero"`
+	LastAlert               time.Time `json:"last_alert,omitzero"`
+	UpdatedAt               time.Time `json:"updated_at,omitzero"`
 	Queued                  int       `json:"queued"`
 	Delivered               int       `json:"delivered"`
 	Parked                  int       `json:"parked"`
@@ -210,6 +205,12 @@ type statusJSON struct {
 	OldestPendingAgeSeconds float64   `json:"oldest_pending_age_seconds"`
 	// Backfills are the configuration's backfill jobs (admin_backfill.go).
 	Backfills []backfillJSON `json:"backfills"`
+
+	// StoppedAt is when the destination asked to be sent nothing more
+	// (a webhook's 410 Gone), with StopReason: nothing is sent until the
+	// configuration is edited. Absent when it is not stopped.
+	StoppedAt  time.Time `json:"stopped_at,omitzero"`
+	StopReason string    `json:"stop_reason,omitempty"`
 }
 
 type deliveryJSON struct {

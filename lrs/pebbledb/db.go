@@ -77,15 +77,16 @@ type DB struct {
 	bgCancel  context.CancelFunc
 	logger    *slog.Logger
 
+	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
+	due        dueHints     // lower bounds of the due queues (duehints.go)
+	logLow     logHints     // lower bounds of the delivery logs (forward.go)
+	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
+	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
+	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
+
 	// periodOwners are the owners that claimed a period since Open
 	// (ClaimPeriod): another's claim is of a process that is gone.
 	periodOwners sync.Map
-	claimMu      sync.Mutex   // serializes ClaimDeliveries (forward.go)
-	due          dueHints     // lower bounds of the due queues (duehints.go)
-	logLow       logHints     // lower bounds of the delivery logs (forward.go)
-	voidOrgs     sync.Map     // org -> whether it has voided statements (results.go)
-	results      resultReads  // what GetResults read, for PutResults (results_reads.go)
-	attemptCap   atomic.Int64 // delivery log entries kept per configuration (forward.go)
 }
 
 // Open opens (creating if needed) the store in dir.
