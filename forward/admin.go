@@ -407,6 +407,10 @@ func (a *Admin) Status(ctx context.Context, org, id string) (ConfigStatus, Count
 		return ConfigStatus{}, Counts{}, err
 	}
 	s.LastError = a.redactor(c).Redact(s.LastError)
+	if s.StoppedRevision != c.Revision { // a stop of an earlier revision: the edit resumed
+		s.StoppedRevision, s.StoppedAt, s.StopReason = 0, time.Time{}, ""
+	}
+	s.StopReason = a.redactor(c).Redact(s.StopReason)
 	return s, n, nil
 }
 

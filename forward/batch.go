@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -73,6 +74,99 @@ type EmptyScheduled interface {
 	SendEmpty(ctx context.Context, slot time.Time) Result
 }
 
+// Slotted is a Scheduled destination whose batches go at the times of a
+// schedule (a daily or hourly time). Of the processes that find a
+// scheduled time due, one sends for it: each claims the time (a period of
+// the PeriodStore, the claim the sweep uses, under the configuration's own
+// task name, for the engine's Lease), and the one that gets it sends the
+// time's batches (or its header-only file, EmptyScheduled); the others
+// leave them. A claim that ends with its process (killed mid-send) is
+// taken over by another once its lease has ended.
+type Slotted interface {
+	Scheduled
+	// BatchSlot is the scheduled time at or before now that makes the
+	// queued items due (BatchDue's arguments), zero when they are not due
+	// or due for another reason (so many items, so long a wait): then any
+	// process sends them.
+	BatchSlot(lastSend, oldest time.Time, queued int, now time.Time) time.Time
+}
+
+// slotHolds is what this process knows of the scheduled times of its
+// configurations: the latest it claimed or found claimed, and whether a
+// batch that filled its claim is being drained.
+type slotHolds struct {
+	mu sync.Mutex
+	m  map[cfgKey]slotHold
+}
+
+type slotHold struct {
+	slot    time.Time
+	mine    bool      // this process holds the claim (until until)
+	until   time.Time // the claim's lease end
+	checked time.Time // when the claim was last asked for
+	drain   bool      // the last send claimed a full batch: more of the time's items wait
+}
+
+func (h *slotHolds) get(k cfgKey) slotHold {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[k]
+}
+
+func (h *slotHolds) update(k cfgKey, f func(*slotHold)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[cfgKey]slotHold{}
+	}
+	v := h.m[k]
+	f(&v)
+	h.m[k] = v
+}
+
+// slotTask is the PeriodStore task name of a configuration's scheduled
+// times (a period is a time's Unix second).
+func slotTask(org, id string) string { return "forward/slot/" + org + "/" + id }
+
+// holdSlot reports whether this process sends for the scheduled time slot
+// of configuration c: it holds the time's claim, or claims it now.
+func (e *Engine) holdSlot(ctx context.Context, log *slog.Logger, c Configuration, slot, now time.Time) bool {
+	k := cfgKey{c.Org, c.ID}
+	h := e.slots.get(k)
+	if h.slot.Equal(slot) {
+		if h.mine && now.Before(h.until) {
+			return true
+		}
+		if !h.mine && now.Sub(h.checked) < periodRecheck {
+			return false // another process has it; ask again later
+		}
+	}
+	until := now.Add(e.opts.Lease)
+	got, err := e.store.ClaimPeriod(ctx, slotTask(c.Org, c.ID), slot.Unix(), e.opts.Owner, now, until)
+	if err != nil {
+		log.Warn("claiming a scheduled time failed", "slot", slot, "err", err)
+		return false
+	}
+	e.slots.update(k, func(v *slotHold) {
+		if !v.slot.Equal(slot) {
+			v.drain = false
+		}
+		v.slot, v.mine, v.until, v.checked = slot, got, until, now
+	})
+	if !got {
+		log.Debug("a scheduled time is sent by another process", "slot", slot)
+	}
+	return got
+}
+
+// sending reports whether a job of configuration k is running.
+func (e *Engine) sending(k cfgKey) bool {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	st, ok := e.s.confs[k]
+	return ok && st.inflight > 0
+}
+
 // emptyRetry is how long a failed send of nothing waits before the next.
 const emptyRetry = 5 * time.Minute
 
@@ -115,6 +209,12 @@ func (e *Engine) sendEmpty(ctx context.Context, c Configuration, now time.Time) 
 	}
 	if n.Pending > 0 {
 		return // they go at the scheduled time, in the file
+	}
+	if e.sending(k) {
+		return // a send of it is running: what it records says whether the time went
+	}
+	if !e.holdSlot(ctx, log, c, slot, now) {
+		return // another process sends it
 	}
 	if e.hk.empty == nil {
 		e.hk.empty = map[cfgKey]emptyTry{}
@@ -173,8 +273,17 @@ func (e *Engine) claimScheduled(ctx context.Context, log *slog.Logger, j *job, c
 		last = cfg.CreatedAt
 	}
 	now := c.Now
+	k := cfgKey{cfg.Org, cfg.ID}
 	send, wake := s.BatchDue(last, n.OldestPending, n.Pending, now)
+	if !send && n.Pending > 0 && e.slots.get(k).drain {
+		send = true // the rest of a batch larger than one claim
+	}
 	if send {
+		if sl, ok := s.(Slotted); ok {
+			if slot := sl.BatchSlot(last, n.OldestPending, n.Pending, now); !slot.IsZero() && !e.holdSlot(ctx, log, cfg, slot, now) {
+				return nil, 0 // another process sends this time's batch
+			}
+		}
 		c.DueBy = now.Add(100 * 365 * 24 * time.Hour) // held ones too
 		c.Limit = max(s.MaxBatch(), 1)                // together, up to what one Send takes
 		ds := e.claim(ctx, log, j, c)
@@ -183,6 +292,8 @@ func (e *Engine) claimScheduled(ctx context.Context, log *slog.Logger, j *job, c
 				ds[i].NextAttempt = now // the batch is due: its items are
 			}
 		}
+		full := len(ds) >= c.Limit && n.Pending > len(ds)
+		e.slots.update(k, func(v *slotHold) { v.drain = full })
 		return ds, len(ds)
 	}
 	ds := e.claim(ctx, log, j, c)

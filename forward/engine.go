@@ -109,6 +109,8 @@ type Engine struct {
 
 	s sched // the scheduler's state (sched.go), under its own lock
 
+	slots slotHolds // batch.go: the scheduled times this process sends, or leaves to another
+
 	running  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}

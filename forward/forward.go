@@ -149,6 +149,14 @@ type ConfigStatus struct {
 	// statuses stored before it was kept: UpdatedAt stands for it).
 	Since     time.Time
 	UpdatedAt time.Time
+	// StoppedRevision is the revision of the configuration its destination
+	// asked to stop sending to (Result.Stop: a webhook's 410 Gone), at
+	// StoppedAt, saying StopReason; zero when none did. Nothing is sent to
+	// that revision any more, by any process; an edit (a new revision)
+	// resumes.
+	StoppedRevision int64
+	StoppedAt       time.Time
+	StopReason      string
 }
 
 // Counts are a configuration's deliveries by state, and the age of its
@@ -215,6 +223,11 @@ type Result struct {
 	// Keep is a file the destination uploaded (a file-mode webhook's
 	// CSV): the engine keeps a copy, for re-download, for FileRetention.
 	Keep *KeptFile
+	// Stop: the destination asked to be sent nothing more (a webhook's
+	// 410 Gone): the engine records it in the configuration's status
+	// (ConfigStatus.StoppedRevision) and sends nothing more to this
+	// revision of the configuration, on any process, until it is edited.
+	Stop bool
 }
 
 // Destination sends batches of items to one configured endpoint. New

@@ -111,6 +111,11 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		e.releaseItems(items)
 		return
 	}
+	if res, stopped := e.stopped(ctx, log, cfg, dest); stopped {
+		e.apply(ctx, log, cfg, items, res, 0, early) // not sent: kept queued, on the retry schedule
+		r.outcome = res.Outcome
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, e.opts.SendTimeout)
 	start := time.Now()
 	res := dest.Send(sctx, items)
@@ -511,4 +516,38 @@ func (e *Engine) releaseItems(batch []Item) {
 		ds[i] = it.Delivery
 	}
 	e.updateAll(ctx, e.log, ds)
+}
+
+// Stoppable is a destination whose receiver may ask to be sent nothing
+// more (Result.Stop): before each send the engine reads whether the
+// configuration's revision was stopped, by this process or another, and
+// then sends nothing.
+type Stoppable interface {
+	Destination
+	MayStop()
+}
+
+// stopped reports whether cfg's revision was stopped (ConfigStatus.
+// StoppedRevision), with the result that stands for the send it skips:
+// a destination-wide failure, so that the deliveries stay queued, the
+// status stays Server Error and only probes (which send nothing either)
+// look at it until the configuration is edited. A status that cannot be
+// read does not stop the send.
+func (e *Engine) stopped(ctx context.Context, log *slog.Logger, cfg Configuration, dest Destination) (Result, bool) {
+	if _, ok := dest.(Stoppable); !ok {
+		return Result{}, false
+	}
+	st, err := e.store.GetStatus(ctx, cfg.Org, cfg.ID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			log.Warn("reading whether the configuration was stopped failed", "err", err)
+		}
+		return Result{}, false
+	}
+	if st.StoppedRevision == 0 || st.StoppedRevision != cfg.Revision {
+		return Result{}, false
+	}
+	return Result{Outcome: OutcomeDestination, Status: st.LastStatus,
+		Message: fmt.Sprintf("not sent: the destination asked to stop at %s (%s); sending resumes when the configuration is edited",
+			st.StoppedAt.UTC().Format(time.RFC3339), st.StopReason)}, true
 }

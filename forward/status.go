@@ -56,8 +56,15 @@ func (e *Engine) setStatus(ctx context.Context, log *slog.Logger, cfg Configurat
 		s.Since = at
 		log.Info("configuration status changed", "from", prev.Status, "to", s.Status)
 	}
+	if r.Stop && s.StoppedRevision != cfg.Revision {
+		s.StoppedRevision, s.StoppedAt, s.StopReason = cfg.Revision, at, Truncate(r.Message, MaxText)
+		log.Warn("the destination asked to stop: nothing more is sent until the configuration is edited", "revision", cfg.Revision)
+	}
 	if s.Status == StatusOK {
 		s.LastSuccess, s.LastError, s.FirstFailure = at, "", time.Time{}
+		if s.StoppedRevision != 0 && s.StoppedRevision != cfg.Revision { // an edit resumed it
+			s.StoppedRevision, s.StoppedAt, s.StopReason = 0, time.Time{}, ""
+		}
 	} else {
 		s.LastError = Truncate(r.Message, MaxText)
 		if !isErrorStatus(prev.Status) || s.FirstFailure.IsZero() {

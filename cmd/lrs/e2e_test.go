@@ -53,6 +53,36 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
+var (
+	clockBuildOnce sync.Once
+	clockBinPath   string
+	clockBuildErr  error
+)
+
+// buildClockBinary builds, once, the binary with the test clock
+// (-tags lrstestclock: LRS_TEST_CLOCK_START and LRS_TEST_CLOCK_SPEED,
+// clock.go); start it with startLRSBinary.
+func buildClockBinary(t *testing.T) string {
+	t.Helper()
+	clockBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lrs-e2e-clock-bin")
+		if err != nil {
+			clockBuildErr = err
+			return
+		}
+		clockBinPath = filepath.Join(dir, "lrs")
+		cmd := exec.Command("go", "build", "-tags", "lrstestclock", "-o", clockBinPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			clockBuildErr = fmt.Errorf("go build -tags lrstestclock: %v\n%s", err, out)
+		}
+	})
+	if clockBuildErr != nil {
+		t.Fatal(clockBuildErr)
+	}
+	return clockBinPath
+}
+
 // proc is a running lrs binary.
 type proc struct {
 	t      *testing.T
@@ -69,7 +99,12 @@ var listeningRE = regexp.MustCompile(`listening on (\S+:\d+)`)
 // waits until it reports its address.
 func startLRS(t *testing.T, env ...string) *proc {
 	t.Helper()
-	bin := buildBinary(t)
+	return startLRSBinary(t, buildBinary(t), env...)
+}
+
+// startLRSBinary is startLRS with another build of the binary.
+func startLRSBinary(t *testing.T, bin string, env ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LRS_ADDR=127.0.0.1:0"}, env...)

@@ -48,6 +48,10 @@ type ForwardConfig struct {
 	SMTPFrom        string
 	SMTPUsername    string
 	SMTPPassword    Secret
+	// Now is forwarding's clock (clock.go: time.Now but in a test build),
+	// of the engine, the administration, the obligations and the results
+	// read model; nil: time.Now.
+	Now func() time.Time
 	// Backfill tunes the backfills on attach (forward.BackfillOptions:
 	// Chunk, Pause, Lease).
 	Backfill forward.BackfillOptions
@@ -245,6 +249,7 @@ type forwardParts struct {
 	// whose service is set once the service exists.
 	results    *forward.Results
 	statements *laterStatements
+	now        func() time.Time // ForwardConfig.Now
 }
 
 // observer is what the LRS service and the reconciler tell of stored
@@ -277,7 +282,7 @@ func destinationTypes(cfg ForwardConfig, assignments forward.AssignmentStore, lo
 			}
 			return postback.Sink{Postback: p}, nil
 		}),
-		webhook.Type(webhook.TypeOptions{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress}),
+		webhook.Type(webhook.TypeOptions{Timeout: cfg.AttemptTimeout, Egress: cfg.Egress, Now: cfg.Now}),
 		clever.Type(func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
 			return clever.NewSink(c, secrets, cleverOpts)
 		}),
@@ -290,11 +295,11 @@ func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *sl
 	if err != nil {
 		return forwardParts{}, err
 	}
-	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, nil), statements: &laterStatements{},
+	p := forwardParts{types: types, obligations: forward.NewObligations(st, logger, cfg.Forward.Now), statements: &laterStatements{},
 		egress: cfg.Forward.Egress, engine: new(atomic.Pointer[forward.Engine]), backfiller: new(atomic.Pointer[forward.Backfiller])}
 	p.obligations.SetSinks(types) // overwrite configurations owe one delivery per result
 	p.results = forward.NewResults(st, p.statements, forward.ResultsOptions{
-		Metrics: forward.NewResultMetrics(reg), Logger: logger,
+		Metrics: forward.NewResultMetrics(reg), Logger: logger, Now: cfg.Forward.Now,
 		// Every result change (and every already-current result a call
 		// met) ensures the overwrite deliveries it owes.
 		OnChange: p.obligations.ResultChanged,
@@ -308,12 +313,13 @@ func newForwardParts(cfg Config, st store, reg prometheus.Registerer, logger *sl
 			return forwardParts{}, err
 		}
 	}
+	p.now = cfg.Forward.Now
 	return p, nil
 }
 
 // admin is the forwarding administration of the admin API.
 func (p forwardParts) admin(st store) *forward.Admin {
-	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Results: p.results, Invalidate: func(org string) {
+	return forward.NewAdmin(st, p.types, forward.AdminOptions{Sealer: p.sealer, Results: p.results, Now: p.now, Invalidate: func(org string) {
 		p.obligations.Invalidate(org)
 		p.results.Invalidate(org)
 	}, Egress: p.egress, Redriven: p.redriven, BackfillStarted: func() {
@@ -333,7 +339,7 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 	}
 	opts := forward.Options{Workers: cfg.Forward.Workers, InFlight: cfg.Forward.InFlight, StopTimeout: cfg.ShutdownTimeout,
 		ProbeInterval: cfg.Forward.ProbeInterval, AlertInterval: cfg.Forward.AlertInterval, RecoveryDelay: cfg.Forward.RecoveryDelay,
-		Lease: cfg.Forward.Lease}
+		Lease: cfg.Forward.Lease, Now: cfg.Forward.Now}
 	if l := cfg.Forward.Lease; l > 0 && l < 4*time.Minute {
 		// A send (with its bisection) ends well within its lease
 		// (loadConfig: the lease is more than twice the attempt timeout).
@@ -357,7 +363,7 @@ func startForwarding(cfg Config, st store, svc *lrs.Service, p forwardParts, reg
 		return nil, err
 	}
 	bopts := cfg.Forward.Backfill
-	bopts.Owner, bopts.Logger = "", logger.With("part", "backfill")
+	bopts.Owner, bopts.Logger, bopts.Now = "", logger.With("part", "backfill"), cfg.Forward.Now
 	backfiller, err := forward.NewBackfiller(st, lrsStatements{svc}, p.obligations, p.types, bopts)
 	if err != nil {
 		return nil, err

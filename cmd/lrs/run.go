@@ -49,6 +49,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	logger := newLogger(cfg, stderr)
+	now, note, err := forwardClock(getenv) // clock.go: the real clock in a release build
+	if err != nil {
+		return &ConfigError{err}
+	}
+	if note != "" {
+		logger.Warn(note)
+	}
+	cfg.Forward.Now = now
 	a := &app{cfg: cfg, logger: logger, stdout: stdout, open: openStore}
 	if err := a.start(ctx); err != nil {
 		return errors.Join(err, a.stop())

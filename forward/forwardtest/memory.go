@@ -501,7 +501,7 @@ func (m *Memory) PutStatus(ctx context.Context, s forward.ConfigStatus) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.FirstFailure, s.LastSuccess, s.LastAlert, s.UpdatedAt = ms(s.FirstFailure), ms(s.LastSuccess), ms(s.LastAlert), ms(s.UpdatedAt)
-	s.Since = ms(s.Since)
+	s.Since, s.StoppedAt = ms(s.Since), ms(s.StoppedAt)
 	m.statuses[[2]string{s.Org, s.ConfigurationID}] = s
 	return nil
 }

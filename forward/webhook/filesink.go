@@ -21,6 +21,7 @@ type FileSink struct{ Sink }
 
 var (
 	_ forward.EmptyScheduled = FileSink{}
+	_ forward.Slotted        = FileSink{}
 	_ forward.Tester         = FileSink{}
 )
 
@@ -28,6 +29,12 @@ var (
 // the schedule's times).
 func (s FileSink) BatchDue(lastSend, oldest time.Time, queued int, now time.Time) (bool, time.Time) {
 	return s.schedule.Due(lastSend, oldest, queued, now)
+}
+
+// BatchSlot is the scheduled time the file is due for
+// (Schedule.SlotDue), claimed by the one process that uploads it.
+func (s FileSink) BatchSlot(lastSend, oldest time.Time, queued int, now time.Time) time.Time {
+	return s.schedule.SlotDue(lastSend, oldest, queued, now)
 }
 
 // EmptyDue is the latest time of the schedule's cron expression at or

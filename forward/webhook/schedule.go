@@ -185,6 +185,26 @@ func (s *Schedule) Due(lastSend, oldest time.Time, queued int, now time.Time) (s
 	return false, wake
 }
 
+// SlotDue is the scheduled time that makes a batch due (Due): the
+// latest time of the cron expression at or before now, when Due sends
+// because of it; zero when Due does not send, or sends because so many
+// items are queued or the oldest has waited so long. Processes that find
+// the same batch due find the same time, and one of them sends it
+// (forward.Slotted).
+func (s *Schedule) SlotDue(lastSend, oldest time.Time, queued int, now time.Time) time.Time {
+	if queued == 0 || s.spec == nil ||
+		(s.MaxItems > 0 && queued >= s.MaxItems) || (s.MaxWait > 0 && !oldest.Add(s.MaxWait).After(now)) {
+		return time.Time{}
+	}
+	if lastSend.IsZero() {
+		lastSend = oldest
+	}
+	if n := s.Next(lastSend); n.IsZero() || n.After(now) {
+		return time.Time{}
+	}
+	return s.Last(now)
+}
+
 // Limit is how many items one request (or file) carries.
 func (s *Schedule) Limit() int {
 	if s.MaxItems > 0 {

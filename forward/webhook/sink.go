@@ -300,6 +300,7 @@ var (
 	_ forward.Destination = Sink{}
 	_ forward.Tester      = Sink{}
 	_ forward.Redacting   = Sink{}
+	_ forward.Stoppable   = Sink{}
 )
 
 // NewSink returns the sink of a compiled webhook.
@@ -311,11 +312,17 @@ func NewSink(w *Webhook) Sink { return Sink{Webhook: w, gone: &goneState{}} }
 // Limit, each one envelope with its batch_id.
 type BatchSink struct{ Sink }
 
-var _ forward.Scheduled = BatchSink{}
+var _ forward.Slotted = BatchSink{}
 
 // BatchDue is the schedule's verdict (Schedule.Due).
 func (s BatchSink) BatchDue(lastSend, oldest time.Time, queued int, now time.Time) (bool, time.Time) {
 	return s.schedule.Due(lastSend, oldest, queued, now)
+}
+
+// BatchSlot is the scheduled time that makes the batch due
+// (Schedule.SlotDue), claimed by the one process that sends it.
+func (s BatchSink) BatchSlot(lastSend, oldest time.Time, queued int, now time.Time) time.Time {
+	return s.schedule.SlotDue(lastSend, oldest, queued, now)
 }
 
 // MaxBatch is how many items one claim takes together: up to
@@ -337,7 +344,7 @@ func (s Sink) Send(ctx context.Context, items []forward.Item) forward.Result {
 	if o.Stop {
 		s.stop(o.Message)
 	}
-	res := forward.Result{Outcome: o.Class, Status: o.Status, Message: o.Message, RetryAfter: o.RetryAfter}
+	res := forward.Result{Outcome: o.Class, Status: o.Status, Message: o.Message, RetryAfter: o.RetryAfter, Stop: o.Stop}
 	for rid, why := range o.Rejected {
 		if sid, ok := ids[rid]; ok {
 			rejected[sid] = why
@@ -371,6 +378,11 @@ func (s Sink) inputs(items []forward.Item) ([]Input, map[string]string, map[stri
 	}
 	return ins, ids, rejected
 }
+
+// MayStop says that a receiver's 410 Gone stops sending (Result.Stop):
+// the engine keeps the stop in the configuration's status, so that no
+// process sends to this revision of the configuration any more.
+func (s Sink) MayStop() {}
 
 func (s Sink) stopped() (string, time.Time) {
 	s.gone.mu.Lock()

@@ -205,6 +205,12 @@ type statusJSON struct {
 	OldestPendingAgeSeconds float64   `json:"oldest_pending_age_seconds"`
 	// Backfills are the configuration's backfill jobs (admin_backfill.go).
 	Backfills []backfillJSON `json:"backfills"`
+
+	// StoppedAt is when the destination asked to be sent nothing more
+	// (a webhook's 410 Gone), with StopReason: nothing is sent until the
+	// configuration is edited. Absent when it is not stopped.
+	StoppedAt  time.Time `json:"stopped_at,omitzero"`
+	StopReason string    `json:"stop_reason,omitempty"`
 }
 
 type deliveryJSON struct {
@@ -349,7 +355,7 @@ func (s *server) configurationStatus(c *gin.Context) {
 		ConfigurationID: st.ConfigurationID, Status: st.Status, LastError: st.LastError, LastStatus: st.LastStatus,
 		FirstFailure: st.FirstFailure.UTC(), LastSuccess: st.LastSuccess.UTC(), LastAlert: st.LastAlert.UTC(), UpdatedAt: st.UpdatedAt.UTC(),
 		Queued: n.Pending, Delivered: n.Delivered, Parked: n.Parked, Rejected: n.Rejected, Skipped: n.Skipped,
-		OldestPending: n.OldestPending.UTC(),
+		OldestPending: n.OldestPending.UTC(), StoppedAt: st.StoppedAt.UTC(), StopReason: st.StopReason,
 	}
 	if !n.OldestPending.IsZero() {
 		out.OldestPendingAgeSeconds = max(s.admin.opts.Now().Sub(n.OldestPending).Seconds(), 0)

@@ -215,6 +215,9 @@ type statusData struct {
 	AlertedStatus   string    `bson:"alertedstatus"`
 	Since           time.Time `bson:"since,omitempty"` // absent in documents written before it was kept
 	UpdatedAt       time.Time `bson:"updatedat"`
+	StoppedRevision int64     `bson:"stoppedrevision,omitempty"`
+	StoppedAt       time.Time `bson:"stoppedat,omitempty"`
+	StopReason      string    `bson:"stopreason,omitempty"`
 }
 
 func toStatusDoc(s forward.ConfigStatus) statusDoc {
@@ -222,6 +225,7 @@ func toStatusDoc(s forward.ConfigStatus) statusDoc {
 		Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError, LastStatus: s.LastStatus,
 		FirstFailure: fwdMs(s.FirstFailure), LastSuccess: fwdMs(s.LastSuccess), LastAlert: fwdMs(s.LastAlert),
 		AlertedStatus: s.AlertedStatus, Since: fwdMs(s.Since), UpdatedAt: fwdMs(s.UpdatedAt),
+		StoppedRevision: s.StoppedRevision, StoppedAt: fwdMs(s.StoppedAt), StopReason: s.StopReason,
 	}}
 }
 
@@ -231,6 +235,7 @@ func (x statusDoc) status() (forward.ConfigStatus, error) {
 		Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError, LastStatus: s.LastStatus,
 		FirstFailure: fwdTime(s.FirstFailure), LastSuccess: fwdTime(s.LastSuccess), LastAlert: fwdTime(s.LastAlert),
 		AlertedStatus: s.AlertedStatus, Since: fwdTime(s.Since), UpdatedAt: fwdTime(s.UpdatedAt),
+		StoppedRevision: s.StoppedRevision, StoppedAt: fwdTime(s.StoppedAt), StopReason: s.StopReason,
 	}, checkDocVersion(x.V)
 }
 

@@ -83,6 +83,10 @@ type DB struct {
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
 	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
+
+	// periodOwners are the owners that claimed a period since Open
+	// (ClaimPeriod): another's claim is of a process that is gone.
+	periodOwners sync.Map
 }
 
 // Open opens (creating if needed) the store in dir.

@@ -1435,7 +1435,10 @@ func (d *DB) moveDueIndex() (int, error) {
 func periodKey(name string, period int64) []byte { return appendMs(fwdKey("fp/", name), period) }
 
 // ClaimPeriod claims a period of a task: a read and a write under the
-// key's stripe lock (only this process has the store open).
+// key's stripe lock. Only this process has the store open, so an
+// unfinished claim of an owner that has not claimed since Open is of a
+// process that is gone (killed mid-run): it is free at once, as its
+// delivery leases are (releaseLeases), not when its lease ends.
 func (d *DB) ClaimPeriod(ctx context.Context, name string, period int64, owner string, now, until time.Time) (bool, error) {
 	if err := d.acquire(ctx, "claim period"); err != nil {
 		return false, err
@@ -1447,7 +1450,7 @@ func (d *DB) ClaimPeriod(ctx context.Context, name string, period int64, owner s
 	if err != nil {
 		return false, fwdErr("claim period", err)
 	}
-	if ok && (!cur.Finished.IsZero() || floorMs(cur.Until) > floorMs(now)) {
+	if _, live := d.periodOwners.Load(cur.Owner); ok && (!cur.Finished.IsZero() || (live && floorMs(cur.Until) > floorMs(now))) {
 		return false, nil
 	}
 	v, err := encodePeriod(periodRecord{Owner: owner, Until: normMs(until)})
@@ -1467,6 +1470,7 @@ func (d *DB) ClaimPeriod(ctx context.Context, name string, period int64, owner s
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return false, fwdErr("claim period", err)
 	}
+	d.periodOwners.Store(owner, true)
 	return true, nil
 }
 

@@ -256,6 +256,9 @@ type statusRecord struct {
 	AlertedStatus   string    `json:"alerted_status,omitempty"`
 	Since           time.Time `json:"since,omitzero"` // absent in records written before it was kept
 	UpdatedAt       time.Time `json:"updated_at"`
+	StoppedRevision int64     `json:"stopped_revision,omitempty"`
+	StoppedAt       time.Time `json:"stopped_at,omitzero"`
+	StopReason      string    `json:"stop_reason,omitempty"`
 }
 
 func encodeStatus(s forward.ConfigStatus) ([]byte, error) {
@@ -263,6 +266,7 @@ func encodeStatus(s forward.ConfigStatus) ([]byte, error) {
 		V: fwdRecordVersion, Org: s.Org, ConfigurationID: s.ConfigurationID, Status: s.Status, LastError: s.LastError,
 		LastStatus: s.LastStatus, FirstFailure: s.FirstFailure, LastSuccess: s.LastSuccess, LastAlert: s.LastAlert,
 		AlertedStatus: s.AlertedStatus, Since: s.Since, UpdatedAt: s.UpdatedAt,
+		StoppedRevision: s.StoppedRevision, StoppedAt: s.StoppedAt, StopReason: s.StopReason,
 	})
 }
 
@@ -275,6 +279,7 @@ func decodeStatus(b []byte) (forward.ConfigStatus, error) {
 		Org: r.Org, ConfigurationID: r.ConfigurationID, Status: r.Status, LastError: r.LastError, LastStatus: r.LastStatus,
 		FirstFailure: r.FirstFailure, LastSuccess: r.LastSuccess, LastAlert: r.LastAlert, AlertedStatus: r.AlertedStatus,
 		Since: r.Since, UpdatedAt: r.UpdatedAt,
+		StoppedRevision: r.StoppedRevision, StoppedAt: r.StoppedAt, StopReason: r.StopReason,
 	}, checkVersion(r.V)
 }
 

@@ -760,7 +760,8 @@ func testFwdStatus(t *testing.T, s ForwardStore) {
 		t.Fatalf("GetStatus never set: %v, want ErrNotFound", err)
 	}
 	st := forward.ConfigStatus{Org: orgA, ConfigurationID: "c1", Status: forward.StatusCantConnect, LastError: "dial tcp: refused",
-		FirstFailure: fat(1), LastSuccess: fat(-100), LastAlert: fat(2), AlertedStatus: forward.StatusCantConnect, Since: fat(1), UpdatedAt: fat(2)}
+		FirstFailure: fat(1), LastSuccess: fat(-100), LastAlert: fat(2), AlertedStatus: forward.StatusCantConnect, Since: fat(1), UpdatedAt: fat(2),
+		StoppedRevision: 7, StoppedAt: fat(1), StopReason: "410 Gone"}
 	if err := s.PutStatus(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -770,14 +771,17 @@ func testFwdStatus(t *testing.T, s ForwardStore) {
 	}
 	if got.Status != st.Status || got.LastError != st.LastError || !got.FirstFailure.Equal(st.FirstFailure) ||
 		!got.LastSuccess.Equal(st.LastSuccess) || !got.LastAlert.Equal(st.LastAlert) || got.AlertedStatus != st.AlertedStatus ||
-		!got.Since.Equal(st.Since) || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		!got.Since.Equal(st.Since) || !got.UpdatedAt.Equal(st.UpdatedAt) ||
+		got.StoppedRevision != 7 || !got.StoppedAt.Equal(st.StoppedAt) || got.StopReason != st.StopReason {
 		t.Errorf("GetStatus round trip = %+v, want %+v", got, st)
 	}
 	st.Status, st.FirstFailure = forward.StatusOK, time.Time{}
+	st.StoppedRevision, st.StoppedAt, st.StopReason = 0, time.Time{}, ""
 	if err := s.PutStatus(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetStatus(ctx, orgA, "c1"); got.Status != forward.StatusOK || !got.FirstFailure.IsZero() {
+	if got, _ := s.GetStatus(ctx, orgA, "c1"); got.Status != forward.StatusOK || !got.FirstFailure.IsZero() ||
+		got.StoppedRevision != 0 || !got.StoppedAt.IsZero() || got.StopReason != "" {
 		t.Errorf("replaced status = %+v", got)
 	}
 	if _, err := s.GetStatus(ctx, orgB, "c1"); !errors.Is(err, forward.ErrNotFound) {
