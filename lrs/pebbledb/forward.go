@@ -28,8 +28,9 @@ var _ forward.Store = (*DB)(nil)
 //	fa/<org><activity><objective>         -> empty (ObjectivesFor)
 //	fd/<org><config><statement>           -> deliveryRecord
 //	qc/<org><config><next attempt ms><statement>
-//	                                      -> lease until (8 bytes ms), one per pending delivery:
-//	                                         a configuration's queue, due first
+//	                                      -> 8 zero bytes, one per pending delivery: a
+//	                                         configuration's queue, due first (stores of
+//	                                         earlier versions kept the lease's end there)
 //	fp/<name><period 8 bytes>             -> periodRecord (PeriodStore)
 //	fr/<org><config><statement>           -> rejectionRecord (DigestQueue)
 //	fi/<org><config><state><created ms><statement>
@@ -45,7 +46,8 @@ var _ forward.Store = (*DB)(nil)
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
-// lease the same due entries. Claims and DueConfigurations seek each
+// lease the same due entries. Claim leases are kept in memory, not
+// stored (leases.go). Claims and DueConfigurations seek each
 // queue from an in-memory lower bound of its due keys (duehints.go), past
 // the tombstones of the deliveries settled before it. Stores written
 // before per-configuration queues kept the due index as
@@ -403,8 +405,13 @@ func unescOne(b []byte) string {
 // ---------------------------------------------------------------------------
 // Deliveries
 
+// getDelivery reads the delivery at key, with its lease (leases.go).
 func (d *DB) getDelivery(key []byte) (forward.Delivery, bool, error) {
-	return fwdGet(d, key, decodeDelivery)
+	dl, ok, err := fwdGet(d, key, decodeDelivery)
+	if ok && err == nil {
+		d.leases.overlay(string(key), &dl)
+	}
+	return dl, ok, err
 }
 
 // seekEach calls fn with the value of each of keys that exists (decode
@@ -432,11 +439,13 @@ func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error 
 	return errors.Join(it.Error(), it.Close())
 }
 
-// getDeliveries reads the deliveries of keys that exist (seekEach).
+// getDeliveries reads the deliveries of keys that exist (seekEach), with
+// their leases (leases.go).
 func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	out := make(map[string]forward.Delivery, len(keys))
 	err := d.seekEach(keys, func(k string, v []byte) error {
 		dl, err := decodeDelivery(v)
+		d.leases.overlay(k, &dl)
 		out[k] = dl
 		return err
 	})
@@ -445,7 +454,8 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 
 // putDelivery writes v and moves its index keys from old (nil when new),
 // adding the due key it sets to ws (the caller passes them to
-// d.due.lowered after its commit: duehints.go).
+// d.due.lowered after its commit: duehints.go). The record is written
+// without dd's lease: the caller records that in d.leases after its commit.
 func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
@@ -463,7 +473,9 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 			return err
 		}
 	}
-	val, err := encodeDelivery(dd)
+	rec := *dd
+	rec.LeaseOwner, rec.LeaseUntil = "", time.Time{}
+	val, err := encodeDelivery(&rec)
 	if err != nil {
 		return err
 	}
@@ -474,12 +486,9 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 		return err
 	}
 	if dd.State == forward.StatePending {
-		var lease [8]byte
-		if !dd.LeaseUntil.IsZero() {
-			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(dd.LeaseUntil)))
-		}
+		var noLease [8]byte
 		k := dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID)
-		if err := b.Set(k, lease[:], nil); err != nil {
+		if err := b.Set(k, noLease[:], nil); err != nil {
 			return err
 		}
 		*ws = append(*ws, dueWrite{queue: string(queuePrefix(dd.Org, dd.ConfigurationID)), key: k})
@@ -674,7 +683,8 @@ func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.Co
 // ClaimDeliveries leases up to c.Limit due, unleased pending deliveries of
 // one configuration in NextAttempt order. Claims are serialized in the
 // process (claimMu); each candidate is re-read under its stripe lock
-// before it is leased, and all are leased in one commit.
+// before it is leased. The leases are kept in memory (leases.go): a claim
+// writes nothing to the store.
 func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
 	if err := d.acquire(ctx, "claim deliveries"); err != nil {
 		return nil, err
@@ -711,16 +721,27 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		return nil, fwdErr("claim deliveries", err)
 	}
 	head := upper // the first due key at or after lower: the new hint
+	// A due key is the queue's prefix, 8 bytes of ms and the escaped
+	// statement id; its delivery's key is fdp and the same statement id.
+	fdp := fwdKey("fd/", c.Org, c.ConfigurationID)
+	fdk := bytes.Clone(fdp)
 	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
+		k := it.Key()
 		if bytes.Equal(head, upper) {
-			head = bytes.Clone(it.Key())
+			head = bytes.Clone(k)
 		}
 		if v := it.Value(); len(v) == 8 {
 			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
+				continue // leased (a store of an earlier version, before Open freed it)
+			}
+		}
+		if len(k) > len(p)+8 {
+			fdk = append(fdk[:len(fdp)], k[len(p)+8:]...)
+			if d.leases.heldAt(fdk, nowMs) {
 				continue // leased
 			}
 		}
-		e, ok := parseDueKey(it.Key())
+		e, ok := parseDueKey(k)
 		if !ok {
 			_ = it.Close()
 			return nil, fwdErr("claim deliveries", fmt.Errorf("bad due key %q", it.Key()))
@@ -744,9 +765,6 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
-	b := d.db.NewBatch()
-	defer b.Close()
-	var ws []dueWrite
 	out := make([]forward.Delivery, 0, len(cands))
 	for _, e := range cands {
 		old, ok := recs[e.key]
@@ -756,17 +774,8 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = c.Owner, until
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
+		d.leases.store(e.key, v) // under its stripe lock
 		out = append(out, v)
-	}
-	if !b.Empty() {
-		err := b.Commit(cpebble.Sync)
-		d.due.lowered(ws)
-		if err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
 	}
 	return out, nil
 }
@@ -817,6 +826,11 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		if err := b.Commit(cpebble.Sync); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
+		for i := range ds {
+			if out[i] == nil {
+				d.leases.store(keys[i], forward.Delivery{}) // released
+			}
+		}
 	}
 	return out, nil
 }
@@ -853,6 +867,7 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("update delivery", err)
 	}
+	d.leases.store(string(key), v) // released
 	return nil
 }
 
@@ -1039,6 +1054,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
+	var changed []string
 	for _, k := range keys {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
@@ -1061,6 +1077,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return 0, err
 		}
+		changed = append(changed, k)
 		n++
 	}
 	if b.Empty() {
@@ -1068,6 +1085,9 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return 0, err
+	}
+	for _, k := range changed {
+		d.leases.store(k, forward.Delivery{}) // any lease dropped
 	}
 	return n, nil
 }
@@ -1326,10 +1346,12 @@ func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
 
 // releaseLeases runs at Open: it moves the due index of a store written
 // before per-configuration queues (q/ keys) to the queues (qc/), with a
-// log line, and frees every delivery lease. Only one process can have the
-// store open, so a lease found now belongs to a process that is gone
-// (killed in the middle of a send): without this its deliveries would wait
-// for the lease to expire before anyone retried them.
+// log line, and frees every delivery lease a store of an earlier version
+// kept on disk (leases are now in memory only, leases.go). Only one
+// process can have the store open, so a lease found now belongs to a
+// process that is gone (killed in the middle of a send): without this its
+// deliveries would wait for the lease to expire before anyone retried
+// them.
 func (d *DB) releaseLeases(logger *slog.Logger) error {
 	moved, err := d.moveDueIndex()
 	if err != nil {
