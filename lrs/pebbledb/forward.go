@@ -1188,7 +1188,9 @@ func (d *DB) attemptsKept() int {
 }
 
 // AddAttempt appends to the configuration's delivery log and drops the
-// entries beyond the cap.
+// entries beyond the cap. The number of entries of each log is kept in
+// memory (logStates), so that an add past the cap reads the one entry it
+// pushes out, not the whole log.
 func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	if err := d.acquire(ctx, "add attempt"); err != nil {
 		return err
@@ -1201,7 +1203,11 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	}
 	p := fwdKey("fl/", a.Org, a.ConfigurationID)
 	k := binary.BigEndian.AppendUint64(appendMs(bytes.Clone(p), floorMs(a.At)), attemptSeq.Add(1))
+	if err := d.reserveAttempt(p, k); err != nil {
+		return fwdErr("add attempt", err)
+	}
 	if err := d.db.Set(k, v, cpebble.Sync); err != nil {
+		d.unreserveAttempt(p, k)
 		return fwdErr("add attempt", err)
 	}
 	if err := d.trimAttempts(p, k); err != nil {
@@ -1213,78 +1219,143 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	return nil
 }
 
-// trimAttempts drops the entries of the log p beyond the cap after the
-// entry k was added. It deletes the one entry the add pushed out with a
-// point delete, not a range deletion: every range deletion in the memtable
-// makes the next read of any key re-fragment all of them, a cost that grew
-// with every attempt logged (BENCHMARKS.md, issue 16). The scan stops at
-// the log's hint, just past what earlier trims deleted, so it never steps
-// over their tombstones either. A range deletion is left for the rare
-// trim of more than one entry (a lowered cap, the first trim after Open).
-func (d *DB) trimAttempts(p, k []byte) error {
-	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint
-	lower := p
-	if low := d.logLow.get(p); low != nil {
-		if bytes.Compare(k, low) < 0 {
-			low = nil // an entry older than the hint: look again from the start
-		} else {
-			lower = low
+// reserveAttempt counts, before its write, the entry k an add puts in the
+// log p. The first add of a log since Open counts the log's entries
+// first (one scan); no add writes before that count is taken, since every
+// add reserves first under the same lock, so the count is exact: entries
+// in the log plus those reserved and not yet written. k stays among the
+// log's pending keys until its add's trim, so that no trim raises the
+// log's hint above it.
+func (d *DB) reserveAttempt(p, k []byte) error {
+	defer d.lockIDs(string(p))()
+	st := d.logs.get(p)
+	if !st.loaded {
+		n := 0
+		err := d.fwdScan(p, false, func(_, _ []byte) (bool, error) { n++; return true, nil })
+		if err != nil {
+			return err
 		}
+		st.n, st.loaded = n, true
+	}
+	st.n++
+	st.pending = append(st.pending, k)
+	if st.low != nil && bytes.Compare(k, st.low) < 0 {
+		st.low = k // an entry older than the hint (an attempt's time is the caller's)
+	}
+	return nil
+}
+
+// unreserveAttempt takes back the reservation of an add whose write failed.
+func (d *DB) unreserveAttempt(p, k []byte) {
+	defer d.lockIDs(string(p))()
+	st := d.logs.get(p)
+	if st.dropPending(k) && st.n > 0 {
+		st.n--
+	}
+}
+
+// trimAttempts drops the oldest entries of the log p while it holds more
+// than the cap, after the entry k was added: the log's count in memory
+// (reserveAttempt) says how many, so it reads only those. It deletes the
+// one entry an add pushes out with a point delete, not a range deletion:
+// every range deletion in the memtable makes the next read of any key
+// re-fragment all of them, a cost that grew with every attempt logged
+// (BENCHMARKS.md, issue 16); nor for a trim of several entries (a lowered
+// cap), since a range could also take an entry a concurrent add wrote
+// after the read, which the count would not know of. The read starts at
+// the log's hint, just past what earlier trims deleted, so it never steps
+// over their tombstones either. The log never holds more than the cap once
+// its adds are over, nor fewer when it had more; under concurrent adds
+// whose times are out of order it may keep an older entry in place of a
+// newer one (each trim deletes the oldest entries written by then).
+func (d *DB) trimAttempts(p, k []byte) error {
+	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint and count
+	st := d.logs.get(p)
+	st.dropPending(k)
+	excess := st.n - d.attemptsKept()
+	if excess <= 0 {
+		return nil
+	}
+	lower := p
+	if st.low != nil {
+		lower = st.low
 	}
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return err
 	}
+	b := d.db.NewBatch()
+	defer b.Close()
 	var cut []byte
-	older := false
-	n, limit := 0, d.attemptsKept()
-	for ok := it.Last(); ok; ok = it.Prev() {
-		n++
-		if n > limit {
-			cut = bytes.Clone(it.Key())
-			older = it.Prev()
-			break
+	n := 0
+	for ok := it.First(); ok && n < excess; ok = it.Next() {
+		cut = bytes.Clone(it.Key())
+		if err := b.Delete(cut, nil); err != nil {
+			_ = it.Close()
+			return err
 		}
+		n++
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return err
 	}
-	if cut == nil {
-		return nil
+	if n == 0 {
+		return nil // the reserved entries are not written yet
 	}
-	if older {
-		err = d.db.DeleteRange(lower, append(bytes.Clone(cut), 0), cpebble.NoSync)
-	} else {
-		err = d.db.Delete(cut, cpebble.NoSync)
-	}
-	if err != nil {
+	if err := b.Commit(cpebble.NoSync); err != nil {
 		return err
 	}
-	d.logLow.set(p, append(cut, 0))
+	st.n -= n
+	low := append(cut, 0)
+	for _, pk := range st.pending { // not written yet, or written and not trimmed
+		if bytes.Compare(pk, low) < 0 {
+			low = pk
+		}
+	}
+	st.low = low
 	return nil
 }
 
-// logHints holds, per delivery log (fl/<org><config>), a key before which
-// the log has no entry (trimAttempts). In memory only: after Open a trim
-// starts at the log's start.
-type logHints struct {
-	mu  sync.Mutex
-	low map[string][]byte
+// logStates holds, per delivery log (fl/<org><config>), its number of
+// entries and a key before which it has no entry (trimAttempts). In
+// memory only: after Open the first add counts the log, and a trim starts
+// at the log's start. A state is read and changed under the stripe lock
+// of its log's prefix.
+type logStates struct {
+	mu sync.Mutex
+	m  map[string]*logState
 }
 
-func (h *logHints) get(p []byte) []byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.low[string(p)]
+type logState struct {
+	loaded  bool     // n is known
+	n       int      // entries in the log, and reserved by adds not yet written
+	low     []byte   // no entry sorts before it; nil: the log's start
+	pending [][]byte // keys of the adds between their reservation and their trim
 }
 
-func (h *logHints) set(p, low []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.low == nil {
-		h.low = map[string][]byte{}
+// dropPending removes k from the pending keys; false if it was not there.
+func (st *logState) dropPending(k []byte) bool {
+	for i, pk := range st.pending {
+		if bytes.Equal(pk, k) {
+			st.pending = slices.Delete(st.pending, i, i+1)
+			return true
+		}
 	}
-	h.low[string(p)] = low
+	return false
+}
+
+func (h *logStates) get(p []byte) *logState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[string]*logState{}
+	}
+	st, ok := h.m[string(p)]
+	if !ok {
+		st = &logState{}
+		h.m[string(p)] = st
+	}
+	return st
 }
 
 // ListAttempts lists the configuration's delivery log, newest first.
