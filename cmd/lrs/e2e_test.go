@@ -35,6 +35,15 @@ var (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		// LRS_BENCH_BINARY runs the tests (benchmarks: to compare builds)
+		// against a binary built beforehand.
+		if p := os.Getenv("LRS_BENCH_BINARY"); p != "" {
+			binPath, buildErr = p, nil
+			if _, err := os.Stat(p); err != nil {
+				buildErr = fmt.Errorf("LRS_BENCH_BINARY: %w", err)
+			}
+			return
+		}
 		dir, err := os.MkdirTemp("", "lrs-e2e-bin")
 		if err != nil {
 			buildErr = err

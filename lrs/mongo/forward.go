@@ -22,7 +22,7 @@ var _ forward.Store = (*DB)(nil)
 //	forward_configurations _id "<org>\x00<id>"
 //	forward_objectives     _id "<org>\x00<id>"          index {o, a}
 //	forward_deliveries     _id "<org>\x00<config>\x00<statement>"
-//	                       indexes {s, o, c, na} (due configurations,
+//	                       indexes {s, o, c, na, _id} (due configurations,
 //	                       claims), {o, c, s, ca} (lists, counts), {o, st}
 //	                       (a statement's deliveries)
 //	forward_periods        _id "<name>\x00<period>\x00<generation>" (PeriodStore)
@@ -58,6 +58,24 @@ const (
 
 func (d *DB) fcoll(name string) *mongo.Collection { return d.db.Collection(name) }
 
+// obsoleteForwardIndexes are the indexes of earlier versions that a later
+// index replaced: Open drops them once their replacements exist
+// (dropObsoleteIndexes).
+func (d *DB) obsoleteForwardIndexes() []struct {
+	coll *mongo.Collection
+	name string
+} {
+	return []struct {
+		coll *mongo.Collection
+		name string
+	}{
+		// {s, na}, before per-configuration claims.
+		{d.fcoll(deliveriesCollection), "state_next_attempt"},
+		// {s, o, c, na}: state_org_config_next_attempt_id also sorts by _id.
+		{d.fcoll(deliveriesCollection), "state_org_config_next_attempt"},
+	}
+}
+
 // forwardIndexes are the indexes of the forwarding collections
 // (createIndexes).
 func (d *DB) forwardIndexes() []struct {
@@ -72,11 +90,15 @@ func (d *DB) forwardIndexes() []struct {
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "a", Value: 1}},
 			Options: options.Index().SetName("org_activity"),
 		}},
-		// Stores created before per-configuration claims also have
-		// state_next_attempt {s, na}, no longer used.
+		// A claim's filter (state, org, configuration, next attempt) and
+		// sort (next attempt, _id) in one index, so that the server reads
+		// the first due deliveries in order instead of sorting all of
+		// them; DueConfigurations uses its prefix. It replaces
+		// state_org_config_next_attempt {s, o, c, na}, without the _id tie
+		// break (dropped at Open: obsoleteForwardIndexes).
 		{d.fcoll(deliveriesCollection), mongo.IndexModel{
-			Keys:    bson.D{{Key: "s", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "na", Value: 1}},
-			Options: options.Index().SetName("state_org_config_next_attempt"),
+			Keys:    bson.D{{Key: "s", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "na", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("state_org_config_next_attempt_id"),
 		}},
 		{d.fcoll(deliveriesCollection), mongo.IndexModel{
 			Keys:    bson.D{{Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "s", Value: 1}, {Key: "ca", Value: 1}},
@@ -389,7 +411,7 @@ func (d *DB) transition(ctx context.Context, cur deliveryDoc, next deliveryDoc, 
 }
 
 // DueConfigurations walks the due deliveries' index by configuration (a
-// loose scan of state_org_config_next_attempt: one query per organization
+// loose scan of state_org_config_next_attempt_id: one query per organization
 // and per configuration with due deliveries, whatever their number).
 func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.ConfigKey, error) {
 	now = fwdMs(now)
@@ -437,7 +459,8 @@ func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.Co
 }
 
 // ClaimDeliveries reads the configuration's due, free pending deliveries
-// in NextAttempt order (index state_org_config_next_attempt) and leases
+// in NextAttempt order (index state_org_config_next_attempt_id, which
+// gives the sort {na, _id} after the equalities on s, o and c) and leases
 // each by taking its next generation; a delivery another claimer took is
 // passed over.
 func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {

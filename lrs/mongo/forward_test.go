@@ -34,3 +34,11 @@ func BenchmarkClaimDrain(b *testing.B) {
 	mongoURI(b)
 	storetest.BenchClaimDrain(b, func(b *testing.B) storetest.ForwardStore { return open(b) }, 100, 300)
 }
+
+// BenchmarkDeliveryCycle runs one ingest, claim and delivery of a batch of
+// 100 per iteration (storetest.BenchDeliveryCycle): tools/with-ferretdb
+// .tools/ferretdb-test go test -run '^$' -bench DeliveryCycle -benchtime 30x ./lrs/mongo.
+func BenchmarkDeliveryCycle(b *testing.B) {
+	mongoURI(b)
+	storetest.BenchDeliveryCycle(b, open(b), 100)
+}

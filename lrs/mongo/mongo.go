@@ -194,6 +194,29 @@ func (d *DB) createIndexes(ctx context.Context) error {
 			return translate(fmt.Errorf("mongo: create index %s: %w", *indexName(s.model), err))
 		}
 	}
+	return d.dropObsoleteIndexes(ctx)
+}
+
+// dropObsoleteIndexes drops the indexes of earlier versions that a later
+// one replaced (after createIndexes made the replacements), with a log
+// line each. A process of the earlier version still running meanwhile
+// finds its queries served by the replacement.
+func (d *DB) dropObsoleteIndexes(ctx context.Context) error {
+	for _, o := range d.obsoleteForwardIndexes() { // forward.go
+		specs, err := o.coll.Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return translate(fmt.Errorf("mongo: list indexes of %s: %w", o.coll.Name(), err))
+		}
+		for _, sp := range specs {
+			if sp.Name != o.name {
+				continue
+			}
+			if err := o.coll.Indexes().DropOne(ctx, o.name); err != nil {
+				return translate(fmt.Errorf("mongo: drop index %s: %w", o.name, err))
+			}
+			d.logger.Info("mongo: dropped an index a later one replaced", "collection", o.coll.Name(), "index", o.name)
+		}
+	}
 	return nil
 }
 

@@ -78,8 +78,9 @@ type DB struct {
 	logger    *slog.Logger
 
 	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
+	leases     leaseTable   // claim leases of deliveries, in memory (leases.go)
 	due        dueHints     // lower bounds of the due queues (duehints.go)
-	logLow     logHints     // lower bounds of the delivery logs (forward.go)
+	logs       logStates    // counts and lower bounds of the delivery logs (forward.go)
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
 	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)

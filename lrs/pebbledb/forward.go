@@ -28,8 +28,9 @@ var _ forward.Store = (*DB)(nil)
 //	fa/<org><activity><objective>         -> empty (ObjectivesFor)
 //	fd/<org><config><statement>           -> deliveryRecord
 //	qc/<org><config><next attempt ms><statement>
-//	                                      -> lease until (8 bytes ms), one per pending delivery:
-//	                                         a configuration's queue, due first
+//	                                      -> 8 zero bytes, one per pending delivery: a
+//	                                         configuration's queue, due first (stores of
+//	                                         earlier versions kept the lease's end there)
 //	fp/<name><period 8 bytes>             -> periodRecord (PeriodStore)
 //	fr/<org><config><statement>           -> rejectionRecord (DigestQueue)
 //	fi/<org><config><state><created ms><statement>
@@ -45,7 +46,8 @@ var _ forward.Store = (*DB)(nil)
 // Every write of a delivery holds the stripe lock of its fd/ key, so that
 // its read-check-write and its index keys stay consistent; claims are also
 // serialized among themselves (claimMu) so that two claimers never scan and
-// lease the same due entries. Claims and DueConfigurations seek each
+// lease the same due entries. Claim leases are kept in memory, not
+// stored (leases.go). Claims and DueConfigurations seek each
 // queue from an in-memory lower bound of its due keys (duehints.go), past
 // the tombstones of the deliveries settled before it. Stores written
 // before per-configuration queues kept the due index as
@@ -403,8 +405,13 @@ func unescOne(b []byte) string {
 // ---------------------------------------------------------------------------
 // Deliveries
 
+// getDelivery reads the delivery at key, with its lease (leases.go).
 func (d *DB) getDelivery(key []byte) (forward.Delivery, bool, error) {
-	return fwdGet(d, key, decodeDelivery)
+	dl, ok, err := fwdGet(d, key, decodeDelivery)
+	if ok && err == nil {
+		d.leases.overlay(string(key), &dl)
+	}
+	return dl, ok, err
 }
 
 // seekEach calls fn with the value of each of keys that exists (decode
@@ -432,11 +439,13 @@ func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error 
 	return errors.Join(it.Error(), it.Close())
 }
 
-// getDeliveries reads the deliveries of keys that exist (seekEach).
+// getDeliveries reads the deliveries of keys that exist (seekEach), with
+// their leases (leases.go).
 func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	out := make(map[string]forward.Delivery, len(keys))
 	err := d.seekEach(keys, func(k string, v []byte) error {
 		dl, err := decodeDelivery(v)
+		d.leases.overlay(k, &dl)
 		out[k] = dl
 		return err
 	})
@@ -445,7 +454,8 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 
 // putDelivery writes v and moves its index keys from old (nil when new),
 // adding the due key it sets to ws (the caller passes them to
-// d.due.lowered after its commit: duehints.go).
+// d.due.lowered after its commit: duehints.go). The record is written
+// without dd's lease: the caller records that in d.leases after its commit.
 func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
@@ -463,7 +473,9 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 			return err
 		}
 	}
-	val, err := encodeDelivery(dd)
+	rec := *dd
+	rec.LeaseOwner, rec.LeaseUntil = "", time.Time{}
+	val, err := encodeDelivery(&rec)
 	if err != nil {
 		return err
 	}
@@ -474,12 +486,9 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 		return err
 	}
 	if dd.State == forward.StatePending {
-		var lease [8]byte
-		if !dd.LeaseUntil.IsZero() {
-			binary.BigEndian.PutUint64(lease[:], uint64(floorMs(dd.LeaseUntil)))
-		}
+		var noLease [8]byte
 		k := dueKey(floorMs(dd.NextAttempt), dd.Org, dd.ConfigurationID, dd.StatementID)
-		if err := b.Set(k, lease[:], nil); err != nil {
+		if err := b.Set(k, noLease[:], nil); err != nil {
 			return err
 		}
 		*ws = append(*ws, dueWrite{queue: string(queuePrefix(dd.Org, dd.ConfigurationID)), key: k})
@@ -674,7 +683,8 @@ func (d *DB) DueConfigurations(ctx context.Context, now time.Time) ([]forward.Co
 // ClaimDeliveries leases up to c.Limit due, unleased pending deliveries of
 // one configuration in NextAttempt order. Claims are serialized in the
 // process (claimMu); each candidate is re-read under its stripe lock
-// before it is leased, and all are leased in one commit.
+// before it is leased. The leases are kept in memory (leases.go): a claim
+// writes nothing to the store.
 func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
 	if err := d.acquire(ctx, "claim deliveries"); err != nil {
 		return nil, err
@@ -711,16 +721,27 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		return nil, fwdErr("claim deliveries", err)
 	}
 	head := upper // the first due key at or after lower: the new hint
+	// A due key is the queue's prefix, 8 bytes of ms and the escaped
+	// statement id; its delivery's key is fdp and the same statement id.
+	fdp := fwdKey("fd/", c.Org, c.ConfigurationID)
+	fdk := bytes.Clone(fdp)
 	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
+		k := it.Key()
 		if bytes.Equal(head, upper) {
-			head = bytes.Clone(it.Key())
+			head = bytes.Clone(k)
 		}
 		if v := it.Value(); len(v) == 8 {
 			if lu := int64(binary.BigEndian.Uint64(v)); lu != 0 && lu > nowMs {
+				continue // leased (a store of an earlier version, before Open freed it)
+			}
+		}
+		if len(k) > len(p)+8 {
+			fdk = append(fdk[:len(fdp)], k[len(p)+8:]...)
+			if d.leases.heldAt(fdk, nowMs) {
 				continue // leased
 			}
 		}
-		e, ok := parseDueKey(it.Key())
+		e, ok := parseDueKey(k)
 		if !ok {
 			_ = it.Close()
 			return nil, fwdErr("claim deliveries", fmt.Errorf("bad due key %q", it.Key()))
@@ -744,9 +765,6 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	if err != nil {
 		return nil, fwdErr("claim deliveries", err)
 	}
-	b := d.db.NewBatch()
-	defer b.Close()
-	var ws []dueWrite
 	out := make([]forward.Delivery, 0, len(cands))
 	for _, e := range cands {
 		old, ok := recs[e.key]
@@ -756,17 +774,8 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = c.Owner, until
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
+		d.leases.store(e.key, v) // under its stripe lock
 		out = append(out, v)
-	}
-	if !b.Empty() {
-		err := b.Commit(cpebble.Sync)
-		d.due.lowered(ws)
-		if err != nil {
-			return nil, fwdErr("claim deliveries", err)
-		}
 	}
 	return out, nil
 }
@@ -817,6 +826,11 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		if err := b.Commit(cpebble.Sync); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
+		for i := range ds {
+			if out[i] == nil {
+				d.leases.store(keys[i], forward.Delivery{}) // released
+			}
+		}
 	}
 	return out, nil
 }
@@ -853,6 +867,7 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("update delivery", err)
 	}
+	d.leases.store(string(key), v) // released
 	return nil
 }
 
@@ -1039,6 +1054,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
+	var changed []string
 	for _, k := range keys {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
@@ -1061,6 +1077,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		if err := putDelivery(b, &ws, &old, &v); err != nil {
 			return 0, err
 		}
+		changed = append(changed, k)
 		n++
 	}
 	if b.Empty() {
@@ -1068,6 +1085,9 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return 0, err
+	}
+	for _, k := range changed {
+		d.leases.store(k, forward.Delivery{}) // any lease dropped
 	}
 	return n, nil
 }
@@ -1168,7 +1188,9 @@ func (d *DB) attemptsKept() int {
 }
 
 // AddAttempt appends to the configuration's delivery log and drops the
-// entries beyond the cap.
+// entries beyond the cap. The number of entries of each log is kept in
+// memory (logStates), so that an add past the cap reads the one entry it
+// pushes out, not the whole log.
 func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	if err := d.acquire(ctx, "add attempt"); err != nil {
 		return err
@@ -1181,7 +1203,11 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	}
 	p := fwdKey("fl/", a.Org, a.ConfigurationID)
 	k := binary.BigEndian.AppendUint64(appendMs(bytes.Clone(p), floorMs(a.At)), attemptSeq.Add(1))
+	if err := d.reserveAttempt(p, k); err != nil {
+		return fwdErr("add attempt", err)
+	}
 	if err := d.db.Set(k, v, cpebble.Sync); err != nil {
+		d.unreserveAttempt(p, k)
 		return fwdErr("add attempt", err)
 	}
 	if err := d.trimAttempts(p, k); err != nil {
@@ -1193,78 +1219,143 @@ func (d *DB) AddAttempt(ctx context.Context, a forward.Attempt) error {
 	return nil
 }
 
-// trimAttempts drops the entries of the log p beyond the cap after the
-// entry k was added. It deletes the one entry the add pushed out with a
-// point delete, not a range deletion: every range deletion in the memtable
-// makes the next read of any key re-fragment all of them, a cost that grew
-// with every attempt logged (BENCHMARKS.md, issue 16). The scan stops at
-// the log's hint, just past what earlier trims deleted, so it never steps
-// over their tombstones either. A range deletion is left for the rare
-// trim of more than one entry (a lowered cap, the first trim after Open).
-func (d *DB) trimAttempts(p, k []byte) error {
-	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint
-	lower := p
-	if low := d.logLow.get(p); low != nil {
-		if bytes.Compare(k, low) < 0 {
-			low = nil // an entry older than the hint: look again from the start
-		} else {
-			lower = low
+// reserveAttempt counts, before its write, the entry k an add puts in the
+// log p. The first add of a log since Open counts the log's entries
+// first (one scan); no add writes before that count is taken, since every
+// add reserves first under the same lock, so the count is exact: entries
+// in the log plus those reserved and not yet written. k stays among the
+// log's pending keys until its add's trim, so that no trim raises the
+// log's hint above it.
+func (d *DB) reserveAttempt(p, k []byte) error {
+	defer d.lockIDs(string(p))()
+	st := d.logs.get(p)
+	if !st.loaded {
+		n := 0
+		err := d.fwdScan(p, false, func(_, _ []byte) (bool, error) { n++; return true, nil })
+		if err != nil {
+			return err
 		}
+		st.n, st.loaded = n, true
+	}
+	st.n++
+	st.pending = append(st.pending, k)
+	if st.low != nil && bytes.Compare(k, st.low) < 0 {
+		st.low = k // an entry older than the hint (an attempt's time is the caller's)
+	}
+	return nil
+}
+
+// unreserveAttempt takes back the reservation of an add whose write failed.
+func (d *DB) unreserveAttempt(p, k []byte) {
+	defer d.lockIDs(string(p))()
+	st := d.logs.get(p)
+	if st.dropPending(k) && st.n > 0 {
+		st.n--
+	}
+}
+
+// trimAttempts drops the oldest entries of the log p while it holds more
+// than the cap, after the entry k was added: the log's count in memory
+// (reserveAttempt) says how many, so it reads only those. It deletes the
+// one entry an add pushes out with a point delete, not a range deletion:
+// every range deletion in the memtable makes the next read of any key
+// re-fragment all of them, a cost that grew with every attempt logged
+// (BENCHMARKS.md, issue 16); nor for a trim of several entries (a lowered
+// cap), since a range could also take an entry a concurrent add wrote
+// after the read, which the count would not know of. The read starts at
+// the log's hint, just past what earlier trims deleted, so it never steps
+// over their tombstones either. The log never holds more than the cap once
+// its adds are over, nor fewer when it had more; under concurrent adds
+// whose times are out of order it may keep an older entry in place of a
+// newer one (each trim deletes the oldest entries written by then).
+func (d *DB) trimAttempts(p, k []byte) error {
+	defer d.lockIDs(string(p))() // one trim of a log at a time: its hint and count
+	st := d.logs.get(p)
+	st.dropPending(k)
+	excess := st.n - d.attemptsKept()
+	if excess <= 0 {
+		return nil
+	}
+	lower := p
+	if st.low != nil {
+		lower = st.low
 	}
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return err
 	}
+	b := d.db.NewBatch()
+	defer b.Close()
 	var cut []byte
-	older := false
-	n, limit := 0, d.attemptsKept()
-	for ok := it.Last(); ok; ok = it.Prev() {
-		n++
-		if n > limit {
-			cut = bytes.Clone(it.Key())
-			older = it.Prev()
-			break
+	n := 0
+	for ok := it.First(); ok && n < excess; ok = it.Next() {
+		cut = bytes.Clone(it.Key())
+		if err := b.Delete(cut, nil); err != nil {
+			_ = it.Close()
+			return err
 		}
+		n++
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return err
 	}
-	if cut == nil {
-		return nil
+	if n == 0 {
+		return nil // the reserved entries are not written yet
 	}
-	if older {
-		err = d.db.DeleteRange(lower, append(bytes.Clone(cut), 0), cpebble.NoSync)
-	} else {
-		err = d.db.Delete(cut, cpebble.NoSync)
-	}
-	if err != nil {
+	if err := b.Commit(cpebble.NoSync); err != nil {
 		return err
 	}
-	d.logLow.set(p, append(cut, 0))
+	st.n -= n
+	low := append(cut, 0)
+	for _, pk := range st.pending { // not written yet, or written and not trimmed
+		if bytes.Compare(pk, low) < 0 {
+			low = pk
+		}
+	}
+	st.low = low
 	return nil
 }
 
-// logHints holds, per delivery log (fl/<org><config>), a key before which
-// the log has no entry (trimAttempts). In memory only: after Open a trim
-// starts at the log's start.
-type logHints struct {
-	mu  sync.Mutex
-	low map[string][]byte
+// logStates holds, per delivery log (fl/<org><config>), its number of
+// entries and a key before which it has no entry (trimAttempts). In
+// memory only: after Open the first add counts the log, and a trim starts
+// at the log's start. A state is read and changed under the stripe lock
+// of its log's prefix.
+type logStates struct {
+	mu sync.Mutex
+	m  map[string]*logState
 }
 
-func (h *logHints) get(p []byte) []byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.low[string(p)]
+type logState struct {
+	loaded  bool     // n is known
+	n       int      // entries in the log, and reserved by adds not yet written
+	low     []byte   // no entry sorts before it; nil: the log's start
+	pending [][]byte // keys of the adds between their reservation and their trim
 }
 
-func (h *logHints) set(p, low []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.low == nil {
-		h.low = map[string][]byte{}
+// dropPending removes k from the pending keys; false if it was not there.
+func (st *logState) dropPending(k []byte) bool {
+	for i, pk := range st.pending {
+		if bytes.Equal(pk, k) {
+			st.pending = slices.Delete(st.pending, i, i+1)
+			return true
+		}
 	}
-	h.low[string(p)] = low
+	return false
+}
+
+func (h *logStates) get(p []byte) *logState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[string]*logState{}
+	}
+	st, ok := h.m[string(p)]
+	if !ok {
+		st = &logState{}
+		h.m[string(p)] = st
+	}
+	return st
 }
 
 // ListAttempts lists the configuration's delivery log, newest first.
@@ -1326,10 +1417,12 @@ func (d *DB) SetWatermark(ctx context.Context, name string, t time.Time) error {
 
 // releaseLeases runs at Open: it moves the due index of a store written
 // before per-configuration queues (q/ keys) to the queues (qc/), with a
-// log line, and frees every delivery lease. Only one process can have the
-// store open, so a lease found now belongs to a process that is gone
-// (killed in the middle of a send): without this its deliveries would wait
-// for the lease to expire before anyone retried them.
+// log line, and frees every delivery lease a store of an earlier version
+// kept on disk (leases are now in memory only, leases.go). Only one
+// process can have the store open, so a lease found now belongs to a
+// process that is gone (killed in the middle of a send): without this its
+// deliveries would wait for the lease to expire before anyone retried
+// them.
 func (d *DB) releaseLeases(logger *slog.Logger) error {
 	moved, err := d.moveDueIndex()
 	if err != nil {

@@ -64,3 +64,15 @@ func BenchmarkClaimDrain(b *testing.B) {
 		return db
 	}, 1000, 10000, 50000)
 }
+
+// BenchmarkDeliveryCycle runs one ingest, claim and delivery of a batch of
+// 100 per iteration (storetest.BenchDeliveryCycle):
+// go test -run '^$' -bench DeliveryCycle -benchtime 300x ./lrs/pebbledb.
+func BenchmarkDeliveryCycle(b *testing.B) {
+	db, err := pebbledb.Open(b.TempDir(), pebbledb.Options{CacheBytes: 8 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	storetest.BenchDeliveryCycle(b, db, 100)
+}

@@ -9,9 +9,10 @@ import (
 	"github.com/lrs-project/lrs/lrs/pebbledb"
 )
 
-// Only one process opens the store, so the leases found at Open belong to
-// a process that died mid-send: they are freed at once, not when they
-// expire.
+// Only one process opens the store, so the leases of a process that died
+// mid-send are freed at once by a restart, not when they expire: claim
+// leases are kept in memory only (leases.go), and those a store of an
+// earlier version kept on disk are freed by Open (releaseLeases).
 func TestOpenReleasesLeasesOfADeadProcess(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()

@@ -141,3 +141,81 @@ func benchCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchDeliveryCycle measures the store's share of forwarding a batch the
+// way the engine does for a batching destination: per batch of size
+// deliveries, one EnsureDeliveries (the ingest that owes them), one
+// DueConfigurations, one claim of the batch, one UpdateDeliveries to
+// delivered and one delivery log entry. Each b.N iteration is one batch,
+// on a store that keeps what earlier iterations delivered. It reports the
+// process CPU per delivery (cpu-ns/delivery, the figure to compare), the
+// wall time per delivery of the whole cycle and of each step, and the
+// wall time of one claim (claim-ns/claim).
+//
+//	func BenchmarkDeliveryCycle(b *testing.B) {
+//		storetest.BenchDeliveryCycle(b, open(b), 100)
+//	}
+func BenchDeliveryCycle(b *testing.B, s ForwardStore, size int) {
+	ctx := b.Context()
+	now := fwdBase
+	var ingest, due, claim, settle time.Duration
+	seq := 0
+	b.ResetTimer()
+	cpu0 := benchCPU()
+	for range b.N {
+		ds := make([]forward.Delivery, size)
+		for i := range ds {
+			ds[i] = delivery(orgA, "c1", fmt.Sprintf("stmt-%010d", seq), now)
+			seq++
+		}
+		t0 := time.Now()
+		if err := s.EnsureDeliveries(ctx, ds); err != nil {
+			b.Fatalf("EnsureDeliveries: %v", err)
+		}
+		t1 := time.Now()
+		keys, err := s.DueConfigurations(ctx, now)
+		if err != nil || len(keys) != 1 {
+			b.Fatalf("DueConfigurations = %v, %v; want c1", keys, err)
+		}
+		t2 := time.Now()
+		got, err := s.ClaimDeliveries(ctx, forward.Claim{Org: orgA, ConfigurationID: "c1", Owner: "w", Now: now, Lease: time.Minute, Limit: size})
+		if err != nil || len(got) != size {
+			b.Fatalf("claim = %d deliveries, %v; want %d", len(got), err, size)
+		}
+		t3 := time.Now()
+		ids := make([]string, len(got))
+		for i := range got {
+			got[i].State, got[i].Attempts, got[i].LastAttempt, got[i].UpdatedAt = forward.StateDelivered, 1, now, now
+			ids[i] = got[i].StatementID
+		}
+		errs, err := s.UpdateDeliveries(ctx, got, "w")
+		if err != nil {
+			b.Fatalf("UpdateDeliveries: %v", err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				b.Fatalf("UpdateDeliveries of %s: %v", got[i].StatementID, e)
+			}
+		}
+		if err := s.AddAttempt(ctx, forward.Attempt{Org: orgA, ConfigurationID: "c1", StatementIDs: ids,
+			At: now, Duration: time.Millisecond, Outcome: forward.OutcomeSuccess, Status: 200}); err != nil {
+			b.Fatalf("AddAttempt: %v", err)
+		}
+		t4 := time.Now()
+		ingest += t1.Sub(t0)
+		due += t2.Sub(t1)
+		claim += t3.Sub(t2)
+		settle += t4.Sub(t3)
+		now = now.Add(time.Millisecond)
+	}
+	cpu := benchCPU() - cpu0
+	b.StopTimer()
+	n := float64(b.N * size)
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/delivery")
+	b.ReportMetric(float64((ingest+due+claim+settle).Nanoseconds())/n, "wall-ns/delivery")
+	b.ReportMetric(float64(ingest.Nanoseconds())/n, "ensure-ns/delivery")
+	b.ReportMetric(float64(due.Nanoseconds())/n, "due-ns/delivery")
+	b.ReportMetric(float64(claim.Nanoseconds())/n, "claim-ns/delivery")
+	b.ReportMetric(float64(settle.Nanoseconds())/n, "settle-ns/delivery") // update and log entry
+	b.ReportMetric(float64(claim.Nanoseconds())/float64(b.N), "claim-ns/claim")
+}

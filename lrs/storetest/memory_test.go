@@ -250,3 +250,10 @@ func TestMemoryFiles(t *testing.T) {
 func TestMemoryBackfills(t *testing.T) {
 	storetest.RunBackfills(t, func(t *testing.T) forward.BackfillStore { return forwardtest.NewMemory() })
 }
+
+// BenchmarkMemoryDeliveryCycle runs storetest.BenchDeliveryCycle on the
+// engine tests' in-memory store (not a floor: its claims scan every
+// delivery it holds).
+func BenchmarkMemoryDeliveryCycle(b *testing.B) {
+	storetest.BenchDeliveryCycle(b, forwardtest.NewMemory(), 100)
+}
