@@ -229,7 +229,8 @@ type ResultStore interface {
 	VoidStatements(ctx context.Context, org string, voids []Void) error
 	// ResultContributions returns the stored contributions of each result
 	// of keys (voided ones included), in StatementID order; a result
-	// without any is absent from the map.
+	// without any is absent from the map. The caller must not modify the
+	// slices (an engine may share them with its cache).
 	ResultContributions(ctx context.Context, keys []ResultKey) (map[ResultKey][]Contribution, error)
 	// GetResults returns the stored results of keys; a key without a
 	// result is absent from the map.

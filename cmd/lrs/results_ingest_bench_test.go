@@ -24,8 +24,12 @@ import (
 // observers, without an objective ("baseline") and with one objective
 // that every statement matches ("results"). The statements are those of
 // cmd/lrsbench's shape: 10,000 agents, 50,000 registrations, 20 verbs,
-// a result (score, success, completion, duration) on each. It reports
-// statements per second and the process's CPU time per statement.
+// a result (score, success, completion, duration) on each. "shared" is
+// "results" with 100 agents and no registration: 100 results that
+// every statement of their participant adds to (a result is computed
+// from all its contributions, so this is the read model's worst case).
+// It reports statements per second and the process's CPU time per
+// statement.
 //
 //	go test -run '^$' -bench IngestResults -benchtime 400x -count 3 ./cmd/lrs
 func BenchmarkIngestResults(b *testing.B) {
@@ -33,31 +37,36 @@ func BenchmarkIngestResults(b *testing.B) {
 		"terminated", "progressed", "scored", "mastered", "interacted", "registered", "resumed", "suspended", "commented",
 		"shared", "responded", "attended"}
 	const activity = "http://example.com/activities/0"
-	batch := func(r *rand.Rand, now time.Time) []byte {
+	batch := func(r *rand.Rand, now time.Time, agents int, registrations bool) []byte {
 		body := []byte{'['}
 		for i := range 100 {
 			if i > 0 {
 				body = append(body, ',')
 			}
-			n, v := r.IntN(10000), verbs[r.IntN(len(verbs))]
+			n, v := r.IntN(agents), verbs[r.IntN(len(verbs))]
+			reg := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%d", r.IntN(50000))).String()
+			ctx := fmt.Sprintf(`"registration":%q,`, reg)
+			if !registrations {
+				ctx = ""
+			}
 			body = fmt.Appendf(body, `{"id":%q,"actor":{"objectType":"Agent","mbox":"mailto:user%d@example.com","name":"User %d"},
 "verb":{"id":"http://adlnet.gov/expapi/verbs/%s","display":{"en-US":%q}},
 "object":{"objectType":"Activity","id":%q,"definition":{"name":{"en-US":"Activity 0"},"type":"http://adlnet.gov/expapi/activities/course"}},
 "result":{"score":{"scaled":%.2f},"success":true,"completion":true,"duration":"PT1M30S"},
-"context":{"registration":%q,"contextActivities":{"parent":[{"id":"http://example.com/courses/0"}]}},"timestamp":%q}`,
-				uuid.NewString(), n, n, v, v, activity, r.Float64(), uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%d", r.IntN(50000))).String(),
+"context":{%s"contextActivities":{"parent":[{"id":"http://example.com/courses/0"}]}},"timestamp":%q}`,
+				uuid.NewString(), n, n, v, v, activity, r.Float64(), ctx,
 				now.Format(time.RFC3339Nano))
 		}
 		return append(body, ']')
 	}
-	for _, mode := range []string{"baseline", "results"} {
+	for _, mode := range []string{"baseline", "results", "shared"} {
 		b.Run(mode, func(b *testing.B) {
 			db, err := pebbledb.Open(b.TempDir(), pebbledb.Options{CacheBytes: benchCacheBytes()})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			if mode == "results" {
+			if mode != "baseline" {
 				if err := db.PutObjective(b.Context(), forward.Objective{ID: "bench", Org: "default", Name: "Bench", ActivityID: activity, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 					b.Fatal(err)
 				}
@@ -68,7 +77,11 @@ func BenchmarkIngestResults(b *testing.B) {
 			bodies := make([][]byte, b.N)
 			r := rand.New(rand.NewPCG(7, 7))
 			for i := range bodies {
-				bodies[i] = batch(r, time.Now().UTC())
+				if mode == "shared" {
+					bodies[i] = batch(r, time.Now().UTC(), 100, false)
+				} else {
+					bodies[i] = batch(r, time.Now().UTC(), 10000, true)
+				}
 			}
 			w := lrs.Writer{Org: "default", Authority: []byte(`{"objectType":"Agent","account":{"homePage":"https://lrs.example","name":"k"}}`)}
 			next := make(chan []byte)

@@ -68,14 +68,29 @@ type valuesJSON struct {
 	Duration        *string    `json:"duration"`
 	DurationSeconds *float64   `json:"duration_seconds"`
 	Attempts        int        `json:"attempts"`
-	FirstActivity   *time.Time `json:"first_activity"`
-	LastActivity    *time.Time `json:"last_activity"`
-	CompletedAt     *time.Time `json:"completed_at"`
+	FirstActivity   *string    `json:"first_activity"` // RFC 3339 (timeText)
+	LastActivity    *string    `json:"last_activity"`
+	CompletedAt     *string    `json:"completed_at"`
+}
+
+// timeText is t as its JSON string says it (time.Time's MarshalJSON: RFC
+// 3339 with the fraction it needs, in UTC): a result's times are formatted
+// once, as text, and the representation's copies (the effective values
+// and the computed ones) share it; goccy/go-json then writes a string
+// instead of calling a marshaler for each.
+func timeText(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func timeTextOrNil(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := timeText(t)
+	return &s
 }
 
 func valuesOut(v forward.Values) valuesJSON {
 	out := valuesJSON{Completion: v.Completion, Success: v.Success, Score: scoreOut(v.Score), Attempts: v.Attempts,
-		FirstActivity: timeOrNil(v.FirstActivity), LastActivity: timeOrNil(v.LastActivity), CompletedAt: timeOrNil(v.CompletedAt)}
+		FirstActivity: timeTextOrNil(v.FirstActivity), LastActivity: timeTextOrNil(v.LastActivity), CompletedAt: timeTextOrNil(v.CompletedAt)}
 	if v.Duration != "" {
 		d := v.Duration
 		out.Duration = &d
@@ -140,14 +155,14 @@ type sourcesJSON struct {
 }
 
 type overrideJSON struct {
-	Value  any       `json:"value"`
-	By     string    `json:"by"`
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason"`
+	Value  any    `json:"value"`
+	By     string `json:"by"`
+	At     string `json:"at"` // timeText
+	Reason string `json:"reason"`
 }
 
 type overrideEventJSON struct {
-	At       time.Time      `json:"at"`
+	At       string         `json:"at"` // timeText
 	By       string         `json:"by"`
 	Reason   string         `json:"reason"`
 	Set      map[string]any `json:"set"`
@@ -172,8 +187,8 @@ type resultJSON struct {
 	History    []overrideEventJSON     `json:"override_history,omitempty"`
 	Statements int                     `json:"statements"`
 	Revision   int64                   `json:"revision"`
-	CreatedAt  time.Time               `json:"created_at"`
-	UpdatedAt  time.Time               `json:"updated_at"`
+	CreatedAt  string                  `json:"created_at"` // timeText
+	UpdatedAt  string                  `json:"updated_at"`
 }
 
 // fieldValue is the JSON value of field f of v.
@@ -212,19 +227,19 @@ func resultOut(r forward.ObjectiveResult, history bool) resultJSON {
 		valuesJSON: effective, Computed: computed, Sources: sourcesJSON(r.Sources),
 		Actor:     actorJSON{Name: a.Name, Mbox: a.Mbox, SHA1Sum: a.MboxSHA1Sum, OpenID: a.OpenID},
 		Overrides: map[string]overrideJSON{}, Statements: r.Statements, Revision: r.Revision,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt: timeText(r.CreatedAt), UpdatedAt: timeText(r.UpdatedAt),
 	}
 	if a.AccountName != "" || a.AccountHomePage != "" {
 		out.Actor.Account = &accountJSONOut{HomePage: a.AccountHomePage, Name: a.AccountName}
 	}
 	for _, f := range r.OverriddenFields() {
 		e := r.Override.Set[f]
-		out.Overrides[string(f)] = overrideJSON{Value: fieldValue(f, r.Override.Values), By: e.By, At: e.At.UTC(), Reason: e.Reason}
+		out.Overrides[string(f)] = overrideJSON{Value: fieldValue(f, r.Override.Values), By: e.By, At: timeText(e.At), Reason: e.Reason}
 	}
 	if history {
 		out.History = []overrideEventJSON{}
 		for _, e := range r.History {
-			ev := overrideEventJSON{At: e.At.UTC(), By: e.By, Reason: e.Reason, Set: map[string]any{}, Cleared: []string{}, Revision: e.Revision}
+			ev := overrideEventJSON{At: timeText(e.At), By: e.By, Reason: e.Reason, Set: map[string]any{}, Cleared: []string{}, Revision: e.Revision}
 			for _, f := range e.Set {
 				ev.Set[string(f)] = fieldValue(f, e.Values)
 			}

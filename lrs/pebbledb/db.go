@@ -83,6 +83,7 @@ type DB struct {
 	logs       logStates    // counts and lower bounds of the delivery logs (forward.go)
 	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
 	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
+	contribs   contribCache // decoded contributions of recent results (results_contribs.go)
 	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
 
 	// periodOwners are the owners that claimed a period since Open

@@ -89,6 +89,7 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 	defer d.lockIDs(locks...)()
 	b := d.db.NewBatch()
 	defer b.Close()
+	var written []forward.Contribution // in the batch's order: of two writes of a key, the later wins
 	inBatch := map[string]forward.Contribution{}
 	for i, c := range cs {
 		key := contribKey(c.ResultKey, c.StatementID)
@@ -129,12 +130,16 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 			return fwdErr("add contributions", err)
 		}
 		inBatch[string(key)] = c
+		written = append(written, c)
 	}
 	if b.Empty() {
 		return nil
 	}
 	if err := b.Commit(cpebble.NoSync); err != nil {
 		return fwdErr("add contributions", err)
+	}
+	for _, c := range written { // after the commit, under the stripe locks (results_contribs.go)
+		d.contribs.wrote(d, c)
 	}
 	return nil
 }
@@ -157,6 +162,7 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 	d.voidOrgs.Store(org, true) // before the voids: an add of a target holds its stripe meanwhile
 	b := d.db.NewBatch()
 	defer b.Close()
+	var written []forward.Contribution
 	for _, v := range voids {
 		if err := b.Set(voidKey(org, v.Target), []byte(v.By), nil); err != nil {
 			return fwdErr("void statements", err)
@@ -179,10 +185,14 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 			if err := b.Set(key, val, nil); err != nil {
 				return fwdErr("void statements", err)
 			}
+			written = append(written, c)
 		}
 	}
 	if err := b.Commit(cpebble.NoSync); err != nil {
 		return fwdErr("void statements", err)
+	}
+	for _, c := range written { // after the commit, under the stripe locks (results_contribs.go)
+		d.contribs.wrote(d, c)
 	}
 	return nil
 }
@@ -207,7 +217,8 @@ func (d *DB) orgHasVoids(org string) (bool, error) {
 	return v.(bool), nil
 }
 
-// ResultContributions scans each result's contributions (rk/).
+// ResultContributions scans each result's contributions (rk/), or takes
+// them from the cache of decoded contributions (results_contribs.go).
 func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) (map[forward.ResultKey][]forward.Contribution, error) {
 	if err := d.acquire(ctx, "result contributions"); err != nil {
 		return nil, err
@@ -220,12 +231,19 @@ func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) 
 	// One iterator over the contributions, seeking forward from result to
 	// result in key order.
 	prefixes := make([][]byte, len(keys))
+	marks := make([]contribMark, len(keys)) // before the iterator
+	order := make([]int, 0, len(keys))      // the results to read
 	for i, k := range keys {
 		prefixes[i] = contribPrefix(k)
+		if cs, ok := d.contribs.get(string(prefixes[i])); ok {
+			out[k] = cs
+			continue
+		}
+		marks[i] = d.contribs.mark(d, string(prefixes[i]))
+		order = append(order, i)
 	}
-	order := make([]int, len(keys))
-	for i := range order {
-		order[i] = i
+	if len(order) == 0 {
+		return out, nil
 	}
 	sort.Slice(order, func(a, b int) bool { return bytes.Compare(prefixes[order[a]], prefixes[order[b]]) < 0 })
 	it, err := d.db.NewIter(&cpebble.IterOptions{LowerBound: prefixes[order[0]], UpperBound: prefixEnd(prefixes[order[len(order)-1]])})
@@ -251,6 +269,7 @@ func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) 
 		}
 		if len(cs) > 0 {
 			out[k] = cs
+			d.contribs.fill(d, string(prefixes[i]), marks[i], cs)
 		}
 	}
 	return out, nil
@@ -628,6 +647,7 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 		}
 	}
 	defer d.results.epoch.Add(1) // after the commit (results_reads.go)
+	defer d.contribs.clear()     // after the commit (results_contribs.go)
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("delete results", err)
 	}
