@@ -217,6 +217,8 @@ var consoleDone = map[string]string{
 	"revoked":           "The credential is revoked: it no longer signs anything in.",
 	"attached":          "The configuration is attached: the objective's new results go to it.",
 	"attached-backfill": "The configuration is attached, and what is already stored is being sent to it: its progress shows below.",
+	"created-backfill":  "Created, and what is already stored is being sent to its configuration: its progress shows below.",
+	"restarted":         "The backfill starts again from the beginning: its progress shows below.",
 	"detached":          "The configuration is detached.",
 	"redriven":          "The parked and rejected deliveries will be sent again now.",
 	"nothing-parked":    "Nothing was parked or rejected: nothing to retry.",

@@ -105,3 +105,66 @@ func TestConsoleBackfillAttach(t *testing.T) {
 	}
 	other.post(403, base+"/attach", otherCSRF, url.Values{"configuration": {plain.ID}, "backfill": {"true"}})
 }
+
+// TestConsoleBackfillCreate: the new objective's form attaches a first
+// configuration and, with the box, starts its backfill as the admin API's
+// create with "backfill": true does; an unknown configuration is an error
+// beside the field and nothing is created.
+func TestConsoleBackfillCreate(t *testing.T) {
+	n, _ := consoleNode(t)
+	b, csrf := n.consoleIn("a@example.com")
+	var cfg struct{ ID string }
+	n.admin("POST", api.AdminPrefix+"/orgs/org-a/configurations", `{"name":"Hook <b>x</b>","contact_email":"ops@example.com","type":"hook",
+		"properties":{"url":"https://hooks.example/in","mapping":"[]"},"secrets":{"token":"t0ken-value"}}`, 201, &cfg)
+	list := "/console/orgs/org-a/objectives"
+	page := b.page(200, list)
+	for _, want := range []string{
+		`<select id="f-configuration" name="configuration" aria-describedby="f-configuration-help">`,
+		`<option value="" selected>None for now</option>`,
+		`<option value="` + cfg.ID + `">Hook &lt;b&gt;x&lt;/b&gt; (Test hook)</option>`,
+		`<input type="checkbox" id="f-backfill" name="backfill" value="true" aria-describedby="f-backfill-help">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the new objective's form lacks %s", want)
+		}
+	}
+	// An unknown configuration: the error beside the drop-down, nothing created.
+	_, body := b.post(400, list, csrf, url.Values{"name": {"Ghost"}, "activity_id": {"https://courses.example/ghost"}, "configuration": {"no-such"}, "backfill": {"true"}})
+	if !strings.Contains(body, `id="f-configuration-error"`) || !strings.Contains(body, `value="Ghost"`) {
+		t.Errorf("an unknown configuration on create:\n%s", body)
+	}
+	var objs struct{ Objectives []struct{ ID, Name string } }
+	n.admin("GET", api.AdminPrefix+"/orgs/org-a/objectives", "", 200, &objs)
+	if len(objs.Objectives) != 0 {
+		t.Fatalf("a refused create stored %+v", objs)
+	}
+	// Created with the configuration and the box: attached, one job.
+	res, _ := b.post(303, list, csrf, url.Values{"name": {"Quiz"}, "activity_id": {"https://courses.example/quiz"}, "configuration": {cfg.ID}, "backfill": {"true"}})
+	loc := res.Header.Get("Location")
+	if !strings.HasPrefix(loc, list+"/") || !strings.HasSuffix(loc, "?done=created-backfill") {
+		t.Fatalf("create with a backfill: to %q", loc)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(loc, list+"/"), "?done=created-backfill")
+	var st struct {
+		Backfills []struct {
+			ObjectiveID string `json:"objective_id"`
+			State       string
+		}
+	}
+	n.admin("GET", api.AdminPrefix+"/orgs/org-a/configurations/"+cfg.ID+"/status", "", 200, &st)
+	if len(st.Backfills) != 1 || st.Backfills[0].ObjectiveID != id || st.Backfills[0].State != "running" {
+		t.Fatalf("the backfills after the create: %+v", st.Backfills)
+	}
+	if page := b.page(200, loc); !strings.Contains(page, `<tr id="bf-`+cfg.ID+`-`+id+`" data-swap>`) || !strings.Contains(page, "its progress shows below") {
+		t.Errorf("the new objective's page lacks its backfill:\n%s", page)
+	}
+	// Created with the box but no configuration: no job.
+	res, _ = b.post(303, list, csrf, url.Values{"name": {"Plain"}, "activity_id": {"https://courses.example/plain"}, "backfill": {"true"}})
+	if loc := res.Header.Get("Location"); !strings.HasSuffix(loc, "?done=created") {
+		t.Fatalf("create without a configuration: to %q", loc)
+	}
+	n.admin("GET", api.AdminPrefix+"/orgs/org-a/configurations/"+cfg.ID+"/status", "", 200, &st)
+	if len(st.Backfills) != 1 {
+		t.Fatalf("a create without a configuration started a backfill: %+v", st.Backfills)
+	}
+}
