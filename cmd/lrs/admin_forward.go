@@ -43,6 +43,9 @@ func adminForwardUsage(types *forward.Registry) string {
                                           them the stored matching statements (xAPI) or the current
                                           results (postback), progress in configuration status
   objective list --org ID                 list the objectives of an organization
+  objective backfill-restart --org ID --id OBJECTIVE --configuration ID
+                                          start a failed backfill again from the beginning (refused
+                                          when it is not failed or the configuration is detached)
 ` + resultsUsage + `
 Types (--type; the first is the default):
 `)
@@ -324,6 +327,23 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		_ = json.Unmarshal(out, &o)
 		fmt.Fprintf(stdout, "objective updated\nid:             %s\nconfigurations: %s\n", o.ID, strings.Join(o.Configurations, " "))
 		printStarted(stdout, o.Backfills)
+	case "objective backfill-restart":
+		if err := need("org", f.org, "id", f.id, "configuration", strings.Join(f.configurations, " ")); err != nil {
+			return true, err
+		}
+		if len(f.configurations) != 1 {
+			return true, &ConfigError{fmt.Errorf("lrs admin %s: one --configuration, whose backfill it is", cmd)}
+		}
+		path := "/orgs/" + org + "/objectives/" + url.PathEscape(f.id) + "/backfills/" + url.PathEscape(f.configurations[0]) + "/restart"
+		if err := c.do(ctx, "POST", path, nil, &out); err != nil {
+			return true, err
+		}
+		if f.asJSON {
+			return true, printJSON(stdout, out)
+		}
+		var b backfillView
+		_ = json.Unmarshal(out, &b)
+		fmt.Fprintf(stdout, "backfill restarted\nconfiguration:  %s\n%s\n", b.ConfigurationID, b.line())
 	case "objective list":
 		if err := need("org", f.org); err != nil {
 			return true, err

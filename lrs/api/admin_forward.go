@@ -48,6 +48,7 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
 	g.PUT(o+"/objectives/:id", s.audited("objective.update", s.fwd(s.updateObjective)))
 	g.DELETE(o+"/objectives/:id", s.audited("objective.delete", s.fwd(s.deleteObjective)))
+	g.POST(o+"/objectives/:id/backfills/:configuration/restart", s.audited("backfill.restart", s.fwd(s.restartBackfill))) // admin_backfill.go
 	g.GET(o+"/statements/:id/deliveries", s.audited("statement.deliveries", s.fwd(s.statementDeliveries)))
 	s.resultRoutes(g) // admin_results.go
 }

@@ -81,6 +81,9 @@ func (r consoleRoute) rule() (method, path string) {
 
 type consoleHandler func(c *gin.Context, v *view)
 
+// keyConsoleCSRF is the page's CSRF token in the request's context.
+const keyConsoleCSRF = "lrs.console.csrf"
+
 // cpage registers a console page (path relative to consolePath) doing the
 // work of the admin route mirror; a page that changes something names its
 // audited action (the admin route's).
@@ -108,6 +111,7 @@ func (s *server) consoleGate(r consoleRoute, h consoleHandler) gin.HandlerFunc {
 		p := adminPrincipal{session: session, info: info}
 		c.Set(keyAdminPrincipal, p)
 		v := &view{Who: info.Account.Email, CSRF: s.admin.identity.id.CSRFToken(session), Operator: p.operator(), Live: liveEvery}
+		c.Set(keyConsoleCSRF, v.CSRF) // for the forms of sections and live parts (a failed backfill's restart)
 		if c.Request.Method == http.MethodPost && (s.crossSite(c) || !s.admin.identity.id.CheckCSRF(session, c.PostForm(csrfField))) {
 			s.consoleRefuse(c, v, http.StatusForbidden, "This form is too old or came from another site: nothing was done. Reload the page and try again.")
 			return

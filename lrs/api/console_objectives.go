@@ -24,6 +24,7 @@ func (s *server) routesConsoleObjectives(g *gin.RouterGroup) {
 	s.cpage(g, "POST", o+"/:id", "PUT "+o+"/:id", "objective.update", s.consoleUpdateObjective)
 	s.cpage(g, "POST", o+"/:id/attach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(true))
 	s.cpage(g, "GET", o+"/:id/backfills", "GET "+o+"/:id", "", s.consoleObjectiveBackfills) // console_backfill.go
+	s.cpage(g, "POST", o+"/:id/backfills/:configuration/restart", "POST "+o+"/:id/backfills/:configuration/restart", "backfill.restart", s.consoleRestartBackfill)
 	s.cpage(g, "POST", o+"/:id/detach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(false))
 	s.cpage(g, "POST", o+"/:id/delete", "DELETE "+o+"/:id", "objective.delete", s.consoleDeleteObjective)
 }
