@@ -30,7 +30,8 @@ func adminForwardUsage(types *forward.Registry) string {
   configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
   configuration preview --org ID ID [--objective ID --participant P [--registration UUID]]
                                           the exact request (or file) the configuration sends for a sample
-                                          result, or for that stored result; secrets left out, nothing sent (webhook)
+                                          result, or for that stored result; secrets left out, nothing sent
+                                          (webhook, postback; Clever: every request, lookups first)
   configuration files --org ID ID         the files a file-mode configuration uploaded, kept 28 days
   configuration file --org ID ID NAME [-o PATH]
                                           download one kept file, byte for byte (stdout, or PATH)
@@ -418,14 +419,44 @@ func (f *forwardFlags) runFiles(ctx context.Context, c *adminClient, cmd string,
 		if f.asJSON {
 			return printJSON(stdout, out)
 		}
+		type request struct {
+			Purpose, Method, URL string
+			Headers              map[string][]string
+			Body                 string
+		}
 		var p struct {
 			Method, URL string
 			Headers     map[string][]string
 			Body        string
 			FileName    string `json:"file_name"`
 			Notes       []string
+			Requests    []request
 		}
 		_ = json.Unmarshal(out, &p)
+		printRequest := func(r request) {
+			fmt.Fprintf(stdout, "%s %s\n", r.Method, r.URL)
+			for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+				for _, v := range r.Headers[k] {
+					fmt.Fprintf(stdout, "%s: %s\n", k, v)
+				}
+			}
+			if r.Body != "" {
+				fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(r.Body, "\r\n"))
+			}
+		}
+		if len(p.Requests) > 0 { // several requests (Clever): each with its purpose
+			for i, r := range p.Requests {
+				if i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				fmt.Fprintf(stdout, "# %d. %s\n", i+1, r.Purpose)
+				printRequest(r)
+			}
+			for _, n := range p.Notes {
+				fmt.Fprintf(stdout, "note: %s\n", n)
+			}
+			return nil
+		}
 		if p.FileName != "" {
 			fmt.Fprintf(stdout, "file: %s\n", p.FileName)
 		} else {

@@ -426,6 +426,25 @@ type previewJSON struct {
 	Body     string              `json:"body"`
 	FileName string              `json:"file_name,omitempty"`
 	Notes    []string            `json:"notes,omitempty"`
+	// Requests: every request, in order, when a result takes several
+	// (Clever's lookups, then its grade writes).
+	Requests []previewRequestJSON `json:"requests,omitempty"`
+}
+
+type previewRequestJSON struct {
+	Purpose string              `json:"purpose"`
+	Method  string              `json:"method"`
+	URL     string              `json:"url"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Body    string              `json:"body"`
+}
+
+func previewOut(p forward.Preview) previewJSON {
+	out := previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes}
+	for _, r := range p.Requests {
+		out.Requests = append(out.Requests, previewRequestJSON{Purpose: r.Purpose, Method: r.Method, URL: r.URL, Headers: r.Headers, Body: r.Body})
+	}
+	return out
 }
 
 // previewConfiguration renders the configuration of the body (a new one,
@@ -449,7 +468,7 @@ func (s *server) previewConfiguration(c *gin.Context) {
 		s.failForward(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes})
+	c.JSON(http.StatusOK, previewOut(p))
 }
 
 // fileJSON is a kept copy of an uploaded file.

@@ -559,6 +559,34 @@ type previewView struct {
 	P        forward.Preview
 	Headers  []option
 	Problems []string
+	// Requests: every request in order when a result takes several
+	// (Clever's lookups, then its grade writes).
+	Requests []previewRequestView
+}
+
+type previewRequestView struct {
+	Purpose, Method, URL, Body string
+	Headers                    []option
+}
+
+// sortedHeaders are the headers as the preview lists them, by name.
+func sortedHeaders(h map[string][]string) []option {
+	var out []option
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, val := range h[k] {
+			out = append(out, option{Label: k, Value: val})
+		}
+	}
+	return out
+}
+
+// previewViewOf is the preview p as the console shows it.
+func previewViewOf(p forward.Preview, problems []string) *previewView {
+	pv := &previewView{P: p, Problems: problems, Headers: sortedHeaders(p.Headers)}
+	for _, r := range p.Requests {
+		pv.Requests = append(pv.Requests, previewRequestView{Purpose: r.Purpose, Method: r.Method, URL: r.URL, Body: r.Body, Headers: sortedHeaders(r.Headers)})
+	}
+	return pv
 }
 
 // consolePreview renders what the form's configuration would send: the
@@ -586,15 +614,10 @@ func (s *server) consolePreview(c *gin.Context, v *view) {
 	}
 	in := configurationInput(c, t)
 	p, err := fa.Preview(ctx, org, id, in)
-	pv := &previewView{P: p, Problems: problemsOf(err)}
+	pv := previewViewOf(p, problemsOf(err))
 	if err != nil && pv.Problems == nil {
 		s.consoleFail(c, v, err)
 		return
-	}
-	for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
-		for _, val := range p.Headers[k] {
-			pv.Headers = append(pv.Headers, option{Label: k, Value: val})
-		}
 	}
 	if fragment(c) {
 		s.renderPart(c, http.StatusOK, "preview", pv)
