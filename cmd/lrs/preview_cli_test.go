@@ -44,7 +44,7 @@ func TestPreviewCLIPostbackAndClever(t *testing.T) {
 			"properties": map[string]string{"url": srv.URL + "/postback", "authType": "httpbasic"},
 			"secrets":    map[string]string{"userName": "lms", "password": pbPassword}})
 		section := "5fee004cca2e43cf27000007"
-		cl := create(map[string]any{"name": "Springfield", "contact_email": "ops@example.com", "type": "clever",
+		cl := create(map[string]any{"name": "Springfield <script>alert(1)</script>", "contact_email": "ops@example.com", "type": "clever",
 			"properties": map[string]string{"base_url": srv.URL, "token_url": srv.URL + "/oauth/tokens", "district_id": "5b2ad81a709e300001e2cd7a",
 				"sections": `{"*":["` + section + `"]}`},
 			"secrets": map[string]string{"client_id": "clever-app-id", "client_secret": clSecret}})
@@ -111,6 +111,51 @@ func TestPreviewCLIPostbackAndClever(t *testing.T) {
 			t.Errorf("the postback's preview of Ada's result:\n%s", real)
 		}
 		noSecret("the postback's preview of a result", real)
+
+		// The console: the result's page links to each configuration's
+		// "Preview request" page with the result chosen; the page shows
+		// every request, escaped; a missing result is said beside the
+		// participant; an xAPI configuration has no such page.
+		adminJSON(t, up.base, "POST", "/accounts", `{"email":"ada@example.com","role":"org_admin","org":"default","password":"ada's long passphrase"}`, 201)
+		h := consoleSignIn(t, up.base, "ada@example.com", "ada's long passphrase")
+		page := h.get(http.StatusOK, "/console/orgs/default/objectives/"+obj.ID+"/result?participant=mbox:mailto:ada@example.com&registration="+resReg)
+		clLink := "/console/orgs/default/configurations/" + cl + "/request?objective=" + obj.ID + "&amp;participant=mbox%3Amailto%3Aada%40example.com&amp;registration=" + resReg
+		for _, want := range []string{`<ul class="inline-list" id="result-previews">`, `<a href="` + clLink + `">Springfield &lt;script&gt;alert(1)&lt;/script&gt;</a> <span class="muted">(not attached to this objective)</span>`,
+			`<a href="/console/orgs/default/configurations/` + pb + `/request?objective=`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the result's page lacks %s", want)
+			}
+		}
+		page = h.get(http.StatusOK, strings.ReplaceAll(clLink, "&amp;", "&"))
+		for _, want := range []string{`<title>Preview request: Springfield &lt;script&gt;alert(1)&lt;/script&gt;`, `<h2 id="request-title">The requests for this result</h2>`,
+			`<ol class="requests" id="preview-requests">`, `<li id="preview-request-3">`, `<code class="request-line">PATCH ` + srv.URL + `/v3.1/sections/` + section + `/assignments/{assignment_id}/submissions/{student_id}</code>`,
+			`<li><code>Authorization: Bearer [redacted]</code></li>`, `&#34;grade_points&#34;:75`, `<option value="` + obj.ID + `" selected>Fire safety</option>`,
+			`value="mbox:mailto:ada@example.com"`, "the objective is not attached to this configuration"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("Clever's request preview page lacks %s", want)
+			}
+		}
+		if strings.Contains(page, "<script>alert") {
+			t.Error("the configuration's name is not escaped")
+		}
+		noSecret("Clever's request preview page", page)
+		page = h.get(http.StatusOK, "/console/orgs/default/configurations/"+pb+"/request")
+		for _, want := range []string{`<h2 id="request-title">The request for a sample result</h2>`, `<code id="preview-line">POST ` + srv.URL + `/postback</code>`,
+			`<li><code>Authorization: Basic [redacted]</code></li>`, `<option value="" selected>A sample result</option>`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the postback's request preview page lacks %s", want)
+			}
+		}
+		noSecret("the postback's request preview page", page)
+		page = h.get(http.StatusNotFound, "/console/orgs/default/configurations/"+pb+"/request?objective="+obj.ID+"&participant=mbox:mailto:nobody@example.com")
+		if !strings.Contains(page, `id="f-participant-error"`) || !strings.Contains(page, "No result of this participant in this objective") || strings.Contains(page, `id="request-title"`) {
+			t.Errorf("the request preview of a missing result:\n%s", page)
+		}
+		if page := h.get(http.StatusOK, "/console/orgs/default/configurations/"+pb); !strings.Contains(page, `<a class="button secondary" href="/console/orgs/default/configurations/`+pb+`/request" id="request-preview">Preview request</a>`) {
+			t.Errorf("the postback's page has no link to its request preview")
+		}
+		xc := createXAPIConfiguration(t, up, "Downstream", srv.URL+"/xapi")
+		h.get(http.StatusConflict, "/console/orgs/default/configurations/"+xc+"/request")
 		if n := hits.Load(); n != 0 {
 			t.Errorf("the previews sent %d requests", n)
 		}

@@ -34,6 +34,7 @@ func (s *server) routesConsoleConfigurations(g *gin.RouterGroup) {
 	s.cpage(g, "GET", o+"/:id/edit", "PUT "+a+"/:id", "", s.consoleEditConfiguration)
 	s.cpage(g, "POST", o+"/:id/edit", "PUT "+a+"/:id", "configuration.update", s.consoleUpdateConfiguration)
 	s.cpage(g, "POST", o+"/:id/preview", "PUT "+a+"/:id", "", s.consolePreview)
+	s.cpage(g, "GET", o+"/:id/request", "POST "+a+"/:id/preview", "", s.consoleRequestPreview) // console_request.go
 	s.cpage(g, "POST", o+"/:id/test", "POST "+a+"/:id/test", "configuration.test", s.consoleTestConfiguration)
 	s.cpage(g, "POST", o+"/:id/redrive", "POST "+a+"/:id/redrive", "configuration.redrive", s.consoleRedrive)
 	s.cpage(g, "POST", o+"/:id/delete", "DELETE "+a+"/:id", "configuration.delete", s.consoleDeleteConfiguration)
@@ -352,6 +353,9 @@ type cfgPage struct {
 	Test       *testView
 	Live       string // the URL of the live part
 	CanWrite   bool
+	// RequestPreview is the URL of its "Preview request" page ("": its
+	// type has none).
+	RequestPreview string
 }
 
 type attemptView struct {
@@ -451,6 +455,9 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		d.Type = forward.Type{Name: cf.Type}
 	}
 	d.Target = cf.Properties[d.Type.Target]
+	if d.Known && hasRequestPreview(d.Type) && d.CanWrite {
+		d.RequestPreview = requestPreviewURL(org, id, "", "", "")
+	}
 	for _, f := range slices.Concat(d.Type.Properties, d.Type.Secrets) {
 		if val, ok := cf.Properties[f.Name]; ok && f.Name != d.Type.Target {
 			d.Props = append(d.Props, option{Label: f.LabelOrName(), Value: val})
