@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -29,6 +30,11 @@ const (
 	BackfillDone    = "done"
 	BackfillFailed  = "failed"
 )
+
+// ErrBackfillNotFailed: RestartBackfill found the key's job running,
+// done, or another run than the failed one it was to restart (it was
+// restarted or started again meanwhile).
+var ErrBackfillNotFailed = errors.New("forward: the backfill is not the failed run")
 
 // BackfillJob is the backfill of one configuration attached to one
 // objective: its identity (Org, ConfigurationID, ObjectiveID), where it
@@ -96,6 +102,12 @@ type BackfillStore interface {
 	// still the run j.ID and owner holds its lease; ErrLeaseLost otherwise
 	// (nothing written), ErrNotFound when the key has no job.
 	UpdateBackfill(ctx context.Context, j BackfillJob, owner string) error
+	// RestartBackfill replaces the key's job by j (a new run: its own ID,
+	// lease free) if that job is still the run failedID and has failed;
+	// ErrBackfillNotFailed otherwise (nothing written), ErrNotFound when
+	// the key has no job. Of concurrent restarts of one failed run, at
+	// most one succeeds.
+	RestartBackfill(ctx context.Context, j BackfillJob, failedID string) error
 	// DeleteBackfills removes the configuration's jobs (it was deleted).
 	DeleteBackfills(ctx context.Context, org, configID string) error
 }

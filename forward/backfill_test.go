@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -479,5 +480,84 @@ func TestAttachIsNotRetroactive(t *testing.T) {
 	}
 	if got := h.deliveriesOf("pb"); !slices.Equal(got, []string{forward.ResultDeliveryID(key)}) {
 		t.Fatalf("a change after the attach: deliveries %v", got)
+	}
+}
+
+// A failed backfill is restarted from the beginning once the
+// configuration is attached again (without a new backfill): every
+// statement it owes is then a delivery, once. A restart is refused while
+// the configuration is detached, when the job has not failed, when the
+// objective was deleted, and for an unknown job.
+func TestRestartFailedBackfill(t *testing.T) {
+	h := newBfHarness(t)
+	ctx := t.Context()
+	ids := h.storeStatements(300)
+	h.attach("c1", true)
+	b := h.backfiller("w", 100)
+	for h.job("c1").Done == 0 { // counted, then 100 sent
+		if _, err := b.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	detach := func(objID, name string) {
+		t.Helper()
+		if _, err := h.admin.UpdateObjective(ctx, org, objID, forward.ObjectiveInput{Name: name, ActivityID: bfActivity}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	detach(h.objID, "Drill")
+	failed := h.runToEnd(b, "c1")
+	if failed.State != forward.BackfillFailed || failed.Done == 0 || failed.Done == 300 {
+		t.Fatalf("the job after the detach: %+v", failed)
+	}
+	if _, err := h.admin.RestartBackfill(ctx, org, "c1", h.objID); !errors.Is(err, forward.ErrConflict) || !strings.Contains(err.Error(), "no longer attached") {
+		t.Fatalf("restart while detached: %v, want ErrConflict", err)
+	}
+	if jobs := h.attach("c1", false); len(jobs) != 0 {
+		t.Fatalf("attach without a backfill started %d", len(jobs))
+	}
+	j, err := h.admin.RestartBackfill(ctx, org, "c1", h.objID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.ID == failed.ID || j.State != forward.BackfillRunning || j.Done != 0 || j.Cursor != "" || j.Counted {
+		t.Fatalf("the restarted job: %+v", j)
+	}
+	if got := h.job("c1"); got.ID != j.ID || got.Error != "" || !got.FinishedAt.IsZero() {
+		t.Fatalf("the stored job after the restart: %+v", got)
+	}
+	if _, err := h.admin.RestartBackfill(ctx, org, "c1", h.objID); !errors.Is(err, forward.ErrConflict) || !strings.Contains(err.Error(), "is running") {
+		t.Fatalf("restart of a running job: %v, want ErrConflict", err)
+	}
+	done := h.runToEnd(b, "c1")
+	if done.State != forward.BackfillDone || done.Done != 300 || done.Total != 300 {
+		t.Fatalf("the restarted job at its end: %+v", done)
+	}
+	slices.Sort(ids)
+	if got := h.deliveriesOf("c1"); !slices.Equal(got, ids) {
+		t.Fatalf("%d deliveries after the restart, want one per each of the %d statements", len(got), len(ids))
+	}
+	if _, err := h.admin.RestartBackfill(ctx, org, "c1", "no-such"); !errors.Is(err, forward.ErrNotFound) {
+		t.Fatalf("restart of an unknown job: %v, want ErrNotFound", err)
+	}
+	if _, err := h.admin.RestartBackfill(ctx, org, "no-such", h.objID); !errors.Is(err, forward.ErrNotFound) {
+		t.Fatalf("restart for an unknown configuration: %v, want ErrNotFound", err)
+	}
+	// The objective deleted: nothing to restart.
+	o2, jobs, err := h.admin.CreateObjectiveBackfill(ctx, org, forward.ObjectiveInput{Name: "Other", ActivityID: bfActivity, Configurations: []string{"c1"}, Backfill: true})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("second objective: %v, %d jobs", err, len(jobs))
+	}
+	detach(o2.ID, "Other")
+	for range 10 {
+		if _, err := b.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.admin.DeleteObjective(ctx, org, o2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.admin.RestartBackfill(ctx, org, "c1", o2.ID); !errors.Is(err, forward.ErrConflict) || !strings.Contains(err.Error(), "was deleted") {
+		t.Fatalf("restart after the objective's delete: %v, want ErrConflict", err)
 	}
 }

@@ -100,4 +100,20 @@ type Preview struct {
 	// Notes say why the sample would not be sent as it is (a required
 	// value missing), and anything else the administrator should know.
 	Notes []string
+	// Requests, when sending takes more than one request (a Clever grade:
+	// the lookups of the ids it needs first), are all of them in the
+	// order they are sent; Method, URL, Headers and Body above are then
+	// the first that writes the result.
+	Requests []PreviewRequest
+}
+
+// PreviewRequest is one request of a Preview that takes several.
+type PreviewRequest struct {
+	// Purpose says what the request is for and when it is sent (a lookup
+	// is cached, an assignment created once).
+	Purpose string
+	Method  string
+	URL     string
+	Headers map[string][]string
+	Body    string
 }

@@ -98,17 +98,26 @@ func (a *Admin) preview(ctx context.Context, org, id string, in ConfigurationInp
 		return Preview{}, invalid([]string{redact.Redact(err.Error())})
 	}
 	p.Method, p.URL, p.Body, p.FileName = redact.Redact(p.Method), redact.Redact(p.URL), redact.Redact(p.Body), redact.Redact(p.FileName)
-	for k, vs := range p.Headers {
-		out := make([]string, len(vs))
-		for i, v := range vs {
-			out[i] = redact.Redact(v)
-		}
-		p.Headers[k] = out
+	redactHeaders(redact, p.Headers)
+	for i := range p.Requests {
+		r := &p.Requests[i]
+		r.Purpose, r.Method, r.URL, r.Body = redact.Redact(r.Purpose), redact.Redact(r.Method), redact.Redact(r.URL), redact.Redact(r.Body)
+		redactHeaders(redact, r.Headers)
 	}
 	for i, n := range p.Notes {
 		p.Notes[i] = redact.Redact(n)
 	}
 	return p, nil
+}
+
+func redactHeaders(redact *Redactor, h map[string][]string) {
+	for k, vs := range h {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = redact.Redact(v)
+		}
+		h[k] = out
+	}
 }
 
 // secretRedactor removes the values of secrets from text (values shorter

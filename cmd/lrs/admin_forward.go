@@ -30,7 +30,8 @@ func adminForwardUsage(types *forward.Registry) string {
   configuration test --org ID --id ID     test connection (sends no statement; a postback configuration gets a test postback with a sample learner, a clever one the readiness check)
   configuration preview --org ID ID [--objective ID --participant P [--registration UUID]]
                                           the exact request (or file) the configuration sends for a sample
-                                          result, or for that stored result; secrets left out, nothing sent (webhook)
+                                          result, or for that stored result; secrets left out, nothing sent
+                                          (webhook, postback; Clever: every request, lookups first)
   configuration files --org ID ID         the files a file-mode configuration uploaded, kept 28 days
   configuration file --org ID ID NAME [-o PATH]
                                           download one kept file, byte for byte (stdout, or PATH)
@@ -43,6 +44,9 @@ func adminForwardUsage(types *forward.Registry) string {
                                           them the stored matching statements (xAPI) or the current
                                           results (postback), progress in configuration status
   objective list --org ID                 list the objectives of an organization
+  objective backfill-restart --org ID --id OBJECTIVE --configuration ID
+                                          start a failed backfill again from the beginning (refused
+                                          when it is not failed or the configuration is detached)
 ` + resultsUsage + `
 Types (--type; the first is the default):
 `)
@@ -324,6 +328,23 @@ func (f *forwardFlags) run(ctx context.Context, c *adminClient, cmd string, need
 		_ = json.Unmarshal(out, &o)
 		fmt.Fprintf(stdout, "objective updated\nid:             %s\nconfigurations: %s\n", o.ID, strings.Join(o.Configurations, " "))
 		printStarted(stdout, o.Backfills)
+	case "objective backfill-restart":
+		if err := need("org", f.org, "id", f.id, "configuration", strings.Join(f.configurations, " ")); err != nil {
+			return true, err
+		}
+		if len(f.configurations) != 1 {
+			return true, &ConfigError{fmt.Errorf("lrs admin %s: one --configuration, whose backfill it is", cmd)}
+		}
+		path := "/orgs/" + org + "/objectives/" + url.PathEscape(f.id) + "/backfills/" + url.PathEscape(f.configurations[0]) + "/restart"
+		if err := c.do(ctx, "POST", path, nil, &out); err != nil {
+			return true, err
+		}
+		if f.asJSON {
+			return true, printJSON(stdout, out)
+		}
+		var b backfillView
+		_ = json.Unmarshal(out, &b)
+		fmt.Fprintf(stdout, "backfill restarted\nconfiguration:  %s\n%s\n", b.ConfigurationID, b.line())
 	case "objective list":
 		if err := need("org", f.org); err != nil {
 			return true, err
@@ -398,14 +419,44 @@ func (f *forwardFlags) runFiles(ctx context.Context, c *adminClient, cmd string,
 		if f.asJSON {
 			return printJSON(stdout, out)
 		}
+		type request struct {
+			Purpose, Method, URL string
+			Headers              map[string][]string
+			Body                 string
+		}
 		var p struct {
 			Method, URL string
 			Headers     map[string][]string
 			Body        string
 			FileName    string `json:"file_name"`
 			Notes       []string
+			Requests    []request
 		}
 		_ = json.Unmarshal(out, &p)
+		printRequest := func(r request) {
+			fmt.Fprintf(stdout, "%s %s\n", r.Method, r.URL)
+			for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+				for _, v := range r.Headers[k] {
+					fmt.Fprintf(stdout, "%s: %s\n", k, v)
+				}
+			}
+			if r.Body != "" {
+				fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(r.Body, "\r\n"))
+			}
+		}
+		if len(p.Requests) > 0 { // several requests (Clever): each with its purpose
+			for i, r := range p.Requests {
+				if i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				fmt.Fprintf(stdout, "# %d. %s\n", i+1, r.Purpose)
+				printRequest(r)
+			}
+			for _, n := range p.Notes {
+				fmt.Fprintf(stdout, "note: %s\n", n)
+			}
+			return nil
+		}
 		if p.FileName != "" {
 			fmt.Fprintf(stdout, "file: %s\n", p.FileName)
 		} else {

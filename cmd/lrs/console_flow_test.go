@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -430,6 +431,18 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	if got := text(t, ctx, "results-title"); !strings.HasPrefix(got, "5 statements") {
 		t.Errorf("the statement browser: %q", got)
 	}
+	// A Clever configuration's "Preview request" page: every request of
+	// a sample grade, in order (nothing is sent: its API is unreachable).
+	var clever struct{ ID string }
+	if err := json.Unmarshal(adminJSON(t, up.base, "POST", "/orgs/org-a/configurations", `{"name":"Springfield gradebook","contact_email":"ops@example.com","type":"clever",
+		"properties":{"base_url":"http://127.0.0.1:9","sections":"{\"*\":[\"5fee004cca2e43cf27000007\"]}"},"secrets":{"token":"district-app-token"}}`, 201), &clever); err != nil {
+		t.Fatal(err)
+	}
+	drive(t, ctx, "open the request preview", chromedp.Navigate(up.base+"/console/orgs/org-a/configurations/"+clever.ID+"/request"), chromedp.WaitVisible(chromedp.ID("preview-requests")))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#preview-requests > li').length`)); n != 3 {
+		t.Errorf("the Clever preview shows %d requests, want 3 (students, assignment, grade)", n)
+	}
+	cam.shoot("request-preview")
 	drive(t, ctx, "step 2 of a Clever configuration", chromedp.Navigate(up.base+"/console/orgs/org-a/configurations/new"), chromedp.WaitVisible(chromedp.ID("f-name")),
 		chromedp.SendKeys(chromedp.ID("f-name"), "Springfield gradebook"), chromedp.SendKeys(chromedp.ID("f-contact-email"), "ops@example.com"),
 		chromedp.Click(chromedp.CSS(`input[name="type"][value="clever"]`)), chromedp.Click(chromedp.ID("next")),

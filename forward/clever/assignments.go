@@ -171,28 +171,34 @@ func (d *Destination) createAssignment(ctx context.Context, key forward.Assignme
 
 // assignmentRequest is the body that creates an objective's assignment.
 func (d *Destination) assignmentRequest(data TemplateData) (AssignmentRequest, error) {
-	title, err := render(d.cfg.Title, data)
+	return d.cfg.assignmentRequest(data, d.opts.Clock.Now())
+}
+
+// assignmentRequest is the body that creates an objective's assignment at
+// now (its due date counts from then).
+func (c Config) assignmentRequest(data TemplateData, now time.Time) (AssignmentRequest, error) {
+	title, err := render(c.Title, data)
 	if err == nil && title == "" {
 		err = errors.New("renders empty")
 	}
 	if err != nil {
 		return AssignmentRequest{}, &configError{fmt.Sprintf("title_template: %v", err)}
 	}
-	desc, err := render(d.cfg.Description, data)
+	desc, err := render(c.Description, data)
 	if err == nil && desc == "" {
 		err = errors.New("renders empty")
 	}
 	if err != nil {
 		return AssignmentRequest{}, &configError{fmt.Sprintf("description: %v", err)}
 	}
-	points, attempts := d.cfg.PointsPossible, d.cfg.MaxAttempts
+	points, attempts := c.PointsPossible, c.MaxAttempts
 	return AssignmentRequest{
 		Title: title, Description: desc,
-		DueDate:         FormatTime(d.opts.Clock.Now().Add(d.cfg.DueDateOffset)),
-		GradingType:     d.cfg.GradingType,
+		DueDate:         FormatTime(now.Add(c.DueDateOffset)),
+		GradingType:     c.GradingType,
 		PointsPossible:  &points,
 		AssigneeMode:    "all",
-		SubmissionTypes: d.cfg.SubmissionTypes,
+		SubmissionTypes: c.SubmissionTypes,
 		MaxAttempts:     &attempts,
 	}, nil
 }

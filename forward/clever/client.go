@@ -132,11 +132,9 @@ func (c *client) bearer(ctx context.Context, stale string) (string, error) {
 // credentials in Basic authentication. The token endpoint is not the API
 // and is not rate-limited with it.
 func (c *client) fetchToken(ctx context.Context) (string, error) {
-	u := *c.cfg.TokenURL
-	u.RawQuery = url.Values{"owner_type": {"district"}, "district": {c.cfg.DistrictID}}.Encode()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.tokenURL(), nil)
 	if err != nil {
 		return "", fmt.Errorf("token request: %w", err)
 	}
@@ -164,6 +162,13 @@ func (c *client) fetchToken(ctx context.Context) (string, error) {
 	}
 	return "", &APIError{Status: http.StatusNotFound,
 		Message: fmt.Sprintf("token endpoint: the application holds no token for district %s (has the district connected the application?)", c.cfg.DistrictID)}
+}
+
+// tokenURL is the token endpoint's URL of the district's token.
+func (c *client) tokenURL() string {
+	u := *c.cfg.TokenURL
+	u.RawQuery = url.Values{"owner_type": {"district"}, "district": {c.cfg.DistrictID}}.Encode()
+	return u.String()
 }
 
 // exchange sends req and reads the answer; a request without an answer
@@ -297,6 +302,20 @@ func assignmentPath(section, assignment string) string {
 	return sectionPath(section) + "/assignments/" + url.PathEscape(assignment)
 }
 
+func submissionPath(section, assignment, user string) string {
+	return assignmentPath(section, assignment) + "/submissions/" + url.PathEscape(user)
+}
+
+// studentsPath is the first page of a section's students.
+func studentsPath(section string) string {
+	return fmt.Sprintf("%s/users?role=student&limit=%d", sectionPath(section), rosterPage)
+}
+
+// courseSectionsPath is the first page of a course's sections.
+func courseSectionsPath(course string) string {
+	return fmt.Sprintf("/courses/%s/sections?limit=%d", url.PathEscape(course), rosterPage)
+}
+
 // createAssignment creates an assignment; the caller has waited for the
 // rate limiter (it reserves the assignment in between).
 func (c *client) createAssignment(ctx context.Context, section string, req AssignmentRequest) (Assignment, error) {
@@ -314,7 +333,7 @@ func (c *client) deleteAssignment(ctx context.Context, section, assignment strin
 
 func (c *client) patchSubmission(ctx context.Context, section, assignment, user string, req SubmissionRequest) (Submission, error) {
 	var out dataOf[Submission]
-	err := c.call(ctx, http.MethodPatch, assignmentPath(section, assignment)+"/submissions/"+url.PathEscape(user), req, &out, false)
+	err := c.call(ctx, http.MethodPatch, submissionPath(section, assignment, user), req, &out, false)
 	return out.Data, err
 }
 
@@ -379,12 +398,12 @@ func list[T any](ctx context.Context, c *client, path string) ([]T, error) {
 
 // sectionStudents lists a section's students.
 func (c *client) sectionStudents(ctx context.Context, section string) ([]User, error) {
-	return list[User](ctx, c, fmt.Sprintf("%s/users?role=student&limit=%d", sectionPath(section), rosterPage))
+	return list[User](ctx, c, studentsPath(section))
 }
 
 // courseSections lists a course's sections in the token's district.
 func (c *client) courseSections(ctx context.Context, course string) ([]Section, error) {
-	return list[Section](ctx, c, fmt.Sprintf("/courses/%s/sections?limit=%d", url.PathEscape(course), rosterPage))
+	return list[Section](ctx, c, courseSectionsPath(course))
 }
 
 // permit waits for the rate limiter of the token the next request sends.

@@ -58,6 +58,8 @@ func Type(factory forward.Factory) forward.Type {
 		Target:      PropSections,
 		Validate:    crossCheck,
 		Factory:     factory,
+		Preview:     previewSample, // preview.go
+		PreviewItem: previewItem,
 	}
 }
 

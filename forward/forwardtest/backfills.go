@@ -136,6 +136,27 @@ func (m *Memory) UpdateBackfill(ctx context.Context, j forward.BackfillJob, owne
 	return nil
 }
 
+// RestartBackfill implements forward.BackfillStore.
+func (m *Memory) RestartBackfill(ctx context.Context, j forward.BackfillJob, failedID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := &m.backfills
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := backfillKey(j.Org, j.ConfigurationID, j.ObjectiveID)
+	cur, ok := s.m[k]
+	if !ok {
+		return forward.ErrNotFound
+	}
+	if cur.ID != failedID || cur.State != forward.BackfillFailed {
+		return forward.ErrBackfillNotFailed
+	}
+	j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+	s.m[k] = backfillMs(j)
+	return nil
+}
+
 // DeleteBackfills implements forward.BackfillStore.
 func (m *Memory) DeleteBackfills(ctx context.Context, org, configID string) error {
 	if err := ctx.Err(); err != nil {

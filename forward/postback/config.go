@@ -64,6 +64,8 @@ func Type(factory forward.Factory) forward.Type {
 		Target:      PropURL,
 		Validate:    crossCheck,
 		Factory:     factory,
+		Preview:     previewSample, // sink.go
+		PreviewItem: previewItem,
 	}
 }
 

@@ -69,3 +69,42 @@ func InputOf(it forward.Item) (Input, bool) {
 	}
 	return in, true
 }
+
+// previewSample is the type's Preview: the request of the sample result
+// (Sample(at)), as Postback.Preview renders it.
+func previewSample(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+	p, err := New(c.Properties, secrets, Options{})
+	if err != nil {
+		return forward.Preview{}, err
+	}
+	return p.Preview(Sample(at)).forward(p.auth), nil
+}
+
+// previewItem is the type's PreviewItem: the request of a stored result.
+func previewItem(c forward.Configuration, secrets map[string]string, it forward.Item, _ time.Time) (forward.Preview, error) {
+	p, err := New(c.Properties, secrets, Options{})
+	if err != nil {
+		return forward.Preview{}, err
+	}
+	in, ok := InputOf(it)
+	if !ok {
+		return forward.Preview{Notes: []string{"not sendable: the item carries no result"}}, nil
+	}
+	return p.Preview(in).forward(p.auth), nil
+}
+
+// forward is the preview as the administration shows it; in form mode,
+// a note gives the registration JSON the form's data field carries.
+func (p Preview) forward(auth string) forward.Preview {
+	out := forward.Preview{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body}
+	if p.NotSendable != "" {
+		out.Notes = append(out.Notes, "this result would not be sent: "+p.NotSendable)
+	}
+	if auth == AuthForm && len(p.Registration) > 0 {
+		out.Notes = append(out.Notes, "the registration JSON in the form's data field: "+string(p.Registration))
+	}
+	if p.Overridden {
+		out.Notes = append(out.Notes, "an administrator's override set a value of this result")
+	}
+	return out
+}

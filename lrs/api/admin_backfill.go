@@ -1,7 +1,10 @@
 package api
 
 import (
+	"net/http"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/lrs-project/lrs/forward"
 )
@@ -57,4 +60,18 @@ func objectiveWithBackfills(o forward.Objective, jobs []forward.BackfillJob) obj
 		out.Backfills = append(out.Backfills, startedBackfillJSON{ConfigurationID: jobs[i].ConfigurationID, backfillJSON: b})
 	}
 	return out
+}
+
+// restartBackfill starts the objective's failed backfill of the
+// configuration again from the beginning (forward.Admin.RestartBackfill):
+// 200 with the new run, 404 for an unknown configuration or job, 409 when
+// it has not failed, its objective was deleted or the configuration is no
+// longer attached.
+func (s *server) restartBackfill(c *gin.Context) {
+	j, err := s.fadmin().RestartBackfill(c.Request.Context(), c.Param("org"), c.Param("configuration"), c.Param("id"))
+	if err != nil {
+		s.failForward(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, startedBackfillJSON{ConfigurationID: j.ConfigurationID, backfillJSON: backfillsOut([]forward.BackfillJob{j})[0]})
 }

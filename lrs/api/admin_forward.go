@@ -48,6 +48,7 @@ func (s *server) forwardRoutes(g *gin.RouterGroup) {
 	g.GET(o+"/objectives/:id", s.audited("objective.get", s.fwd(s.getObjective)))
 	g.PUT(o+"/objectives/:id", s.audited("objective.update", s.fwd(s.updateObjective)))
 	g.DELETE(o+"/objectives/:id", s.audited("objective.delete", s.fwd(s.deleteObjective)))
+	g.POST(o+"/objectives/:id/backfills/:configuration/restart", s.audited("backfill.restart", s.fwd(s.restartBackfill))) // admin_backfill.go
 	g.GET(o+"/statements/:id/deliveries", s.audited("statement.deliveries", s.fwd(s.statementDeliveries)))
 	s.resultRoutes(g) // admin_results.go
 }
@@ -431,6 +432,25 @@ type previewJSON struct {
 	Body     string              `json:"body"`
 	FileName string              `json:"file_name,omitempty"`
 	Notes    []string            `json:"notes,omitempty"`
+	// Requests: every request, in order, when a result takes several
+	// (Clever's lookups, then its grade writes).
+	Requests []previewRequestJSON `json:"requests,omitempty"`
+}
+
+type previewRequestJSON struct {
+	Purpose string              `json:"purpose"`
+	Method  string              `json:"method"`
+	URL     string              `json:"url"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Body    string              `json:"body"`
+}
+
+func previewOut(p forward.Preview) previewJSON {
+	out := previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes}
+	for _, r := range p.Requests {
+		out.Requests = append(out.Requests, previewRequestJSON{Purpose: r.Purpose, Method: r.Method, URL: r.URL, Headers: r.Headers, Body: r.Body})
+	}
+	return out
 }
 
 // previewConfiguration renders the configuration of the body (a new one,
@@ -454,7 +474,7 @@ func (s *server) previewConfiguration(c *gin.Context) {
 		s.failForward(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, previewJSON{Method: p.Method, URL: p.URL, Headers: p.Headers, Body: p.Body, FileName: p.FileName, Notes: p.Notes})
+	c.JSON(http.StatusOK, previewOut(p))
 }
 
 // fileJSON is a kept copy of an uploaded file.

@@ -81,6 +81,9 @@ func (r consoleRoute) rule() (method, path string) {
 
 type consoleHandler func(c *gin.Context, v *view)
 
+// keyConsoleCSRF is the page's CSRF token in the request's context.
+const keyConsoleCSRF = "lrs.console.csrf"
+
 // cpage registers a console page (path relative to consolePath) doing the
 // work of the admin route mirror; a page that changes something names its
 // audited action (the admin route's).
@@ -108,6 +111,7 @@ func (s *server) consoleGate(r consoleRoute, h consoleHandler) gin.HandlerFunc {
 		p := adminPrincipal{session: session, info: info}
 		c.Set(keyAdminPrincipal, p)
 		v := &view{Who: info.Account.Email, CSRF: s.admin.identity.id.CSRFToken(session), Operator: p.operator(), Live: liveEvery}
+		c.Set(keyConsoleCSRF, v.CSRF) // for the forms of sections and live parts (a failed backfill's restart)
 		if c.Request.Method == http.MethodPost && (s.crossSite(c) || !s.admin.identity.id.CheckCSRF(session, c.PostForm(csrfField))) {
 			s.consoleRefuse(c, v, http.StatusForbidden, "This form is too old or came from another site: nothing was done. Reload the page and try again.")
 			return
@@ -217,6 +221,8 @@ var consoleDone = map[string]string{
 	"revoked":           "The credential is revoked: it no longer signs anything in.",
 	"attached":          "The configuration is attached: the objective's new results go to it.",
 	"attached-backfill": "The configuration is attached, and what is already stored is being sent to it: its progress shows below.",
+	"created-backfill":  "Created, and what is already stored is being sent to its configuration: its progress shows below.",
+	"restarted":         "The backfill starts again from the beginning: its progress shows below.",
 	"detached":          "The configuration is detached.",
 	"redriven":          "The parked and rejected deliveries will be sent again now.",
 	"nothing-parked":    "Nothing was parked or rejected: nothing to retry.",

@@ -29,6 +29,9 @@ type backfillView struct {
 	Error                    string
 	StartedAt, FinishedAt    time.Time
 	UpdatedAt                time.Time
+	// Restart is the action of the failed job's restart form ("": none),
+	// CSRF its token.
+	Restart, CSRF string
 }
 
 var backfillClass = map[string]string{forward.BackfillRunning: "none", forward.BackfillDone: "ok", forward.BackfillFailed: "error"}
@@ -44,6 +47,14 @@ func backfillViewOf(j forward.BackfillJob, cfgName, objName string) backfillView
 		b.Percent = min(100*b.Done/b.Total, 100)
 	}
 	return b
+}
+
+// restartable gives the failed job b its restart form.
+func (b *backfillView) restartable(c *gin.Context, org string) {
+	if b.State == forward.BackfillFailed {
+		b.Restart = consolePath + "/orgs/" + org + "/objectives/" + b.ObjectiveID + "/backfills/" + b.ConfigurationID + "/restart"
+		b.CSRF = c.GetString(keyConsoleCSRF)
+	}
 }
 
 // backfillsPart is the backfills of a page and the URL that keeps them
@@ -79,7 +90,9 @@ func objectiveBackfills(c *gin.Context, fa *forward.Admin, org, id string) (back
 		}
 		for _, j := range jobs {
 			if j.ObjectiveID == id {
-				p.Jobs = append(p.Jobs, backfillViewOf(j, cf.Name, ""))
+				b := backfillViewOf(j, cf.Name, "")
+				b.restartable(c, org)
+				p.Jobs = append(p.Jobs, b)
 			}
 		}
 	}
@@ -104,7 +117,11 @@ func configurationBackfills(c *gin.Context, fa *forward.Admin, org, id string, o
 		if !ok {
 			name = "(deleted objective " + j.ObjectiveID + ")"
 		}
-		p.Jobs = append(p.Jobs, backfillViewOf(j, "", name))
+		b := backfillViewOf(j, "", name)
+		if ok {
+			b.restartable(c, org)
+		}
+		p.Jobs = append(p.Jobs, b)
 	}
 	return p, nil
 }
@@ -146,4 +163,20 @@ func backfillField(checked bool) *field {
 		f.Value = "true"
 	}
 	return f
+}
+
+// consoleRestartBackfill starts the objective's failed backfill of the
+// form's configuration again from the beginning (the admin API's
+// restart); a refusal (not failed, detached) is shown as the page's error.
+func (s *server) consoleRestartBackfill(c *gin.Context, v *view) {
+	fa, ok := s.consoleForward(c, v)
+	if !ok {
+		return
+	}
+	org, id := v.Org.ID, c.Param("id")
+	if _, err := fa.RestartBackfill(c.Request.Context(), org, c.Param("configuration"), id); err != nil {
+		s.consoleFail(c, v, err)
+		return
+	}
+	redirectDone(c, "/orgs/"+org+"/objectives/"+id, "restarted")
 }

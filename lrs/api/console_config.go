@@ -34,6 +34,7 @@ func (s *server) routesConsoleConfigurations(g *gin.RouterGroup) {
 	s.cpage(g, "GET", o+"/:id/edit", "PUT "+a+"/:id", "", s.consoleEditConfiguration)
 	s.cpage(g, "POST", o+"/:id/edit", "PUT "+a+"/:id", "configuration.update", s.consoleUpdateConfiguration)
 	s.cpage(g, "POST", o+"/:id/preview", "PUT "+a+"/:id", "", s.consolePreview)
+	s.cpage(g, "GET", o+"/:id/request", "POST "+a+"/:id/preview", "", s.consoleRequestPreview) // console_request.go
 	s.cpage(g, "POST", o+"/:id/test", "POST "+a+"/:id/test", "configuration.test", s.consoleTestConfiguration)
 	s.cpage(g, "POST", o+"/:id/redrive", "POST "+a+"/:id/redrive", "configuration.redrive", s.consoleRedrive)
 	s.cpage(g, "POST", o+"/:id/delete", "DELETE "+a+"/:id", "configuration.delete", s.consoleDeleteConfiguration)
@@ -352,6 +353,9 @@ type cfgPage struct {
 	Test       *testView
 	Live       string // the URL of the live part
 	CanWrite   bool
+	// RequestPreview is the URL of its "Preview request" page ("": its
+	// type has none).
+	RequestPreview string
 }
 
 type attemptView struct {
@@ -451,6 +455,9 @@ func (s *server) showConfiguration(c *gin.Context, v *view, status int, test *te
 		d.Type = forward.Type{Name: cf.Type}
 	}
 	d.Target = cf.Properties[d.Type.Target]
+	if d.Known && hasRequestPreview(d.Type) && d.CanWrite {
+		d.RequestPreview = requestPreviewURL(org, id, "", "", "")
+	}
 	for _, f := range slices.Concat(d.Type.Properties, d.Type.Secrets) {
 		if val, ok := cf.Properties[f.Name]; ok && f.Name != d.Type.Target {
 			d.Props = append(d.Props, option{Label: f.LabelOrName(), Value: val})
@@ -559,6 +566,34 @@ type previewView struct {
 	P        forward.Preview
 	Headers  []option
 	Problems []string
+	// Requests: every request in order when a result takes several
+	// (Clever's lookups, then its grade writes).
+	Requests []previewRequestView
+}
+
+type previewRequestView struct {
+	Purpose, Method, URL, Body string
+	Headers                    []option
+}
+
+// sortedHeaders are the headers as the preview lists them, by name.
+func sortedHeaders(h map[string][]string) []option {
+	var out []option
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, val := range h[k] {
+			out = append(out, option{Label: k, Value: val})
+		}
+	}
+	return out
+}
+
+// previewViewOf is the preview p as the console shows it.
+func previewViewOf(p forward.Preview, problems []string) *previewView {
+	pv := &previewView{P: p, Problems: problems, Headers: sortedHeaders(p.Headers)}
+	for _, r := range p.Requests {
+		pv.Requests = append(pv.Requests, previewRequestView{Purpose: r.Purpose, Method: r.Method, URL: r.URL, Body: r.Body, Headers: sortedHeaders(r.Headers)})
+	}
+	return pv
 }
 
 // consolePreview renders what the form's configuration would send: the
@@ -586,15 +621,10 @@ func (s *server) consolePreview(c *gin.Context, v *view) {
 	}
 	in := configurationInput(c, t)
 	p, err := fa.Preview(ctx, org, id, in)
-	pv := &previewView{P: p, Problems: problemsOf(err)}
+	pv := previewViewOf(p, problemsOf(err))
 	if err != nil && pv.Problems == nil {
 		s.consoleFail(c, v, err)
 		return
-	}
-	for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
-		for _, val := range p.Headers[k] {
-			pv.Headers = append(pv.Headers, option{Label: k, Value: val})
-		}
 	}
 	if fragment(c) {
 		s.renderPart(c, http.StatusOK, "preview", pv)

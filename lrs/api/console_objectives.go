@@ -24,6 +24,7 @@ func (s *server) routesConsoleObjectives(g *gin.RouterGroup) {
 	s.cpage(g, "POST", o+"/:id", "PUT "+o+"/:id", "objective.update", s.consoleUpdateObjective)
 	s.cpage(g, "POST", o+"/:id/attach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(true))
 	s.cpage(g, "GET", o+"/:id/backfills", "GET "+o+"/:id", "", s.consoleObjectiveBackfills) // console_backfill.go
+	s.cpage(g, "POST", o+"/:id/backfills/:configuration/restart", "POST "+o+"/:id/backfills/:configuration/restart", "backfill.restart", s.consoleRestartBackfill)
 	s.cpage(g, "POST", o+"/:id/detach", "PUT "+o+"/:id", "objective.update", s.consoleAttach(false))
 	s.cpage(g, "POST", o+"/:id/delete", "DELETE "+o+"/:id", "objective.delete", s.consoleDeleteObjective)
 }
@@ -50,6 +51,9 @@ type objectiveRow struct {
 type objectivesPage struct {
 	Rows   []objectiveRow
 	Fields []*field
+	// Attach and Backfill: the new objective's first configuration
+	// (optional) and its "also send what is already stored".
+	Attach, Backfill *field
 }
 
 // objectiveFields is the form of an objective's own fields.
@@ -101,19 +105,40 @@ func (s *server) consoleObjectives(c *gin.Context, v *view) {
 	s.showObjectives(c, v, http.StatusOK, forward.ObjectiveInput{}, nil)
 }
 
+// createAttachField is the new objective's drop-down of a configuration
+// to send to, none by default.
+func createAttachField(cfgs []cfgRow, selected []string) *field {
+	f := newField("configuration", "Sends to", "select")
+	f.Help = "Optional: an LMS configuration this objective's results go to (attach more on its page)."
+	f.Options = []option{{Value: "", Label: "None for now"}}
+	for _, r := range cfgs {
+		f.Options = append(f.Options, option{Value: r.C.ID, Label: r.C.Name + " (" + r.Type + ")"})
+	}
+	if len(selected) > 0 {
+		f.Value = selected[0]
+	}
+	return f
+}
+
 func (s *server) showObjectives(c *gin.Context, v *view, status int, in forward.ObjectiveInput, problems []string) {
 	fa, ok := s.consoleForward(c, v)
 	if !ok {
 		return
 	}
-	rows, _, err := s.objectiveRows(c, fa, v.Org.ID)
+	rows, cfgs, err := s.objectiveRows(c, fa, v.Org.ID)
 	if err != nil {
 		s.consoleFail(c, v, err)
 		return
 	}
-	d := &objectivesPage{Rows: rows, Fields: objectiveFields(in)}
+	d := &objectivesPage{Rows: rows, Fields: objectiveFields(in), Attach: createAttachField(cfgs, in.Configurations),
+		Backfill: backfillField(in.Backfill)}
 	v.Title, v.Section, v.Data = "Objectives", "objectives", d
-	v.Problems = attachProblems(d.Fields, problems)
+	for i, p := range problems { // the one configuration the form names
+		if path, msg := splitProblem(p); strings.HasPrefix(path, "configurations[") {
+			problems[i] = "configuration: " + msg
+		}
+	}
+	v.Problems = attachProblems(append(slices.Clone(d.Fields), d.Attach, d.Backfill), problems)
 	s.render(c, status, "objectives", v)
 }
 
@@ -123,7 +148,11 @@ func (s *server) consoleCreateObjective(c *gin.Context, v *view) {
 		return
 	}
 	in := objectiveInput(c)
-	o, err := fa.CreateObjective(c.Request.Context(), v.Org.ID, in)
+	if cfg := c.PostForm("configuration"); cfg != "" {
+		in.Configurations = []string{cfg}
+		in.Backfill = c.PostForm("backfill") == "true"
+	}
+	o, jobs, err := fa.CreateObjectiveBackfill(c.Request.Context(), v.Org.ID, in)
 	if ps := problemsOf(err); ps != nil {
 		s.showObjectives(c, v, http.StatusBadRequest, in, ps)
 		return
@@ -133,7 +162,11 @@ func (s *server) consoleCreateObjective(c *gin.Context, v *view) {
 		return
 	}
 	setTarget(c, v.Org.ID+"/"+o.ID)
-	redirectDone(c, "/orgs/"+v.Org.ID+"/objectives/"+o.ID, "created")
+	done := "created"
+	if len(jobs) > 0 {
+		done = "created-backfill"
+	}
+	redirectDone(c, "/orgs/"+v.Org.ID+"/objectives/"+o.ID, done)
 }
 
 type objectivePage struct {

@@ -278,6 +278,9 @@ type resultPage struct {
 	Reason     *field
 	Hidden     []*field // participant, registration
 	History    []historyRow
+	// Previews link to the request each configuration would send for it
+	// (console_request.go).
+	Previews []option
 }
 
 func (s *server) consoleResult(c *gin.Context, v *view) {
@@ -336,6 +339,13 @@ func (s *server) showResult(c *gin.Context, v *view, status int, r forward.Objec
 			h.Changes = append(h.Changes, fieldLabel(f)+" cleared")
 		}
 		d.History = append(d.History, h)
+	}
+	if fa := s.admin.opts.Forward; fa != nil {
+		var err error
+		if d.Previews, err = resultPreviews(c, fa, org, o, r); err != nil {
+			s.consoleFail(c, v, err)
+			return
+		}
 	}
 	d.Head, d.Score, d.Others, d.Reason, d.Hidden = overrideForm(r, form)
 	fields := slices.Concat(d.Head, groupFields(d.Score), groupFields(d.Others), []*field{d.Reason}, d.Hidden)

@@ -271,6 +271,34 @@ func (d *DB) UpdateBackfill(ctx context.Context, j forward.BackfillJob, owner st
 	return nil
 }
 
+// RestartBackfill replaces the failed run failedID of j's key by j: a
+// write from the generation it was read at, so that of concurrent
+// restarts (or a restart and a start) one wins; a loser reads the job
+// again, and finds it another run.
+func (d *DB) RestartBackfill(ctx context.Context, j forward.BackfillJob, failedID string) error {
+	next := toBackfillDoc(j)
+	next.LeaseOwner, next.LeaseUntil = "", time.Time{}
+	for attempt := 0; ; attempt++ {
+		cur, ok, err := d.readBackfill(ctx, next.Key)
+		if err != nil {
+			return fwdErr("restart backfill", err)
+		}
+		if !ok {
+			return forward.ErrNotFound
+		}
+		if cur.ID != failedID || cur.State != forward.BackfillFailed {
+			return forward.ErrBackfillNotFailed
+		}
+		err = d.writeBackfill(ctx, cur, true, next)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errGenTaken) || attempt >= 5 {
+			return fwdErr("restart backfill", err)
+		}
+	}
+}
+
 // DeleteBackfills removes the configuration's jobs and their generations.
 func (d *DB) DeleteBackfills(ctx context.Context, org, configID string) error {
 	r := bson.D{{Key: "_id", Value: bson.D{

@@ -193,6 +193,21 @@ func (d *DB) UpdateBackfill(ctx context.Context, j forward.BackfillJob, owner st
 	})
 }
 
+// RestartBackfill replaces the failed run failedID of j's key by j, under
+// the key's lock.
+func (d *DB) RestartBackfill(ctx context.Context, j forward.BackfillJob, failedID string) error {
+	return d.backfillOp(ctx, "restart backfill", j.Org, j.ConfigurationID, j.ObjectiveID, func(cur forward.BackfillJob, ok bool) (*forward.BackfillJob, error) {
+		if !ok {
+			return nil, forward.ErrNotFound
+		}
+		if cur.ID != failedID || cur.State != forward.BackfillFailed {
+			return nil, forward.ErrBackfillNotFailed
+		}
+		j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+		return &j, nil
+	})
+}
+
 // DeleteBackfills removes the configuration's jobs, each under its key's
 // lock.
 func (d *DB) DeleteBackfills(ctx context.Context, org, configID string) error {

@@ -27,6 +27,8 @@ func RunBackfills(t *testing.T, open func(t *testing.T) forward.BackfillStore) {
 		{"Restart", testBfRestart},
 		{"ConcurrentLease", testBfConcurrentLease},
 		{"UpdateRacesRestart", testBfUpdateVsRestart},
+		{"RestartFailed", testBfRestartFailed},
+		{"ConcurrentRestartFailed", testBfConcurrentRestartFailed},
 		{"ListsAndDelete", testBfListsAndDelete},
 		{"AttachTimes", testBfAttachTimes},
 	} {
@@ -192,6 +194,109 @@ func testBfRestart(t *testing.T, s forward.BackfillStore) {
 		j.State, j.Error = forward.BackfillFailed, "the configuration was detached"
 		return j
 	}())
+}
+
+// failBf leases the key's running run id to w1 and stores it failed,
+// halfway, with its lease released (as a Backfiller ends a job).
+func failBf(t *testing.T, s forward.BackfillStore, org, config, objective, id string) forward.BackfillJob {
+	t.Helper()
+	j, err := s.LeaseBackfill(t.Context(), org, config, objective, id, "w1", base, base.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.State, j.Error, j.Counted, j.Cursor, j.Done, j.Total = forward.BackfillFailed, "the configuration was detached from the objective", true, "cursor-7", 700, 1000
+	j.FinishedAt, j.UpdatedAt, j.LeaseOwner, j.LeaseUntil = base.Add(time.Second), base.Add(time.Second), "", time.Time{}
+	if err := s.UpdateBackfill(t.Context(), j, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// A failed run is replaced by a restart (a new run from the beginning);
+// a running or done job, or another run than the failed one named, is not.
+func testBfRestartFailed(t *testing.T, s forward.BackfillStore) {
+	ctx := t.Context()
+	again := bfJob(orgA, "c1", "o1", "run2")
+	again.Until, again.StartedAt, again.UpdatedAt = base.Add(time.Hour), base.Add(time.Hour), base.Add(time.Hour)
+	if err := s.RestartBackfill(ctx, again, "run1"); !errors.Is(err, forward.ErrNotFound) {
+		t.Fatalf("RestartBackfill of no job: %v, want ErrNotFound", err)
+	}
+	if err := s.StartBackfill(ctx, bfJob(orgA, "c1", "o1", "run1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestartBackfill(ctx, again, "run1"); !errors.Is(err, forward.ErrBackfillNotFailed) {
+		t.Fatalf("RestartBackfill of a running job: %v, want ErrBackfillNotFailed", err)
+	}
+	failed := failBf(t, s, orgA, "c1", "o1", "run1")
+	if err := s.RestartBackfill(ctx, again, "run0"); !errors.Is(err, forward.ErrBackfillNotFailed) {
+		t.Fatalf("RestartBackfill naming another run: %v, want ErrBackfillNotFailed", err)
+	}
+	checkBf(t, "the failed job, after refused restarts", mustGetBf(t, s, orgA, "c1", "o1"), failed)
+	again.LeaseOwner, again.LeaseUntil = "someone", base.Add(time.Hour) // a restart's lease is free
+	if err := s.RestartBackfill(ctx, again, "run1"); err != nil {
+		t.Fatalf("RestartBackfill of the failed run: %v", err)
+	}
+	want := again
+	want.LeaseOwner, want.LeaseUntil = "", time.Time{}
+	checkBf(t, "the restarted job", mustGetBf(t, s, orgA, "c1", "o1"), want)
+	if run, err := s.RunningBackfills(ctx, 10); err != nil || len(run) != 1 || run[0].ID != "run2" {
+		t.Fatalf("RunningBackfills after the restart = %+v, %v", run, err)
+	}
+	if err := s.RestartBackfill(ctx, again, "run1"); !errors.Is(err, forward.ErrBackfillNotFailed) {
+		t.Fatalf("RestartBackfill of the failed run again: %v, want ErrBackfillNotFailed", err)
+	}
+	if _, err := s.LeaseBackfill(ctx, orgA, "c1", "o1", "run1", "w1", base, base.Add(time.Minute)); !errors.Is(err, forward.ErrLeaseLost) {
+		t.Fatalf("LeaseBackfill of the failed run after its restart: %v, want ErrLeaseLost", err)
+	}
+	if _, err := s.LeaseBackfill(ctx, orgA, "c1", "o1", "run2", "w2", base, base.Add(time.Minute)); err != nil {
+		t.Fatalf("LeaseBackfill of the restarted run: %v", err)
+	}
+	// A done job is not restarted.
+	done := bfJob(orgA, "c1", "o2", "d1")
+	done.State = forward.BackfillDone
+	if err := s.StartBackfill(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestartBackfill(ctx, bfJob(orgA, "c1", "o2", "d2"), "d1"); !errors.Is(err, forward.ErrBackfillNotFailed) {
+		t.Fatalf("RestartBackfill of a done job: %v, want ErrBackfillNotFailed", err)
+	}
+}
+
+// Of 6 concurrent restarts of one failed run, exactly one wins, and the
+// job stored is the winner's, whole.
+func testBfConcurrentRestartFailed(t *testing.T, s forward.BackfillStore) {
+	ctx := t.Context()
+	for round := range 4 {
+		obj := fmt.Sprintf("o%d", round)
+		if err := s.StartBackfill(ctx, bfJob(orgA, "c1", obj, "failed")); err != nil {
+			t.Fatal(err)
+		}
+		failBf(t, s, orgA, "c1", obj, "failed")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var winners []string
+		for w := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("restart-%d", w)
+				err := s.RestartBackfill(ctx, bfJob(orgA, "c1", obj, id), "failed")
+				switch {
+				case err == nil:
+					mu.Lock()
+					winners = append(winners, id)
+					mu.Unlock()
+				case !errors.Is(err, forward.ErrBackfillNotFailed):
+					t.Errorf("RestartBackfill(%s): %v", id, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d restarts won (%v), want exactly 1", round, len(winners), winners)
+		}
+		checkBf(t, fmt.Sprintf("round %d", round), mustGetBf(t, s, orgA, "c1", obj), bfJob(orgA, "c1", obj, winners[0]))
+	}
 }
 
 func testBfConcurrentLease(t *testing.T, s forward.BackfillStore) {
