@@ -12,7 +12,8 @@ import (
 // new one), whose stored secrets stand in for in's when in has none.
 // ErrInvalid lists every problem a save would (nothing is rendered then),
 // ErrConflict says the type has no preview, ErrNotFound. The preview holds
-// no secret.
+// no secret. A stored configuration's preview may read (never write) the
+// remote assignments its destination recorded (PreviewEnv).
 func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInput) (Preview, error) {
 	return a.preview(ctx, org, id, in, func(t Type, env PreviewEnv, c Configuration, secrets map[string]string) (Preview, error) {
 		if t.Preview == nil {
