@@ -12,13 +12,14 @@ import (
 // new one), whose stored secrets stand in for in's when in has none.
 // ErrInvalid lists every problem a save would (nothing is rendered then),
 // ErrConflict says the type has no preview, ErrNotFound. The preview holds
-// no secret.
+// no secret. A stored configuration's preview may read (never write) the
+// remote assignments its destination recorded (PreviewEnv).
 func (a *Admin) Preview(ctx context.Context, org, id string, in ConfigurationInput) (Preview, error) {
-	return a.preview(ctx, org, id, in, func(t Type, c Configuration, secrets map[string]string) (Preview, error) {
+	return a.preview(ctx, org, id, in, func(t Type, env PreviewEnv, c Configuration, secrets map[string]string) (Preview, error) {
 		if t.Preview == nil {
 			return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview", in.Type)
 		}
-		return t.Preview(c, secrets, a.now())
+		return t.Preview(ctx, env, c, secrets, a.now())
 	})
 }
 
@@ -37,7 +38,7 @@ func (a *Admin) PreviewResult(ctx context.Context, org, id string, in Configurat
 	if err != nil {
 		return Preview{}, err
 	}
-	return a.preview(ctx, org, id, in, func(t Type, c Configuration, secrets map[string]string) (Preview, error) {
+	return a.preview(ctx, org, id, in, func(t Type, env PreviewEnv, c Configuration, secrets map[string]string) (Preview, error) {
 		if t.PreviewItem == nil {
 			return Preview{}, adminError(ErrConflict, "configurations of type %q have no preview of a result", in.Type)
 		}
@@ -51,13 +52,13 @@ func (a *Admin) PreviewResult(ctx context.Context, org, id string, in Configurat
 		}
 		d := Delivery{Org: org, ConfigurationID: c.ID, StatementID: ResultDeliveryID(r.ResultKey), ObjectiveID: obj.ID,
 			Participant: pid, State: StatePending}
-		p, err := t.PreviewItem(c, secrets, Item{Delivery: d, Result: &r, Objective: &obj}, a.now())
+		p, err := t.PreviewItem(ctx, env, c, secrets, Item{Delivery: d, Result: &r, Objective: &obj}, a.now())
 		p.Notes = append(notes, p.Notes...)
 		return p, err
 	})
 }
 
-func (a *Admin) preview(ctx context.Context, org, id string, in ConfigurationInput, render func(t Type, c Configuration, secrets map[string]string) (Preview, error)) (Preview, error) {
+func (a *Admin) preview(ctx context.Context, org, id string, in ConfigurationInput, render func(t Type, env PreviewEnv, c Configuration, secrets map[string]string) (Preview, error)) (Preview, error) {
 	c := Configuration{ID: id, Org: org}
 	var kept map[string]string
 	var old *Configuration
@@ -81,15 +82,20 @@ func (a *Admin) preview(ctx context.Context, org, id string, in ConfigurationInp
 	if secrets == nil {
 		secrets = kept
 	}
+	// A saved configuration's destination may have recorded remote
+	// assignments (Clever's): the preview reads them, never writes.
+	var env PreviewEnv
 	if c.ID == "" {
 		c.ID = "preview"
+	} else {
+		env.Assignments = a.store
 	}
 	c.Name, c.ContactEmail, c.Type, c.Identifier, c.Properties = in.Name, in.ContactEmail, in.Type, in.Identifier, in.Properties
 	if c.Identifier == "" {
 		c.Identifier = IdentifierMbox
 	}
 	redact := secretRedactor(secrets)
-	p, err := render(t, c, secrets)
+	p, err := render(t, env, c, secrets)
 	if err != nil {
 		var ae *AdminError
 		if errors.As(err, &ae) {

@@ -3,6 +3,7 @@ package forward_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,17 +15,23 @@ import (
 
 // mappingType is a destination type with a preview: it renders the body
 // its template property describes, with the token it was given (which the
-// administration must redact).
+// administration must redact), and the remote assignment it finds for
+// section "s" and objective "o" when it may read them.
 func mappingType() forward.Type {
 	t := probeType()
 	t.Name = "mapping"
 	t.Properties = append(t.Properties, forward.Field{Name: "template", Kind: forward.KindJSON, Required: true})
-	t.Preview = func(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+	t.Preview = func(ctx context.Context, env forward.PreviewEnv, c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
 		if !strings.HasPrefix(c.Properties["template"], "{") {
 			return forward.Preview{}, errors.New("properties.template: not an object, token " + secrets["token"])
 		}
+		notes := []string{"sent at " + at.Format(time.RFC3339)}
+		if env.Assignments != nil {
+			rec, err := env.Assignments.GetAssignment(ctx, forward.AssignmentKey{Org: c.Org, Configuration: c.ID, Section: "s", Objective: "o"})
+			notes = append(notes, fmt.Sprintf("assignment %q, %v", rec.AssignmentID, err))
+		}
 		return forward.Preview{Method: "POST", URL: c.Properties["url"], Body: c.Properties["template"] + " for " + c.ID,
-			Headers: map[string][]string{"Authorization": {"Bearer " + secrets["token"]}}, Notes: []string{"sent at " + at.Format(time.RFC3339)}}, nil
+			Headers: map[string][]string{"Authorization": {"Bearer " + secrets["token"]}}, Notes: notes}, nil
 	}
 	return t
 }
@@ -65,8 +72,21 @@ func TestAdminPreview(t *testing.T) {
 	}
 	edit := in
 	edit.Secrets, edit.Properties = nil, map[string]string{"url": "https://lms.example/in", "template": `{"score":2}`}
-	if p, err := h.admin.Preview(ctx, org, c.ID, edit); err != nil || p.Body != `{"score":2} for `+c.ID || p.Headers["Authorization"][0] != "Bearer [redacted]" {
+	if p, err := h.admin.Preview(ctx, org, c.ID, edit); err != nil || p.Body != `{"score":2} for `+c.ID || p.Headers["Authorization"][0] != "Bearer [redacted]" ||
+		!slices.Contains(p.Notes, `assignment "", forward: no assignment record`) {
 		t.Errorf("preview of an edit: %+v, %v", p, err)
+	}
+	// A saved configuration's preview reads the assignments its
+	// destination recorded (a new one's reads none: above).
+	key := forward.AssignmentKey{Org: org, Configuration: c.ID, Section: "s", Objective: "o"}
+	if _, won, err := h.store.ReserveAssignment(ctx, forward.AssignmentRecord{Key: key, Reservation: "r1", ReservedAt: t0}); err != nil || !won {
+		t.Fatal(won, err)
+	}
+	if err := h.store.ResolveAssignment(ctx, key, "r1", "asg-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := h.admin.Preview(ctx, org, c.ID, edit); err != nil || !slices.Contains(p.Notes, `assignment "asg-1", <nil>`) {
+		t.Errorf("preview of a configuration whose destination recorded an assignment: %+v, %v", p, err)
 	}
 	if got, _ := h.admin.Configuration(ctx, org, c.ID); got.Properties["template"] != `{"score":1}` {
 		t.Errorf("a preview changed the stored configuration: %v", got.Properties)

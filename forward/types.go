@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -97,16 +98,30 @@ type Type struct {
 	// Preview, optional, renders what a configuration would send for a
 	// sample result, without sending anything (the console shows it live
 	// while the administrator edits a mapping): see Admin.Preview.
-	Preview func(c Configuration, secrets map[string]string, at time.Time) (Preview, error)
+	Preview func(ctx context.Context, env PreviewEnv, c Configuration, secrets map[string]string, at time.Time) (Preview, error)
 	// PreviewItem, optional, renders what a configuration would send for
 	// a real item (a stored result, as the engine would read it to send
 	// it now): see Admin.PreviewResult.
-	PreviewItem func(c Configuration, secrets map[string]string, it Item, at time.Time) (Preview, error)
+	PreviewItem func(ctx context.Context, env PreviewEnv, c Configuration, secrets map[string]string, it Item, at time.Time) (Preview, error)
 	// Wants, optional (overwrite sinks), says whether configuration c owes
 	// a delivery for a result in its current state (a webhook's trigger:
 	// on completion, on pass): a result it does not want ensures and
 	// re-opens no delivery (Obligations.ResultChanged). nil: every result.
 	Wants func(c Configuration, r ObjectiveResult) bool
+}
+
+// PreviewEnv is what a preview may read besides its configuration: read
+// only (a preview writes nothing and sends nothing).
+type PreviewEnv struct {
+	// Assignments reads the remote assignments the configuration's
+	// destination recorded (AssignmentStore); nil when none can exist (a
+	// configuration not saved yet).
+	Assignments AssignmentReader
+}
+
+// AssignmentReader is the read of an AssignmentStore.
+type AssignmentReader interface {
+	GetAssignment(ctx context.Context, key AssignmentKey) (AssignmentRecord, error)
 }
 
 // Check returns every problem of a configuration's properties and secrets

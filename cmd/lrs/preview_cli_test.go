@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +19,9 @@ import (
 // "[redacted]") and every request of a Clever grade in order, each with
 // its purpose (the token fetch, the section's students, the assignment,
 // the grade), the ids only Clever knows as placeholders; no secret shown
-// and nothing sent to either server.
+// and nothing sent to either server. Once the engine created a section's
+// assignment (a real grade, to the simulated Clever), the preview names
+// it and creates nothing, and the next learner's grade goes to it.
 func TestPreviewCLIPostbackAndClever(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the binary")
@@ -158,6 +161,53 @@ func TestPreviewCLIPostbackAndClever(t *testing.T) {
 		h.get(http.StatusConflict, "/console/orgs/default/configurations/"+xc+"/request")
 		if n := hits.Load(); n != 0 {
 			t.Errorf("the previews sent %d requests", n)
+		}
+
+		// A configuration to the simulated Clever, the objective attached:
+		// Ada's better retake creates the section's assignment and grades
+		// her; then the preview of Alan's result (and the sample's, of the
+		// same objective) writes to that assignment, with no creation, and
+		// the engine's send of Alan's grade goes there too.
+		d := newCleverDistrict(t)
+		cl2 := create(map[string]any{"name": "Springfield gradebook", "contact_email": "ops@example.com", "type": "clever",
+			"properties": map[string]string{"base_url": d.url, "sections": `{"` + obj.ID + `":["` + d.secA + `"]}`},
+			"secrets":    map[string]string{"token": d.tok}})
+		a.expect(http.StatusOK, http.MethodPut, "/objectives/"+obj.ID, map[string]any{
+			"name": "Fire safety", "activity_id": resAct, "configurations": []string{cl2}}, bearer...)
+		x.expect(http.StatusOK, http.MethodPost, "/statements", learnerSession("ada@example.com", "pv2", 0, 0.9, true))
+		forwardtest.Eventually(t, 20*time.Second, func() error {
+			if p := d.points(d.secA, "ada@example.com"); p != 90 {
+				return fmt.Errorf("Ada's grade: %v", p)
+			}
+			return nil
+		})
+		asgs := d.sim.Assignments(d.secA)
+		if len(asgs) != 1 {
+			t.Fatalf("%d assignments in the section", len(asgs))
+		}
+		write := "writes the grade in section " + d.secA + ", in the objective's assignment there (created by an earlier grade: its id is recorded)\nPATCH " +
+			d.url + "/v3.1/sections/" + d.secA + "/assignments/" + asgs[0].ID + "/submissions/{student_id}\n"
+		x.expect(http.StatusOK, http.MethodPost, "/statements", learnerSession("alan@example.com", "pv2", 0, 0.8, true))
+		forwardtest.Eventually(t, 10*time.Second, func() error {
+			var err error
+			real, err = admin(t, up.base, "configuration", "preview", "--org", "default", cl2, "--objective", obj.ID, "--participant", "mbox:mailto:alan@example.com", "--registration", resReg)
+			return err
+		})
+		sample := mustAdmin(t, up.base, "configuration", "preview", "--org", "default", cl2)
+		for what, out := range map[string]string{"Alan's result": real, "the sample": sample} {
+			if !strings.Contains(out, "# 2. "+write) || strings.Contains(out, "POST ") || strings.Contains(out, "creates the objective's assignment") ||
+				strings.Contains(out, "{assignment_id}") {
+				t.Errorf("the preview of %s once the assignment is recorded:\n%s", what, out)
+			}
+		}
+		forwardtest.Eventually(t, 20*time.Second, func() error {
+			if p := d.points(d.secA, "alan@example.com"); p != 80 {
+				return fmt.Errorf("Alan's grade: %v", p)
+			}
+			return nil
+		})
+		if n := d.sim.Created(d.secA, "Fire safety"); n != 1 || len(d.sim.Assignments(d.secA)) != 1 {
+			t.Errorf("%d assignments created in the section, want 1", n)
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package clever
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -16,8 +18,11 @@ import (
 // PreviewItem): every request that sending one grade makes, in order,
 // built by the same code the destination sends with (paths, bodies,
 // headers), with what each is for, and without contacting Clever. The ids
-// only Clever can answer (the student's, the assignment's, the sections
-// of a course) are placeholders; the secrets are "[redacted]".
+// only Clever can answer (the student's, the sections of a course, an
+// assignment not created yet) are placeholders; the secrets are
+// "[redacted]". The assignment of a section the destination already
+// created is read from the assignment store (read only): its id is shown
+// and its creation left out, as the destination then sends.
 
 // Placeholders of the ids a preview cannot know.
 const (
@@ -39,8 +44,11 @@ func unplaceholder(u string) string {
 }
 
 // PreviewGrade renders the requests that sending g at time at makes; a
-// grade that would not be sent has only notes saying why.
-func (c Config) PreviewGrade(g Grade, at time.Time) forward.Preview {
+// grade that would not be sent has only notes saying why. assignments are
+// the ids of g's objective's assignments already created, by section
+// (KnownAssignments): a section with one is graded in it, without the
+// creation; nil: none is known.
+func (c Config) PreviewGrade(g Grade, at time.Time, assignments map[string]string) forward.Preview {
 	var p forward.Preview
 	notSent := func(why string) forward.Preview {
 		p.Notes = append(p.Notes, "this result would not be sent: "+why)
@@ -95,9 +103,14 @@ func (c Config) PreviewGrade(g Grade, at time.Time) forward.Preview {
 	for _, s := range sections {
 		api(fmt.Sprintf("lists the students of section %s (and its next pages, if any; kept 15 minutes) to find the Clever id of %s, %s below; a section without them is skipped", s, email, PlaceholderStudent),
 			http.MethodGet, studentsPath(s), nil)
-		api(fmt.Sprintf("creates the objective's assignment in section %s, for its first grade there only: its id, %s below, is kept and used from then on", s, PlaceholderAssignment),
-			http.MethodPost, sectionPath(s)+"/assignments", assignment)
-		api(fmt.Sprintf("writes the grade in section %s", s), http.MethodPatch, submissionPath(s, PlaceholderAssignment, PlaceholderStudent), sub)
+		if id := assignments[s]; id != "" {
+			api(fmt.Sprintf("writes the grade in section %s, in the objective's assignment there (created by an earlier grade: its id is recorded)", s),
+				http.MethodPatch, submissionPath(s, id, PlaceholderStudent), sub)
+		} else {
+			api(fmt.Sprintf("creates the objective's assignment in section %s, for its first grade there only: its id, %s below, is kept and used from then on", s, PlaceholderAssignment),
+				http.MethodPost, sectionPath(s)+"/assignments", assignment)
+			api(fmt.Sprintf("writes the grade in section %s", s), http.MethodPatch, submissionPath(s, PlaceholderAssignment, PlaceholderStudent), sub)
+		}
 		if write < 0 {
 			write = len(p.Requests) - 1
 		}
@@ -108,7 +121,56 @@ func (c Config) PreviewGrade(g Grade, at time.Time) forward.Preview {
 	for k, v := range w.Headers {
 		p.Headers[k] = append([]string(nil), v...)
 	}
-	p.Notes = append(p.Notes, fmt.Sprintf("nothing was sent to Clever: the ids only it can answer are shown as %s, %s and %s", PlaceholderStudent, PlaceholderAssignment, PlaceholderSection))
+	var shown []string
+	for _, ph := range []string{PlaceholderStudent, PlaceholderAssignment, PlaceholderSection} {
+		for _, r := range p.Requests {
+			if strings.Contains(r.URL, ph) {
+				shown = append(shown, ph)
+				break
+			}
+		}
+	}
+	ids := strings.Join(shown, " and ")
+	if len(shown) == 3 {
+		ids = shown[0] + ", " + shown[1] + " and " + shown[2]
+	}
+	p.Notes = append(p.Notes, fmt.Sprintf("nothing was sent to Clever: the ids only it can answer are shown as %s", ids))
+	return p
+}
+
+// KnownAssignments reads, without writing, the ids of the assignments the
+// destination of configuration (org, config) created for objective in the
+// sections the objective is mapped to by id, by section (the sections of
+// a course are known only to Clever: none is read). A reservation (an
+// assignment being created) is no id. On a failure of the store it returns
+// what it read before it.
+func (c Config) KnownAssignments(ctx context.Context, store forward.AssignmentReader, org, config, objective string) (map[string]string, error) {
+	target, ok := c.target(objective)
+	if !ok || store == nil {
+		return nil, nil
+	}
+	known := map[string]string{}
+	for _, s := range target.Sections {
+		rec, err := store.GetAssignment(ctx, forward.AssignmentKey{Org: org, Configuration: config, Section: s, Objective: objective})
+		switch {
+		case errors.Is(err, forward.ErrNoAssignment):
+		case err != nil:
+			return known, fmt.Errorf("reading the assignment of section %s: %w", s, err)
+		case rec.AssignmentID != "":
+			known[s] = rec.AssignmentID
+		}
+	}
+	return known, nil
+}
+
+// previewOf is the preview of g by configuration c: with the assignments
+// its destination created, read from env.
+func (c Config) previewOf(ctx context.Context, env forward.PreviewEnv, conf forward.Configuration, g Grade, at time.Time) forward.Preview {
+	known, err := c.KnownAssignments(ctx, env.Assignments, conf.Org, conf.ID, g.Objective)
+	p := c.PreviewGrade(g, at, known)
+	if err != nil && len(p.Requests) > 0 {
+		p.Notes = append(p.Notes, "the assignment store could not be read ("+err.Error()+"): a section's assignment may exist already, and then is not created again")
+	}
 	return p
 }
 
@@ -129,16 +191,16 @@ func (c Config) sampleGrade() Grade {
 }
 
 // previewSample is Type.Preview: the sample grade's requests.
-func previewSample(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+func previewSample(ctx context.Context, env forward.PreviewEnv, c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
 	cfg, err := Parse(c.Properties, secrets)
 	if err != nil {
 		return forward.Preview{}, err
 	}
-	return cfg.PreviewGrade(cfg.sampleGrade(), at), nil
+	return cfg.previewOf(ctx, env, c, cfg.sampleGrade(), at), nil
 }
 
 // previewItem is Type.PreviewItem: a stored result's requests.
-func previewItem(c forward.Configuration, secrets map[string]string, it forward.Item, at time.Time) (forward.Preview, error) {
+func previewItem(ctx context.Context, env forward.PreviewEnv, c forward.Configuration, secrets map[string]string, it forward.Item, at time.Time) (forward.Preview, error) {
 	cfg, err := Parse(c.Properties, secrets)
 	if err != nil {
 		return forward.Preview{}, err
@@ -147,5 +209,5 @@ func previewItem(c forward.Configuration, secrets map[string]string, it forward.
 	if !ok {
 		return forward.Preview{Notes: []string{"not sendable: the item carries no result"}}, nil
 	}
-	return cfg.PreviewGrade(g, at), nil
+	return cfg.previewOf(ctx, env, c, g, at), nil
 }

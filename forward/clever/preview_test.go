@@ -50,6 +50,9 @@ func (r *recorder) taken() []recorded {
 // knows as placeholders and the token "[redacted]"; rendering it sends
 // nothing. With client credentials the token fetch comes first; with a
 // course, its sections' list; a grade that would not be sent says why.
+// Once the section's assignment is created, the preview (of a result or
+// of the sample, read from the assignment store) shows its id and no
+// creation, exactly as the destination then sends.
 func TestPreviewIsWhatIsSent(t *testing.T) {
 	e := newEnv(t, envOpts{sections: 1, perSection: 2})
 	rec := &recorder{next: e.sim}
@@ -65,7 +68,7 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	email := "s0.0@example.com"
 	g := grade("obj-1", email, scored(0.92, true))
 	at := e.clock.Now()
-	p := cfg.PreviewGrade(g, at)
+	p := cfg.PreviewGrade(g, at, nil)
 	if n := len(rec.taken()); n != 0 {
 		t.Fatalf("the preview sent %d requests", n)
 	}
@@ -88,24 +91,31 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	if !strings.Contains(p.Requests[1].Body, `"due_date":"`+clever.FormatTime(at.Add(30*24*time.Hour))+`"`) {
 		t.Errorf("the preview's due date: %s", p.Requests[1].Body)
 	}
-	for i, r := range p.Requests {
-		s := sent[i]
-		if r.Method != s.Method || ids.Replace(r.URL) != s.URL || due.ReplaceAllString(r.Body, "") != due.ReplaceAllString(s.Body, "") {
-			t.Errorf("request %d: preview %s %s %s\n                 sent %s %s %s", i, r.Method, r.URL, r.Body, s.Method, s.URL, s.Body)
+	same := func(p forward.Preview, sent []recorded, ids *strings.Replacer) {
+		t.Helper()
+		if len(sent) != len(p.Requests) {
+			t.Fatalf("the destination sent %d requests, the preview shows %d: %+v", len(sent), len(p.Requests), p.Requests)
 		}
-		for k, v := range r.Headers {
-			want := s.Header.Get(k)
-			if k == "Authorization" {
-				want = strings.Replace(want, e.tok, "[redacted]", 1)
+		for i, r := range p.Requests {
+			s := sent[i]
+			if r.Method != s.Method || ids.Replace(r.URL) != s.URL || due.ReplaceAllString(r.Body, "") != due.ReplaceAllString(s.Body, "") {
+				t.Errorf("request %d: preview %s %s %s\n                 sent %s %s %s", i, r.Method, r.URL, r.Body, s.Method, s.URL, s.Body)
 			}
-			if len(v) != 1 || v[0] != want {
-				t.Errorf("request %d: header %s %q, sent %q", i, k, v, want)
+			for k, v := range r.Headers {
+				want := s.Header.Get(k)
+				if k == "Authorization" {
+					want = strings.Replace(want, e.tok, "[redacted]", 1)
+				}
+				if len(v) != 1 || v[0] != want {
+					t.Errorf("request %d: header %s %q, sent %q", i, k, v, want)
+				}
 			}
-		}
-		if r.Purpose == "" || strings.Contains(r.URL+r.Body+r.Purpose, e.tok) {
-			t.Errorf("request %d has no purpose, or the token: %+v", i, r)
+			if r.Purpose == "" || strings.Contains(r.URL+r.Body+r.Purpose, e.tok) {
+				t.Errorf("request %d has no purpose, or the token: %+v", i, r)
+			}
 		}
 	}
+	same(p, sent, ids)
 	if !strings.Contains(p.Requests[2].URL, "/assignments/{assignment_id}/submissions/{student_id}") || p.Method != "PATCH" || p.URL != p.Requests[2].URL ||
 		!strings.Contains(p.Body, `"grade":"92%"`) || p.Headers["Authorization"][0] != "Bearer [redacted]" {
 		t.Errorf("the grade write of the preview: %s %s %s %v", p.Method, p.URL, p.Body, p.Headers)
@@ -113,6 +123,51 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	if !strings.Contains(p.Requests[0].Purpose, "to find the Clever id of "+email) || !strings.Contains(p.Requests[1].Purpose, "for its first grade there only") {
 		t.Errorf("the purposes: %q, %q", p.Requests[0].Purpose, p.Requests[1].Purpose)
 	}
+
+	// The assignment is recorded now: the preview of a second
+	// participant's result (the type's, reading the store) grades in it
+	// and creates nothing, request for request what a destination (a new
+	// one: no roster cached) then sends.
+	asg := e.onlyAssignment(t, sec).ID
+	typ := clever.Type(nil)
+	conf := forward.Configuration{Org: "org", ID: "cfg", Type: clever.TypeClever, Properties: props}
+	env := forward.PreviewEnv{Assignments: e.store}
+	email2 := "s0.1@example.com"
+	it := item(email2, forward.Values{Completion: ptr(true), Success: ptr(true), Score: &forward.Score{Scaled: ptr(0.5)}})
+	p2, err := typ.PreviewItem(t.Context(), env, conf, secrets, it, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.taken()) != len(sent) {
+		t.Fatal("the preview of a result sent requests")
+	}
+	if len(p2.Requests) != 2 || p2.Method != http.MethodPatch || p2.URL != srv.URL+"/v3.1/sections/"+sec+"/assignments/"+asg+"/submissions/{student_id}" ||
+		!strings.Contains(p2.Requests[1].Purpose, "created by an earlier grade") || strings.Contains(p2.Notes[len(p2.Notes)-1], clever.PlaceholderAssignment) {
+		t.Errorf("the preview once the assignment is recorded: %+v", p2)
+	}
+	g2, _ := clever.GradeOfItem(it)
+	if out := e.dest(t, props, secrets).Send(t.Context(), g2); out.Class != forward.OutcomeSuccess {
+		t.Fatalf("the second send: %+v", out)
+	}
+	same(p2, rec.taken()[len(sent):], strings.NewReplacer(clever.PlaceholderStudent, e.students[email2]))
+	if n := len(e.sim.Assignments(sec)); n != 1 {
+		t.Errorf("%d assignments in the section, want 1", n)
+	}
+	// The sample's objective (here obj-1, the first one named) too; the
+	// assignment is the configuration's: another one's preview creates it.
+	one := e.props(clever.PropGradingType, clever.GradingPercent, clever.PropSections, `{"obj-1":["`+sec+`"]}`)
+	one[clever.PropBaseURL] = srv.URL
+	conf.Properties = one
+	if p, err := typ.Preview(t.Context(), env, conf, secrets, e.clock.Now()); err != nil || len(p.Requests) != 2 ||
+		p.URL != srv.URL+"/v3.1/sections/"+sec+"/assignments/"+asg+"/submissions/{student_id}" {
+		t.Errorf("the sample's preview once the assignment is recorded: %+v, %v", p, err)
+	}
+	conf.ID = "other"
+	if p, err := typ.Preview(t.Context(), env, conf, secrets, e.clock.Now()); err != nil || len(p.Requests) != 3 || p.Requests[1].Method != http.MethodPost ||
+		!strings.Contains(p.URL, "/assignments/{assignment_id}/") {
+		t.Errorf("another configuration's preview: %+v, %v", p, err)
+	}
+	sent = rec.taken()
 
 	// Client credentials: the token fetch first, Basic redacted; a course:
 	// its sections, and a placeholder section.
@@ -123,7 +178,7 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = cfg.PreviewGrade(g, e.clock.Now())
+	p = cfg.PreviewGrade(g, e.clock.Now(), nil)
 	var lines []string
 	for _, r := range p.Requests {
 		lines = append(lines, r.Method+" "+strings.TrimPrefix(r.URL, srv.URL))
@@ -154,7 +209,7 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 		{grade("obj-1", email, clever.Result{}), "no score, success or completion"},
 		{grade("obj-2", email, scored(0.5, true)), "objective obj-2 is mapped to no Clever section"},
 	} {
-		p := cfg.PreviewGrade(tc.g, e.clock.Now())
+		p := cfg.PreviewGrade(tc.g, e.clock.Now(), nil)
 		if len(p.Requests) != 0 || p.Method != "" || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "would not be sent: ") || !strings.Contains(p.Notes[0], tc.note) {
 			t.Errorf("preview of %+v: %+v", tc.g, p)
 		}

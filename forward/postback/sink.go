@@ -72,7 +72,7 @@ func InputOf(it forward.Item) (Input, bool) {
 
 // previewSample is the type's Preview: the request of the sample result
 // (Sample(at)), as Postback.Preview renders it.
-func previewSample(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+func previewSample(_ context.Context, _ forward.PreviewEnv, c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
 	p, err := New(c.Properties, secrets, Options{})
 	if err != nil {
 		return forward.Preview{}, err
@@ -81,7 +81,7 @@ func previewSample(c forward.Configuration, secrets map[string]string, at time.T
 }
 
 // previewItem is the type's PreviewItem: the request of a stored result.
-func previewItem(c forward.Configuration, secrets map[string]string, it forward.Item, _ time.Time) (forward.Preview, error) {
+func previewItem(_ context.Context, _ forward.PreviewEnv, c forward.Configuration, secrets map[string]string, it forward.Item, _ time.Time) (forward.Preview, error) {
 	p, err := New(c.Properties, secrets, Options{})
 	if err != nil {
 		return forward.Preview{}, err

@@ -164,14 +164,14 @@ func Type(o TypeOptions) forward.Type {
 			}
 			return NewSink(w), nil
 		},
-		Preview: func(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+		Preview: func(_ context.Context, _ forward.PreviewEnv, c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
 			w, err := Compile(c, secrets, opts)
 			if err != nil {
 				return forward.Preview{}, err
 			}
 			return w.samplePreview(c, at), nil
 		},
-		PreviewItem: func(c forward.Configuration, secrets map[string]string, it forward.Item, at time.Time) (forward.Preview, error) {
+		PreviewItem: func(_ context.Context, _ forward.PreviewEnv, c forward.Configuration, secrets map[string]string, it forward.Item, at time.Time) (forward.Preview, error) {
 			w, err := Compile(c, secrets, opts)
 			if err != nil {
 				return forward.Preview{}, err

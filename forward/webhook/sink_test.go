@@ -162,7 +162,7 @@ func TestSinkSendsItems(t *testing.T) {
 	if res := dest.(forward.Tester).Test(context.Background()); res.Outcome != forward.OutcomeSuccess {
 		t.Errorf("test event: %+v", res)
 	}
-	p, err := typ.Preview(cfg, secrets, time.Now())
+	p, err := typ.Preview(context.Background(), forward.PreviewEnv{}, cfg, secrets, time.Now())
 	if err != nil || p.Method != http.MethodPost || !strings.Contains(p.Body, `"member_email":"ada@example.com"`) ||
 		strings.Contains(strings.Join(p.Headers["Webhook-Signature"], ""), secret) {
 		t.Errorf("preview: %+v, %v", p, err)

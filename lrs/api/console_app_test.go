@@ -71,7 +71,7 @@ func hookType() forward.Type {
 		Factory: func(c forward.Configuration, secrets map[string]string) (forward.Destination, error) {
 			return hookDest{url: c.Properties["url"], token: secrets["token"]}, nil
 		},
-		Preview: func(c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
+		Preview: func(_ context.Context, _ forward.PreviewEnv, c forward.Configuration, secrets map[string]string, at time.Time) (forward.Preview, error) {
 			var fs []map[string]string
 			_ = json.Unmarshal([]byte(c.Properties["mapping"]), &fs)
 			body := map[string]string{}
