@@ -49,6 +49,9 @@ func openStore(cfg Config, logger *slog.Logger) (store, error) {
 			URI:      string(cfg.MongoURI),
 			Database: cfg.MongoDatabase,
 			Logger:   logger.With("component", "mongo"),
+			// Statements answers carry Consistent-Through: a second-old
+			// answer is still true and saves each a round trip.
+			ConsistentThroughReuse: time.Second,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("MongoDB (database %s): %w", cfg.MongoDatabase, err)

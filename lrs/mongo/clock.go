@@ -31,13 +31,22 @@ import (
 // no statement can later appear at or before a Consistent-Through already
 // reported. Intents older than the lease (a crashed process's) are
 // ignored: every write is bounded by the operation timeout, far below it.
+//
+// An answer stays true once given (a write it did not see takes a stored
+// time after it), so with reuse set, an answer younger than reuse is given
+// again without a round trip.
 type Clock struct {
-	db   *DB
-	skew time.Duration
-	now  func() time.Time
+	db    *DB
+	skew  time.Duration
+	reuse time.Duration
+	now   func() time.Time
 
 	mu   sync.Mutex
 	last time.Time
+
+	ctMu sync.Mutex
+	ct   time.Time // the last answer read from the intents
+	ctAt time.Time // when it was read (this process's clock)
 }
 
 var _ lrs.Clock = (*Clock)(nil)
@@ -87,6 +96,31 @@ func (c *Clock) Begin(ctx context.Context) (time.Time, func(), error) {
 // ConsistentThrough returns the time through which every write, on every
 // process, is visible.
 func (c *Clock) ConsistentThrough(ctx context.Context) (time.Time, error) {
+	if c.reuse <= 0 {
+		return c.readConsistentThrough(ctx)
+	}
+	read := c.now()
+	c.ctMu.Lock()
+	ct, at := c.ct, c.ctAt
+	c.ctMu.Unlock()
+	if !at.IsZero() && read.Sub(at) >= 0 && read.Sub(at) < c.reuse {
+		return ct, nil
+	}
+	ct, err := c.readConsistentThrough(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	c.ctMu.Lock()
+	if ct.After(c.ct) {
+		c.ct, c.ctAt = ct, read
+	}
+	ct = c.ct
+	c.ctMu.Unlock()
+	return ct, nil
+}
+
+// readConsistentThrough reads the oldest write intent (one round trip).
+func (c *Clock) readConsistentThrough(ctx context.Context) (time.Time, error) {
 	now := c.now().UTC().Truncate(time.Millisecond)
 	ct := now.Add(-2 * c.skew)
 	var oldest intentDoc

@@ -54,6 +54,11 @@ type Options struct {
 	// MaxClockSkew is the largest difference allowed between the clocks
 	// of the lrs processes sharing the database. Default 1s.
 	MaxClockSkew time.Duration
+	// ConsistentThroughReuse is how long an answer of ConsistentThrough
+	// is given again instead of reading the write intents anew (one round
+	// trip less for every statements answer that carries the header). An
+	// earlier answer stays a true bound, only older. Zero: never reused.
+	ConsistentThroughReuse time.Duration
 	// Monitor, when set, sees every command sent to the server (the
 	// round trips of each operation are counted with it in tests).
 	Monitor *event.CommandMonitor
@@ -121,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		logger:      opts.Logger,
 		timeout:     opts.Timeout,
 	}
-	d.clock = &Clock{db: d, skew: opts.MaxClockSkew, now: time.Now}
+	d.clock = &Clock{db: d, skew: opts.MaxClockSkew, reuse: opts.ConsistentThroughReuse, now: time.Now}
 	if err := d.waitReachable(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -154,4 +155,94 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// With ConsistentThroughReuse, a statements answer's Consistent-Through
+// costs a round trip once per reuse period, not once per answer; a reused
+// answer never passes a write another process began after it was read, and
+// the next read after the period passes that write once it is done.
+func TestConsistentThroughReuse(t *testing.T) {
+	uri := mongoURI(t)
+	name := "lrs_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
+	cmds := &commands{}
+	open := func(monitor *event.CommandMonitor, reuse time.Duration) *mongo.DB {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: name, Timeout: 10 * time.Second, Monitor: monitor, ConsistentThroughReuse: reuse})
+		if err != nil {
+			t.Fatalf("open MongoDB engine: %v", err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	const reuse = 400 * time.Millisecond
+	reader := open(cmds.monitor(), reuse)
+	writer := open(nil, 0)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = reader.Drop(ctx)
+	})
+	ctx := context.Background()
+	clock := reader.Clock()
+
+	var first time.Time
+	got := cmds.during(t, func() {
+		var err error
+		if first, err = clock.ConsistentThrough(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			ct, err := clock.ConsistentThrough(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ct.Equal(first) {
+				t.Fatalf("within the reuse period: %v, then %v", first, ct)
+			}
+		}
+	})
+	if !equal(got, []string{"find writes"}) {
+		t.Errorf("21 answers within the reuse period: %d round trips %q, want one", len(got), got)
+	}
+
+	// A write that another process begins now takes a stored time after
+	// every answer already given, the reused one included.
+	stored, done, err := writer.Clock().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct, err := clock.ConsistentThrough(ctx); err != nil || !ct.Before(stored) {
+		t.Errorf("reused consistent-through %v (%v) is not before a write in flight at %v", ct, err, stored)
+	}
+	// Past the period the intent is read again: held back while in flight...
+	time.Sleep(reuse + 50*time.Millisecond)
+	got = cmds.during(t, func() {
+		ct, err := clock.ConsistentThrough(ctx)
+		if err != nil || !ct.Before(stored) {
+			t.Errorf("consistent-through %v (%v) passed a write in flight at %v", ct, err, stored)
+		}
+		if ct.Before(first) {
+			t.Errorf("consistent-through went back from %v to %v", first, ct)
+		}
+	})
+	if !equal(got, []string{"find writes"}) {
+		t.Errorf("after the reuse period: %d round trips %q, want one", len(got), got)
+	}
+	// ...and passing it once it is done.
+	done()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ct, err := clock.ConsistentThrough(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ct.Before(stored) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consistent-through %v did not pass the finished write at %v within 15s", ct, stored)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
