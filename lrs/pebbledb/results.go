@@ -25,12 +25,16 @@ var _ forward.ResultStore = (*DB)(nil)
 //	                                          -> resultRecord
 //	rc/<org><objective><c><participant><registration>   -> <s>
 //	rs/<org><objective><s><participant><registration>   -> <c>
-//	ru/<org><objective><updated ms><participant><registration> -> <c><s>
+//	ru/<org><objective><updated ms><participant><registration> -> <c><s><resultRecord>
 //	rp/<org><participant><objective><registration>      -> <c><s><updated ms>
 //
 // The rc/, rs/, ru/ and rp/ keys index the results for ListResults; they
 // are written in the batch that writes the result (under its stripe lock),
-// so that they always match it. Contributions and voids of one statement
+// so that they always match it. The ru/ value carries a copy of the
+// result's record, so that a page ordered by update time is one scan
+// instead of a seek per result into rr/ (whose keys it visits in no
+// order); ru/ values of earlier stores hold the flags alone, and such a
+// page seeks their records. Contributions and voids of one statement
 // hold the stripe lock of (org, statement), so an add and a void of it
 // never interleave. Derived writes are not synced on their own: Pebble's
 // write-ahead log keeps them in order, so they are durable once a later
@@ -53,7 +57,11 @@ func flag(b bool) byte {
 	return 0
 }
 
-// resultIndexKeys are the index keys (and values) of r.
+// ruIndex is the position of the ru/ key in resultIndexKeys.
+const ruIndex = 2
+
+// resultIndexKeys are the index keys (and values) of r; the ru/ value
+// without the record PutResults appends to it.
 func resultIndexKeys(r forward.ObjectiveResult) [][2][]byte {
 	c, s := flag(r.Completed()), flag(r.Passed())
 	ms := floorMs(r.UpdatedAt)
@@ -364,9 +372,14 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 			sets = append(sets, d.resultSet(r.Org)) // before the commit
 		}
 		// The index keys that changed (each index holds one key per result).
+		// The ru/ key is set again on every write: its value carries the
+		// record, which every write changes (Gen).
 		was := old.index
 		for j, kv := range resultIndexKeys(r) {
-			if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
+			val := kv[1]
+			if j == ruIndex {
+				val = append(slices.Clip(val), v...)
+			} else if was != nil && bytes.Equal(was[j][0], kv[0]) && bytes.Equal(was[j][1], kv[1]) {
 				continue
 			}
 			if was != nil && !bytes.Equal(was[j][0], kv[0]) {
@@ -374,7 +387,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 					return nil, fwdErr("put results", err)
 				}
 			}
-			if err := b.Set(kv[0], kv[1], nil); err != nil {
+			if err := b.Set(kv[0], val, nil); err != nil {
 				return nil, fwdErr("put results", err)
 			}
 		}
@@ -560,12 +573,16 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 			return pr(appendMs(slices.Clone(prefix), floorMs(c.UpdatedAt)), c)
 		}
 		parse = func(rest, v []byte) (resultPos, bool) {
-			if len(rest) < 8 || len(v) != 2 {
+			if len(rest) < 8 || len(v) < 2 {
 				return resultPos{}, false
 			}
 			p, r, ok := parsePR(rest[8:])
-			return resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(msFromKey(rest)), Participant: p, Registration: r},
-				completed: v[0] == 1, passed: v[1] == 1}, ok
+			pos := resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(msFromKey(rest)), Participant: p, Registration: r},
+				completed: v[0] == 1, passed: v[1] == 1}
+			if len(v) > 2 { // the record (earlier stores: the flags alone)
+				pos.record = v[2:]
+			}
+			return pos, ok
 		}
 	case q.Completed != nil:
 		prefix = append(append([]byte("rc/"), obj...), flag(*q.Completed))
@@ -588,7 +605,7 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
 		parse = func(rest, v []byte) (resultPos, bool) {
 			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}, record: slices.Clone(v)}, ok
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}, record: v}, ok
 		}
 	}
 	lower := prefix
@@ -613,6 +630,7 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 		}
 		p.ObjectiveID = q.ObjectiveID
 		if filtered(q, p.completed, p.passed, floorMs(p.UpdatedAt)) {
+			p.record = slices.Clone(p.record) // the iterator's until Next
 			out = append(out, p)
 		}
 	}

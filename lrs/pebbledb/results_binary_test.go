@@ -3,6 +3,7 @@ package pebbledb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -181,6 +182,18 @@ func TestResultsJSONRecordsRead(t *testing.T) {
 	if rewrote != 4 {
 		t.Fatalf("rewrote %d records as JSON, want 2 results and 2 contributions", rewrote)
 	}
+	// The ru/ values as those binaries wrote them: the flags alone.
+	flagsOnly := 0
+	err = db.fwdScan(fwdKey("ru/", "acme"), false, func(k, v []byte) (bool, error) {
+		if len(v) <= 2 {
+			return false, fmt.Errorf("ru/ value of %d bytes, want the flags and the record", len(v))
+		}
+		flagsOnly++
+		return true, b.Set(slices.Clone(k), slices.Clone(v[:2]), nil)
+	})
+	if err != nil || flagsOnly != 2 {
+		t.Fatalf("ru/ values: %d, %v", flagsOnly, err)
+	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +222,19 @@ func TestResultsJSONRecordsRead(t *testing.T) {
 	if list, err := db.ListResults(ctx, forward.ResultQuery{Org: "acme", ObjectiveID: "obj-1", Passed: &passed, Limit: 10}); err != nil || len(list) != 1 || list[0].ResultKey != adaKey {
 		t.Fatalf("ListResults passed=true over JSON records: %v, %v", list, err)
 	}
+	since := func(want int, what string) {
+		t.Helper()
+		list, err := db.ListResults(ctx, forward.ResultQuery{Org: "acme", ObjectiveID: "obj-1", Since: stored.Add(-time.Hour), Limit: 10})
+		if err != nil || len(list) != want {
+			t.Fatalf("ListResults since= %s: %d, %v", what, len(list), err)
+		}
+		for _, r := range list {
+			if fresh, err := db.GetResults(ctx, []forward.ResultKey{r.ResultKey}); err != nil || fresh[r.ResultKey].Gen != r.Gen || fresh[r.ResultKey].Revision != r.Revision {
+				t.Errorf("ListResults since= %s: %s at gen %d, stored at gen %d (%v)", what, r.Participant, r.Gen, fresh[r.ResultKey].Gen, err)
+			}
+		}
+	}
+	since(2, "over flags-only ru/ values")
 
 	// A later statement of ada (failed, 0.9) and the voiding of grace's.
 	results = forward.NewResults(db, voidTargets{graceStmt: graceRaw}, forward.ResultsOptions{})
@@ -245,6 +271,21 @@ func TestResultsJSONRecordsRead(t *testing.T) {
 		}
 		_ = closer.Close()
 	}
+	// Their ru/ values carry the records again, and a since= page reads
+	// the current ones from them.
+	for _, k := range []forward.ResultKey{adaKey, graceKey} {
+		r := got[k]
+		ru := resultIndexKeys(r)[ruIndex][0]
+		v, closer, err := db.db.Get(ru)
+		if err != nil {
+			t.Fatalf("ru/ of %s: %v", k.Participant, err)
+		}
+		if len(v) <= 2 {
+			t.Errorf("ru/ of %s after its change holds %d bytes, want the record too", k.Participant, len(v))
+		}
+		_ = closer.Close()
+	}
+	since(2, "after the changes")
 	// ada's untouched contribution is still the JSON one, and reads.
 	cs, err := db.ResultContributions(ctx, []forward.ResultKey{adaKey})
 	if err != nil || len(cs[adaKey]) != 2 {
