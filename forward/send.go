@@ -112,6 +112,14 @@ func (e *Engine) runJob(ctx context.Context, j *job, claimed *atomic.Int64) {
 		return
 	}
 	if res, stopped := e.stopped(ctx, log, cfg, dest); stopped {
+		if cur, err := e.store.GetConfiguration(ctx, cfg.Org, cfg.ID); err == nil && cur.Revision != cfg.Revision {
+			// Edited since this job read it: the edit resumes sending, and
+			// its re-drive may have made these due just before this claim;
+			// released as they are, the next job sends them, where a
+			// failure would put them back on the retry schedule.
+			e.releaseItems(items)
+			return
+		}
 		e.apply(ctx, log, cfg, items, res, 0, early) // not sent: kept queued, on the retry schedule
 		r.outcome = res.Outcome
 		return

@@ -179,3 +179,67 @@ func TestGoneStopsEveryProcessUntilEdited(t *testing.T) {
 		t.Errorf("status after the edit: %+v", st)
 	}
 }
+
+// editOnClaim is a store on which the configuration is edited (a new
+// revision, its pending deliveries re-driven, as the admin API does) by
+// another process between a job's read of the configuration and its claim:
+// the claim then takes deliveries the edit made due, for a job that still
+// holds the revision that was stopped.
+type editOnClaim struct {
+	*forwardtest.Memory
+	t     *testing.T
+	now   func() time.Time
+	armed bool
+}
+
+func (s *editOnClaim) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.Delivery, error) {
+	if s.armed {
+		s.armed = false
+		cfg, err := s.GetConfiguration(ctx, c.Org, c.ConfigurationID)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		cfg.Revision, cfg.UpdatedAt = cfg.Revision+1, s.now()
+		if err := s.PutConfiguration(ctx, cfg); err != nil {
+			s.t.Fatal(err)
+		}
+		if _, err := s.Redrive(ctx, c.Org, c.ConfigurationID, []string{forward.StatePending}, s.now()); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return s.Memory.ClaimDeliveries(ctx, c)
+}
+
+// A job that read the stopped revision just before an edit resumed the
+// configuration leaves what it claimed due, not on the retry schedule: the
+// next round sends it with the new revision.
+func TestGoneEditedDuringAJobSendsAtOnce(t *testing.T) {
+	start := time.Date(2026, 9, 2, 10, 0, 0, 0, time.UTC)
+	r := newBatchRig(t, map[string]string{"mode": "batch", "max_items": "1", "fields": `[{"target":"reference","source":"result.key","required":true},
+		{"target":"email","source":"participant.email","required":true},
+		{"target":"completed_on","source":"result.completed_at","format":"date:YYYY-MM-DD","required":true}]`}, nil, start)
+	r.recv.Then(webhooktest.Answer{Status: http.StatusGone})
+	r.complete(t, "ada@example.com")
+	r.tick(t)
+	if st, err := r.db.GetStatus(t.Context(), batchOrg, "ams"); err != nil || st.StoppedRevision != 1 {
+		t.Fatalf("after the 410: %+v, %v", st, err)
+	}
+	st := &editOnClaim{Memory: r.db, t: t, now: r.clock.Now}
+	other := r.otherEngine(t, st, "other")
+	r.clock.Set(start.Add(time.Hour)) // the first delivery's retry is due: a job claims it
+	st.armed = true
+	if _, err := other.Tick(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st.armed {
+		t.Fatal("no job claimed: the test did not run the race")
+	}
+	for range 3 { // the next rounds, at the same instant: no retry schedule has passed
+		if _, err := other.Tick(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.recv.Items(); len(got) != 1 {
+		t.Fatalf("after an edit during a job: %d items accepted, want 1 at once (%d requests)", len(got), len(r.recv.Requests()))
+	}
+}
