@@ -23,12 +23,12 @@ var _ forward.ResultStore = (*DB)(nil)
 //	rv/<org><statement>                       -> the voiding statement's id
 //	rr/<org><objective><participant><registration>
 //	                                          -> resultRecord
-//	rc/<org><objective><c><participant><registration>   -> <s>
-//	rs/<org><objective><s><participant><registration>   -> <c>
+//	rf/<org><objective><c><s><participant><registration> -> empty
 //	ru/<org><objective><updated ms><participant><registration> -> <c><s><resultRecord>
 //	rp/<org><participant><objective><registration>      -> <c><s><updated ms>
+//	meta/results                              -> "2", the layout of these keys
 //
-// The rc/, rs/, ru/ and rp/ keys index the results for ListResults; they
+// The rf/, ru/ and rp/ keys index the results for ListResults; they
 // are written in the batch that writes the result (under its stripe lock),
 // so that they always match it. The ru/ value carries a copy of the
 // result's record, so that a page ordered by update time is one scan
@@ -58,7 +58,7 @@ func flag(b bool) byte {
 }
 
 // ruIndex is the position of the ru/ key in resultIndexKeys.
-const ruIndex = 2
+const ruIndex = 1
 
 // resultIndexKeys are the index keys (and values) of r; the ru/ value
 // without the record PutResults appends to it.
@@ -68,8 +68,7 @@ func resultIndexKeys(r forward.ObjectiveResult) [][2][]byte {
 	pr := func(b []byte) []byte { return appendEsc(appendEsc(b, r.Participant), r.Registration) }
 	rp := appendEsc(appendEsc(fwdKey("rp/", r.Org, r.Participant), r.ObjectiveID), r.Registration)
 	return [][2][]byte{
-		{pr(append(fwdKey("rc/", r.Org, r.ObjectiveID), c)), {s}},
-		{pr(append(fwdKey("rs/", r.Org, r.ObjectiveID), s)), {c}},
+		{pr(append(fwdKey("rf/", r.Org, r.ObjectiveID), c, s)), nil},
 		{pr(appendMs(fwdKey("ru/", r.Org, r.ObjectiveID), ms)), {c, s}},
 		{rp, appendMs([]byte{c, s}, ms)},
 	}
@@ -423,8 +422,8 @@ type resultPos struct {
 }
 
 // ListResults scans the index that serves q (the participant's rp/ keys,
-// or the objective's ru/ with Since, rc/ with Completed, rs/ with Passed,
-// rr/ otherwise), filters on what the index keys hold, and reads the
+// or the objective's ru/ with Since, rf/ with Completed or Passed, rr/
+// otherwise), filters on what the index keys hold, and reads the
 // results found, all on one snapshot.
 func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.ObjectiveResult, error) {
 	if err := d.acquire(ctx, "list results"); err != nil {
@@ -584,22 +583,8 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 			}
 			return pos, ok
 		}
-	case q.Completed != nil:
-		prefix = append(append([]byte("rc/"), obj...), flag(*q.Completed))
-		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
-		parse = func(rest, v []byte) (resultPos, bool) {
-			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
-				completed: *q.Completed, passed: len(v) == 1 && v[0] == 1}, ok && len(v) == 1
-		}
-	case q.Passed != nil:
-		prefix = append(append([]byte("rs/"), obj...), flag(*q.Passed))
-		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
-		parse = func(rest, v []byte) (resultPos, bool) {
-			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
-				completed: len(v) == 1 && v[0] == 1, passed: *q.Passed}, ok && len(v) == 1
-		}
+	case q.Completed != nil || q.Passed != nil:
+		return d.flagResults(snap, q, obj)
 	default:
 		prefix = append([]byte("rr/"), obj...)
 		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
@@ -637,6 +622,55 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 	return out, it.Error()
 }
 
+// flagResults reads a page of the objective's results with the flags q
+// asks for from the rf/ ranges that hold them (one with both filters,
+// two without one of them): each range is in (participant, registration)
+// order, so a page is the first q.Limit of their merge.
+func (d *DB) flagResults(snap *cpebble.Snapshot, q forward.ResultQuery, obj []byte) ([]resultPos, error) {
+	var out []resultPos
+	for c := range byte(2) {
+		for s := range byte(2) {
+			if q.Completed != nil && flag(*q.Completed) != c || q.Passed != nil && flag(*q.Passed) != s {
+				continue
+			}
+			prefix := append(append(append([]byte("rf/"), obj...), c), s)
+			lower := prefix
+			if q.After != nil { // the smallest key after the cursor's
+				a := append(appendEsc(appendEsc(slices.Clone(prefix), q.After.Participant), q.After.Registration), 0)
+				if string(a) > string(lower) {
+					lower = a
+				}
+			}
+			it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+			if err != nil {
+				return nil, err
+			}
+			n := 0
+			for ok := it.First(); ok && n < q.Limit; ok = it.Next() {
+				rest := it.Key()[len(prefix):]
+				p, i := unescNext(rest)
+				if i < 0 {
+					_ = it.Close()
+					return nil, errBadIndexKey
+				}
+				r, j := unescNext(rest[i:])
+				if j < 0 || i+j != len(rest) {
+					_ = it.Close()
+					return nil, errBadIndexKey
+				}
+				out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: p, Registration: r},
+					completed: c == 1, passed: s == 1})
+				n++
+			}
+			if err := errors.Join(it.Error(), it.Close()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return q.Less(out[i].ResultCursor, out[j].ResultCursor) })
+	return out[:min(len(out), q.Limit)], nil
+}
+
 // DeleteResults deletes the objective's results with their participant
 // index keys, then its other index ranges and its contributions, in one
 // synced batch.
@@ -658,7 +692,7 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 	if err != nil {
 		return fwdErr("delete results", err)
 	}
-	for _, p := range []string{"rr/", "rc/", "rs/", "ru/", "rk/"} {
+	for _, p := range []string{"rr/", "rf/", "ru/", "rk/"} {
 		prefix := fwdKey(p, org, objectiveID)
 		if err := b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 			return fwdErr("delete results", err)

@@ -3,9 +3,14 @@ package pebbledb
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	cpebble "github.com/cockroachdb/pebble/v2"
 
 	"github.com/lrs-project/lrs/forward"
 )
@@ -41,9 +46,9 @@ func resultsFixture() (first, second []forward.ObjectiveResult) {
 			reg = fmt.Sprintf("%08x-0000-4000-8000-%012x", i%5, i%2)
 		}
 		r := forward.ObjectiveResult{
-			ResultKey: forward.ResultKey{Org: org, ObjectiveID: obj, Participant: fmt.Sprintf("mbox:mailto:u%d@example.com", i%7), Registration: reg},
-			Actor:     forward.Actor{Mbox: fmt.Sprintf("mailto:u%d@example.com", i%7)},
-			Computed:  forward.Values{Completion: tri(i), Success: tri(i / 3), Attempts: 1 + i%2},
+			ResultKey:  forward.ResultKey{Org: org, ObjectiveID: obj, Participant: fmt.Sprintf("mbox:mailto:u%d@example.com", i%7), Registration: reg},
+			Actor:      forward.Actor{Mbox: fmt.Sprintf("mailto:u%d@example.com", i%7)},
+			Computed:   forward.Values{Completion: tri(i), Success: tri(i / 3), Attempts: 1 + i%2},
 			Statements: 1,
 			Revision:   1,
 			RulesAt:    base,
@@ -102,4 +107,158 @@ func TestWriteResultsFixture(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A store written by the code of results layout 1 (rc/ and rs/) is
+// migrated on open, with a log line: its rc/ and rs/ keys are gone, and
+// every filter lists what the records say, in order and across pages.
+func TestResultsLayout1Migrates(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/results-layout1")); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	db, err := Open(dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !strings.Contains(logs.String(), "migrated the stored results to key layout "+resultsLayout) {
+		t.Errorf("no migration logged:\n%s", logs.String())
+	}
+	for _, p := range [][]byte{resultsLayout1Flags, resultsLayout1Success} {
+		it, err := db.db.NewIter(&cpebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.First() {
+			t.Errorf("a layout-1 key is left: %q", it.Key())
+		}
+		_ = it.Close()
+	}
+	checkResultFilters(t, db, 16)
+
+	// Opened again: nothing to migrate, the same lists.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if db, err = Open(dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "migrat") {
+		t.Errorf("migrated again:\n%s", logs.String())
+	}
+	checkResultFilters(t, db, 16)
+}
+
+// A store of results layout 2 written today lists the same.
+func TestResultsLayout2Filters(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	writeResultsFixture(t, db)
+	checkResultFilters(t, db, 16)
+}
+
+// A store of an unknown (newer) results layout is refused.
+func TestResultsLayoutUnknownRefused(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Set(resultsLayoutKey, []byte("9"), cpebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), `key layout "9"`) {
+		if db != nil {
+			_ = db.Close()
+		}
+		t.Errorf("Open of results layout 9: %v, want a refusal", err)
+	}
+}
+
+// checkResultFilters lists every objective of the fixture with every
+// filter (completed, passed, both; each true and false), in pages of one
+// and of all, and compares with the records (the unfiltered list, from
+// rr/) filtered and ordered as ResultQuery says; want is the least
+// number of results the fixture holds.
+func checkResultFilters(t *testing.T, db *DB, want int) {
+	t.Helper()
+	ctx := context.Background()
+	objectives := [][2]string{{"org-a", "obj-1"}, {"org-a", "obj\x002"}, {"org\x00b", "obj-2"}}
+	bools := []*bool{nil, ptrTo(false), ptrTo(true)}
+	total := 0
+	for _, o := range objectives {
+		all, err := db.ListResults(ctx, forward.ResultQuery{Org: o[0], ObjectiveID: o[1], Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(all)
+		for _, c := range bools {
+			for _, s := range bools {
+				if c == nil && s == nil {
+					continue
+				}
+				q := forward.ResultQuery{Org: o[0], ObjectiveID: o[1], Completed: c, Passed: s, Limit: 1000}
+				var matching []forward.ObjectiveResult
+				for _, r := range all {
+					if q.Matches(r) {
+						matching = append(matching, r)
+					}
+				}
+				exp := cursors(matching)
+				name := fmt.Sprintf("%q completed=%v passed=%v", o, fmtBool(c), fmtBool(s))
+				got, err := db.ListResults(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := cursors(got); !slices.Equal(g, exp) {
+					t.Errorf("%s: %v, want %v", name, g, exp)
+				}
+				var paged []forward.ResultCursor
+				q.Limit = 1
+				for range len(all) + 1 {
+					page, err := db.ListResults(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(page) == 0 {
+						break
+					}
+					paged = append(paged, cursors(page)...)
+					q.After = ptrTo(page[0].Cursor())
+				}
+				if !slices.Equal(paged, exp) {
+					t.Errorf("%s, pages of one: %v, want %v", name, paged, exp)
+				}
+			}
+		}
+	}
+	if total < want {
+		t.Errorf("%d results in the fixture, want %d at least", total, want)
+	}
+}
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprint(*b)
+}
+
+func cursors(rs []forward.ObjectiveResult) []forward.ResultCursor {
+	var out []forward.ResultCursor
+	for _, r := range rs {
+		c := r.Cursor()
+		c.UpdatedAt = time.Time{} // not in the order without Since
+		out = append(out, c)
+	}
+	return out
 }
