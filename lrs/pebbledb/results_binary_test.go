@@ -325,6 +325,7 @@ func BenchmarkResultRecords(b *testing.B) {
 		{"contribution/encode/binary", func() error { _, err := encodeContribution(c); return err }},
 		{"contribution/decode/json", func() error { _, err := decodeContribution(cj); return err }},
 		{"contribution/decode/binary", func() error { _, err := decodeContribution(cb); return err }},
+		{"result/index-keys", func() error { _ = resultIndexKeys(r); return nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
