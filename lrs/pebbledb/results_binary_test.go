@@ -119,6 +119,41 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 	}
 }
 
+// A result's sources that repeat an earlier one are one byte each
+// (version 3); a record of version 2, where each source is written in
+// full, still reads.
+func TestResultRecordRepeatedSources(t *testing.T) {
+	r := binTestResult()
+	distinct, _ := encodeResult(r)
+	id := "0a6f0c1e-7d1a-5e52-9c57-1a3c2b9e4f10"
+	r.Sources = forward.Sources{Completion: id, Success: id, Score: id, Duration: id, FirstActivity: id, LastActivity: id, CompletedAt: id}
+	one, _ := encodeResult(r)
+	if got, err := decodeResult(one); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("one source seven times:\n got  %+v (%v)\n want %+v", got, err, r)
+	}
+	r.Sources = forward.Sources{Completion: id, Success: "not-a-uuid", Score: id, Duration: "", FirstActivity: "not-a-uuid", LastActivity: "", CompletedAt: id}
+	mixed, _ := encodeResult(r)
+	if got, err := decodeResult(mixed); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("repeats of several sources:\n got  %+v (%v)\n want %+v", got, err, r)
+	}
+	for n := range len(mixed) {
+		if _, err := decodeResult(mixed[:n]); err == nil {
+			t.Fatalf("a result cut at %d of %d bytes decodes", n, len(mixed))
+		}
+	}
+	t.Logf("result: %d bytes with one source, %d with several", len(one), len(distinct))
+
+	// Version 2: this encoding of sources that never repeat, under
+	// version byte 2.
+	r = binTestResult()
+	r.Sources = forward.Sources{Completion: id, Success: "a", Score: "b", Duration: "c", FirstActivity: "d", LastActivity: "e", CompletedAt: "f"}
+	v2, _ := encodeResult(r)
+	v2[0] = 2
+	if got, err := decodeResult(v2); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("version 2:\n got  %+v (%v)\n want %+v", got, err, r)
+	}
+}
+
 // A store written by a binary of JSON records (version 1) opens with
 // this one: its results and contributions read, list and are found by the
 // in-memory set, a new statement updates a result computed from a JSON
