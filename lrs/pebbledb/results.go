@@ -89,6 +89,36 @@ func resultIndexKeys(r forward.ObjectiveResult) [][2][]byte {
 	return [][2][]byte{{rf, nil}, {ru, ruVal}, {rp, rpVal}}
 }
 
+// batchOps are the writes of a batch, added to it in key order (apply):
+// the memtable's skiplist inserts of neighbouring keys reuse each other's
+// search path (as setSorted does for statements). Of two writes of one
+// key, the later is added later, so it wins.
+type batchOps []batchOp
+
+type batchOp struct {
+	k, v []byte
+	del  bool
+}
+
+func (o *batchOps) set(k, v []byte) { *o = append(*o, batchOp{k: k, v: v}) }
+func (o *batchOps) del(k []byte)    { *o = append(*o, batchOp{k: k, del: true}) }
+
+func (o batchOps) apply(b *cpebble.Batch) error {
+	slices.SortStableFunc(o, func(x, y batchOp) int { return bytes.Compare(x.k, y.k) })
+	for _, op := range o {
+		var err error
+		if op.del {
+			err = b.Delete(op.k, nil)
+		} else {
+			err = b.Set(op.k, op.v, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func stmtStripeKey(org, stmt string) string { return org + "\x00" + stmt }
 
 // AddContributions inserts each contribution whose key is free (or
@@ -112,6 +142,7 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 	b := d.db.NewBatch()
 	defer b.Close()
 	var written []forward.Contribution // in the batch's order: of two writes of a key, the later wins
+	var ops batchOps
 	inBatch := map[string]forward.Contribution{}
 	for i, c := range cs {
 		key := contribKey(c.ResultKey, c.StatementID)
@@ -148,14 +179,15 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 		if err != nil {
 			return fwdErr("add contributions", err)
 		}
-		if err := b.Set(key, v, nil); err != nil {
-			return fwdErr("add contributions", err)
-		}
+		ops.set(key, v)
 		inBatch[string(key)] = c
 		written = append(written, c)
 	}
-	if b.Empty() {
+	if len(ops) == 0 {
 		return nil
+	}
+	if err := ops.apply(b); err != nil {
+		return fwdErr("add contributions", err)
 	}
 	if err := b.Commit(cpebble.NoSync); err != nil {
 		return fwdErr("add contributions", err)
@@ -354,6 +386,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 	b := d.db.NewBatch()
 	defer b.Close()
 	var conflicts []forward.ResultKey
+	ops := make(batchOps, 0, 4*len(rs))
 	for i, r := range rs {
 		// What the store holds: the read of GetResults when no write
 		// came since (results_reads.go), else a read.
@@ -378,9 +411,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		if err != nil {
 			return nil, fwdErr("put results", err)
 		}
-		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
-			return nil, fwdErr("put results", err)
-		}
+		ops.set([]byte(keys[i]), v)
 		if !old.found {
 			created = append(created, []byte(keys[i]))
 			sets = append(sets, d.resultSet(r.Org)) // before the commit
@@ -397,17 +428,16 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 				continue
 			}
 			if was != nil && !bytes.Equal(was[j][0], kv[0]) {
-				if err := b.Delete(was[j][0], nil); err != nil {
-					return nil, fwdErr("put results", err)
-				}
+				ops.del(was[j][0])
 			}
-			if err := b.Set(kv[0], val, nil); err != nil {
-				return nil, fwdErr("put results", err)
-			}
+			ops.set(kv[0], val)
 		}
 	}
-	if b.Empty() {
+	if len(ops) == 0 {
 		return conflicts, nil
+	}
+	if err := ops.apply(b); err != nil {
+		return nil, fwdErr("put results", err)
 	}
 	opt := cpebble.NoSync
 	if durable {
