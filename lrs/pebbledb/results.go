@@ -670,9 +670,21 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 // flagResults reads a page of the objective's results with the flags q
 // asks for from the rf/ ranges that hold them (one with both filters,
 // two without one of them): each range is in (participant, registration)
-// order, so a page is the first q.Limit of their merge.
+// order, and so is the merge of their iterators (the keys after the flags
+// compare as the positions do).
 func (d *DB) flagResults(snap *cpebble.Snapshot, q forward.ResultQuery, obj []byte) ([]resultPos, error) {
-	var out []resultPos
+	type rng struct {
+		it     *cpebble.Iterator
+		prefix []byte
+		c, s   byte
+		ok     bool
+	}
+	var rs []*rng
+	defer func() {
+		for _, r := range rs {
+			_ = r.it.Close()
+		}
+	}()
 	for c := range byte(2) {
 		for s := range byte(2) {
 			if q.Completed != nil && flag(*q.Completed) != c || q.Passed != nil && flag(*q.Passed) != s {
@@ -690,30 +702,39 @@ func (d *DB) flagResults(snap *cpebble.Snapshot, q forward.ResultQuery, obj []by
 			if err != nil {
 				return nil, err
 			}
-			n := 0
-			for ok := it.First(); ok && n < q.Limit; ok = it.Next() {
-				rest := it.Key()[len(prefix):]
-				p, i := unescNext(rest)
-				if i < 0 {
-					_ = it.Close()
-					return nil, errBadIndexKey
-				}
-				r, j := unescNext(rest[i:])
-				if j < 0 || i+j != len(rest) {
-					_ = it.Close()
-					return nil, errBadIndexKey
-				}
-				out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: p, Registration: r},
-					completed: c == 1, passed: s == 1})
-				n++
-			}
-			if err := errors.Join(it.Error(), it.Close()); err != nil {
-				return nil, err
-			}
+			rs = append(rs, &rng{it: it, prefix: prefix, c: c, s: s, ok: it.First()})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return q.Less(out[i].ResultCursor, out[j].ResultCursor) })
-	return out[:min(len(out), q.Limit)], nil
+	var out []resultPos
+	for len(out) < q.Limit {
+		var next *rng
+		for _, r := range rs {
+			if r.ok && (next == nil || bytes.Compare(r.it.Key()[len(r.prefix):], next.it.Key()[len(next.prefix):]) < 0) {
+				next = r
+			}
+		}
+		if next == nil {
+			break
+		}
+		rest := next.it.Key()[len(next.prefix):]
+		p, i := unescNext(rest)
+		if i < 0 {
+			return nil, errBadIndexKey
+		}
+		r, j := unescNext(rest[i:])
+		if j < 0 || i+j != len(rest) {
+			return nil, errBadIndexKey
+		}
+		out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: p, Registration: r},
+			completed: next.c == 1, passed: next.s == 1})
+		next.ok = next.it.Next()
+	}
+	for _, r := range rs {
+		if err := r.it.Error(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // DeleteResults deletes the objective's results with their participant
