@@ -2,6 +2,7 @@ package pebbledb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -194,7 +195,7 @@ func checkResultFilters(t *testing.T, db *DB, want int) {
 	ctx := context.Background()
 	objectives := [][2]string{{"org-a", "obj-1"}, {"org-a", "obj\x002"}, {"org\x00b", "obj-2"}}
 	bools := []*bool{nil, ptrTo(false), ptrTo(true)}
-	total := 0
+	total, merged := 0, 0
 	for _, o := range objectives {
 		all, err := db.ListResults(ctx, forward.ResultQuery{Org: o[0], ObjectiveID: o[1], Limit: 1000})
 		if err != nil {
@@ -214,6 +215,15 @@ func checkResultFilters(t *testing.T, db *DB, want int) {
 					}
 				}
 				exp := cursors(matching)
+				if c == nil || s == nil { // a page merged from two ranges: count those with both
+					var seen [2]bool
+					for _, r := range matching {
+						seen[flag(c == nil && r.Completed() || s == nil && r.Passed())] = true
+					}
+					if seen[0] && seen[1] {
+						merged++
+					}
+				}
 				name := fmt.Sprintf("%q completed=%v passed=%v", o, fmtBool(c), fmtBool(s))
 				got, err := db.ListResults(ctx, q)
 				if err != nil {
@@ -244,6 +254,9 @@ func checkResultFilters(t *testing.T, db *DB, want int) {
 	if total < want {
 		t.Errorf("%d results in the fixture, want %d at least", total, want)
 	}
+	if merged < 4 { // each of the four one-filter queries, at least once
+		t.Errorf("%d one-filter lists hold both values of the other flag, want 4 at least", merged)
+	}
 }
 
 func fmtBool(b *bool) string {
@@ -261,4 +274,52 @@ func cursors(rs []forward.ObjectiveResult) []forward.ResultCursor {
 		out = append(out, c)
 	}
 	return out
+}
+
+// A migration cut short (a crash after a first batch of rf/ keys, before
+// the rc/ and rs/ ranges were deleted and the layout recorded) runs again
+// at the next open and ends as a whole one does.
+func TestResultsLayout1MigrationResumes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/results-layout1")); err != nil {
+		t.Fatal(err)
+	}
+	cache := cpebble.NewCache(8 << 20)
+	defer cache.Unref()
+	raw, err := cpebble.Open(dir, storeOptions(cache, slogAdapter{slog.New(slog.DiscardHandler)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := raw.NewIter(&cpebble.IterOptions{LowerBound: resultsLayout1Flags, UpperBound: prefixEnd(resultsLayout1Flags)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := raw.NewBatch()
+	n := 0
+	for ok := it.First(); ok && n < 10; ok = it.Next() { // the first ten, as a first batch would
+		k, err := resultsLayout1ToFlags(it.Key(), it.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Set(k, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := errors.Join(it.Close(), b.Commit(cpebble.Sync), b.Close(), raw.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 {
+		t.Fatalf("%d rc/ keys in the fixture, want 10 at least", n)
+	}
+	var logs strings.Builder
+	db, err := Open(dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !strings.Contains(logs.String(), "migrated the stored results to key layout "+resultsLayout) {
+		t.Errorf("no migration logged:\n%s", logs.String())
+	}
+	checkResultFilters(t, db, 16)
 }
