@@ -50,6 +50,28 @@ func resultKey(k forward.ResultKey) []byte {
 	return fwdKey("rr/", k.Org, k.ObjectiveID, k.Participant, k.Registration)
 }
 
+// resultDecoder decodes the record of the result k (decodeResult).
+func resultDecoder(k forward.ResultKey) func([]byte) (forward.ObjectiveResult, error) {
+	return func(b []byte) (forward.ObjectiveResult, error) { return decodeResult(k, b) }
+}
+
+// contribDecoder decodes the record of the contribution of statement
+// stmt to the result k (decodeContribution).
+func contribDecoder(k forward.ResultKey, stmt string) func([]byte) (forward.Contribution, error) {
+	return func(b []byte) (forward.Contribution, error) { return decodeContribution(k, stmt, b) }
+}
+
+// parseResultKeyRest reads the participant and registration that end a
+// result key (rr/, rf/).
+func parseResultKeyRest(rest []byte) (forward.ResultKey, bool) {
+	p, n := unescNext(rest)
+	if n < 0 {
+		return forward.ResultKey{}, false
+	}
+	r, m := unescNext(rest[n:])
+	return forward.ResultKey{Participant: p, Registration: r}, m >= 0 && n+m == len(rest)
+}
+
 func flag(b bool) byte {
 	if b {
 		return 1
@@ -149,7 +171,7 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 		old, ok := inBatch[string(key)]
 		if !ok && !c.New {
 			var err error
-			if old, ok, err = fwdGet(d, key, decodeContribution); err != nil {
+			if old, ok, err = fwdGet(d, key, contribDecoder(c.ResultKey, c.StatementID)); err != nil {
 				return fwdErr("add contributions", err)
 			}
 		}
@@ -224,7 +246,7 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 		for _, k := range v.Results {
 			k.Org = org
 			key := contribKey(k, v.Target)
-			c, ok, err := fwdGet(d, key, decodeContribution)
+			c, ok, err := fwdGet(d, key, contribDecoder(k, v.Target))
 			if err != nil {
 				return fwdErr("void statements", err)
 			}
@@ -312,7 +334,11 @@ func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) 
 		}
 		var cs []forward.Contribution
 		for ok := it.SeekGE(prefixes[i]); ok && bytes.HasPrefix(it.Key(), prefixes[i]); ok = it.Next() {
-			c, err := decodeContribution(it.Value())
+			stmt, n := unescNext(it.Key()[len(prefixes[i]):])
+			if n < 0 {
+				return nil, fwdErr("result contributions", errBadIndexKey)
+			}
+			c, err := decodeContribution(k, stmt, it.Value())
 			if err != nil {
 				return nil, fwdErr("result contributions", err)
 			}
@@ -343,7 +369,7 @@ func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forw
 		var ok bool
 		if d.resultSet(k.Org).mayHold(key) { // else not stored (results_reads.go)
 			var err error
-			if r, ok, err = fwdGet(d, key, decodeResult); err != nil {
+			if r, ok, err = fwdGet(d, key, resultDecoder(k)); err != nil {
 				return nil, fwdErr("get results", err)
 			}
 		}
@@ -392,7 +418,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		// came since (results_reads.go), else a read.
 		old, ok := d.results.take(d, keys[i])
 		if !ok {
-			stored, found, err := fwdGet(d, []byte(keys[i]), decodeResult)
+			stored, found, err := fwdGet(d, []byte(keys[i]), resultDecoder(r.ResultKey))
 			if err != nil {
 				return nil, fwdErr("put results", err)
 			}
@@ -500,9 +526,11 @@ func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.
 	}
 	defer it.Close()
 	keys := make([][]byte, len(pos))
+	rks := make([]forward.ResultKey, len(pos))
 	order := make([]int, len(pos)) // the positions in key order, for forward seeks
 	for i, p := range pos {
-		keys[i] = resultKey(forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration})
+		rks[i] = forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration}
+		keys[i] = resultKey(rks[i])
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
@@ -518,7 +546,7 @@ func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.
 			}
 			v = it.Value()
 		}
-		r, err := decodeResult(v)
+		r, err := decodeResult(rks[i], v)
 		if err != nil {
 			return nil, fwdErr("list results", err)
 		}
@@ -747,8 +775,14 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 	defer d.mu.RUnlock()
 	b := d.db.NewBatch()
 	defer b.Close()
-	err := d.fwdScan(fwdKey("rr/", org, objectiveID), false, func(_, v []byte) (bool, error) {
-		r, err := decodeResult(v)
+	prefix := fwdKey("rr/", org, objectiveID)
+	err := d.fwdScan(prefix, false, func(k, v []byte) (bool, error) {
+		rk, ok := parseResultKeyRest(k[len(prefix):])
+		if !ok {
+			return false, errBadIndexKey
+		}
+		rk.Org, rk.ObjectiveID = org, objectiveID
+		r, err := decodeResult(rk, v)
 		if err != nil {
 			return false, err
 		}
