@@ -124,6 +124,11 @@ func Open(dir string, opts Options) (*DB, error) {
 		cache.Unref()
 		return nil, err
 	}
+	if err := d.migrateResults(); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	if err := d.releaseLeases(logger); err != nil {
 		_ = db.Close()
 		cache.Unref()

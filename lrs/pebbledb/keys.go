@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -36,12 +37,14 @@ import (
 // record (same stored time, the term among the record's terms).
 
 func appendEsc(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			b = append(b, 0, 0xff)
-		} else {
-			b = append(b, s[i])
+	for { // a run without zero bytes at a time (nearly always the whole of s)
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			b = append(b, s...)
+			break
 		}
+		b = append(append(b, s[:i]...), 0, 0xff)
+		s = s[i+1:]
 	}
 	return append(b, 0, 1)
 }

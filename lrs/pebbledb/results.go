@@ -23,12 +23,12 @@ var _ forward.ResultStore = (*DB)(nil)
 //	rv/<org><statement>                       -> the voiding statement's id
 //	rr/<org><objective><participant><registration>
 //	                                          -> resultRecord
-//	rc/<org><objective><c><participant><registration>   -> <s>
-//	rs/<org><objective><s><participant><registration>   -> <c>
+//	rf/<org><objective><c><s><participant><registration> -> empty
 //	ru/<org><objective><updated ms><participant><registration> -> <c><s><resultRecord>
 //	rp/<org><participant><objective><registration>      -> <c><s><updated ms>
+//	meta/results                              -> "2", the layout of these keys
 //
-// The rc/, rs/, ru/ and rp/ keys index the results for ListResults; they
+// The rf/, ru/ and rp/ keys index the results for ListResults; they
 // are written in the batch that writes the result (under its stripe lock),
 // so that they always match it. The ru/ value carries a copy of the
 // result's record, so that a page ordered by update time is one scan
@@ -50,6 +50,28 @@ func resultKey(k forward.ResultKey) []byte {
 	return fwdKey("rr/", k.Org, k.ObjectiveID, k.Participant, k.Registration)
 }
 
+// resultDecoder decodes the record of the result k (decodeResult).
+func resultDecoder(k forward.ResultKey) func([]byte) (forward.ObjectiveResult, error) {
+	return func(b []byte) (forward.ObjectiveResult, error) { return decodeResult(k, b) }
+}
+
+// contribDecoder decodes the record of the contribution of statement
+// stmt to the result k (decodeContribution).
+func contribDecoder(k forward.ResultKey, stmt string) func([]byte) (forward.Contribution, error) {
+	return func(b []byte) (forward.Contribution, error) { return decodeContribution(k, stmt, b) }
+}
+
+// parseResultKeyRest reads the participant and registration that end a
+// result key (rr/, rf/).
+func parseResultKeyRest(rest []byte) (forward.ResultKey, bool) {
+	p, n := unescNext(rest)
+	if n < 0 {
+		return forward.ResultKey{}, false
+	}
+	r, m := unescNext(rest[n:])
+	return forward.ResultKey{Participant: p, Registration: r}, m >= 0 && n+m == len(rest)
+}
+
 func flag(b bool) byte {
 	if b {
 		return 1
@@ -58,21 +80,65 @@ func flag(b bool) byte {
 }
 
 // ruIndex is the position of the ru/ key in resultIndexKeys.
-const ruIndex = 2
+const ruIndex = 1
 
 // resultIndexKeys are the index keys (and values) of r; the ru/ value
-// without the record PutResults appends to it.
+// without the record PutResults appends to it. They share one buffer (an
+// allocation instead of a dozen: every write of a result computes them).
 func resultIndexKeys(r forward.ObjectiveResult) [][2][]byte {
 	c, s := flag(r.Completed()), flag(r.Passed())
 	ms := floorMs(r.UpdatedAt)
-	pr := func(b []byte) []byte { return appendEsc(appendEsc(b, r.Participant), r.Registration) }
-	rp := appendEsc(appendEsc(fwdKey("rp/", r.Org, r.Participant), r.ObjectiveID), r.Registration)
-	return [][2][]byte{
-		{pr(append(fwdKey("rc/", r.Org, r.ObjectiveID), c)), {s}},
-		{pr(append(fwdKey("rs/", r.Org, r.ObjectiveID), s)), {c}},
-		{pr(appendMs(fwdKey("ru/", r.Org, r.ObjectiveID), ms)), {c, s}},
-		{rp, appendMs([]byte{c, s}, ms)},
+	n := len(r.Org) + len(r.ObjectiveID) + len(r.Participant) + len(r.Registration) + 8 // escaped, without zero bytes
+	b := make([]byte, 0, 3*(3+n+8)+12)
+	start := 0
+	key := func() []byte { k := b[start:len(b):len(b)]; start = len(b); return k }
+	obj := func(p string) { b = appendEsc(appendEsc(append(b, p...), r.Org), r.ObjectiveID) }
+	pr := func() { b = appendEsc(appendEsc(b, r.Participant), r.Registration) }
+	obj("rf/")
+	b = append(b, c, s)
+	pr()
+	rf := key()
+	obj("ru/")
+	b = appendMs(b, ms)
+	pr()
+	ru := key()
+	b = appendEsc(appendEsc(appendEsc(appendEsc(append(b, "rp/"...), r.Org), r.Participant), r.ObjectiveID), r.Registration)
+	rp := key()
+	b = append(b, c, s)
+	ruVal := key()
+	b = appendMs(append(b, c, s), ms)
+	rpVal := key()
+	return [][2][]byte{{rf, nil}, {ru, ruVal}, {rp, rpVal}}
+}
+
+// batchOps are the writes of a batch, added to it in key order (apply):
+// the memtable's skiplist inserts of neighbouring keys reuse each other's
+// search path (as setSorted does for statements). Of two writes of one
+// key, the later is added later, so it wins.
+type batchOps []batchOp
+
+type batchOp struct {
+	k, v []byte
+	del  bool
+}
+
+func (o *batchOps) set(k, v []byte) { *o = append(*o, batchOp{k: k, v: v}) }
+func (o *batchOps) del(k []byte)    { *o = append(*o, batchOp{k: k, del: true}) }
+
+func (o batchOps) apply(b *cpebble.Batch) error {
+	slices.SortStableFunc(o, func(x, y batchOp) int { return bytes.Compare(x.k, y.k) })
+	for _, op := range o {
+		var err error
+		if op.del {
+			err = b.Delete(op.k, nil)
+		} else {
+			err = b.Set(op.k, op.v, nil)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func stmtStripeKey(org, stmt string) string { return org + "\x00" + stmt }
@@ -98,13 +164,14 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 	b := d.db.NewBatch()
 	defer b.Close()
 	var written []forward.Contribution // in the batch's order: of two writes of a key, the later wins
+	var ops batchOps
 	inBatch := map[string]forward.Contribution{}
 	for i, c := range cs {
 		key := contribKey(c.ResultKey, c.StatementID)
 		old, ok := inBatch[string(key)]
 		if !ok && !c.New {
 			var err error
-			if old, ok, err = fwdGet(d, key, decodeContribution); err != nil {
+			if old, ok, err = fwdGet(d, key, contribDecoder(c.ResultKey, c.StatementID)); err != nil {
 				return fwdErr("add contributions", err)
 			}
 		}
@@ -134,14 +201,15 @@ func (d *DB) AddContributions(ctx context.Context, cs []forward.Contribution) er
 		if err != nil {
 			return fwdErr("add contributions", err)
 		}
-		if err := b.Set(key, v, nil); err != nil {
-			return fwdErr("add contributions", err)
-		}
+		ops.set(key, v)
 		inBatch[string(key)] = c
 		written = append(written, c)
 	}
-	if b.Empty() {
+	if len(ops) == 0 {
 		return nil
+	}
+	if err := ops.apply(b); err != nil {
+		return fwdErr("add contributions", err)
 	}
 	if err := b.Commit(cpebble.NoSync); err != nil {
 		return fwdErr("add contributions", err)
@@ -178,7 +246,7 @@ func (d *DB) VoidStatements(ctx context.Context, org string, voids []forward.Voi
 		for _, k := range v.Results {
 			k.Org = org
 			key := contribKey(k, v.Target)
-			c, ok, err := fwdGet(d, key, decodeContribution)
+			c, ok, err := fwdGet(d, key, contribDecoder(k, v.Target))
 			if err != nil {
 				return fwdErr("void statements", err)
 			}
@@ -266,7 +334,11 @@ func (d *DB) ResultContributions(ctx context.Context, keys []forward.ResultKey) 
 		}
 		var cs []forward.Contribution
 		for ok := it.SeekGE(prefixes[i]); ok && bytes.HasPrefix(it.Key(), prefixes[i]); ok = it.Next() {
-			c, err := decodeContribution(it.Value())
+			stmt, n := unescNext(it.Key()[len(prefixes[i]):])
+			if n < 0 {
+				return nil, fwdErr("result contributions", errBadIndexKey)
+			}
+			c, err := decodeContribution(k, stmt, it.Value())
 			if err != nil {
 				return nil, fwdErr("result contributions", err)
 			}
@@ -297,7 +369,7 @@ func (d *DB) GetResults(ctx context.Context, keys []forward.ResultKey) (map[forw
 		var ok bool
 		if d.resultSet(k.Org).mayHold(key) { // else not stored (results_reads.go)
 			var err error
-			if r, ok, err = fwdGet(d, key, decodeResult); err != nil {
+			if r, ok, err = fwdGet(d, key, resultDecoder(k)); err != nil {
 				return nil, fwdErr("get results", err)
 			}
 		}
@@ -340,12 +412,13 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 	b := d.db.NewBatch()
 	defer b.Close()
 	var conflicts []forward.ResultKey
+	ops := make(batchOps, 0, 4*len(rs))
 	for i, r := range rs {
 		// What the store holds: the read of GetResults when no write
 		// came since (results_reads.go), else a read.
 		old, ok := d.results.take(d, keys[i])
 		if !ok {
-			stored, found, err := fwdGet(d, []byte(keys[i]), decodeResult)
+			stored, found, err := fwdGet(d, []byte(keys[i]), resultDecoder(r.ResultKey))
 			if err != nil {
 				return nil, fwdErr("put results", err)
 			}
@@ -364,9 +437,7 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 		if err != nil {
 			return nil, fwdErr("put results", err)
 		}
-		if err := b.Set([]byte(keys[i]), v, nil); err != nil {
-			return nil, fwdErr("put results", err)
-		}
+		ops.set([]byte(keys[i]), v)
 		if !old.found {
 			created = append(created, []byte(keys[i]))
 			sets = append(sets, d.resultSet(r.Org)) // before the commit
@@ -383,17 +454,16 @@ func (d *DB) PutResults(ctx context.Context, rs []forward.ObjectiveResult, durab
 				continue
 			}
 			if was != nil && !bytes.Equal(was[j][0], kv[0]) {
-				if err := b.Delete(was[j][0], nil); err != nil {
-					return nil, fwdErr("put results", err)
-				}
+				ops.del(was[j][0])
 			}
-			if err := b.Set(kv[0], val, nil); err != nil {
-				return nil, fwdErr("put results", err)
-			}
+			ops.set(kv[0], val)
 		}
 	}
-	if b.Empty() {
+	if len(ops) == 0 {
 		return conflicts, nil
+	}
+	if err := ops.apply(b); err != nil {
+		return nil, fwdErr("put results", err)
 	}
 	opt := cpebble.NoSync
 	if durable {
@@ -423,8 +493,8 @@ type resultPos struct {
 }
 
 // ListResults scans the index that serves q (the participant's rp/ keys,
-// or the objective's ru/ with Since, rc/ with Completed, rs/ with Passed,
-// rr/ otherwise), filters on what the index keys hold, and reads the
+// or the objective's ru/ with Since, rf/ with Completed or Passed, rr/
+// otherwise), filters on what the index keys hold, and reads the
 // results found, all on one snapshot.
 func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.ObjectiveResult, error) {
 	if err := d.acquire(ctx, "list results"); err != nil {
@@ -456,9 +526,11 @@ func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.
 	}
 	defer it.Close()
 	keys := make([][]byte, len(pos))
+	rks := make([]forward.ResultKey, len(pos))
 	order := make([]int, len(pos)) // the positions in key order, for forward seeks
 	for i, p := range pos {
-		keys[i] = resultKey(forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration})
+		rks[i] = forward.ResultKey{Org: q.Org, ObjectiveID: p.ObjectiveID, Participant: p.Participant, Registration: p.Registration}
+		keys[i] = resultKey(rks[i])
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
@@ -474,7 +546,7 @@ func (d *DB) ListResults(ctx context.Context, q forward.ResultQuery) ([]forward.
 			}
 			v = it.Value()
 		}
-		r, err := decodeResult(v)
+		r, err := decodeResult(rks[i], v)
 		if err != nil {
 			return nil, fwdErr("list results", err)
 		}
@@ -584,22 +656,8 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 			}
 			return pos, ok
 		}
-	case q.Completed != nil:
-		prefix = append(append([]byte("rc/"), obj...), flag(*q.Completed))
-		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
-		parse = func(rest, v []byte) (resultPos, bool) {
-			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
-				completed: *q.Completed, passed: len(v) == 1 && v[0] == 1}, ok && len(v) == 1
-		}
-	case q.Passed != nil:
-		prefix = append(append([]byte("rs/"), obj...), flag(*q.Passed))
-		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
-		parse = func(rest, v []byte) (resultPos, bool) {
-			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r},
-				completed: len(v) == 1 && v[0] == 1, passed: *q.Passed}, ok && len(v) == 1
-		}
+	case q.Completed != nil || q.Passed != nil:
+		return d.flagResults(snap, q, obj)
 	default:
 		prefix = append([]byte("rr/"), obj...)
 		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
@@ -637,6 +695,76 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 	return out, it.Error()
 }
 
+// flagResults reads a page of the objective's results with the flags q
+// asks for from the rf/ ranges that hold them (one with both filters,
+// two without one of them): each range is in (participant, registration)
+// order, and so is the merge of their iterators (the keys after the flags
+// compare as the positions do).
+func (d *DB) flagResults(snap *cpebble.Snapshot, q forward.ResultQuery, obj []byte) ([]resultPos, error) {
+	type rng struct {
+		it     *cpebble.Iterator
+		prefix []byte
+		c, s   byte
+		ok     bool
+	}
+	var rs []*rng
+	defer func() {
+		for _, r := range rs {
+			_ = r.it.Close()
+		}
+	}()
+	for c := range byte(2) {
+		for s := range byte(2) {
+			if q.Completed != nil && flag(*q.Completed) != c || q.Passed != nil && flag(*q.Passed) != s {
+				continue
+			}
+			prefix := append(append(append([]byte("rf/"), obj...), c), s)
+			lower := prefix
+			if q.After != nil { // the smallest key after the cursor's
+				a := append(appendEsc(appendEsc(slices.Clone(prefix), q.After.Participant), q.After.Registration), 0)
+				if string(a) > string(lower) {
+					lower = a
+				}
+			}
+			it, err := snap.NewIter(&cpebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+			if err != nil {
+				return nil, err
+			}
+			rs = append(rs, &rng{it: it, prefix: prefix, c: c, s: s, ok: it.First()})
+		}
+	}
+	var out []resultPos
+	for len(out) < q.Limit {
+		var next *rng
+		for _, r := range rs {
+			if r.ok && (next == nil || bytes.Compare(r.it.Key()[len(r.prefix):], next.it.Key()[len(next.prefix):]) < 0) {
+				next = r
+			}
+		}
+		if next == nil {
+			break
+		}
+		rest := next.it.Key()[len(next.prefix):]
+		p, i := unescNext(rest)
+		if i < 0 {
+			return nil, errBadIndexKey
+		}
+		r, j := unescNext(rest[i:])
+		if j < 0 || i+j != len(rest) {
+			return nil, errBadIndexKey
+		}
+		out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: p, Registration: r},
+			completed: next.c == 1, passed: next.s == 1})
+		next.ok = next.it.Next()
+	}
+	for _, r := range rs {
+		if err := r.it.Error(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // DeleteResults deletes the objective's results with their participant
 // index keys, then its other index ranges and its contributions, in one
 // synced batch.
@@ -647,8 +775,14 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 	defer d.mu.RUnlock()
 	b := d.db.NewBatch()
 	defer b.Close()
-	err := d.fwdScan(fwdKey("rr/", org, objectiveID), false, func(_, v []byte) (bool, error) {
-		r, err := decodeResult(v)
+	prefix := fwdKey("rr/", org, objectiveID)
+	err := d.fwdScan(prefix, false, func(k, v []byte) (bool, error) {
+		rk, ok := parseResultKeyRest(k[len(prefix):])
+		if !ok {
+			return false, errBadIndexKey
+		}
+		rk.Org, rk.ObjectiveID = org, objectiveID
+		r, err := decodeResult(rk, v)
 		if err != nil {
 			return false, err
 		}
@@ -658,7 +792,7 @@ func (d *DB) DeleteResults(ctx context.Context, org, objectiveID string) error {
 	if err != nil {
 		return fwdErr("delete results", err)
 	}
-	for _, p := range []string{"rr/", "rc/", "rs/", "ru/", "rk/"} {
+	for _, p := range []string{"rr/", "rf/", "ru/", "rk/"} {
 		prefix := fwdKey(p, org, objectiveID)
 		if err := b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 			return fwdErr("delete results", err)

@@ -68,11 +68,11 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 		if bin[0] != resultBinaryVersion {
 			t.Fatalf("binary record starts with %d", bin[0])
 		}
-		got, err := decodeResult(bin)
+		got, err := decodeResult(r.ResultKey, bin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromJSON, err := decodeResult(js)
+		fromJSON, err := decodeResult(forward.ResultKey{}, js)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 		t.Logf("result: %d bytes binary, %d JSON", len(bin), len(js))
 		// Every cut of the record is an error, never a panic or a wrong record.
 		for n := range len(bin) {
-			if _, err := decodeResult(bin[:n]); err == nil {
+			if _, err := decodeResult(r.ResultKey, bin[:n]); err == nil {
 				t.Fatalf("a record cut at %d of %d bytes decodes", n, len(bin))
 			}
 		}
@@ -93,11 +93,11 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 	for _, c := range []forward.Contribution{binTestContribution(), {ResultKey: forward.ResultKey{Org: "o"}, StatementID: "s"}} {
 		bin, _ := encodeContribution(c)
 		js, _ := encodeContributionJSON(c)
-		got, err := decodeContribution(bin)
+		got, err := decodeContribution(c.ResultKey, c.StatementID, bin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromJSON, err := decodeContribution(js)
+		fromJSON, err := decodeContribution(forward.ResultKey{}, "", js)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 		}
 		t.Logf("contribution: %d bytes binary, %d JSON", len(bin), len(js))
 		for n := range len(bin) {
-			if _, err := decodeContribution(bin[:n]); err == nil {
+			if _, err := decodeContribution(c.ResultKey, c.StatementID, bin[:n]); err == nil {
 				t.Fatalf("a contribution cut at %d of %d bytes decodes", n, len(bin))
 			}
 		}
@@ -114,9 +114,75 @@ func TestResultBinaryRoundTrip(t *testing.T) {
 	// A binary record of a later version does not read.
 	bin, _ := encodeResult(binTestResult())
 	bin[0] = resultBinaryVersion + 1
-	if _, err := decodeResult(bin); !errors.Is(err, errRecordVersion) {
+	if _, err := decodeResult(binTestResult().ResultKey, bin); !errors.Is(err, errRecordVersion) {
 		t.Errorf("a record of version %d: %v, want errRecordVersion", bin[0], err)
 	}
+}
+
+// A result's sources that repeat an earlier one are one byte each
+// (version 3); a record of version 2, where each source is written in
+// full, still reads.
+func TestResultRecordRepeatedSources(t *testing.T) {
+	r := binTestResult()
+	distinct, _ := encodeResult(r)
+	id := "0a6f0c1e-7d1a-5e52-9c57-1a3c2b9e4f10"
+	r.Sources = forward.Sources{Completion: id, Success: id, Score: id, Duration: id, FirstActivity: id, LastActivity: id, CompletedAt: id}
+	one, _ := encodeResult(r)
+	if got, err := decodeResult(r.ResultKey, one); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("one source seven times:\n got  %+v (%v)\n want %+v", got, err, r)
+	}
+	r.Sources = forward.Sources{Completion: id, Success: "not-a-uuid", Score: id, Duration: "", FirstActivity: "not-a-uuid", LastActivity: "", CompletedAt: id}
+	mixed, _ := encodeResult(r)
+	if got, err := decodeResult(r.ResultKey, mixed); err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("repeats of several sources:\n got  %+v (%v)\n want %+v", got, err, r)
+	}
+	for n := range len(mixed) {
+		if _, err := decodeResult(r.ResultKey, mixed[:n]); err == nil {
+			t.Fatalf("a result cut at %d of %d bytes decodes", n, len(mixed))
+		}
+	}
+	t.Logf("result: %d bytes with one source, %d with several", len(one), len(distinct))
+
+	// Versions 3 and 2 carry the key fields (the key given is not read);
+	// version 2 is version 3 with sources that never repeat.
+	r.Sources = forward.Sources{Completion: id, Success: "a", Score: "b", Duration: "c", FirstActivity: "d", LastActivity: "e", CompletedAt: "f"}
+	for _, v := range []byte{3, 2} {
+		old := withResultKeyFields(t, v, r)
+		if got, err := decodeResult(forward.ResultKey{Org: "other"}, old); err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("version %d:\n got  %+v (%v)\n want %+v", v, got, err, r)
+		}
+	}
+}
+
+// withResultKeyFields is r's record in version 2 or 3, which were version
+// 4 (this one) with the key fields after the version byte.
+func withResultKeyFields(t *testing.T, version byte, r forward.ObjectiveResult) []byte {
+	t.Helper()
+	cur, _ := encodeResult(r)
+	e := recEnc{b: []byte{version}}
+	e.str(r.Org)
+	e.str(r.ObjectiveID)
+	e.str(r.Participant)
+	e.id(r.Registration)
+	return append(e.b, cur[1:]...)
+}
+
+// A contribution of version 2, which carried the key fields and the
+// statement id (version 3 has them from its key), still reads.
+func TestContributionRecordVersion2(t *testing.T) {
+	c := binTestContribution()
+	cur, _ := encodeContribution(c)
+	e := recEnc{b: []byte{2}}
+	e.str(c.Org)
+	e.str(c.ObjectiveID)
+	e.str(c.Participant)
+	e.id(c.Registration)
+	e.id(c.StatementID)
+	v2 := append(e.b, cur[1:]...)
+	if got, err := decodeContribution(forward.ResultKey{Org: "other"}, "other", v2); err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("version 2:\n got  %+v (%v)\n want %+v", got, err, c)
+	}
+	t.Logf("contribution: %d bytes, %d in version 2", len(cur), len(v2))
 }
 
 // A store written by a binary of JSON records (version 1) opens with
@@ -159,14 +225,23 @@ func TestResultsJSONRecordsRead(t *testing.T) {
 	for _, p := range []string{"rr/", "rk/"} {
 		err := db.fwdScan(fwdKey(p, "acme"), false, func(k, v []byte) (bool, error) {
 			var js []byte
+			var parts []string // org, objective, participant, registration[, statement]
+			for rest := k[len(p):]; len(rest) > 0; {
+				x, n := unescNext(rest)
+				if n < 0 {
+					return false, errBadIndexKey
+				}
+				parts, rest = append(parts, x), rest[n:]
+			}
+			rk := forward.ResultKey{Org: parts[0], ObjectiveID: parts[1], Participant: parts[2], Registration: parts[3]}
 			if p == "rr/" {
-				r, err := decodeResult(v)
+				r, err := decodeResult(rk, v)
 				if err != nil {
 					return false, err
 				}
 				js, _ = encodeResultJSON(r)
 			} else {
-				c, err := decodeContribution(v)
+				c, err := decodeContribution(rk, parts[4], v)
 				if err != nil {
 					return false, err
 				}
@@ -319,12 +394,13 @@ func BenchmarkResultRecords(b *testing.B) {
 	}{
 		{"result/encode/json", func() error { _, err := encodeResultJSON(r); return err }},
 		{"result/encode/binary", func() error { _, err := encodeResult(r); return err }},
-		{"result/decode/json", func() error { _, err := decodeResult(rj); return err }},
-		{"result/decode/binary", func() error { _, err := decodeResult(rb); return err }},
+		{"result/decode/json", func() error { _, err := decodeResult(r.ResultKey, rj); return err }},
+		{"result/decode/binary", func() error { _, err := decodeResult(r.ResultKey, rb); return err }},
 		{"contribution/encode/json", func() error { _, err := encodeContributionJSON(c); return err }},
 		{"contribution/encode/binary", func() error { _, err := encodeContribution(c); return err }},
-		{"contribution/decode/json", func() error { _, err := decodeContribution(cj); return err }},
-		{"contribution/decode/binary", func() error { _, err := decodeContribution(cb); return err }},
+		{"contribution/decode/json", func() error { _, err := decodeContribution(c.ResultKey, c.StatementID, cj); return err }},
+		{"contribution/decode/binary", func() error { _, err := decodeContribution(c.ResultKey, c.StatementID, cb); return err }},
+		{"result/index-keys", func() error { _ = resultIndexKeys(r); return nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
