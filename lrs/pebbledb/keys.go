@@ -19,7 +19,7 @@ import (
 //	                                    one posting per term hash of a
 //	                                    batch (postings.go)
 //	R<org><target id><id>            -> empty, for Referrers
-//	meta/statements                  -> "3", the layout of the keys above
+//	meta/statements                  -> "4", the layout of the keys above
 //
 // and of the rest:
 //
@@ -148,7 +148,13 @@ func refKey(org string, target, id [idLen]byte) []byte {
 
 var layoutKey = []byte("meta/statements")
 
-const layout = "3"
+// layout is the statement key layout this version writes. Layout 4 has
+// the statement keys of layout 3; it was introduced so that a version
+// that knows only layout 3 refuses a store this one has written: such a
+// version does not read the results indexes of results layout 2 (its
+// lists filtered on completion or success would come back empty) nor
+// the result records of this version (see migrateResults).
+const layout = "4"
 
 var credPrefix = []byte("c/")
 

@@ -305,6 +305,35 @@ func TestOpenRefusesUnknownLayout(t *testing.T) {
 	}
 }
 
+// A store of statement layout 3 (the version before the results flags
+// index) opens as layout 4, which a version that knows only layout 3
+// refuses: this version's results indexes and records are not readable
+// by it.
+func TestOpenRecordsLayout4OverLayout3(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	if err := db.InsertStatements(context.Background(), "org-a", []lrs.StatementRecord{fixture()[0].rec}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Set(layoutKey, []byte("3"), cpebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = open(t, dir)
+	var got string
+	if _, err := db.get(layoutKey, func(v []byte) error { got = string(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got != "4" {
+		t.Errorf("statement layout after opening a layout-3 store: %q, want \"4\"", got)
+	}
+	id := fixture()[0].rec.ID
+	got2, err := db.GetStatements(context.Background(), "org-a", []string{id})
+	if err != nil || len(got2) != 1 {
+		t.Errorf("the layout-3 store's statement: %d found, %v", len(got2), err)
+	}
+}
+
 // waitIDSet polls until org's id set has its stored ids.
 func waitIDSet(t *testing.T, db *DB, org string) *idSet {
 	t.Helper()

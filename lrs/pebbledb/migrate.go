@@ -27,7 +27,7 @@ var (
 	layout1Refs     = []byte("ref/")
 )
 
-// migrate brings the statement keys to layout 3.
+// migrate brings the statement keys to layout 4 (those of layout 3).
 func (d *DB) migrate() error {
 	var cur []byte
 	if _, err := d.get(layoutKey, func(v []byte) error { cur = bytes.Clone(v); return nil }); err != nil {
@@ -36,11 +36,11 @@ func (d *DB) migrate() error {
 	switch string(cur) {
 	case layout:
 		return nil
-	case "2":
+	case "2", "3":
 		// Layout 3 reads every posting of layout 2 (a key without a value
-		// lists its own id) and writes postings with more: nothing to
-		// rewrite, but a version that knows only layout 2 must refuse the
-		// store from now on.
+		// lists its own id) and writes postings with more; layout 4 has
+		// the keys of layout 3: nothing to rewrite, but a version that
+		// knows only layout 2 or 3 must refuse the store from now on.
 		if err := d.db.Set(layoutKey, []byte(layout), cpebble.Sync); err != nil {
 			return fmt.Errorf("pebble: record the statement key layout: %w", err)
 		}
