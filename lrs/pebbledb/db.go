@@ -77,14 +77,15 @@ type DB struct {
 	bgCancel  context.CancelFunc
 	logger    *slog.Logger
 
-	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
-	leases     leaseTable   // claim leases of deliveries, in memory (leases.go)
-	due        dueHints     // lower bounds of the due queues (duehints.go)
-	logs       logStates    // counts and lower bounds of the delivery logs (forward.go)
-	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
-	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
-	contribs   contribCache // decoded contributions of recent results (results_contribs.go)
-	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
+	claimMu    sync.Mutex    // serializes ClaimDeliveries (forward.go)
+	leases     leaseTable    // claim leases of deliveries, in memory (leases.go)
+	recs       deliveryCache // records of pending deliveries as last written (deliverycache.go)
+	due        dueHints      // lower bounds of the due queues (duehints.go)
+	logs       logStates     // counts and lower bounds of the delivery logs (forward.go)
+	voidOrgs   sync.Map      // org -> whether it has voided statements (results.go)
+	results    resultReads   // what GetResults read, for PutResults (results_reads.go)
+	contribs   contribCache  // decoded contributions of recent results (results_contribs.go)
+	attemptCap atomic.Int64  // delivery log entries kept per configuration (forward.go)
 
 	// periodOwners are the owners that claimed a period since Open
 	// (ClaimPeriod): another's claim is of a process that is gone.

@@ -439,11 +439,22 @@ func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error 
 	return errors.Join(it.Error(), it.Close())
 }
 
-// getDeliveries reads the deliveries of keys that exist (seekEach), with
-// their leases (leases.go).
+// getDeliveries reads the deliveries of keys that exist, with their
+// leases (leases.go): from the records kept of pending deliveries
+// (deliverycache.go), the others with seekEach. Under the stripe locks
+// of keys.
 func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	out := make(map[string]forward.Delivery, len(keys))
-	err := d.seekEach(keys, func(k string, v []byte) error {
+	var miss []string
+	for _, k := range keys {
+		if dl, ok := d.recs.get(k); ok {
+			d.leases.overlay(k, &dl)
+			out[k] = dl
+		} else {
+			miss = append(miss, k)
+		}
+	}
+	err := d.seekEach(miss, func(k string, v []byte) error {
 		dl, err := decodeDelivery(v)
 		d.leases.overlay(k, &dl)
 		out[k] = dl
@@ -511,13 +522,22 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	}
 	defer d.lockIDs(keys...)()
 	seen := make(map[string]bool, len(ds))
-	if err := d.seekEach(keys, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
+	var check []string
+	for _, k := range keys {
+		if _, ok := d.recs.get(k); ok {
+			seen[k] = true
+		} else {
+			check = append(check, k)
+		}
+	}
+	if err := d.seekEach(check, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
 		return fwdErr("ensure deliveries", err)
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
+	var put []forward.Delivery
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
@@ -528,12 +548,16 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		if err := putDelivery(b, &ws, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
+		put = append(put, dl)
 	}
 	if b.Empty() {
 		return nil
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("ensure deliveries", err)
+	}
+	for _, dl := range put {
+		d.recs.wrote(string(deliveryKey(dl.Org, dl.ConfigurationID, dl.StatementID)), dl)
 	}
 	return nil
 }
@@ -829,6 +853,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		for i := range ds {
 			if out[i] == nil {
 				d.leases.store(keys[i], forward.Delivery{}) // released
+				d.recs.wrote(keys[i], recs[keys[i]])
 			}
 		}
 	}
@@ -868,6 +893,7 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 		return fwdErr("update delivery", err)
 	}
 	d.leases.store(string(key), v) // released
+	d.recs.wrote(string(key), v)
 	return nil
 }
 
@@ -1055,6 +1081,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
 	var changed []string
+	var wrote []forward.Delivery
 	for _, k := range keys {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
@@ -1078,6 +1105,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 			return 0, err
 		}
 		changed = append(changed, k)
+		wrote = append(wrote, v)
 		n++
 	}
 	if b.Empty() {
@@ -1086,8 +1114,9 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return 0, err
 	}
-	for _, k := range changed {
+	for i, k := range changed {
 		d.leases.store(k, forward.Delivery{}) // any lease dropped
+		d.recs.wrote(k, wrote[i])
 	}
 	return n, nil
 }
