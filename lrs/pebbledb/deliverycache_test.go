@@ -15,7 +15,11 @@ func checkDeliveryCache(t *testing.T, d *DB, pending ...string) {
 	d.recs.mu.Lock()
 	kept := make(map[string]forward.Delivery, len(d.recs.m))
 	for k, v := range d.recs.m {
-		kept[k] = v
+		dl, err := decodeDelivery(v)
+		if err != nil {
+			t.Errorf("%q kept as %q: %v", k, v, err)
+		}
+		kept[k] = dl
 	}
 	d.recs.mu.Unlock()
 	for k, v := range kept {
@@ -89,7 +93,7 @@ func TestDeliveryCacheFollowsEveryWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDeliveryCache(t, d, "s2", "s3")
-	if _, ok := d.recs.get(string(deliveryKey("o", "c", "s1"))); ok {
+	if d.recs.has(string(deliveryKey("o", "c", "s1"))) {
 		t.Error("a delivered record is still kept")
 	}
 	// A settle by a worker without the lease is refused from the kept record too.

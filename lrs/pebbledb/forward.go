@@ -447,10 +447,14 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	out := make(map[string]forward.Delivery, len(keys))
 	var miss []string
 	for _, k := range keys {
-		if dl, ok := d.recs.get(k); ok {
+		dl, ok, err := d.recs.get(k)
+		switch {
+		case err != nil:
+			return nil, err
+		case ok:
 			d.leases.overlay(k, &dl)
 			out[k] = dl
-		} else {
+		default:
 			miss = append(miss, k)
 		}
 	}
@@ -465,9 +469,11 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 
 // putDelivery writes v and moves its index keys from old (nil when new),
 // adding the due key it sets to ws (the caller passes them to
-// d.due.lowered after its commit: duehints.go). The record is written
-// without dd's lease: the caller records that in d.leases after its commit.
-func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
+// d.due.lowered after its commit: duehints.go) and the record to rs
+// (unless nil; the caller passes them to d.recs.wrote after its commit:
+// deliverycache.go). The record is written without dd's lease: the caller
+// records that in d.leases after its commit.
+func putDelivery(b *cpebble.Batch, ws *[]dueWrite, rs *[]recWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
 			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
@@ -490,8 +496,12 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 	if err != nil {
 		return err
 	}
-	if err := b.Set(deliveryKey(dd.Org, dd.ConfigurationID, dd.StatementID), val, nil); err != nil {
+	key := deliveryKey(dd.Org, dd.ConfigurationID, dd.StatementID)
+	if err := b.Set(key, val, nil); err != nil {
 		return err
+	}
+	if rs != nil {
+		*rs = append(*rs, recWrite{key: string(key), val: val, pending: dd.State == forward.StatePending})
 	}
 	if err := b.Set(stateIndexKey(dd), nil, nil); err != nil {
 		return err
@@ -524,7 +534,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	seen := make(map[string]bool, len(ds))
 	var check []string
 	for _, k := range keys {
-		if _, ok := d.recs.get(k); ok {
+		if d.recs.has(k) {
 			seen[k] = true
 		} else {
 			check = append(check, k)
@@ -537,7 +547,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
-	var put []forward.Delivery
+	var rs []recWrite
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
@@ -545,10 +555,9 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		seen[keys[i]] = true
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, nil, &dl); err != nil {
+		if err := putDelivery(b, &ws, &rs, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
-		put = append(put, dl)
 	}
 	if b.Empty() {
 		return nil
@@ -556,9 +565,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("ensure deliveries", err)
 	}
-	for _, dl := range put {
-		d.recs.wrote(string(deliveryKey(dl.Org, dl.ConfigurationID, dl.StatementID)), dl)
-	}
+	d.recs.wrote(rs)
 	return nil
 }
 
@@ -828,6 +835,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
+	var rs []recWrite
 	for i, dl := range ds {
 		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
 		switch {
@@ -841,7 +849,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		v := old
 		applyUpdate(&v, dl)
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
 		recs[keys[i]] = v
@@ -853,9 +861,9 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		for i := range ds {
 			if out[i] == nil {
 				d.leases.store(keys[i], forward.Delivery{}) // released
-				d.recs.wrote(keys[i], recs[keys[i]])
 			}
 		}
+		d.recs.wrote(rs)
 	}
 	return out, nil
 }
@@ -886,14 +894,15 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
-	if err := putDelivery(b, &ws, &old, &v); err != nil {
+	var rs []recWrite
+	if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	d.leases.store(string(key), v) // released
-	d.recs.wrote(string(key), v)
+	d.recs.wrote(rs)
 	return nil
 }
 
@@ -1081,7 +1090,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
 	var changed []string
-	var wrote []forward.Delivery
+	var rs []recWrite
 	for _, k := range keys {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
@@ -1101,11 +1110,10 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		v.Reason = ""
 		v.UpdatedAt = now
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 			return 0, err
 		}
 		changed = append(changed, k)
-		wrote = append(wrote, v)
 		n++
 	}
 	if b.Empty() {
@@ -1114,10 +1122,10 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return 0, err
 	}
-	for i, k := range changed {
+	for _, k := range changed {
 		d.leases.store(k, forward.Delivery{}) // any lease dropped
-		d.recs.wrote(k, wrote[i])
 	}
+	d.recs.wrote(rs)
 	return n, nil
 }
 
@@ -1492,7 +1500,7 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, nil, &old, &v); err != nil { // at Open: nothing is kept yet
 			return fwdErr("release leases", err)
 		}
 	}
