@@ -539,18 +539,32 @@ func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[s
 	}
 	defer d.mu.RUnlock()
 	out := make(map[string]lrs.StatementRecord, len(ids))
+	// One iterator for the whole batch (seekEach), not a Get each: the
+	// records' values live in blob files, and one iterator keeps the blob
+	// file readers (their index blocks) it opened for the next value.
+	keys := make([]string, 0, len(ids))
+	idOf := make(map[string][]string, len(ids)) // the ids asked for of each key (two spellings of one id)
 	for _, id := range ids {
 		b, ok := parseID(id)
 		if !ok {
 			continue // no record has it
 		}
-		r, ok, err := d.getRecord(org, b)
+		k := string(recordKey(org, b))
+		keys = append(keys, k)
+		idOf[k] = append(idOf[k], id)
+	}
+	err := d.seekEach(keys, func(k string, v []byte) error {
+		r, err := decodeRecord(v)
 		if err != nil {
-			return nil, fmt.Errorf("pebble: get statement %s: %w", id, err)
+			return fmt.Errorf("pebble: get statement %s: %w", idOf[k][0], err)
 		}
-		if ok {
+		for _, id := range idOf[k] {
 			out[id] = toLRS(id, r)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
