@@ -501,7 +501,9 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, rs *[]recWrite, old *forward.
 		return err
 	}
 	if rs != nil {
-		*rs = append(*rs, recWrite{key: string(key), val: val, pending: dd.State == forward.StatePending})
+		// A copy of its length: encodeDelivery's buffer is sized for the
+		// longest varints, about twice what a record takes.
+		*rs = append(*rs, recWrite{key: string(key), val: bytes.Clone(val), pending: dd.State == forward.StatePending})
 	}
 	if err := b.Set(stateIndexKey(dd), nil, nil); err != nil {
 		return err
