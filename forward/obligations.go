@@ -2,7 +2,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -187,7 +186,7 @@ func (o *Obligations) derive(org string, r *orgRules, stmts []Statement) []Deliv
 	seen := map[string]bool{}
 	for _, st := range stmts {
 		var f stmtFields
-		if err := json.Unmarshal(st.Raw, &f); err != nil {
+		if err := readStmtFields(st.Raw, &f); err != nil {
 			o.logger.Warn("forwarding: a stored statement does not parse; no obligations derived", "org", org, "statement", st.ID, "err", err)
 			continue
 		}

@@ -31,6 +31,13 @@ import (
 // LRS_BENCH_FORWARD_N changes the statement count (default 10,000). Every
 // figure comes with the CPU time per statement of each process (from
 // /proc), which the other work of a shared machine barely moves.
+//
+// LRS_BENCH_FORWARD_PROFILE=prefix takes CPU profiles of the upstreams
+// through LRS_DEBUG_ADDR: prefix.base (the baseline's ingest),
+// prefix.ingest (the ingest with forwarding and its drain) and
+// prefix.drain (the backlog's drain), each from the phase's start for
+// LRS_BENCH_FORWARD_PROFILE_SECONDS (default 2; a larger
+// LRS_BENCH_FORWARD_N keeps the phase going that long).
 func TestForwardingBenchmark(t *testing.T) {
 	if os.Getenv("LRS_BENCH_FORWARD") != "1" {
 		t.Skip("set LRS_BENCH_FORWARD=1 to run the forwarding benchmark")
@@ -55,6 +62,7 @@ func TestForwardingBenchmark(t *testing.T) {
 		upKey    = "fb-up-key"
 		upSecret = "fb-up-secret-0123456789abcdef"
 	)
+	prof := fbProfiler(t)
 	fwdKey := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("b", 32)))
 	common := []string{"LRS_LOG_LEVEL=warn", "LRS_MAX_LIMIT=1000"}
 	upEnv := func() []string {
@@ -65,17 +73,19 @@ func TestForwardingBenchmark(t *testing.T) {
 
 	// (a) Ingest baseline: an upstream with the forwarding engine running
 	// but no objective, so no statement owes a delivery.
-	base := startLRS(t, upEnv()...)
+	base := startLRS(t, append(upEnv(), prof.env(0)...)...)
 	cpu := fbCPU(t, base)
+	prof.take(0, "base")
 	baseRes := fbIngest(t, base.base, upKey, upSecret, activity, verb, n, batch, clients, 0)
 	baseCPU := fbCPU(t, base) - cpu
+	prof.wait()
 	base.stop()
 
 	// (b) Forwarding: downstream, upstream with configuration + objective;
 	// the burst is ingested while the engine sends.
 	down := startLRS(t, append(slices.Clone(common), "LRS_DATA_DIR="+t.TempDir(),
 		"LRS_BOOTSTRAP_KEY="+dsKey, "LRS_BOOTSTRAP_SECRET="+dsSecret)...)
-	up := startLRS(t, upEnv()...)
+	up := startLRS(t, append(upEnv(), prof.env(1)...)...)
 	out := mustAdmin(t, up.base, "configuration", "create", "--org", "default", "--name", "Downstream",
 		"--contact-email", "ops@example.com", "--endpoint", down.base+"/xapi/", "--version", "2.0.0",
 		"--key", dsKey, "--secret", dsSecret)
@@ -89,10 +99,12 @@ func TestForwardingBenchmark(t *testing.T) {
 
 	downBefore := fbStoredTotal(t, down.base)
 	upCPU, downCPU := fbCPU(t, up), fbCPU(t, down)
+	prof.take(1, "ingest")
 	fwd := fbIngest(t, up.base, upKey, upSecret, activity, verb, n, batch, clients, 0)
 	upIngestCPU := fbCPU(t, up) - upCPU
 	lastArrival := fbWaitDownstream(t, down, downBefore+float64(n), 10*time.Minute)
 	upFwdCPU, downFwdCPU := fbCPU(t, up)-upCPU, fbCPU(t, down)-downCPU
+	prof.wait() // (before the reads below, which the profile would count)
 	drainWall := lastArrival.Sub(fwd.start)
 	upStored := fbStoredTimes(t, up.base, upKey, upSecret, activity)
 	downStored := fbStoredTimes(t, down.base, dsKey, dsSecret, activity)
@@ -114,11 +126,13 @@ func TestForwardingBenchmark(t *testing.T) {
 	fbWaitQueued(t, a, cfgID, n, 2*time.Minute)
 	downBefore = fbStoredTotal(t, down.base)
 	upCPU, downCPU = fbCPU(t, up), fbCPU(t, down)
+	prof.take(1, "drain")
 	fixed := time.Now()
 	put(dsSecret)
 	drained := fbWaitDownstream(t, down, downBefore+float64(n), 10*time.Minute)
 	backlogWall := drained.Sub(fixed)
 	upDrainCPU, downDrainCPU := fbCPU(t, up)-upCPU, fbCPU(t, down)-downCPU
+	prof.wait()
 
 	// (d) Steady state: the same upstream, statements posted at half the
 	// measured drain rate in batches of 10 (the downstream keeps up).
@@ -158,6 +172,67 @@ func TestForwardingBenchmark(t *testing.T) {
 	t.Logf("\n%s", b.String())
 	fmt.Print(b.String())
 }
+
+// fbProfile takes CPU profiles of booted upstreams when
+// LRS_BENCH_FORWARD_PROFILE names a file prefix; otherwise it does nothing.
+type fbProfile struct {
+	t       *testing.T
+	prefix  string
+	seconds int
+	wg      sync.WaitGroup
+}
+
+func fbProfiler(t *testing.T) *fbProfile {
+	p := &fbProfile{t: t, prefix: os.Getenv("LRS_BENCH_FORWARD_PROFILE"), seconds: 2}
+	if v := os.Getenv("LRS_BENCH_FORWARD_PROFILE_SECONDS"); v != "" {
+		var err error
+		if p.seconds, err = strconv.Atoi(v); err != nil || p.seconds <= 0 {
+			t.Fatalf("LRS_BENCH_FORWARD_PROFILE_SECONDS=%q: want a positive count", v)
+		}
+	}
+	return p
+}
+
+// fbProfilePorts are the debug listeners of the baseline (0) and the
+// forwarding upstream (1).
+var fbProfilePorts = [2]int{18397, 18398}
+
+// env is what the upstream i boots with.
+func (p *fbProfile) env(i int) []string {
+	if p.prefix == "" {
+		return nil
+	}
+	return []string{fmt.Sprintf("LRS_DEBUG_ADDR=127.0.0.1:%d", fbProfilePorts[i])}
+}
+
+// take starts a profile of upstream i into prefix.name.
+func (p *fbProfile) take(i int, name string) {
+	if p.prefix == "" {
+		return
+	}
+	p.wg.Go(func() {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", fbProfilePorts[i], p.seconds))
+		if err != nil {
+			p.t.Errorf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
+		}
+		if err == nil {
+			err = os.WriteFile(p.prefix+"."+name, b, 0o644)
+		}
+		if err != nil {
+			p.t.Errorf("profile %s: %v", name, err)
+		}
+	})
+	time.Sleep(50 * time.Millisecond) // the profile has started
+}
+
+// wait waits for the profiles taken.
+func (p *fbProfile) wait() { p.wg.Wait() }
 
 // fbCPU is the CPU time (user and system) the process has used so far.
 func fbCPU(t *testing.T, p *proc) time.Duration {

@@ -193,19 +193,40 @@ type entry struct {
 func (d *Destination) Send(ctx context.Context, items []forward.Item) forward.Result {
 	version := d.negotiate(ctx)
 	rejected := make(map[string]string)
-	var batch []entry
+	// The statements go into one buffer, as the JSON array of the POST;
+	// each entry's body is its element there (a half of a split batch, or
+	// a PUT, is written again from them). A prepared statement is never
+	// longer than the stored one, so the buffer never grows.
+	n := 2
 	for _, it := range items {
-		body, err := prepare(it.Statement, version)
-		if err != nil {
+		n += len(it.Statement) + 1
+	}
+	buf := append(make([]byte, 0, n), '[')
+	batch := make([]entry, 0, len(items))
+	ends := make([][2]int, 0, len(items))
+	for _, it := range items {
+		mark := len(buf)
+		if len(batch) > 0 {
+			buf = append(buf, ',')
+		}
+		start := len(buf)
+		var err error
+		if buf, err = appendPrepared(buf, it.Statement, version); err != nil {
+			buf = buf[:mark]
 			rejected[it.Delivery.StatementID] = err.Error()
 			continue
 		}
-		batch = append(batch, entry{id: it.Delivery.StatementID, body: body})
+		batch = append(batch, entry{id: it.Delivery.StatementID})
+		ends = append(ends, [2]int{start, len(buf)})
 	}
 	if len(batch) == 0 {
 		return forward.Result{Outcome: forward.OutcomeItem, Message: "no sendable statement", Rejected: rejected}
 	}
-	r := d.sendBatch(ctx, batch)
+	buf = append(buf, ']')
+	for i, e := range ends {
+		batch[i].body = buf[e[0]:e[1]:e[1]]
+	}
+	r := d.sendBody(ctx, batch, buf)
 	if len(rejected) > 0 {
 		r = merge(forward.Result{Outcome: forward.OutcomeItem, Rejected: rejected}, r)
 	}
@@ -260,11 +281,16 @@ func (d *Destination) negotiate(ctx context.Context) string {
 // forwarded as stored; a scan of its top level costs a fraction of a
 // decode and encode).
 func prepare(raw []byte, version string) (json.RawMessage, error) {
-	out := make([]byte, 0, len(raw))
+	return appendPrepared(make([]byte, 0, len(raw)), raw, version)
+}
+
+// appendPrepared appends raw prepared (prepare) to out; on an error out
+// may have grown.
+func appendPrepared(out, raw []byte, version string) ([]byte, error) {
 	out = append(out, '{')
 	n := 0
-	err := topMembers(raw, func(key string, member, value []byte) {
-		switch key {
+	err := topMembers(raw, func(key, value []byte) {
+		switch k := memberName(key); k {
 		case "stored", "authority":
 			return
 		case "version":
@@ -276,19 +302,42 @@ func prepare(raw []byte, version string) (json.RawMessage, error) {
 		if n > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, member...)
+		out = append(append(append(out, key...), ':'), value...)
 		n++
 	})
 	if err != nil {
-		return nil, errors.New("the stored statement is not a JSON object")
+		return out, errors.New("the stored statement is not a JSON object")
 	}
 	return append(out, '}'), nil
 }
 
+// memberName is the name a member's key (a JSON string as written)
+// stands for, or "" when it names none of those prepare looks for; it
+// allocates only for keys with escapes.
+func memberName(key []byte) string {
+	name := key[1 : len(key)-1]
+	if bytes.IndexByte(name, '\\') < 0 {
+		switch string(name) {
+		case "stored":
+			return "stored"
+		case "authority":
+			return "authority"
+		case "version":
+			return "version"
+		}
+		return ""
+	}
+	var s string
+	if json.Unmarshal(key, &s) != nil {
+		return ""
+	}
+	return s
+}
+
 // topMembers calls fn with each member of the JSON object raw: its key
-// (decoded), the member as written ("key":value, without the spaces
-// around it) and its value.
-func topMembers(raw []byte, fn func(key string, member, value []byte)) error {
+// (as written, quotes included) and its value (as written, without the
+// spaces around it).
+func topMembers(raw []byte, fn func(key, value []byte)) error {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return errNotObject
@@ -304,12 +353,6 @@ func topMembers(raw []byte, fn func(key string, member, value []byte)) error {
 			return err
 		}
 		keyRaw := raw[start:end]
-		key := string(keyRaw[1 : len(keyRaw)-1])
-		if strings.IndexByte(key, '\\') >= 0 {
-			if err := json.Unmarshal(keyRaw, &key); err != nil {
-				return errNotObject
-			}
-		}
 		i = skipSpace(raw, end)
 		if i >= len(raw) || raw[i] != ':' {
 			return errNotObject
@@ -319,9 +362,7 @@ func topMembers(raw []byte, fn func(key string, member, value []byte)) error {
 		if err != nil {
 			return err
 		}
-		member := make([]byte, 0, len(keyRaw)+1+vEnd-vStart)
-		member = append(append(append(member, keyRaw...), ':'), raw[vStart:vEnd]...)
-		fn(key, member, raw[vStart:vEnd])
+		fn(keyRaw, raw[vStart:vEnd])
 		i = skipSpace(raw, vEnd)
 		switch {
 		case i < len(raw) && raw[i] == ',':
@@ -434,7 +475,11 @@ func merge(a, b forward.Result) forward.Result {
 }
 
 func (d *Destination) sendBatch(ctx context.Context, batch []entry) forward.Result {
-	body, _ := json.Marshal(bodies(batch))
+	return d.sendBody(ctx, batch, arrayOf(batch))
+}
+
+// sendBody posts body, the JSON array of batch's statements.
+func (d *Destination) sendBody(ctx context.Context, batch []entry, body []byte) forward.Result {
 	res := d.do(ctx, http.MethodPost, d.statements, body)
 	if res.err != nil {
 		return res.result
@@ -468,12 +513,20 @@ func (d *Destination) sendBatch(ctx context.Context, batch []entry) forward.Resu
 	}
 }
 
-func bodies(batch []entry) []json.RawMessage {
-	out := make([]json.RawMessage, len(batch))
-	for i, e := range batch {
-		out[i] = e.body
+// arrayOf is the JSON array of the batch's statements.
+func arrayOf(batch []entry) []byte {
+	n := 2
+	for _, e := range batch {
+		n += len(e.body) + 1
 	}
-	return out
+	out := append(make([]byte, 0, n), '[')
+	for i, e := range batch {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, e.body...)
+	}
+	return append(out, ']')
 }
 
 func (d *Destination) putEach(ctx context.Context, batch []entry) forward.Result {

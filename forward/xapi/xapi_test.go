@@ -34,7 +34,7 @@ func basicConfig(endpoint string) forward.Configuration {
 	return forward.Configuration{ID: "c", Org: "o", Type: xapi.TypeName, Properties: map[string]string{"endpoint": endpoint}}
 }
 
-func newBasic(t *testing.T, endpoint, secret string) *xapi.Destination {
+func newBasic(t testing.TB, endpoint, secret string) *xapi.Destination {
 	t.Helper()
 	d, err := xapi.New(basicConfig(endpoint), map[string]string{"key": forwardtest.DownKey, "secret": secret}, xapi.Options{Egress: forwardtest.Loopback, Timeout: 2 * time.Second})
 	if err != nil {

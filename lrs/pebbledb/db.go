@@ -77,14 +77,15 @@ type DB struct {
 	bgCancel  context.CancelFunc
 	logger    *slog.Logger
 
-	claimMu    sync.Mutex   // serializes ClaimDeliveries (forward.go)
-	leases     leaseTable   // claim leases of deliveries, in memory (leases.go)
-	due        dueHints     // lower bounds of the due queues (duehints.go)
-	logs       logStates    // counts and lower bounds of the delivery logs (forward.go)
-	voidOrgs   sync.Map     // org -> whether it has voided statements (results.go)
-	results    resultReads  // what GetResults read, for PutResults (results_reads.go)
-	contribs   contribCache // decoded contributions of recent results (results_contribs.go)
-	attemptCap atomic.Int64 // delivery log entries kept per configuration (forward.go)
+	claimMu    sync.Mutex    // serializes ClaimDeliveries (forward.go)
+	leases     leaseTable    // claim leases of deliveries, in memory (leases.go)
+	recs       deliveryCache // records of pending deliveries as last written (deliverycache.go)
+	due        dueHints      // lower bounds of the due queues (duehints.go)
+	logs       logStates     // counts and lower bounds of the delivery logs (forward.go)
+	voidOrgs   sync.Map      // org -> whether it has voided statements (results.go)
+	results    resultReads   // what GetResults read, for PutResults (results_reads.go)
+	contribs   contribCache  // decoded contributions of recent results (results_contribs.go)
+	attemptCap atomic.Int64  // delivery log entries kept per configuration (forward.go)
 
 	// periodOwners are the owners that claimed a period since Open
 	// (ClaimPeriod): another's claim is of a process that is gone.
@@ -543,18 +544,32 @@ func (d *DB) GetStatements(ctx context.Context, org string, ids []string) (map[s
 	}
 	defer d.mu.RUnlock()
 	out := make(map[string]lrs.StatementRecord, len(ids))
+	// One iterator for the whole batch (seekEach), not a Get each: the
+	// records' values live in blob files, and one iterator keeps the blob
+	// file readers (their index blocks) it opened for the next value.
+	keys := make([]string, 0, len(ids))
+	idOf := make(map[string][]string, len(ids)) // the ids asked for of each key (two spellings of one id)
 	for _, id := range ids {
 		b, ok := parseID(id)
 		if !ok {
 			continue // no record has it
 		}
-		r, ok, err := d.getRecord(org, b)
+		k := string(recordKey(org, b))
+		keys = append(keys, k)
+		idOf[k] = append(idOf[k], id)
+	}
+	err := d.seekEach(keys, func(k string, v []byte) error {
+		r, err := decodeRecord(v)
 		if err != nil {
-			return nil, fmt.Errorf("pebble: get statement %s: %w", id, err)
+			return fmt.Errorf("pebble: get statement %s: %w", idOf[k][0], err)
 		}
-		if ok {
+		for _, id := range idOf[k] {
 			out[id] = toLRS(id, r)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -337,5 +338,53 @@ func TestKeysEscape(t *testing.T) {
 	b := termPrefix("a\x00\x01v:x", "")
 	if string(a) == string(b[:len(a)]) {
 		t.Fatal("escaping is not prefix-free")
+	}
+}
+
+// GetStatements reads a batch with one iterator, in key order: every id
+// asked for that is stored is answered under the spelling asked for (two
+// spellings of one id both), the others and ids that are not UUIDs are
+// absent, and records flushed to tables (values in blob files) read as
+// those still in the memtable.
+func TestGetStatementsOfABatch(t *testing.T) {
+	d := open(t, t.TempDir())
+	ctx := t.Context()
+	var recs []lrs.StatementRecord
+	for i := range 50 {
+		r := newRec(i)
+		r.Raw = []byte(`{"id":"` + r.ID + `","pad":"` + strings.Repeat("x", 300) + `"}`) // blob-sized
+		recs = append(recs, r)
+	}
+	if err := d.InsertStatements(ctx, "o", recs[:25]); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.InsertStatements(ctx, "o", recs[25:]); err != nil {
+		t.Fatal(err)
+	}
+	var ask []string
+	for i := len(recs) - 1; i >= 0; i -= 3 { // out of order, every third
+		ask = append(ask, recs[i].ID)
+	}
+	upper := strings.ToUpper(recs[0].ID)
+	ask = append(ask, recs[0].ID, upper, "00000000-0000-4000-8000-999999999999", "not-an-id")
+	got, err := d.GetStatements(ctx, "o", ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := len(recs) - 1; i >= 0; i -= 3 {
+		want[recs[i].ID] = string(recs[i].Raw)
+	}
+	want[recs[0].ID], want[upper] = string(recs[0].Raw), string(recs[0].Raw)
+	if len(got) != len(want) {
+		t.Errorf("%d records, want %d: %v", len(got), len(want), slices.Collect(maps.Keys(got)))
+	}
+	for id, raw := range want {
+		if r, ok := got[id]; !ok || string(r.Raw) != raw || r.ID != id {
+			t.Errorf("%s: %+v (%v), want its record", id, r, ok)
+		}
 	}
 }

@@ -439,11 +439,26 @@ func (d *DB) seekEach(keys []string, fn func(key string, v []byte) error) error 
 	return errors.Join(it.Error(), it.Close())
 }
 
-// getDeliveries reads the deliveries of keys that exist (seekEach), with
-// their leases (leases.go).
+// getDeliveries reads the deliveries of keys that exist, with their
+// leases (leases.go): from the records kept of pending deliveries
+// (deliverycache.go), the others with seekEach. Under the stripe locks
+// of keys.
 func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 	out := make(map[string]forward.Delivery, len(keys))
-	err := d.seekEach(keys, func(k string, v []byte) error {
+	var miss []string
+	for _, k := range keys {
+		dl, ok, err := d.recs.get(k)
+		switch {
+		case err != nil:
+			return nil, err
+		case ok:
+			d.leases.overlay(k, &dl)
+			out[k] = dl
+		default:
+			miss = append(miss, k)
+		}
+	}
+	err := d.seekEach(miss, func(k string, v []byte) error {
 		dl, err := decodeDelivery(v)
 		d.leases.overlay(k, &dl)
 		out[k] = dl
@@ -454,9 +469,11 @@ func (d *DB) getDeliveries(keys []string) (map[string]forward.Delivery, error) {
 
 // putDelivery writes v and moves its index keys from old (nil when new),
 // adding the due key it sets to ws (the caller passes them to
-// d.due.lowered after its commit: duehints.go). The record is written
-// without dd's lease: the caller records that in d.leases after its commit.
-func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *forward.Delivery) error {
+// d.due.lowered after its commit: duehints.go) and the record to rs
+// (unless nil; the caller passes them to d.recs.wrote after its commit:
+// deliverycache.go). The record is written without dd's lease: the caller
+// records that in d.leases after its commit.
+func putDelivery(b *cpebble.Batch, ws *[]dueWrite, rs *[]recWrite, old *forward.Delivery, dd *forward.Delivery) error {
 	if old != nil {
 		if old.State == forward.StatePending {
 			if err := b.Delete(dueKey(floorMs(old.NextAttempt), old.Org, old.ConfigurationID, old.StatementID), nil); err != nil {
@@ -479,8 +496,14 @@ func putDelivery(b *cpebble.Batch, ws *[]dueWrite, old *forward.Delivery, dd *fo
 	if err != nil {
 		return err
 	}
-	if err := b.Set(deliveryKey(dd.Org, dd.ConfigurationID, dd.StatementID), val, nil); err != nil {
+	key := deliveryKey(dd.Org, dd.ConfigurationID, dd.StatementID)
+	if err := b.Set(key, val, nil); err != nil {
 		return err
+	}
+	if rs != nil {
+		// A copy of its length: encodeDelivery's buffer is sized for the
+		// longest varints, about twice what a record takes.
+		*rs = append(*rs, recWrite{key: string(key), val: bytes.Clone(val), pending: dd.State == forward.StatePending})
 	}
 	if err := b.Set(stateIndexKey(dd), nil, nil); err != nil {
 		return err
@@ -511,13 +534,22 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	}
 	defer d.lockIDs(keys...)()
 	seen := make(map[string]bool, len(ds))
-	if err := d.seekEach(keys, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
+	var check []string
+	for _, k := range keys {
+		if d.recs.has(k) {
+			seen[k] = true
+		} else {
+			check = append(check, k)
+		}
+	}
+	if err := d.seekEach(check, func(k string, _ []byte) error { seen[k] = true; return nil }); err != nil {
 		return fwdErr("ensure deliveries", err)
 	}
 	b := d.db.NewBatch()
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
+	var rs []recWrite
 	for i, dl := range ds {
 		if seen[keys[i]] {
 			continue
@@ -525,7 +557,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 		seen[keys[i]] = true
 		normDelivery(&dl)
 		dl.LeaseOwner, dl.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, nil, &dl); err != nil {
+		if err := putDelivery(b, &ws, &rs, nil, &dl); err != nil {
 			return fwdErr("ensure deliveries", err)
 		}
 	}
@@ -535,6 +567,7 @@ func (d *DB) EnsureDeliveries(ctx context.Context, ds []forward.Delivery) error 
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("ensure deliveries", err)
 	}
+	d.recs.wrote(rs)
 	return nil
 }
 
@@ -804,6 +837,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
+	var rs []recWrite
 	for i, dl := range ds {
 		old, ok := recs[keys[i]] // a key twice in ds: the later one reads the earlier's write
 		switch {
@@ -817,7 +851,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 		v := old
 		applyUpdate(&v, dl)
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 			return nil, fwdErr("update deliveries", err)
 		}
 		recs[keys[i]] = v
@@ -831,6 +865,7 @@ func (d *DB) UpdateDeliveries(ctx context.Context, ds []forward.Delivery, owner 
 				d.leases.store(keys[i], forward.Delivery{}) // released
 			}
 		}
+		d.recs.wrote(rs)
 	}
 	return out, nil
 }
@@ -861,13 +896,15 @@ func (d *DB) UpdateDelivery(ctx context.Context, dl forward.Delivery, owner stri
 	defer b.Close()
 	var ws []dueWrite
 	defer func() { d.due.lowered(ws) }() // after the commit
-	if err := putDelivery(b, &ws, &old, &v); err != nil {
+	var rs []recWrite
+	if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	if err := b.Commit(cpebble.Sync); err != nil {
 		return fwdErr("update delivery", err)
 	}
 	d.leases.store(string(key), v) // released
+	d.recs.wrote(rs)
 	return nil
 }
 
@@ -1055,6 +1092,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	defer func() { d.due.lowered(ws) }() // after the commit
 	n := 0
 	var changed []string
+	var rs []recWrite
 	for _, k := range keys {
 		old, ok := recs[k]
 		if !ok || !slices.Contains(states, old.State) {
@@ -1074,7 +1112,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 		v.Reason = ""
 		v.UpdatedAt = now
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, &rs, &old, &v); err != nil {
 			return 0, err
 		}
 		changed = append(changed, k)
@@ -1089,6 +1127,7 @@ func (d *DB) redriveChunk(keys, states []string, now time.Time) (int, error) {
 	for _, k := range changed {
 		d.leases.store(k, forward.Delivery{}) // any lease dropped
 	}
+	d.recs.wrote(rs)
 	return n, nil
 }
 
@@ -1463,7 +1502,7 @@ func (d *DB) releaseLeases(logger *slog.Logger) error {
 		}
 		v := old
 		v.LeaseOwner, v.LeaseUntil = "", time.Time{}
-		if err := putDelivery(b, &ws, &old, &v); err != nil {
+		if err := putDelivery(b, &ws, nil, &old, &v); err != nil { // at Open: nothing is kept yet
 			return fwdErr("release leases", err)
 		}
 	}
