@@ -289,7 +289,9 @@ func TestConsoleForwardingBrowser(t *testing.T) {
 	drive(t, ctx, "create an objective",
 		chromedp.Click(chromedp.ID("nav-objectives")), chromedp.WaitVisible(chromedp.ID("f-activity-id")),
 		chromedp.SendKeys(chromedp.ID("f-name"), "Fire safety"), chromedp.SendKeys(chromedp.ID("f-activity-id"), activity),
-		chromedp.Click(chromedp.ID("create-objective")), chromedp.WaitVisible(chromedp.ID("f-configuration")),
+		// The new-objective form has an f-configuration too: wait for the
+		// objective's page (its attach button) before choosing in it.
+		chromedp.Click(chromedp.ID("create-objective")), chromedp.WaitVisible(chromedp.ID("attach")),
 		chromedp.SetValue(chromedp.ID("f-configuration"), cfgID), chromedp.Click(chromedp.ID("attach")))
 	waitText(t, ctx, "notice", "the notice of the attachment", func(s string) bool { return strings.Contains(s, "is attached") })
 	cam.shoot("objective")
