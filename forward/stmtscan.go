@@ -15,12 +15,12 @@ import (
 // level down. Obligations read these of every statement stored, and a
 // decode of the whole statement was most of their cost.
 func readStmtFields(raw []byte, f *stmtFields) error {
-	return scanObject(raw, func(key, v []byte) error {
+	return ScanObject(raw, func(key, v []byte) error {
 		switch {
 		case isNull(v):
 			return nil
 		case nameIs(key, "actor"):
-			return scanObject(v, func(key, v []byte) error {
+			return ScanObject(v, func(key, v []byte) error {
 				switch {
 				case nameIs(key, "mbox"):
 					return scanString(v, &f.Actor.Mbox)
@@ -34,7 +34,7 @@ func readStmtFields(raw []byte, f *stmtFields) error {
 							Name string `json:"name"`
 						}{}
 					}
-					return scanObject(v, func(key, v []byte) error {
+					return ScanObject(v, func(key, v []byte) error {
 						if nameIs(key, "name") {
 							return scanString(v, &f.Actor.Account.Name)
 						}
@@ -44,14 +44,14 @@ func readStmtFields(raw []byte, f *stmtFields) error {
 				return nil
 			})
 		case nameIs(key, "verb"):
-			return scanObject(v, func(key, v []byte) error {
+			return ScanObject(v, func(key, v []byte) error {
 				if nameIs(key, "id") {
 					return scanString(v, &f.Verb.ID)
 				}
 				return nil
 			})
 		case nameIs(key, "object"):
-			return scanObject(v, func(key, v []byte) error {
+			return ScanObject(v, func(key, v []byte) error {
 				switch {
 				case nameIs(key, "objectType"):
 					return scanString(v, &f.Object.ObjectType)
@@ -97,108 +97,4 @@ func scanString(v []byte, s *string) error {
 		return nil
 	}
 	return json.Unmarshal(v, s)
-}
-
-// scanObject calls fn with each member of the JSON object raw: its key
-// as written (quotes included) and its value as written.
-func scanObject(raw []byte, fn func(key, value []byte) error) error {
-	i := scanSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return errScan
-	}
-	i = scanSpace(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return nil
-	}
-	for {
-		end, err := scanStringEnd(raw, i)
-		if err != nil {
-			return err
-		}
-		key := raw[i:end]
-		i = scanSpace(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return errScan
-		}
-		vStart := scanSpace(raw, i+1)
-		vEnd, err := scanValueEnd(raw, vStart)
-		if err != nil {
-			return err
-		}
-		if err := fn(key, raw[vStart:vEnd]); err != nil {
-			return err
-		}
-		i = scanSpace(raw, vEnd)
-		switch {
-		case i < len(raw) && raw[i] == ',':
-			i = scanSpace(raw, i+1)
-		case i < len(raw) && raw[i] == '}':
-			return nil
-		default:
-			return errScan
-		}
-	}
-}
-
-func scanSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanStringEnd returns the end of the string starting at b[i].
-func scanStringEnd(b []byte, i int) (int, error) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, errScan
-	}
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
-		}
-	}
-	return 0, errScan
-}
-
-// scanValueEnd returns the end of the value starting at b[i].
-func scanValueEnd(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errScan
-	}
-	switch b[i] {
-	case '"':
-		return scanStringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end, err := scanStringEnd(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			}
-		}
-		return 0, errScan
-	default: // number, true, false, null
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return 0, errScan
-		}
-		return j, nil
-	}
 }

@@ -289,14 +289,14 @@ func prepare(raw []byte, version string) (json.RawMessage, error) {
 func appendPrepared(out, raw []byte, version string) ([]byte, error) {
 	out = append(out, '{')
 	n := 0
-	err := topMembers(raw, func(key, value []byte) {
+	err := forward.ScanObject(raw, func(key, value []byte) error {
 		switch k := memberName(key); k {
 		case "stored", "authority":
-			return
+			return nil
 		case "version":
 			var v string
 			if json.Unmarshal(value, &v) == nil && len(v) >= 2 && len(version) >= 2 && v[:2] != version[:2] {
-				return
+				return nil
 			}
 		}
 		if n > 0 {
@@ -304,6 +304,7 @@ func appendPrepared(out, raw []byte, version string) ([]byte, error) {
 		}
 		out = append(append(append(out, key...), ':'), value...)
 		n++
+		return nil
 	})
 	if err != nil {
 		return out, errors.New("the stored statement is not a JSON object")
@@ -332,119 +333,6 @@ func memberName(key []byte) string {
 		return ""
 	}
 	return s
-}
-
-// topMembers calls fn with each member of the JSON object raw: its key
-// (as written, quotes included) and its value (as written, without the
-// spaces around it).
-func topMembers(raw []byte, fn func(key, value []byte)) error {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return errNotObject
-	}
-	i = skipSpace(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return trailing(raw, i+1)
-	}
-	for {
-		start := i
-		end, err := skipString(raw, i)
-		if err != nil {
-			return err
-		}
-		keyRaw := raw[start:end]
-		i = skipSpace(raw, end)
-		if i >= len(raw) || raw[i] != ':' {
-			return errNotObject
-		}
-		vStart := skipSpace(raw, i+1)
-		vEnd, err := skipValue(raw, vStart)
-		if err != nil {
-			return err
-		}
-		fn(keyRaw, raw[vStart:vEnd])
-		i = skipSpace(raw, vEnd)
-		switch {
-		case i < len(raw) && raw[i] == ',':
-			i = skipSpace(raw, i+1)
-		case i < len(raw) && raw[i] == '}':
-			return trailing(raw, i+1)
-		default:
-			return errNotObject
-		}
-	}
-}
-
-var errNotObject = errors.New("not a JSON object")
-
-func trailing(raw []byte, i int) error {
-	if skipSpace(raw, i) != len(raw) {
-		return errNotObject
-	}
-	return nil
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the end of the string starting at b[i].
-func skipString(b []byte, i int) (int, error) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, errNotObject
-	}
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
-		}
-	}
-	return 0, errNotObject
-}
-
-// skipValue returns the end of the value starting at b[i].
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errNotObject
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end, err := skipString(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			}
-		}
-		return 0, errNotObject
-	default: // number, true, false, null
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return 0, errNotObject
-		}
-		return j, nil
-	}
 }
 
 // merge combines the results of two halves of a batch: the first failure
