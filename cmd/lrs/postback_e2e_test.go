@@ -74,7 +74,14 @@ func TestPostbackEndToEnd(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					reg, _ := recv.Registration(regID)
-					t.Fatalf("%s: the receiver holds %+v; %d requests", what, reg, len(recv.Requests()))
+					// What the upstream says of the configuration, to tell a
+					// delivery waiting on its retry schedule from one lost.
+					var diag strings.Builder
+					for _, part := range []string{"/status", "/deliveries", "/attempts"} {
+						r := a.expect(http.StatusOK, http.MethodGet, "/configurations/"+cfg.ID+part, nil, bearer...)
+						diag.WriteString("\n" + part + ": " + string(r.body))
+					}
+					t.Fatalf("%s: the receiver holds %+v; %d requests; the upstream's view:%s", what, reg, len(recv.Requests()), diag.String())
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
