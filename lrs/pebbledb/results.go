@@ -62,7 +62,7 @@ func contribDecoder(k forward.ResultKey, stmt string) func([]byte) (forward.Cont
 }
 
 // parseResultKeyRest reads the participant and registration that end a
-// result key (rr/, rf/).
+// result key (rr/, rf/, ru/ after its time): all of rest.
 func parseResultKeyRest(rest []byte) (forward.ResultKey, bool) {
 	p, n := unescNext(rest)
 	if n < 0 {
@@ -630,14 +630,6 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 	pr := func(b []byte, c forward.ResultCursor) []byte {
 		return appendEsc(appendEsc(b, c.Participant), c.Registration)
 	}
-	parsePR := func(rest []byte) (string, string, bool) {
-		p, n := unescNext(rest)
-		if n < 0 {
-			return "", "", false
-		}
-		r, m := unescNext(rest[n:])
-		return p, r, m >= 0
-	}
 	switch {
 	case !q.Since.IsZero():
 		prefix = append([]byte("ru/"), obj...)
@@ -648,8 +640,8 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 			if len(rest) < 8 || len(v) < 2 {
 				return resultPos{}, false
 			}
-			p, r, ok := parsePR(rest[8:])
-			pos := resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(msFromKey(rest)), Participant: p, Registration: r},
+			k, ok := parseResultKeyRest(rest[8:])
+			pos := resultPos{ResultCursor: forward.ResultCursor{UpdatedAt: fwdMsTime(msFromKey(rest)), Participant: k.Participant, Registration: k.Registration},
 				completed: v[0] == 1, passed: v[1] == 1}
 			if len(v) > 2 { // the record (earlier stores: the flags alone)
 				pos.record = v[2:]
@@ -662,8 +654,8 @@ func (d *DB) objectiveResults(snap *cpebble.Snapshot, q forward.ResultQuery) ([]
 		prefix = append([]byte("rr/"), obj...)
 		after = func(c forward.ResultCursor) []byte { return pr(slices.Clone(prefix), c) }
 		parse = func(rest, v []byte) (resultPos, bool) {
-			p, r, ok := parsePR(rest)
-			return resultPos{ResultCursor: forward.ResultCursor{Participant: p, Registration: r}, record: v}, ok
+			k, ok := parseResultKeyRest(rest)
+			return resultPos{ResultCursor: forward.ResultCursor{Participant: k.Participant, Registration: k.Registration}, record: v}, ok
 		}
 	}
 	lower := prefix
@@ -744,16 +736,11 @@ func (d *DB) flagResults(snap *cpebble.Snapshot, q forward.ResultQuery, obj []by
 		if next == nil {
 			break
 		}
-		rest := next.it.Key()[len(next.prefix):]
-		p, i := unescNext(rest)
-		if i < 0 {
+		k, ok := parseResultKeyRest(next.it.Key()[len(next.prefix):])
+		if !ok {
 			return nil, errBadIndexKey
 		}
-		r, j := unescNext(rest[i:])
-		if j < 0 || i+j != len(rest) {
-			return nil, errBadIndexKey
-		}
-		out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: p, Registration: r},
+		out = append(out, resultPos{ResultCursor: forward.ResultCursor{ObjectiveID: q.ObjectiveID, Participant: k.Participant, Registration: k.Registration},
 			completed: next.c == 1, passed: next.s == 1})
 		next.ok = next.it.Next()
 	}
