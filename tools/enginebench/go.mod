@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/cockroachdb/pebble v1.1.5
+	github.com/google/btree v1.1.3
 	github.com/lrs-project/lrs v0.0.0
 	go.etcd.io/bbolt v1.5.0
 )
