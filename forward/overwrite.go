@@ -187,8 +187,9 @@ func (o *Obligations) ResultChanged(ctx context.Context, ch ResultChange) error 
 // false: a retry, or the reconciler after a crash between the result's
 // write and this hook) re-opens only a delivery whose last attempt is
 // older than the result's last change, which is what such a crash leaves
-// (a clock skew between processes costs at most one more send of the
-// current value).
+// (a clock skew between processes, or a result time a few milliseconds
+// ahead of the clock after changes within one millisecond, revisionTime,
+// costs at most one more send of the current value).
 func (o *Obligations) reopen(ctx context.Context, ch ResultChange, ds []Delivery, now time.Time) error {
 	var updated time.Time
 	for _, d := range ds {

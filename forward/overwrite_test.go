@@ -290,6 +290,12 @@ func TestOverwriteReconcilerReopensALostChange(t *testing.T) {
 	if n := len(r.rec.revisions()); n != 1 {
 		t.Fatalf("%d sends without the hook, want still 1", n)
 	}
+	// The session's changes within one millisecond put the result's time
+	// a few milliseconds ahead of the clock (each revision has its own):
+	// the reconciler's send comes after it, as it does a pass later.
+	for updated := r.result(t).UpdatedAt; !time.Now().Truncate(time.Millisecond).After(updated); {
+		time.Sleep(100 * time.Microsecond)
+	}
 	// The reconciler re-observes: the result is current, Changed false.
 	ch := forward.ResultChange{ResultKey: r.key(), Revision: r.result(t).Revision}
 	if err := r.obl.ResultChanged(t.Context(), ch); err != nil {

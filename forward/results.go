@@ -230,7 +230,7 @@ type ObjectiveResult struct {
 	// of its objective than it knows reads the objective again.
 	RulesAt   time.Time
 	CreatedAt time.Time
-	UpdatedAt time.Time // when Revision last increased
+	UpdatedAt time.Time // when Revision last increased; each revision later than the one before
 }
 
 // Effective is what the result says: the computed values, each replaced

@@ -116,6 +116,20 @@ func (r *Results) Invalidate(org string) {
 
 func (r *Results) now() time.Time { return r.opts.Now().UTC().Truncate(time.Millisecond) }
 
+// revisionTime is the UpdatedAt of a result's next revision, whose last
+// one is at prev: now, or a millisecond after prev when now is not later
+// (two changes within a millisecond, or a clock behind another
+// process's). Each revision has its own, later time: an overwrite sink
+// sends it (the postback's updated), and its receivers keep the latest
+// by it and take an equal one for a repeat of what they have (sinks.md
+// §4.4), which would drop the newer revision.
+func revisionTime(prev, now time.Time) time.Time {
+	if floor := prev.Truncate(time.Millisecond); !prev.IsZero() && !now.After(floor) {
+		return floor.Add(time.Millisecond)
+	}
+	return now
+}
+
 func (r *Results) rules(ctx context.Context, org string) (*resultRules, error) {
 	now := r.opts.Now()
 	r.mu.Lock()
@@ -501,7 +515,7 @@ func nextResult(key ResultKey, old ObjectiveResult, exists bool, obj Objective, 
 	}
 	changed = !exists || !sameEffect(old, next)
 	if changed {
-		next.Revision, next.UpdatedAt = old.Revision+1, now
+		next.Revision, next.UpdatedAt = old.Revision+1, revisionTime(old.UpdatedAt, now)
 	}
 	write = changed || !old.Computed.Equal(next.Computed) || old.Sources != next.Sources || old.Actor != next.Actor ||
 		old.Statements != next.Statements || !old.RulesAt.Equal(next.RulesAt)
@@ -620,7 +634,7 @@ func (r *Results) Override(ctx context.Context, key ResultKey, ch OverrideChange
 			set[f] = OverrideEntry{By: ch.By, At: now, Reason: ch.Reason}
 		}
 		next.Override.Set = set
-		next.Revision, next.UpdatedAt = cur.Revision+1, now
+		next.Revision, next.UpdatedAt = cur.Revision+1, revisionTime(cur.UpdatedAt, now)
 		ev := OverrideEvent{At: now, By: ch.By, Reason: ch.Reason, Set: slices.Clone(ch.Fields), Cleared: slices.Clone(ch.Clear), Revision: next.Revision}
 		for _, f := range ch.Fields {
 			ev.Values.copyField(f, ch.Values)

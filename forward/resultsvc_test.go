@@ -244,6 +244,57 @@ func TestResultsRetake(t *testing.T) {
 	}
 }
 
+// Every revision of a result has its own, later UpdatedAt, also when
+// changes come within one millisecond (a retake and an administrator's
+// override a moment after it): an overwrite sink sends it (the
+// postback's updated), and a receiver that keeps the latest by it takes
+// an equal one for a repeat of what it has and drops the newer revision.
+func TestResultsEachRevisionHasItsOwnTime(t *testing.T) {
+	f := newResFixture(t, false)
+	now := resT0.Add(24 * time.Hour)
+	f.results = forward.NewResults(f.db, f.stmts, forward.ResultsOptions{OnChange: f.changes.onChange, Now: func() time.Time { return now }})
+	ctx := t.Context()
+	f.store(t, session("s1", 0, 0.92, true)...)
+	var revs []forward.ObjectiveResult
+	next := func(what string) {
+		t.Helper()
+		r := f.result(t)
+		if n := len(revs); n > 0 {
+			prev := revs[n-1]
+			if r.Revision != prev.Revision+1 || !r.UpdatedAt.After(prev.UpdatedAt) {
+				t.Errorf("%s: revision %d at %s after revision %d at %s: want the next revision, later",
+					what, r.Revision, r.UpdatedAt.Format(time.RFC3339Nano), prev.Revision, prev.UpdatedAt.Format(time.RFC3339Nano))
+			}
+		}
+		revs = append(revs, r)
+	}
+	next("the session")
+	f.store(t, session("s2", 60, 0.5, false)...) // the same instant
+	next("a retake")
+	if _, err := f.results.Override(ctx, f.key(), forward.OverrideChange{
+		Values: forward.Values{Success: ptrTo(false), Score: &forward.Score{Scaled: ptrTo(0.4)}},
+		Fields: []forward.ResultField{forward.FieldSuccess, forward.FieldScore}, By: "ops@acme.example", Reason: "taken by someone else",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	next("an override in the retake's millisecond")
+	if _, err := f.results.Override(ctx, f.key(), forward.OverrideChange{Clear: []forward.ResultField{forward.FieldScore}, Reason: "regrade"}); err != nil {
+		t.Fatal(err)
+	}
+	next("a second override in it")
+
+	// A write that changes nothing leaves the time; a later clock is used as it is.
+	f.store(t, session("s2", 60, 0.5, false)...)
+	if r := f.result(t); r.Revision != revs[len(revs)-1].Revision || !r.UpdatedAt.Equal(revs[len(revs)-1].UpdatedAt) {
+		t.Errorf("a repeated session moved the result to revision %d at %s", r.Revision, r.UpdatedAt.Format(time.RFC3339Nano))
+	}
+	now = now.Add(time.Second)
+	f.store(t, session("s3", 120, 0.97, true)...)
+	if r := f.result(t); !r.UpdatedAt.Equal(now) {
+		t.Errorf("a change a second later is at %s, want the clock's %s", r.UpdatedAt.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	}
+}
+
 func TestResultsDuplicateCountsOnce(t *testing.T) {
 	f := newResFixture(t, false)
 	s := session("s1", 0, 0.8, true)
