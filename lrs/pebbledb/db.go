@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,9 +54,13 @@ type DB struct {
 
 	// stripes serialize the read-check-write of one id (insert, voiding,
 	// adding terms) without serializing unrelated writers, so that pebble
-	// can group their synced commits.
+	// can group their synced commits. The fd/ keys of deliveries have
+	// stripes of their own (the second half, lockIDs): a write of
+	// hundreds of deliveries (a backfill's step, a batch's settle) holds
+	// most of its stripes through its synced commit, which the inserts of
+	// statements would otherwise wait for.
 	seed    maphash.Seed
-	stripes [nStripes]sync.Mutex
+	stripes [2 * nStripes]sync.Mutex
 	credMu  sync.Mutex
 
 	// pending holds the record keys of inserts that passed their conflict
@@ -262,7 +267,11 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 func (d *DB) stripe(id string) int {
-	return int(maphash.String(d.seed, id) % nStripes)
+	i := int(maphash.String(d.seed, id) % nStripes)
+	if strings.HasPrefix(id, "fd/") {
+		i += nStripes // a delivery's (forward.go)
+	}
+	return i
 }
 
 // lockIDs locks the stripes of ids in a fixed order and returns the unlock.

@@ -388,3 +388,44 @@ func TestGetStatementsOfABatch(t *testing.T) {
 		}
 	}
 }
+
+// Inserts of statements do not wait for writes of deliveries: a write of
+// hundreds of deliveries (a backfill's step, a batch's settle) holds most
+// of their stripes through its synced commit, and deliveries have stripes
+// of their own. Here every delivery stripe is held while statements with
+// ids (whose conflict check takes their stripes) are inserted.
+func TestInsertsDoNotWaitForDeliveryStripes(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	held := map[int]bool{}
+	var keys []string
+	for i := 0; len(held) < nStripes; i++ {
+		k := string(deliveryKey("o", "c", fmt.Sprintf("s%d", i)))
+		if i := db.stripe(k); !held[i] {
+			held[i] = true
+			keys = append(keys, k)
+		}
+	}
+	unlock := db.lockIDs(keys...)
+	var recs []lrs.StatementRecord
+	for range 500 {
+		recs = append(recs, newRec(1, "v:x"))
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.InsertStatements(ctx, "o", recs) }()
+	var err error
+	select {
+	case err = <-done:
+		unlock()
+	case <-time.After(30 * time.Second):
+		unlock()
+		t.Fatal("the insert waited for the stripes of deliveries")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.GetStatements(ctx, "o", ids(recs))
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("%d of %d statements stored (%v)", len(got), len(recs), err)
+	}
+}
