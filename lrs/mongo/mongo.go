@@ -32,6 +32,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/lrs-project/lrs/auth"
@@ -265,7 +266,10 @@ func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }
 var unavailable = &lrs.Error{Code: lrs.EUNAVAILABLE, Message: "The store is unreachable; try again later."}
 
 // translate turns driver errors into domain errors: a lost or unreachable
-// server is EUNAVAILABLE; everything else is returned as it is.
+// server is EUNAVAILABLE; everything else is returned as it is. A
+// connection pool cleared by another operation's network error is one:
+// the operation that meets it after the server went away gets it instead
+// of a network error (the driver retries it once, then returns it).
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -275,8 +279,10 @@ func translate(err error) error {
 		return err
 	}
 	var sse mongo.ServerError
+	var pool driver.RetryablePoolError
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, mongo.ErrClientDisconnected) || errors.As(err, new(topology.ServerSelectionError)) ||
+		(errors.As(err, &pool) && pool.Retryable()) ||
 		(errors.As(err, &sse) && (sse.HasErrorLabel("RetryableWriteError") || sse.HasErrorLabel("TransientTransactionError"))) {
 		return fmt.Errorf("%w (%v)", unavailable, err)
 	}
