@@ -29,9 +29,9 @@ const (
 	// forwardWait bounds the wait for the downstream to hold every
 	// acknowledged statement.
 	forwardWait = 2 * time.Minute
-	// forwardLease is the forwarding engine's default lease of claimed
-	// deliveries, which a killed process never releases.
-	forwardLease = 5 * time.Minute
+	// kill9Lease is the lease of claimed deliveries, which a killed
+	// process never releases, in the kill -9 test.
+	kill9Lease = 6 * time.Second
 )
 
 // loopbackNetworks opens the egress policy to the loopback networks, where
@@ -188,7 +188,10 @@ func TestForwardSurvivesKill9(t *testing.T) {
 func testForwardSurvivesKill9(t *testing.T, storeEnv []string) {
 	const batches, perBatch, killAfter = 30, 10, 15
 	down, downC := startDownstream(t)
-	env := upstreamEnv(storeEnv)
+	// A short lease (and attempt timeout, which it must exceed twice), so
+	// that on MongoDB the deliveries the killed process had claimed are
+	// sent again within seconds, not the default 5 minutes.
+	env := append(upstreamEnv(storeEnv), "LRS_FORWARD_LEASE="+kill9Lease.String(), "LRS_FORWARD_ATTEMPT_TIMEOUT=2s")
 	up := startLRS(t, env...)
 	if isMongoEnv(env) {
 		waitOutput(t, up, `store="mongodb`)
@@ -260,11 +263,11 @@ func testForwardSurvivesKill9(t *testing.T, storeEnv []string) {
 	}
 	// The embedded store frees a dead process's leases when it is opened
 	// again. On MongoDB, shared by many processes, deliveries the killed
-	// process had claimed stay leased to it until their lease (5 minutes,
-	// forward.Options.Lease) runs out: allow it.
+	// process had claimed stay leased to it until their lease
+	// (LRS_FORWARD_LEASE, kill9Lease here) runs out: allow it.
 	wait := forwardWait
 	if slices.ContainsFunc(storeEnv, func(s string) bool { return strings.HasPrefix(s, "LRS_MONGODB_URI=") }) {
-		wait += forwardLease
+		wait += kill9Lease
 	}
 	waitDownstream(t, downC, activity, acked, wait)
 }
