@@ -268,8 +268,8 @@ func (d *DB) Ping(ctx context.Context) error {
 
 func (d *DB) stripe(id string) int {
 	i := int(maphash.String(d.seed, id) % nStripes)
-	if strings.HasPrefix(id, "fd/") {
-		i += nStripes // a delivery's (forward.go)
+	if strings.HasPrefix(id, deliveryPrefix) {
+		i += nStripes // a delivery's
 	}
 	return i
 }

@@ -71,7 +71,12 @@ func objectiveKey(org, id string) []byte { return fwdKey("fo/", org, id) }
 func objActKey(org, activity, id string) []byte {
 	return fwdKey("fa/", org, activity, id)
 }
-func deliveryKey(org, config, stmt string) []byte { return fwdKey("fd/", org, config, stmt) }
+
+// deliveryPrefix begins every delivery's key (and gives deliveries their
+// own lock stripes, DB.stripe).
+const deliveryPrefix = "fd/"
+
+func deliveryKey(org, config, stmt string) []byte { return fwdKey(deliveryPrefix, org, config, stmt) }
 func dueKey(ms int64, org, config, stmt string) []byte {
 	return appendEsc(appendMs(queuePrefix(org, config), ms), stmt)
 }
@@ -756,7 +761,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c forward.Claim) ([]forward.De
 	head := upper // the first due key at or after lower: the new hint
 	// A due key is the queue's prefix, 8 bytes of ms and the escaped
 	// statement id; its delivery's key is fdp and the same statement id.
-	fdp := fwdKey("fd/", c.Org, c.ConfigurationID)
+	fdp := fwdKey(deliveryPrefix, c.Org, c.ConfigurationID)
 	fdk := bytes.Clone(fdp)
 	for ok := it.First(); ok && len(cands) < c.Limit; ok = it.Next() {
 		k := it.Key()
