@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -154,14 +151,14 @@ func TestBackfillBenchmark(t *testing.T) {
 			profile = os.Getenv("LRS_BENCH_BACKFILL_PROFILE")
 		}
 		if profile != "" {
-			go bbProfile(t, "http://"+debug, profile+".counting", 5)
+			go bbProfile(t, debug, profile+".counting", 5)
 		}
 		cpuUp0, cpuDown0 := fbCPU(t, up), fbCPU(t, down)
 		mustAdmin(t, up.base, "objective", "attach", "--org", "default", "--id", objID, "--configuration", cfg, "--backfill")
 		go func() { polled <- bbPollBackfill(t, up, down, cfg, n, attached, &phase, stop) }()
 		for phase.Load() != "drained" {
 			if profile != "" && phase.Load() == "delivering" {
-				go bbProfile(t, "http://"+debug, profile+".delivering", 10)
+				go bbProfile(t, debug, profile+".delivering", 10)
 				profile = ""
 			}
 			ingest("", func() string { return phase.Load().(string) })
@@ -274,7 +271,7 @@ func bbPollBackfill(t *testing.T, up, down *proc, cfg string, n int, from time.T
 				phase.Store("sending")
 			}
 		}
-		if got, err := bbStoredTotal(down.base); err == nil && got >= float64(n) {
+		if got, err := storedTotal(down.base); err == nil && got >= float64(n) {
 			p.drained = time.Now()
 			for p.done.IsZero() && time.Since(p.drained) < 10*time.Second {
 				// Sent as fast as made: the job's end comes with the last.
@@ -299,36 +296,9 @@ func bbPollBackfill(t *testing.T, up, down *proc, cfg string, n int, from time.T
 	return p
 }
 
-// bbStoredTotal is fbStoredTotal for another goroutine than the test's.
-func bbStoredTotal(base string) (float64, error) {
-	res, err := fbHTTP.Get(base + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "lrs_statements_stored_total "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	return 0, fmt.Errorf("%s/metrics has no lrs_statements_stored_total", base)
-}
-
-// bbProfile saves a CPU profile of seconds from the debug listener at base.
-func bbProfile(t *testing.T, base, file string, seconds int) {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, seconds))
-	if err != nil {
-		t.Errorf("profile: %v", err)
-		return
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil {
-		err = os.WriteFile(file, b, 0o644)
-	}
-	if err != nil {
+// bbProfile saves a CPU profile of seconds from the debug listener at addr.
+func bbProfile(t *testing.T, addr, file string, seconds int) {
+	if err := saveProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds), file); err != nil {
 		t.Errorf("profile: %v", err)
 	}
 }

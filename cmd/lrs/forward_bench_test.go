@@ -211,20 +211,8 @@ func (p *fbProfile) take(i int, name string) {
 		return
 	}
 	p.wg.Go(func() {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", fbProfilePorts[i], p.seconds))
-		if err != nil {
-			p.t.Errorf("profile %s: %v", name, err)
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
-		}
-		if err == nil {
-			err = os.WriteFile(p.prefix+"."+name, b, 0o644)
-		}
-		if err != nil {
+		url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", fbProfilePorts[i], p.seconds)
+		if err := saveProfile(url, p.prefix+"."+name); err != nil {
 			p.t.Errorf("profile %s: %v", name, err)
 		}
 	})
@@ -378,9 +366,19 @@ func fbPost(base, key, secret string, body []byte) error {
 // fbStoredTotal reads lrs_statements_stored_total from base's /metrics.
 func fbStoredTotal(t *testing.T, base string) float64 {
 	t.Helper()
-	res, err := fbHTTP.Get(base + "/metrics")
+	f, err := storedTotal(base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return f
+}
+
+// storedTotal reads lrs_statements_stored_total from the LRS at base (from
+// any goroutine).
+func storedTotal(base string) (float64, error) {
+	res, err := fbHTTP.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
@@ -389,13 +387,30 @@ func fbStoredTotal(t *testing.T, base string) float64 {
 		if v, ok := strings.CutPrefix(sc.Text(), "lrs_statements_stored_total "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
-				t.Fatalf("lrs_statements_stored_total %q: %v", v, err)
+				return 0, fmt.Errorf("lrs_statements_stored_total %q: %w", v, err)
 			}
-			return f
+			return f, nil
 		}
 	}
-	t.Fatalf("%s/metrics has no lrs_statements_stored_total", base)
-	return 0
+	return 0, fmt.Errorf("%s/metrics has no lrs_statements_stored_total", base)
+}
+
+// saveProfile saves the CPU profile at url (a debug listener's
+// /debug/pprof/profile?seconds=N) to file.
+func saveProfile(url, file string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	if err == nil {
+		err = os.WriteFile(file, b, 0o644)
+	}
+	return err
 }
 
 // fbWaitDownstream polls the downstream's stored counter until it reaches
